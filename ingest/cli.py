@@ -1,0 +1,162 @@
+"""``python -m ingest``: the one-shot command, and the contract's exit codes.
+
+0 done; 2 bad usage, configuration or input (one line on stderr saying what and how to
+fix it, no traceback); 1 a failure that survived retries, or a run stopped before its
+end (rerunning the same command resumes it). Only this module, ``ingest.aws_lambda`` and
+``workers`` turn exceptions into exit codes and messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import structlog
+
+from ingest import __version__
+from ingest.config import Overrides, Settings, load_settings
+from ingest.errors import IngestError, UsageError
+from ingest.job import run_job
+from ingest.logs import configure_logging, register_secret
+from ingest.report import RunReport
+from ingest.stop import Stop
+
+log = structlog.get_logger("ingest")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: the contract promises one clear line.
+        self.exit(2, f"ingest: {message} (see python -m ingest --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m ingest",
+        description="Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
+        "Without a selection flag (--csv, --genre, --collections) it runs the main job "
+        "that config.toml describes.",
+    )
+    p.add_argument("--csv", action="append", default=[], metavar="PATH",
+                   help="stage 1 only, for this file (repeatable)")
+    p.add_argument("--genre", action="append", default=[], metavar="NAME|ID",
+                   help="stage 2: every movie of this genre (war, crime, guerra, 10752, ...; repeatable)")
+    p.add_argument("--collections", action="store_true",
+                   help="the franchises (TMDB collections) the selected genres' movies belong to")
+    p.add_argument("--lake", metavar="URL", help="s3://bucket[/prefix] or a local directory "
+                   "(default: INGEST_LAKE, then config.toml, then ./datalake)")
+    p.add_argument("--date", metavar="YYYY-MM-DD",
+                   help="processing date used in the partition path (default: today, UTC)")
+    p.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="only the N most popular movies of each genre")
+    p.add_argument("--rate", type=float, metavar="REQ_PER_S",
+                   help="TMDB requests per second (default 40)")
+    p.add_argument("--concurrency", type=_positive_int, metavar="N",
+                   help="TMDB requests in flight (default 20)")
+    p.add_argument("--config", type=Path, metavar="PATH",
+                   help="settings file (default: INGEST_CONFIG, then ./config.toml)")
+    p.add_argument("--version", action="version", version=f"ingest {__version__}")
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def overrides_from(args: argparse.Namespace) -> Overrides:
+    return Overrides(
+        config=args.config,
+        lake=args.lake,
+        date=args.date,
+        csv=tuple(args.csv),
+        genres=tuple(args.genre),
+        collections=args.collections,
+        limit=args.limit,
+        rate_per_s=args.rate,
+        concurrency=args.concurrency,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    try:
+        settings = load_settings(overrides_from(args))
+        register_secret(settings.tmdb.token)
+        register_secret(settings.tmdb.api_key)
+        report = asyncio.run(_run(settings))
+    except UsageError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return 2
+    except IngestError as exc:
+        print(f"ingest: {exc} (rerun the same command to resume)", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ingest: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    log_summary(report, settings)
+    if not report.complete:
+        print(
+            f"ingest: stopped ({report.stopped_because}) before the work was done; "
+            "rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _run(settings: Settings) -> RunReport:
+    stop = Stop()
+    loop = asyncio.get_running_loop()
+    # SIGTERM (docker stop, a scheduler) finishes what is in flight instead of dying mid-write.
+    loop.add_signal_handler(signal.SIGTERM, stop.request, "SIGTERM")
+    try:
+        return await run_job(settings, stop=stop, progress=sys.stderr.isatty())
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def log_summary(report: RunReport, settings: Settings) -> None:
+    """The run's one canonical summary line."""
+    csv_bytes = sum(f.bytes for f in report.csv if f.action == "uploaded")
+    t = report.tmdb
+    fields: dict[str, object] = {
+        "lake": settings.lake,
+        "date": settings.date.isoformat(),
+        "seconds": report.seconds,
+        "complete": report.complete,
+    }
+    if report.csv:
+        fields |= {
+            "files": len(report.csv),
+            "files_skipped": sum(f.action == "skipped" for f in report.csv),
+            "bytes": csv_bytes,
+            "mb_per_s": round(csv_bytes / 1e6 / report.seconds, 1) if report.seconds else None,
+            "rows": sum(f.rows for f in report.csv),
+            "malformed_rows": sum(f.malformed_rows for f in report.csv),
+        }
+    if settings.job.uses_tmdb:
+        fields |= {
+            "movies_planned": t.planned,
+            "movies_written": t.written,
+            "movies_skipped_404": t.skipped,
+            "movies_failed": t.failed,
+            "collections_planned": t.collections_planned,
+            "collections_written": t.collections_written,
+            "json_files": t.files,
+            "requests": t.requests,
+            "throttled_429": t.throttled,
+            "retries": t.retries,
+            "movies_per_s": round(t.written / report.seconds, 1) if report.seconds else None,
+        }
+    log.info("run_completed", **fields)

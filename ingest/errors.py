@@ -1,0 +1,91 @@
+"""The errors of an ingestion run, and what each one means to the person running it.
+
+Only the entry points (``ingest.cli``, ``ingest.aws_lambda``, ``workers``) turn these
+into exit codes and one-line messages; everything below them raises and lets go.
+
+    IngestError
+     ├── UsageError ............ exit 2: the user must change something before rerunning
+     │    ├── ConfigError ...... a flag, variable or config.toml value is wrong
+     │    ├── InputError ....... a CSV path is missing, unreadable, empty or a directory
+     │    └── AuthError ........ TMDB refused the credentials (401)
+     └── RunError .............. exit 1: survived retries; rerunning the same command resumes
+          ├── RetryableError ... 429, 5xx, timeouts, dropped connections (retried before it escapes)
+          ├── RemoteError ...... any other refusal from TMDB that retrying cannot fix
+          └── LakeError ........ the lake (S3 or the directory) refused a read or a write
+
+``SkippedRecord`` is not an error of the run: one record (a movie TMDB no longer has)
+is counted and skipped, and the run goes on.
+
+Messages never carry a secret: URLs pass through ``redact_url`` before they are kept.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_QUERY = re.compile(r"(?i)(api_key|access_token|token|signature|x-amz-[a-z-]+)=[^&\s]*")
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with the values of secret-bearing query parameters replaced."""
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", url)
+
+
+class IngestError(Exception):
+    """Base of everything this package raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(IngestError):
+    """The user must change the command, the environment, config.toml or the input."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A setting is missing or has a value the pipeline cannot use."""
+
+
+class InputError(UsageError):
+    """A file given to stage 1 cannot be ingested as it is."""
+
+
+class AuthError(UsageError):
+    """TMDB answered 401: the token or key is missing, wrong or revoked."""
+
+
+class RunError(IngestError):
+    """A failure that survived its retries; the same command resumes the run."""
+
+    exit_code = 1
+
+
+class RetryableError(RunError):
+    """A transient failure: worth another attempt after a pause."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        # The server's own hint (Retry-After), which beats our backoff schedule when present.
+        self.retry_after_s = retry_after_s
+
+
+class RemoteError(RunError):
+    """TMDB refused a request in a way another attempt will not change."""
+
+    def __init__(self, message: str, *, status: int, url: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = redact_url(url)
+
+
+class LakeError(RunError):
+    """The lake refused a read or a write."""
+
+
+class SkippedRecord(Exception):
+    """One record cannot be had (TMDB 404); it is counted, logged and left out."""
+
+    def __init__(self, message: str, *, item_id: int) -> None:
+        super().__init__(message)
+        self.item_id = item_id

@@ -1,0 +1,66 @@
+"""One run of the pipeline, whatever started it (CLI, service tick, Lambda invocation).
+
+``run_job`` checks everything it can before any work starts (inputs, credentials), so a
+usage error costs nothing; then stage 1 (CSV files) and stage 2 (TMDB) run against one
+lake opened for the run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from ingest.config import Settings
+from ingest.errors import ConfigError
+from ingest.lake import open_lake
+from ingest.report import RunReport
+from ingest.stages.csv_stage import check_inputs, run_csv
+from ingest.stop import Stop
+
+log = structlog.get_logger("ingest.job")
+
+
+def preflight(settings: Settings) -> None:
+    """Raise a ``UsageError`` for anything that would stop the run, before it starts."""
+    check_inputs(settings.job.csv)
+    if settings.job.uses_tmdb and not settings.tmdb.has_credentials:
+        raise ConfigError(
+            "stage 2 (TMDB) needs credentials: export TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY), "
+            "or run stage 1 alone with --csv PATH"
+        )
+
+
+async def run_job(
+    settings: Settings,
+    *,
+    stop: Stop | None = None,
+    report: RunReport | None = None,
+    progress: bool = False,
+) -> RunReport:
+    """Run the job ``settings.job`` describes; return what it did.
+
+    ``report`` may be passed in so a caller (the service's /metrics) can watch the counters
+    move while the run goes on.
+    """
+    stop = stop or Stop()
+    report = report if report is not None else RunReport()
+    preflight(settings)
+    started = time.monotonic()
+    complete = True
+    try:
+        async with open_lake(settings.lake, settings.upload) as lake:
+            if settings.job.csv:
+                complete = await run_csv(lake, settings, report, stop=stop, progress=progress)
+            if settings.job.uses_tmdb:
+                # Imported here so stage 1 alone never pays for the TMDB client's imports.
+                from ingest.stages.tmdb_stage import run_tmdb
+
+                complete = complete and await run_tmdb(
+                    lake, settings, report.tmdb, stop=stop, progress=progress
+                )
+    finally:
+        report.seconds = round(time.monotonic() - started, 3)
+    report.complete = complete
+    report.stopped_because = None if complete else stop.reason
+    return report

@@ -1,0 +1,74 @@
+"""The lake: one small interface with two homes, an S3 bucket or a local directory.
+
+Everything the pipeline writes goes through ``Lake``; ``open_lake`` picks the home
+from the URL (``s3://bucket[/prefix]`` or a path). Keys are always relative to the
+lake root and use ``/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ingest.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    # The SHA-256 the writer recorded with the object, if any (S3 metadata / side file).
+    sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTuning:
+    part_size: int = 8 * 1024 * 1024
+    parts_in_flight: int = 4
+    max_attempts: int = 5
+
+
+class Lake(Protocol):
+    """What the stages need of a lake. Writes are atomic: a reader sees all or nothing."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def stat(self, key: str) -> ObjectInfo | None: ...
+
+    async def read(self, key: str) -> bytes | None: ...
+
+    async def write(self, key: str, data: bytes, *, sha256: str | None = None) -> None: ...
+
+    async def list(self, prefix: str) -> list[str]: ...
+
+    async def upload_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        sha256: str,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> None: ...
+
+
+@asynccontextmanager
+async def open_lake(url: str, tuning: UploadTuning | None = None) -> AsyncIterator[Lake]:
+    """Open the lake at ``url`` for the length of a run."""
+    tuning = tuning or UploadTuning()
+    if url.startswith("s3://"):
+        from ingest.lake.s3 import S3Lake
+
+        async with S3Lake.connect(url, tuning) as lake:
+            yield lake
+    elif "://" in url:
+        raise ConfigError(
+            f"lake {url!r} has an unknown scheme: use s3://bucket[/prefix] or a local directory"
+        )
+    else:
+        from ingest.lake.local import LocalLake
+
+        yield LocalLake(Path(url), tuning)

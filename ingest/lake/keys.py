@@ -1,0 +1,43 @@
+"""Where each thing lives in the lake: the contract's key layout, in one place.
+
+``<lake>/<layer>/<origin>/<format>/<spec>/<YYYY>/<MM>/<DD>/<file>``; the pipeline's own
+state lives under ``_ingest/`` and never under ``Raw/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import PurePath
+from typing import Literal
+
+TmdbKind = Literal["Movies", "Collections"]
+STATE_ROOT = "_ingest"
+
+
+def _date_path(date: dt.date) -> str:
+    return f"{date.year:04d}/{date.month:02d}/{date.day:02d}"
+
+
+def csv_spec(filename: str) -> str:
+    """``movies.csv`` -> ``Movies``; ``x.csv`` -> ``X``."""
+    stem = PurePath(filename).stem
+    return stem[:1].upper() + stem[1:]
+
+
+def csv_key(filename: str, date: dt.date) -> str:
+    name = PurePath(filename).name
+    return f"Raw/Local/CSV/{csv_spec(name)}/{_date_path(date)}/{name}"
+
+
+def tmdb_prefix(kind: TmdbKind, date: dt.date) -> str:
+    return f"Raw/TMDB/JSON/{kind}/{_date_path(date)}/"
+
+
+def tmdb_key(kind: TmdbKind, date: dt.date, genre_slug: str, number: int) -> str:
+    """File ``number`` (from 1) of a genre's movies or collections for ``date``."""
+    return f"{tmdb_prefix(kind, date)}{genre_slug}-{number:05d}.json"
+
+
+def state_key(date: dt.date, *parts: str) -> str:
+    """A key for the pipeline's own state (plans, manifests) of one processing date."""
+    return "/".join((STATE_ROOT, _date_path(date), *parts))

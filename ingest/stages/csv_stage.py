@@ -1,0 +1,224 @@
+"""Stage 1: local CSV files into ``Raw/Local/CSV/<Name>/YYYY/MM/DD/<file>``, byte for byte.
+
+For each file: one streaming pass hashes and validates it (``csv_scan``); if the lake
+already holds an object of the same size and SHA-256 the file is skipped; otherwise it is
+streamed up (multipart on S3) and the stored size checked afterwards. A manifest of what
+was found (rows, malformed line numbers, hash) is kept under ``_ingest/`` for every file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import structlog
+
+from ingest.config import Settings
+from ingest.errors import IngestError, InputError, LakeError
+from ingest.lake import Lake
+from ingest.lake.keys import csv_key, state_key
+from ingest.progress import Progress
+from ingest.report import CsvFileResult, RunReport
+from ingest.stages.csv_scan import CsvScan, hash_file, read_header, scan_csv
+from ingest.stop import Stop
+
+log = structlog.get_logger("ingest.csv")
+
+
+def check_inputs(paths: Sequence[Path]) -> None:
+    """Refuse, before anything is uploaded, any path stage 1 cannot ingest as it is."""
+    keys: dict[str, Path] = {}
+    for path in paths:
+        if not path.exists():
+            raise InputError(f"CSV file {path} does not exist: check the path given to --csv")
+        if path.is_dir():
+            raise InputError(f"{path} is a directory: give --csv the file itself, e.g. {path}/movies.csv")
+        if not os.access(path, os.R_OK):
+            raise InputError(f"CSV file {path} cannot be read: check its permissions")
+        if path.stat().st_size == 0:
+            raise InputError(f"CSV file {path} is empty: nothing to ingest; check the export")
+        try:
+            read_header(path)
+        except ValueError as exc:
+            raise InputError(f"{path} cannot be ingested: {exc}; the first line must be the header") from None
+        key = csv_key(path.name, dt.date(2000, 1, 1))
+        if key in keys:
+            raise InputError(
+                f"{keys[key]} and {path} would land under the same key: rename one of them"
+            )
+        keys[key] = path
+
+
+async def run_csv(
+    lake: Lake, settings: Settings, report: RunReport, *, stop: Stop, progress: bool
+) -> bool:
+    """Ingest every CSV file of the job; return True when none was left undone by a stop."""
+    for path in settings.job.csv:
+        if stop.requested:
+            log.warning("csv_stopped", reason=stop.reason, left=str(path))
+            return False
+        report.csv.append(await ingest_file(lake, path, settings.date, progress=progress))
+    return True
+
+
+async def ingest_file(lake: Lake, path: Path, date: dt.date, *, progress: bool) -> CsvFileResult:
+    """Put one file in the lake unless it is already there; validate it on the way."""
+    started = time.monotonic()
+    key = csv_key(path.name, date)
+    before = _fingerprint(path)
+    try:
+        # Hashing first is cheap (hashlib runs outside the GIL at memory speed) and is what
+        # lets the object carry its SHA-256 from the start and a rerun skip it.
+        size, sha256 = await asyncio.to_thread(hash_file, path)
+        existing = await lake.stat(key)
+        scan: CsvScan | None
+        if existing and existing.size == size and existing.sha256 == sha256:
+            log.info("csv_skipped", path=str(path), key=key, reason="same size and sha256 in lake")
+            scan = await _previous_scan(lake, date, path, sha256)
+            if scan is None:
+                scan = await asyncio.to_thread(scan_csv, path, with_hash=False)
+            action = "skipped"
+        else:
+            scan = await _upload_and_validate(lake, key, path, size, sha256, progress=progress)
+            action = "uploaded"
+    except ValueError as exc:
+        raise InputError(f"{path} cannot be ingested: {exc}; the first line must be the header") from None
+    except OSError as exc:
+        raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
+    scan.sha256 = sha256
+    if _fingerprint(path) != before or scan.size != size:
+        raise InputError(f"{path} changed while it was being ingested: rerun once it is complete")
+    if action == "uploaded":
+        stored = await lake.stat(key)
+        if stored is None or stored.size != size or stored.sha256 != sha256:
+            raise LakeError(
+                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected "
+                f"{size}: rerun to upload it again"
+            )
+    _log_scan(path, scan)
+    seconds = time.monotonic() - started
+    result = CsvFileResult(
+        path=str(path),
+        key=key,
+        bytes=size,
+        rows=scan.rows,
+        sha256=sha256,
+        action=action,
+        malformed_rows=scan.malformed_rows,
+        first_malformed_lines=list(scan.first_malformed_lines),
+        seconds=round(seconds, 3),
+    )
+    await _write_manifest(lake, date, path, scan, result)
+    log.info(
+        "csv_ingested" if action == "uploaded" else "csv_checked",
+        path=str(path),
+        key=key,
+        action=action,
+        bytes=size,
+        rows=scan.rows,
+        seconds=round(seconds, 2),
+        mb_per_s=round(size / 1e6 / seconds, 1) if seconds > 0 else None,
+    )
+    return result
+
+
+async def _upload_and_validate(
+    lake: Lake, key: str, path: Path, size: int, sha256: str, *, progress: bool
+) -> CsvScan:
+    """Stream the file up while a thread validates it; a failure of either cancels both."""
+    bar = Progress(f"{path.name} -> lake", size, unit="bytes", enabled=progress)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(lake.upload_file(key, path, sha256=sha256, on_bytes=bar.advance))
+            validation = tg.create_task(asyncio.to_thread(scan_csv, path, with_hash=False))
+    except* IngestError as group:
+        raise group.exceptions[0] from None
+    except* (ValueError, OSError) as group:
+        raise group.exceptions[0] from None
+    finally:
+        bar.close()
+    return validation.result()
+
+
+async def _previous_scan(lake: Lake, date: dt.date, path: Path, sha256: str) -> CsvScan | None:
+    """The validation a previous run recorded for these exact bytes, if any."""
+    raw = await lake.read(_manifest_key(date, path))
+    if raw is None:
+        return None
+    try:
+        m = orjson.loads(raw)
+        if m.get("sha256") != sha256:
+            return None
+        return CsvScan(
+            size=int(m["bytes"]),
+            sha256=sha256,
+            header=tuple(m["header"]),
+            kind=m.get("kind"),
+            rows=int(m["rows"]),
+            malformed_rows=int(m["malformed_rows"]),
+            first_malformed_lines=[int(n) for n in m["first_malformed_lines"]],
+            non_utf8_rows=int(m.get("non_utf8_rows", 0)),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None  # an unreadable manifest is re-derived, not trusted
+
+
+def _manifest_key(date: dt.date, path: Path) -> str:
+    return state_key(date, "csv", f"{path.name}.manifest.json")
+
+
+def _fingerprint(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _log_scan(path: Path, scan: CsvScan) -> None:
+    if scan.kind is None:
+        log.warning(
+            "csv_header_unrecognised",
+            path=str(path),
+            columns=scan.columns,
+            hint="not the movies (15 columns) or series (16 columns) header; stored as given",
+        )
+    elif path.stem.lower() in ("movies", "series") and path.stem.lower() != scan.kind:
+        log.warning("csv_header_mismatch", path=str(path), header_of=scan.kind)
+    if scan.malformed_rows:
+        log.warning(
+            "csv_malformed_rows",
+            path=str(path),
+            malformed_rows=scan.malformed_rows,
+            non_utf8_rows=scan.non_utf8_rows,
+            expected_fields=scan.columns,
+            first_lines=scan.first_malformed_lines,
+            hint="stored unchanged in the Raw zone; see the manifest under _ingest/",
+        )
+
+
+async def _write_manifest(
+    lake: Lake, date: dt.date, path: Path, scan: CsvScan, result: CsvFileResult
+) -> None:
+    manifest = {
+        "file": path.name,
+        "source": str(path),
+        "key": result.key,
+        "action": result.action,
+        "bytes": scan.size,
+        "sha256": scan.sha256,
+        "kind": scan.kind,
+        "header": list(scan.header),
+        "columns": scan.columns,
+        "rows": scan.rows,
+        "malformed_rows": scan.malformed_rows,
+        "non_utf8_rows": scan.non_utf8_rows,
+        "first_malformed_lines": scan.first_malformed_lines,
+        "checked_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    await lake.write(
+        _manifest_key(date, path),
+        orjson.dumps(manifest, option=orjson.OPT_INDENT_2),
+    )

@@ -1,0 +1,78 @@
+"""The streaming scan agrees with a naive whole-file reading, whatever the chunk size."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from ingest.stages.csv_scan import KNOWN_HEADERS, scan_csv
+
+HEADER = "|".join(KNOWN_HEADERS["series"]).encode()
+ROW = "tt0000001|Cidade de Deus|Cidade de Deus|2002|\\N|130|Crime|8.6|800000|M|Zé|Zé Pequeno|1980|\\N|actor|tt1".encode()
+
+
+def naive(data: bytes) -> tuple[int, list[int]]:
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    expected = lines[0].count(b"|")
+    bad = []
+    for no, line in enumerate(lines[1:], start=2):
+        try:
+            line.decode("utf-8")
+            ok = line.count(b"|") == expected
+        except UnicodeDecodeError:
+            ok = False
+        if not ok:
+            bad.append(no)
+    return len(lines) - 1, bad
+
+
+CASES = {
+    "clean": HEADER + b"\n" + (ROW + b"\n") * 40,
+    "no_final_newline": HEADER + b"\n" + (ROW + b"\n") * 10 + ROW,
+    "crlf": HEADER + b"\r\n" + (ROW + b"\r\n") * 10,
+    "bom_and_bad_rows": b"\xef\xbb\xbf" + HEADER + b"\n" + ROW + b"\n" + b"a|b\n" + (ROW + b"\n") * 5
+    + b"\n" + ROW.replace(b"Z\xc3\xa9", b"Z\xe9") + b"\n" + ROW + b"|x\n" + ROW,
+    "header_only": HEADER + b"\n",
+    "header_no_newline": HEADER,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 1000, 1 << 20])
+def test_scan_matches_naive(tmp_path: Path, name: str, chunk: int) -> None:
+    data = CASES[name]
+    path = tmp_path / "series.csv"
+    path.write_bytes(data)
+    scan = scan_csv(path, chunk_size=chunk)
+    rows, bad = naive(data)
+    assert scan.size == len(data)
+    assert scan.sha256 == hashlib.sha256(data).hexdigest()
+    assert scan.rows == rows
+    assert scan.first_malformed_lines == bad
+    assert scan.malformed_rows == len(bad)
+    assert scan.kind == "series" and scan.columns == 16
+
+
+def test_unknown_header_is_kept_with_its_column_count(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"a|b|c\n1|2|3\n4|5\n")
+    scan = scan_csv(path)
+    assert scan.kind is None and scan.columns == 3
+    assert scan.rows == 2 and scan.first_malformed_lines == [3]
+
+
+def test_movies_header_with_the_real_typo_is_recognised() -> None:
+    data = (Path(__file__).resolve().parents[1] / "data" / "movies.csv").read_bytes()
+    assert data.split(b"\n", 1)[0].decode() == "|".join(KNOWN_HEADERS["movies"])
+    assert "tituloPincipal" in KNOWN_HEADERS["movies"] and len(KNOWN_HEADERS["movies"]) == 15
+
+
+def test_headerless_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "movies.csv"
+    path.write_bytes(ROW + b"\n" + ROW + b"\n")
+    with pytest.raises(ValueError, match="not a header"):
+        scan_csv(path)
