@@ -253,6 +253,8 @@ class S3Lake:
             if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey"):
                 return None
             raise classify(exc, f"read {key}") from None
+        except Exception as exc:
+            raise classify(exc, f"read {key}") from None
 
     async def write(self, key: str, data: bytes, *, sha256: str | None = None) -> None:
         await self._call(

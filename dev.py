@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Set up and run the project with nothing but Python 3.11+.
+
+    python3 dev.py run [ARGS...]   create .venv, install, run the main job (python -m ingest ARGS)
+    python3 dev.py test [PYTEST_ARGS...]   create .venv, install with test tools, run every check
+
+``run`` uses the lake of config.toml (``./datalake`` by default). Stage 2 needs TMDB
+credentials; when neither TMDB_READ_ACCESS_TOKEN nor TMDB_API_KEY is set, ``run`` serves
+stage 2 from the bundled TMDB stand-in (tests/fake_tmdb.py, a synthetic catalog) and
+says so, so the whole main job can be tried offline. ``test`` is exactly what CI runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def say(text: str) -> None:
+    print(f"dev.py: {text}", file=sys.stderr, flush=True)
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the project; reinstall only when pyproject.toml changes."""
+    if sys.version_info < (3, 11):
+        sys.exit("dev.py: Python 3.11 or later is needed (found %d.%d)" % sys.version_info[:2])
+    if not PY.exists():
+        say(f"creating {VENV.name}/")
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    stamp = VENV / f".installed-{extras or 'base'}"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    target = f".[{extras}]" if extras else "."
+    say(f"installing {target} into {VENV.name}/ (first time only)")
+    subprocess.run(
+        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "--editable", target],
+        cwd=ROOT, check=True,
+    )
+    stamp.write_text(digest)
+
+
+def run(args: list[str]) -> int:
+    ensure_venv("")
+    env = dict(os.environ)
+    stand_in = None
+    if not (env.get("TMDB_READ_ACCESS_TOKEN") or env.get("TMDB_API_KEY")) and _wants_tmdb(args):
+        ensure_venv("test")
+        stand_in = subprocess.Popen(
+            [str(PY), "-m", "tests.fake_tmdb", "--port", "0", "--crime", "1200", "--war", "600"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )
+        assert stand_in.stdout is not None
+        line = stand_in.stdout.readline().strip()
+        if not line.startswith("serving "):
+            stand_in.kill()
+            sys.exit("dev.py: the TMDB stand-in did not start")
+        url = line.removeprefix("serving ")
+        from_tests = subprocess.run(
+            [str(PY), "-c", "from tests.fake_tmdb import FAKE_TOKEN; print(FAKE_TOKEN)"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": from_tests}
+        say(f"no TMDB_READ_ACCESS_TOKEN set: stage 2 reads the bundled TMDB stand-in at {url} "
+            "(synthetic movies); export a real token to ingest from TMDB")
+    try:
+        return subprocess.call([str(PY), "-m", "ingest", *args], cwd=ROOT, env=env)
+    finally:
+        if stand_in is not None:
+            stand_in.terminate()
+            stand_in.wait(timeout=10)
+
+
+def _wants_tmdb(args: list[str]) -> bool:
+    """Whether this command reaches stage 2 (the main job does; ``--csv`` alone does not)."""
+    selects = {"--csv", "--genre", "--collections"}
+    given = {a.split("=", 1)[0] for a in args}
+    return not (given & selects) or bool(given & {"--genre", "--collections"})
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("test")
+    steps: list[list[str]] = [
+        [str(BIN / "ruff"), "check", "ingest", "workers", "tests", "bench", "scripts", "dev.py"],
+        [str(BIN / "mypy")],
+        [str(PY), "-m", "pytest", *(args or ["-q"])],
+    ]
+    checks = ROOT / "scripts" / "check_deploy.sh"
+    if checks.exists():
+        steps.append(["bash", str(checks)])
+    for step in steps:
+        say("$ " + " ".join(Path(step[0]).name if i == 0 else s for i, s in enumerate(step)))
+        code = subprocess.call(step, cwd=ROOT)
+        if code:
+            say(f"failed: {' '.join(step)} (exit {code})")
+            return code
+    say("all checks passed")
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    return run(sys.argv[2:]) if sys.argv[1] == "run" else test(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
