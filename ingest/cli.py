@@ -129,6 +129,7 @@ async def _run(settings: Settings) -> RunReport:
 def log_summary(report: RunReport, settings: Settings) -> None:
     """The run's one canonical summary line."""
     csv_bytes = sum(f.bytes for f in report.csv if f.action == "uploaded")
+    csv_seconds = sum(f.seconds for f in report.csv)
     t = report.tmdb
     fields: dict[str, object] = {
         "lake": settings.lake,
@@ -141,7 +142,7 @@ def log_summary(report: RunReport, settings: Settings) -> None:
             "files": len(report.csv),
             "files_skipped": sum(f.action == "skipped" for f in report.csv),
             "bytes": csv_bytes,
-            "mb_per_s": round(csv_bytes / 1e6 / report.seconds, 1) if report.seconds else None,
+            "mb_per_s": round(csv_bytes / 1e6 / csv_seconds, 1) if csv_seconds else None,
             "rows": sum(f.rows for f in report.csv),
             "malformed_rows": sum(f.malformed_rows for f in report.csv),
         }

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import boto3
 import pytest
+import structlog
 from moto.server import ThreadedMotoServer
 
 AWS_ENV = {
@@ -19,6 +20,13 @@ AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """In-process entry points configure logging for the process; undo it after each test."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

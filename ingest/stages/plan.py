@@ -1,0 +1,190 @@
+"""Plans and batches: the frozen list of ids a dataset fetches, and which parts are done.
+
+A *dataset* is one genre's movies (or collections) for one processing date. Its plan lives
+at ``_ingest/YYYY/MM/DD/tmdb/<kind>-<genre>/plan.json``: the ids in order (popularity,
+descending, for movies; first appearance in the movie plan, for collections), plus what
+produced them. Batch *i* is plan ids ``100(i-1)+1 .. 100i`` and becomes file *i*; each
+batch is an independent unit of work, so batches could be spread across processes.
+
+Rules that make reruns safe:
+
+- A plan only grows, by appending ids it does not hold yet; existing batches keep their
+  ids, so files already written stay valid. A rerun reuses the plan without a single
+  discover request when the plan covers the request (it is complete, or it was built for a
+  ``--limit`` at least as large); otherwise discover runs again and appends.
+- A run's *target* is the first ``limit`` ids of the plan, rounded up to a whole batch
+  (all of them without a limit): a rerun with a smaller limit than the plan was built for
+  keeps its batches whole instead of rewriting a file with fewer records.
+- When a batch's file(s) are written, a marker follows under ``done/``, named for the
+  batch number, the number of ids it was fetched for, the records written and the plan's
+  id: ``00003-n100-w98-<plan_id>.done`` (the body lists the skipped ids and, for movies,
+  the collections seen). A batch is done when a marker with its current number of ids and
+  the current plan id exists and, if it wrote records, its first file exists. So a short
+  last batch of an older, smaller plan is fetched again (and overwritten) once the plan
+  has grown, a batch killed before its marker is redone (same keys, same records), and a
+  data file deleted by hand is fetched again. Deleting ``plan.json`` starts the dataset
+  over: the new plan has a new id, and no old marker counts for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import orjson
+
+from ingest.errors import LakeError
+from ingest.lake import Lake
+from ingest.lake.keys import state_key, tmdb_key, tmdb_prefix
+
+BATCH_SIZE = 100
+Kind = Literal["movies", "collections"]
+_MARKER = re.compile(r"(\d{5})-n(\d+)-w(\d+)-([0-9a-f]+)\.done$")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    number: int
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    kind: Kind
+    genre_id: int
+    genre: str
+    date: dt.date
+    ids: tuple[int, ...]
+    # A fresh id per plan: markers of a plan that was deleted and rebuilt never count.
+    plan_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    # Movies: the ids are the whole genre (no --limit below its size).
+    complete: bool = False
+    # Movies: the largest --limit the plan was built for (None once complete).
+    limit: int | None = None
+    # Collections: the movie plan they were drawn from, and how many of its ids.
+    source_plan_id: str | None = None
+    covered: int = 0
+    # One entry per time discover (or the movie files) fed the plan: counts, gaps, when.
+    history: tuple[dict[str, Any], ...] = ()
+
+    def covers(self, limit: int | None) -> bool:
+        """Whether the plan can serve a run with this --limit without enumerating again."""
+        if self.complete:
+            return True
+        return limit is not None and self.limit is not None and self.limit >= limit
+
+    def target(self, limit: int | None) -> int:
+        """How many of the plan's ids a run with this --limit fetches: the first ``limit``,
+        rounded up to a whole batch when the plan holds more, so that a smaller limit never
+        cuts a batch the lake already holds whole."""
+        if limit is None:
+            return len(self.ids)
+        return min(len(self.ids), -(-limit // BATCH_SIZE) * BATCH_SIZE)
+
+    def batches(self, target: int) -> list[Batch]:
+        ids = self.ids[:target]
+        return [
+            Batch(1 + start // BATCH_SIZE, ids[start : start + BATCH_SIZE])
+            for start in range(0, len(ids), BATCH_SIZE)
+        ]
+
+    def extended(self, new_ids: Sequence[int], **changes: Any) -> Plan:
+        """The plan with ``new_ids`` appended (those it lacks, in their order)."""
+        have = set(self.ids)
+        added = tuple(dict.fromkeys(i for i in new_ids if i not in have))
+        return replace(self, ids=self.ids + added, **changes)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "version": 1,
+                "kind": self.kind,
+                "genre": {"id": self.genre_id, "slug": self.genre},
+                "date": self.date.isoformat(),
+                "plan_id": self.plan_id,
+                "batch_size": BATCH_SIZE,
+                "complete": self.complete,
+                "limit": self.limit,
+                "source_plan_id": self.source_plan_id,
+                "covered": self.covered,
+                "count": len(self.ids),
+                "history": list(self.history),
+                "ids": list(self.ids),
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes, key: str) -> Plan:
+        try:
+            d = orjson.loads(data)
+            return cls(
+                kind=d["kind"],
+                genre_id=int(d["genre"]["id"]),
+                genre=str(d["genre"]["slug"]),
+                date=dt.date.fromisoformat(d["date"]),
+                ids=tuple(int(i) for i in d["ids"]),
+                plan_id=str(d["plan_id"]),
+                complete=bool(d["complete"]),
+                limit=d.get("limit"),
+                source_plan_id=d.get("source_plan_id"),
+                covered=int(d.get("covered", 0)),
+                history=tuple(d.get("history", ())),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise LakeError(
+                f"plan {key} is unreadable ({type(exc).__name__}: {exc}); delete it to plan "
+                "this dataset again"
+            ) from None
+
+
+def dataset_prefix(date: dt.date, kind: Kind, genre: str) -> str:
+    return state_key(date, "tmdb", f"{kind}-{genre}") + "/"
+
+
+def plan_key(date: dt.date, kind: Kind, genre: str) -> str:
+    return dataset_prefix(date, kind, genre) + "plan.json"
+
+
+def marker_key(plan: Plan, batch: Batch, written: int) -> str:
+    name = f"{batch.number:05d}-n{len(batch.ids)}-w{written}-{plan.plan_id}.done"
+    return dataset_prefix(plan.date, plan.kind, plan.genre) + "done/" + name
+
+
+def data_kind(kind: Kind) -> Literal["Movies", "Collections"]:
+    return "Movies" if kind == "movies" else "Collections"
+
+
+async def load_plan(lake: Lake, date: dt.date, kind: Kind, genre: str) -> Plan | None:
+    key = plan_key(date, kind, genre)
+    data = await lake.read(key)
+    return None if data is None else Plan.from_json(data, key)
+
+
+async def save_plan(lake: Lake, plan: Plan) -> None:
+    await lake.write(plan_key(plan.date, plan.kind, plan.genre), plan.to_json())
+
+
+async def done_batches(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict[int, str]:
+    """The batches (of ``batches``) already in the lake: number -> marker key."""
+    prefix = dataset_prefix(plan.date, plan.kind, plan.genre) + "done/"
+    markers: dict[tuple[int, int], tuple[str, int]] = {}
+    for key in await lake.list(prefix):
+        m = _MARKER.search(key)
+        if m and m.group(4) == plan.plan_id:
+            markers[(int(m.group(1)), int(m.group(2)))] = (key, int(m.group(3)))
+    data_keys = set(await lake.list(f"{tmdb_prefix(data_kind(plan.kind), plan.date)}{plan.genre}-"))
+    done = {}
+    for b in batches:
+        found = markers.get((b.number, len(b.ids)))
+        if found is None:
+            continue
+        key, written = found
+        first_file = tmdb_key(data_kind(plan.kind), plan.date, plan.genre, b.number)
+        if written == 0 or first_file in data_keys:
+            done[b.number] = key
+    return done

@@ -1,0 +1,252 @@
+"""The Lambda handler: events (new and the seed's), and chains of invocations whose clock
+runs out, against the fake TMDB (a real HTTP server in its own process) and a real S3
+endpoint (moto's server). Nothing is mocked but Lambda's context object.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+import structlog
+
+import ingest.aws_lambda
+from ingest.aws_lambda import _token_cache, handler, plan_from_event
+from ingest.errors import ConfigError
+from tests.fake_tmdb import FAKE_TOKEN, Catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+WAR, CRIME = 10752, 80
+SIZES = {CRIME: 120, WAR: 350}
+DATE = "2026-11-20"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """The handler configures structlog for the process (JSON, INFO): undo it for the next test."""
+    yield
+    structlog.reset_defaults()
+    ingest.aws_lambda._logging_ready = False
+
+
+class FakeContext:
+    """Lambda's context, as far as the handler uses it: a clock that runs out."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.deadline = time.monotonic() + budget_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@pytest.fixture(scope="module")
+def tmdb_url() -> Iterator[str]:
+    """The fake TMDB in its own process, with latency, as the CLI form serves it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_tmdb", "--port", "0", "--crime", str(SIZES[CRIME]),
+         "--war", str(SIZES[WAR]), "--latency-ms", "20", "--seed", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("serving "), line
+        yield line.split()[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    # The same catalog `python -m tests.fake_tmdb --crime 120 --war 350 --seed 1` builds.
+    return Catalog.synthetic(SIZES, seed=1)
+
+
+@pytest.fixture
+def lambda_env(tmdb_url: str, s3_lake_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The function's environment: config.toml as shipped in the zip (cwd), S3 lake, token."""
+    (tmp_path / "config.toml").write_text(
+        '[job]\ngenres = ["war"]\ncollections = true\n'
+        "[tmdb]\nrate_per_s = 100\nconcurrency = 10\n"
+        "[lambda]\nreserve_s = 60\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
+    monkeypatch.setenv("TMDB_BASE_URL", tmdb_url)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    for name in ("INGEST_CONFIG", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+    # A 6 s invocation stops starting batches with 3 s left: about three batches each.
+    monkeypatch.setenv("INGEST_LAMBDA_RESERVE_S", "3")
+    return s3_lake_url
+
+
+def _records(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", ())]
+    for key in sorted(keys):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        out += [orjson.loads(line) for line in body.splitlines()]
+    return out
+
+
+def _chain(event: dict[str, Any], budget_s: float) -> list[tuple[dict[str, Any], float]]:
+    """Invoke as the state machine does: again with "continue" until "done"."""
+    answers = []
+    for _ in range(10):
+        context = FakeContext(budget_s)
+        answer = handler(event, context)
+        answers.append((answer, context.deadline - time.monotonic()))
+        if answer["status"] == "done":
+            return answers
+        event = answer["continue"]
+    raise AssertionError(f"no 'done' after 10 invocations: {answers[-1][0]}")
+
+
+def test_a_chain_of_invocations_writes_every_movie_exactly_once(
+    lambda_env: str, s3: Any, bucket: str, catalog: Catalog
+) -> None:
+    answers = _chain({"date": DATE}, budget_s=6.0)
+
+    assert len(answers) >= 2
+    for answer, _ in answers[:-1]:
+        assert answer["status"] == "partial"
+        assert answer["continue"] == {
+            "genres": ["war"], "movies": True, "collections": True, "date": DATE, "limit": None
+        }  # fmt: skip
+    # Every invocation answered before its deadline.
+    assert all(left_s > 0 for _, left_s in answers), [round(s, 2) for _, s in answers]
+    assert answers[-1][0]["status"] == "done"
+    assert "continue" not in answers[-1][0]
+
+    movies = _records(s3, bucket, "Raw/TMDB/JSON/Movies/2026/11/20/")
+    ids = [m["id"] for m in movies]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == catalog.genre_ids(WAR)
+    assert all("keywords" in m for m in movies)
+    collections = [c["id"] for c in _records(s3, bucket, "Raw/TMDB/JSON/Collections/2026/11/20/")]
+    assert len(collections) == len(set(collections))
+    assert set(collections) == catalog.collection_ids(catalog.genre_ids(WAR))
+    summaries = [a["summary"]["tmdb"] for a, _ in answers]
+    assert sum(s["written"] for s in summaries) == len(ids)
+
+
+def test_the_seeds_tipo_events(lambda_env: str, s3: Any, bucket: str, catalog: Catalog) -> None:
+    answer = handler({"tipo": "guerra", "date": DATE, "limit": 30}, FakeContext(30))
+    assert answer["status"] == "done"
+    assert answer["summary"]["genres"] == ["war"] and answer["summary"]["collections"] is False
+    war = _records(s3, bucket, "Raw/TMDB/JSON/Movies/2026/11/20/war-")
+    assert len(war) == 30 and {m["id"] for m in war} <= catalog.genre_ids(WAR)
+
+    answer = handler({"tipo": "crime", "date": DATE, "limit": 30}, FakeContext(30))
+    assert answer["status"] == "done"
+    assert len(_records(s3, bucket, "Raw/TMDB/JSON/Movies/2026/11/20/crime-")) == 30
+
+    answer = handler({"tipo": "franquias", "date": DATE, "limit": 30}, FakeContext(30))
+    assert answer["status"] == "done"
+    assert answer["summary"]["genres"] == ["crime", "war"]
+    assert answer["summary"]["movies"] is False and answer["summary"]["collections"] is True
+    for slug, genre in (("crime", CRIME), ("war", WAR)):
+        top = {m["id"] for m in _records(s3, bucket, f"Raw/TMDB/JSON/Movies/2026/11/20/{slug}-")}
+        got = {c["id"] for c in _records(s3, bucket, f"Raw/TMDB/JSON/Collections/2026/11/20/{slug}-")}
+        assert got == catalog.collection_ids(top) and top <= catalog.genre_ids(genre)
+
+
+def test_the_token_comes_from_ssm_when_the_environment_has_none(
+    lambda_env: str, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ssm = boto3.client("ssm", endpoint_url=aws_env, region_name="us-east-1")
+    name = f"/movies-lake/test-{bucket}"
+    ssm.put_parameter(Name=name, Value=FAKE_TOKEN, Type="SecureString")
+    monkeypatch.delenv("TMDB_READ_ACCESS_TOKEN")
+    monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name)
+    _token_cache.clear()
+    answer = handler({"genres": ["war"], "collections": False, "limit": 5, "date": DATE},
+                     FakeContext(30))  # fmt: skip
+    assert answer["status"] == "done"
+    assert len(_records(s3, bucket, "Raw/TMDB/JSON/Movies/")) == 5
+
+    monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name + "-missing")
+    with pytest.raises(ConfigError, match="cannot read the TMDB token from SSM parameter"):
+        handler({"tipo": "guerra", "limit": 5}, FakeContext(30))
+
+
+def test_an_invocation_shorter_than_the_reserve_is_refused(lambda_env: str) -> None:
+    with pytest.raises(ConfigError, match="reserved"):
+        handler({}, FakeContext(2.0))
+
+
+# Events, resolved against the configuration (no network) ----------------------------------
+
+CONFIG = '[job]\ngenres = ["crime", "war"]\ncollections = true\nlimit = 500\n'
+
+
+@pytest.fixture
+def config_env(tmp_path: Path) -> dict[str, str]:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    return {"INGEST_CONFIG": str(path), "TMDB_READ_ACCESS_TOKEN": "t0ken-for-tests"}
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({}, (["crime", "war"], True, True, 500)),
+        (None, (["crime", "war"], True, True, 500)),
+        ({"genres": ["War", 80], "limit": None}, (["war", "crime"], True, True, None)),
+        ({"genres": ["guerra"], "collections": False}, (["war"], True, False, 500)),
+        ({"tipo": "guerra"}, (["war"], True, False, 500)),
+        ({"tipo": "crime", "limit": 7}, (["crime"], True, False, 7)),
+        ({"tipo": "FRANQUIAS"}, (["crime", "war"], False, True, 500)),
+    ],
+)
+def test_events_resolve_against_the_configuration(
+    event: Any, expected: tuple[list[str], bool, bool, int | None], config_env: dict[str, str]
+) -> None:
+    settings, plan = plan_from_event(event, config_env)
+    e = plan.as_event()
+    assert (e["genres"], e["movies"], e["collections"], e["limit"]) == expected
+    assert settings.job.csv == ()
+    assert plan.date == dt.datetime.now(dt.UTC).date()
+    # "continue" resolves to the very same plan, even after midnight.
+    assert plan_from_event(e, config_env)[1] == plan
+
+
+def test_a_scheduled_event_runs_the_configured_job_for_its_day(config_env: dict[str, str]) -> None:
+    event = {"source": "aws.events", "detail-type": "Scheduled Event",
+             "time": "2026-11-27T03:00:00Z", "detail": {}}  # fmt: skip
+    _, plan = plan_from_event(event, config_env)
+    assert plan.date == dt.date(2026, 11, 27) and [g.slug for g in plan.genres] == ["crime", "war"]
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"tipo": "comedia"}, "unknown tipo 'comedia'"),
+        ({"tipo": "guerra", "genres": ["war"]}, "sets tipo and genres"),
+        ({"genre": ["war"]}, "unknown event key(s) 'genre'"),
+        ({"genres": "war"}, "genres must be a non-empty list"),
+        ({"genres": ["musical"]}, "unknown genre 'musical'"),
+        ({"limit": 0}, "limit must be a whole number"),
+        ({"date": "28/11/2026"}, "is not a date"),
+        ({"collections": "yes"}, "collections must be true or false"),
+        ({"movies": False, "collections": False}, "neither movies nor collections"),
+        (["war"], "must be a JSON object"),
+    ],
+)
+def test_bad_events_raise_a_config_error_that_says_what_to_fix(
+    event: Any, message: str, config_env: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        plan_from_event(event, config_env)

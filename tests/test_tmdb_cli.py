@@ -1,0 +1,130 @@
+"""``python -m ingest --genre ...`` as a real process against the fake TMDB: exit codes,
+what reaches the terminal, and a run killed with SIGKILL that the rerun completes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.fake_tmdb import FAKE_API_KEY, FAKE_TOKEN, Catalog, FakeTmdb
+from tests.tmdb_fixtures import DATE, dir_records
+
+WAR = 10752
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.synthetic({WAR: 800, 80: 100}, seed=21)
+
+
+def _env(url: str, *, token: str | None = None, api_key: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
+    env["TMDB_BASE_URL"] = url
+    env["PYTHONUNBUFFERED"] = "1"
+    if token:
+        env["TMDB_READ_ACCESS_TOKEN"] = token
+    if api_key:
+        env["TMDB_API_KEY"] = api_key
+    return env
+
+
+async def _start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ingest", "--lake", str(tmp_path / "lake"),
+        "--date", DATE.isoformat(), *args,
+        env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    proc = await _start(tmp_path, env, *args)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_an_unknown_genre_is_exit_2_before_any_request(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    fake = FakeTmdb(catalog)
+    async with fake.serve() as url:
+        rc, _, err = await _cli(tmp_path, _env(url, token=FAKE_TOKEN), "--genre", "musicals")
+    assert rc == 2
+    assert err.strip().count("\n") == 0 and "unknown genre" in err and "Traceback" not in err
+    assert fake.counters.total == 0
+
+
+@pytest.mark.parametrize("kind", ["token", "api_key"])
+async def test_a_bad_credential_is_exit_2_with_one_line_and_no_secret(
+    tmp_path: Path, catalog: Catalog, kind: str
+) -> None:
+    fake = FakeTmdb(catalog)
+    secret = "wrong-secret-0123456789abcdef"
+    env = _env("", token=secret) if kind == "token" else _env("", api_key=secret)
+    async with fake.serve() as url:
+        env["TMDB_BASE_URL"] = url
+        rc, out, err = await _cli(tmp_path, env, "--genre", "war")
+    assert rc == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("ingest: ") and "TMDB_READ_ACCESS_TOKEN" in last
+    assert "Traceback" not in err
+    assert secret not in out + err
+    assert fake.counters.unauthorized == 1
+
+
+async def test_the_api_key_appears_nowhere_even_in_debug_logs(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    gone = {min(catalog.genre_ids(80))}
+    fake = FakeTmdb(catalog, failure_rate=0.1, gone_ids=gone, seed=8)
+    async with fake.serve() as url:
+        env = _env(url, api_key=FAKE_API_KEY)
+        env["INGEST_LOG_LEVEL"] = "DEBUG"
+        rc, out, err = await _cli(tmp_path, env, "--genre", "crime", "--collections",
+                                  "--rate", "500")
+    assert rc == 0, err[-2000:]
+    assert "request_retried" in err and "movies_skipped_404" in err
+    assert FAKE_API_KEY not in out + err
+    ids = [r["id"] for r in dir_records(tmp_path / "lake", "Movies", "crime")]
+    assert sorted(ids) == sorted(catalog.genre_ids(80) - gone)
+
+
+async def test_a_killed_run_resumes_with_every_movie_exactly_once(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    fake = FakeTmdb(catalog, latency_s=0.02)
+    folder = tmp_path / "lake" / f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}"
+    args = ("--genre", "war", "--concurrency", "4", "--rate", "300")
+    async with fake.serve() as url:
+        env = _env(url, token=FAKE_TOKEN)
+        proc = await _start(tmp_path, env, *args)
+        try:
+            for _ in range(3000):
+                if len(list(folder.glob("war-*.json"))) >= 2:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            proc.kill()
+            await proc.wait()
+        assert proc.returncode == -9
+        left_behind = len(list(folder.glob("war-*.json")))
+        assert 2 <= left_behind < 8
+        first_run = Counter(fake.counters.movie_requests)
+        fake.counters.movie_requests.clear()
+        discover = fake.counters.requests["discover"]
+        rc, _, err = await _cli(tmp_path, env, *args)
+    assert rc == 0, err[-2000:]
+    ids = [r["id"] for r in dir_records(tmp_path / "lake", "Movies", "war")]
+    assert len(ids) == len(set(ids)) == 800 and set(ids) == catalog.genre_ids(WAR)
+    # The plan was reused (no discover) and only missing batches were fetched again:
+    # at most the one whose file landed just before its marker was cut off.
+    assert fake.counters.requests["discover"] == discover
+    refetched = sum(fake.counters.movie_requests.values())
+    assert refetched <= 800 - 100 * (left_behind - 1)
+    assert sum(first_run.values()) + refetched <= 800 + 2 * 100 + 4

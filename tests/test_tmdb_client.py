@@ -1,0 +1,235 @@
+"""The TMDB client against the fake TMDB over real HTTP: classification, retries, 429s,
+stalls, the concurrency cap, and credentials kept out of every message."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+
+import pytest
+from structlog.testing import capture_logs
+
+from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord
+from ingest.report import TmdbStats
+from ingest.tmdb.client import (
+    ClientTuning,
+    Outcome,
+    TmdbClient,
+    Verdict,
+    backoff_s,
+    classify,
+    parse_retry_after,
+)
+from ingest.tmdb.rate import AdaptiveRate
+from tests.fake_tmdb import FAKE_API_KEY, Catalog, FakeTmdb
+from tests.tmdb_fixtures import FAST, settings_for
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.synthetic({10752: 300, 80: 200}, seed=7)
+
+
+def _client(
+    url: str, stats: TmdbStats, tuning: ClientTuning = FAST, **kw: object
+) -> TmdbClient:
+    settings = settings_for(url, "unused", **kw)  # type: ignore[arg-type]
+    return TmdbClient(settings.tmdb, stats, tuning=tuning)
+
+
+async def _get_all(client: TmdbClient, ids: list[int]) -> dict[int, bytes]:
+    out: dict[int, bytes] = {}
+
+    async def one(i: int) -> None:
+        out[i] = (await client.get(f"/movie/{i}", {"append_to_response": "keywords"})).body
+
+    async with asyncio.TaskGroup() as tg:
+        for i in ids:
+            tg.create_task(one(i))
+    return out
+
+
+# classify and friends: pure functions ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "verdict", "retry_after"),
+    [
+        (200, b'{"id": 1}', {}, Verdict.OK, None),
+        (200, b'{"id": 1', {}, Verdict.RETRY, None),
+        (429, b'{"status_code":25,"status_message":"over"}', {"Retry-After": "2"},
+         Verdict.THROTTLED, 2.0),
+        (429, b'{"status_code":25}', {}, Verdict.THROTTLED, None),
+        (500, b"{}", {}, Verdict.RETRY, None),
+        (503, b"<html>down</html>", {"Retry-After": "1"}, Verdict.RETRY, 1.0),
+        (401, b'{"status_code":7}', {}, Verdict.AUTH, None),
+        (404, b'{"status_code":34}', {}, Verdict.NOT_FOUND, None),
+        (400, b'{"status_code":22}', {}, Verdict.REFUSED, None),
+    ],
+)
+def test_classify(
+    status: int, body: bytes, headers: dict[str, str], verdict: Verdict, retry_after: float | None
+) -> None:
+    outcome = classify(status, body, headers)
+    assert outcome.verdict is verdict
+    assert outcome.retry_after_s == retry_after
+    if verdict is Verdict.OK:
+        assert outcome.body == body and outcome.data == {"id": 1}
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 < (parse_retry_after(later) or 0) <= 30
+
+
+def test_backoff_honours_retry_after_and_grows() -> None:
+    rng = random.Random(1)
+    tuning = ClientTuning(backoff_base_s=0.5, backoff_cap_s=30)
+    hinted = Outcome(Verdict.THROTTLED, 429, retry_after_s=4.0)
+    assert all(4.0 <= backoff_s(1, hinted, tuning, rng) <= 4.8 for _ in range(50))
+    bare = Outcome(Verdict.THROTTLED, 429)
+    first = [backoff_s(1, bare, tuning, rng) for _ in range(50)]
+    fifth = [backoff_s(5, bare, tuning, rng) for _ in range(50)]
+    assert all(0.25 <= w <= 0.5 for w in first)
+    assert all(4.0 <= w <= 8.0 for w in fifth)
+    assert max(backoff_s(30, bare, tuning, rng) for _ in range(50)) <= 30
+
+
+def test_adaptive_rate_cuts_on_repeated_429s_and_recovers() -> None:
+    now = [0.0]
+    rate = AdaptiveRate(40, floor=1.0, clock=lambda: now[0])
+    # A lone 429 among good answers is noise.
+    for i in range(200):
+        now[0] += 0.025
+        rate.record(throttled=i == 100)
+    assert rate.rate == 40
+    # A storm: every answer a 429, for ten seconds.
+    for _ in range(400):
+        now[0] += 0.025
+        rate.record(throttled=True)
+    assert 1.0 <= rate.rate < 5
+    low = rate.rate
+    for _ in range(40 * 60):
+        now[0] += 0.025
+        rate.record(throttled=False)
+        assert rate.rate <= 40
+    assert low < rate.rate == 40
+    # A long storm never goes below the floor.
+    for _ in range(10_000):
+        now[0] += 0.05
+        rate.record(throttled=True)
+    assert rate.rate == 1.0
+
+
+# Over HTTP ---------------------------------------------------------------------------------
+
+
+async def test_faults_are_retried_until_every_answer_is_had(catalog: Catalog) -> None:
+    fake = FakeTmdb(catalog, failure_rate=0.3, seed=5)
+    ids = sorted(catalog.genre_ids(10752))[:120]
+    stats = TmdbStats()
+    async with fake.serve() as url, _client(url, stats) as client:
+        bodies = await _get_all(client, ids)
+    assert set(bodies) == set(ids)
+    assert stats.retries == fake.counters.injected_429 + fake.counters.injected_5xx > 0
+    assert stats.throttled == fake.counters.injected_429
+    assert stats.requests == fake.counters.total
+    assert client.first_attempts == len(ids)
+
+
+@pytest.mark.parametrize("retry_after", [True, False])
+async def test_a_429_storm_is_survived_and_slows_the_client(
+    catalog: Catalog, retry_after: bool
+) -> None:
+    fake = FakeTmdb(catalog, rate_limit=80, retry_after=retry_after)
+    ids = sorted(catalog.genre_ids(10752))[:120]
+    stats = TmdbStats()
+    # Retry-After (1 s) honoured in full, as in production; backoff a little shorter.
+    patient = ClientTuning(backoff_base_s=0.05, backoff_cap_s=1.0, retry_after_cap_s=1.0)
+    with capture_logs() as logs:
+        async with fake.serve() as url, _client(
+            url, stats, patient, rate_per_s=400, max_attempts=12
+        ) as client:
+            bodies = await _get_all(client, ids)
+    assert set(bodies) == set(ids)
+    assert fake.counters.throttled > 0
+    assert stats.throttled == fake.counters.throttled
+    assert any(e["event"] == "rate_lowered" for e in logs)
+    if retry_after:
+        assert fake.counters.throttled_with_retry_after == fake.counters.throttled
+
+
+async def test_stalled_answers_are_abandoned_and_retried(catalog: Catalog) -> None:
+    ids = sorted(catalog.genre_ids(10752))[:20]
+    stalled = set(ids[:3])
+    fake = FakeTmdb(catalog, stall_ids=stalled, stall_s=30)
+    stats = TmdbStats()
+    async with fake.serve() as url, _client(url, stats, read_timeout_s=0.3) as client:
+        bodies = await _get_all(client, ids)
+    assert set(bodies) == set(ids)
+    assert fake.counters.stalled == 3
+    assert all(fake.counters.movie_requests[i] == 2 for i in stalled)
+    assert stats.retries == 3
+
+
+async def test_requests_in_flight_stay_under_the_cap(catalog: Catalog) -> None:
+    fake = FakeTmdb(catalog, latency_s=0.03, max_connections=3)
+    ids = sorted(catalog.genre_ids(80))[:40]
+    stats = TmdbStats()
+    async with fake.serve() as url, _client(url, stats, concurrency=3) as client:
+        await _get_all(client, ids)
+    assert fake.counters.peak_in_flight == 3
+    assert fake.counters.refused_connections == 0
+
+
+async def test_401_is_an_auth_error_that_names_the_fix_not_the_token(catalog: Catalog) -> None:
+    fake = FakeTmdb(catalog)
+    bad = "not-the-right-token-123456"
+    async with fake.serve() as url, _client(url, TmdbStats(), token=bad) as client:
+        with pytest.raises(AuthError) as caught:
+            await client.get("/movie/1")
+    assert "TMDB_READ_ACCESS_TOKEN" in str(caught.value)
+    assert bad not in str(caught.value)
+    assert fake.counters.unauthorized == 1
+
+
+async def test_404_is_a_skipped_record(catalog: Catalog) -> None:
+    gone = min(catalog.genre_ids(10752))
+    fake = FakeTmdb(catalog, gone_ids={gone})
+    async with fake.serve() as url, _client(url, TmdbStats()) as client:
+        with pytest.raises(SkippedRecord) as caught:
+            await client.get(f"/movie/{gone}", item_id=gone)
+    assert caught.value.item_id == gone
+
+
+async def test_page_501_is_refused_for_good(catalog: Catalog) -> None:
+    fake = FakeTmdb(catalog)
+    async with fake.serve() as url, _client(url, TmdbStats()) as client:
+        with pytest.raises(RemoteError) as caught:
+            await client.get("/discover/movie", {"with_genres": 80, "page": 501})
+    assert caught.value.status == 400
+    assert "status_code 22" in str(caught.value)
+    assert fake.counters.requests["discover"] == 1
+
+
+async def test_the_api_key_never_reaches_an_error_or_a_log(catalog: Catalog) -> None:
+    fake = FakeTmdb(catalog, failure_rate=1.0, seed=2)
+    stats = TmdbStats()
+    with capture_logs() as logs:
+        async with fake.serve() as url, _client(
+            url, stats, token=None, api_key=FAKE_API_KEY, max_attempts=3
+        ) as client:
+            with pytest.raises(RetryableError) as caught:
+                await client.get("/movie/11", {"append_to_response": "keywords"})
+            fake.failure_rate = 0.0
+            ok = await client.get(f"/movie/{min(catalog.movies)}")
+    assert ok.data["id"] == min(catalog.movies)
+    assert stats.requests == 4
+    assert FAKE_API_KEY not in str(caught.value) and FAKE_API_KEY not in repr(caught.value)
+    assert "/3/movie/11" in str(caught.value)
+    assert logs and not any(FAKE_API_KEY in str(e) for e in logs)

@@ -1,0 +1,147 @@
+"""The service's Prometheus metrics, in the text exposition format (version 0.0.4).
+
+Hand-written rather than prometheus_client: the service has a dozen series, all of them
+read at scrape time from plain counters and from the live ``RunReport`` of the run in
+progress. prometheus_client would need a custom collector for exactly that, and brings
+a process-global registry that tests then have to reset; the format itself is a few
+lines of text.
+
+Counters are cumulative over the life of the process: finished runs are folded into
+``_finished`` and the run in progress is added on top, so a counter never goes down
+while a run moves it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from ingest.report import RunReport
+
+Outcome = Literal["succeeded", "failed", "stopped"]
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(slots=True)
+class _Totals:
+    tmdb_requests: int = 0
+    tmdb_throttled: int = 0
+    tmdb_retries: int = 0
+    movies_written: int = 0
+    collections_written: int = 0
+    records_skipped: int = 0
+    tmdb_bytes: int = 0
+    csv_files: int = 0
+    csv_bytes: int = 0
+
+    @classmethod
+    def of(cls, report: RunReport) -> _Totals:
+        t = report.tmdb
+        uploaded = [f for f in report.csv if f.action == "uploaded"]
+        return cls(
+            tmdb_requests=t.requests,
+            tmdb_throttled=t.throttled,
+            tmdb_retries=t.retries,
+            movies_written=t.written,
+            collections_written=t.collections_written,
+            records_skipped=t.skipped,
+            tmdb_bytes=t.bytes,
+            csv_files=len(uploaded),
+            csv_bytes=sum(f.bytes for f in uploaded),
+        )
+
+    def __add__(self, other: _Totals) -> _Totals:
+        return _Totals(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+class Metrics:
+    __slots__ = (
+        "_current",
+        "_finished",
+        "last_error",
+        "last_failure_ts",
+        "last_success_ts",
+        "next_run_ts",
+        "runs",
+    )
+
+    def __init__(self) -> None:
+        # What every finished run counted, so counters survive from one run to the next.
+        self._finished = _Totals()
+        # The report of the run in progress, read live; None between runs.
+        self._current: RunReport | None = None
+        self.runs: dict[Outcome, int] = {"succeeded": 0, "failed": 0, "stopped": 0}
+        self.last_success_ts: float | None = None
+        self.last_failure_ts: float | None = None
+        # The class name of the last failure (never its message, which may name a path).
+        self.last_error: str | None = None
+        self.next_run_ts: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._current is not None
+
+    def run_started(self, report: RunReport) -> None:
+        self._current = report
+
+    def run_finished(self, outcome: Outcome, *, error: str | None = None) -> None:
+        if self._current is not None:
+            self._finished = self._finished + _Totals.of(self._current)
+            self._current = None
+        self.runs[outcome] += 1
+        now = time.time()
+        if outcome == "succeeded":
+            self.last_success_ts = now
+        elif outcome == "failed":
+            self.last_failure_ts = now
+            self.last_error = error
+
+    def render(self) -> str:
+        t = self._finished + (_Totals.of(self._current) if self._current else _Totals())
+        families: list[tuple[str, str, str, list[tuple[str, float]]]] = [
+            ("ingest_tmdb_requests_total", "counter",
+             "HTTP requests sent to TMDB, retries included.", [("", t.tmdb_requests)]),
+            ("ingest_tmdb_throttled_total", "counter",
+             "TMDB answers with status 429 (rate limited).", [("", t.tmdb_throttled)]),
+            ("ingest_tmdb_retries_total", "counter",
+             "TMDB requests retried after a transient failure.", [("", t.tmdb_retries)]),
+            ("ingest_records_written_total", "counter", "TMDB records written to the lake.",
+             [('{kind="movie"}', t.movies_written),
+              ('{kind="collection"}', t.collections_written)]),
+            ("ingest_records_skipped_total", "counter",
+             "TMDB records left out because TMDB no longer has them (404).",
+             [("", t.records_skipped)]),
+            ("ingest_csv_files_written_total", "counter", "CSV files uploaded to the lake.",
+             [("", t.csv_files)]),
+            ("ingest_bytes_written_total", "counter", "Bytes written to the lake.",
+             [('{stage="tmdb"}', t.tmdb_bytes), ('{stage="csv"}', t.csv_bytes)]),
+            ("ingest_runs_total", "counter",
+             "Finished runs by outcome (stopped: ended early by a shutdown).",
+             [(f'{{outcome="{k}"}}', v) for k, v in self.runs.items()]),
+            ("ingest_run_in_progress", "gauge", "1 while a run is going on.",
+             [("", 1 if self.running else 0)]),
+            ("ingest_last_success_timestamp_seconds", "gauge",
+             "Unix time the last successful run finished (0: never).",
+             [("", self.last_success_ts or 0)]),
+            ("ingest_last_failure_timestamp_seconds", "gauge",
+             "Unix time the last failed run finished (0: never).",
+             [("", self.last_failure_ts or 0)]),
+            ("ingest_last_failure_info", "gauge", "The error class of the last failed run.",
+             [(f'{{error="{_label(self.last_error)}"}}', 1)] if self.last_error else []),
+            ("ingest_next_run_timestamp_seconds", "gauge",
+             "Unix time of the next scheduled run (0: none).", [("", self.next_run_ts or 0)]),
+        ]  # fmt: skip
+        out: list[str] = []
+        for name, kind, help_, samples in families:
+            out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+            out += [f"{name}{labels} {_num(value)}" for labels, value in samples]
+        return "\n".join(out) + "\n"
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")

@@ -1,0 +1,216 @@
+"""The long-running service: the main job on a schedule, /healthz and /metrics over HTTP.
+
+Each tick runs the job ``config.toml`` describes, for the tick's UTC date; runs never
+overlap, because the scheduler awaits one before it looks for the next tick. A failed
+run is logged and counted and the service waits for the next tick: a container that
+exits on the first TMDB outage would only be restarted into the same outage.
+
+Shutdown (SIGTERM or SIGINT): stop taking work, let the run in progress finish the
+batches it started for up to ``grace_s`` seconds, then cancel it; a second signal cancels
+at once. The lake's writes are atomic (temporary name, then rename or a single PUT), so a
+cancelled run leaves no half-written file, and the next run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import time
+from dataclasses import replace
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from ingest.config import Settings
+from ingest.errors import ConfigError, IngestError
+from ingest.job import run_job
+from ingest.report import RunReport
+from ingest.stop import Stop
+from workers.metrics import CONTENT_TYPE, Metrics, Outcome
+from workers.schedule import Schedule
+
+log = structlog.get_logger("workers.service")
+
+# The longest the scheduler sleeps in one go, so a changed wall clock (NTP step, a
+# suspended VM) delays a tick by at most this much.
+_MAX_NAP_S = 60.0
+
+
+class Service:
+    __slots__ = (
+        "_last_run",
+        "_loop",
+        "_metrics",
+        "_schedule",
+        "_settings",
+        "_stop",
+        "_stopping",
+        "_window",
+    )
+
+    def __init__(self, settings: Settings, schedule: Schedule) -> None:
+        self._settings = settings
+        self._schedule = schedule
+        self._metrics = Metrics()
+        # Set once a shutdown signal arrives; nothing new starts after that.
+        self._stopping = asyncio.Event()
+        # The run in progress' Stop (asks its stages to start nothing new) and its time
+        # window (cancels it when the grace period runs out); None between runs.
+        self._stop: Stop | None = None
+        self._window: asyncio.Timeout | None = None
+        self._last_run: dict[str, Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def run(self) -> None:
+        """Serve until a shutdown signal, then return once everything is closed."""
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, self.shutdown, sig.name)
+        runner = web.AppRunner(self._app(), access_log=None)
+        await runner.setup()
+        svc = self._settings.service
+        try:
+            site = web.TCPSite(runner, svc.host, svc.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {svc.host}:{svc.port} ({exc.strerror}): "
+                    "set [service] port in config.toml to a free port"
+                ) from None
+            log.info(
+                "service_started",
+                host=svc.host,
+                port=svc.port,
+                schedule=self._schedule.text,
+                run_at_start=svc.run_at_start,
+            )
+            await self._scheduler()
+        finally:
+            await runner.cleanup()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._loop.remove_signal_handler(sig)
+        log.info("service_stopped", runs=dict(self._metrics.runs))
+
+    def shutdown(self, reason: str = "shutdown") -> None:
+        """Stop taking work; give the run in progress ``grace_s`` to finish, then cancel it."""
+        loop = self._loop or asyncio.get_running_loop()
+        if self._stopping.is_set():
+            # A second signal: the operator is not willing to wait for the grace period.
+            log.warning("shutdown_hurried", signal=reason)
+            if self._window is not None:
+                self._window.reschedule(loop.time())
+            return
+        self._stopping.set()
+        grace_s = self._settings.service.grace_s
+        log.info(
+            "shutdown_requested",
+            signal=reason,
+            grace_s=grace_s,
+            run_in_progress=self._stop is not None,
+        )
+        if self._stop is not None:
+            self._stop.request(reason.lower())
+        if self._window is not None:
+            self._window.reschedule(loop.time() + grace_s)
+
+    async def _scheduler(self) -> None:
+        first = self._settings.service.run_at_start
+        while not self._stopping.is_set():
+            now = dt.datetime.now(dt.UTC)
+            tick = now if first else self._schedule.next_after(now)
+            first = False
+            self._metrics.next_run_ts = tick.timestamp()
+            if tick > now:
+                log.info("tick_scheduled", at=tick.isoformat())
+                if await self._sleep_until(tick):
+                    break
+            self._metrics.next_run_ts = None
+            await self._run_once(tick.date())
+
+    async def _sleep_until(self, when: dt.datetime) -> bool:
+        """Sleep until ``when``; True if a shutdown cut the sleep short."""
+        while not self._stopping.is_set():
+            left_s = (when - dt.datetime.now(dt.UTC)).total_seconds()
+            if left_s <= 0:
+                return False
+            try:
+                async with asyncio.timeout(min(left_s, _MAX_NAP_S)):
+                    await self._stopping.wait()
+            except TimeoutError:
+                pass
+        return True
+
+    async def _run_once(self, date: dt.date) -> None:
+        report = RunReport()
+        stop = Stop()
+        settings = replace(self._settings, date=date)
+        started = time.time()
+        outcome: Outcome = "failed"
+        error: str | None = None
+        self._metrics.run_started(report)
+        log.info("run_started", date=date.isoformat())
+        try:
+            async with asyncio.timeout(None) as window:
+                self._stop, self._window = stop, window
+                if self._stopping.is_set():
+                    stop.request("shutdown")
+                await run_job(settings, stop=stop, report=report)
+            outcome = "succeeded" if report.complete else "stopped"
+        except TimeoutError as exc:
+            if window.expired():
+                outcome = "stopped"
+                log.warning("run_cancelled", date=date.isoformat(), grace_s=self._settings.service.grace_s)
+            else:
+                error = type(exc).__name__
+                log.error("run_failed", date=date.isoformat(), error=error, message=str(exc))
+        except IngestError as exc:
+            error = type(exc).__name__
+            log.error("run_failed", date=date.isoformat(), error=error, message=str(exc))
+        except Exception as exc:
+            # The service outlives any one run: whatever broke, the next tick tries again.
+            error = type(exc).__name__
+            log.exception("run_failed", date=date.isoformat(), error=error)
+        finally:
+            self._stop = self._window = None
+            self._metrics.run_finished(outcome, error=error)
+        self._last_run = {
+            "date": date.isoformat(),
+            "started_at": _iso(started),
+            "finished_at": _iso(time.time()),
+            "outcome": outcome,
+            "error": error,
+            "stopped_because": report.stopped_because,
+            "movies_written": report.tmdb.written,
+            "collections_written": report.tmdb.collections_written,
+            "csv_files": len(report.csv),
+        }
+        log.info("run_finished", **self._last_run)
+
+    def _app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics_page)
+        return app
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        m = self._metrics
+        body = {
+            # 503 while stopping, so a load balancer or orchestrator stops sending work.
+            "status": "stopping" if self._stopping.is_set() else "ok",
+            "schedule": self._schedule.text,
+            "running": m.running,
+            "next_run": _iso(m.next_run_ts) if m.next_run_ts else None,
+            "last_run": self._last_run,
+            "runs": dict(m.runs),
+        }
+        return web.json_response(body, status=503 if self._stopping.is_set() else 200)
+
+    async def _metrics_page(self, _request: web.Request) -> web.Response:
+        return web.Response(body=self._metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
