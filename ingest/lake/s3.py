@@ -15,7 +15,7 @@ import asyncio
 import io
 import os
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -212,13 +212,18 @@ class S3Lake:
     def _key(self, key: str) -> str:
         return self._prefix + key
 
-    async def _call(self, what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        """One SDK call, retried with backoff and jitter while the failure is transient."""
+    async def _call(self, what: str, fn: Callable[..., Awaitable[Any]], **kwargs: Any) -> Any:
+        """One SDK call with fixed arguments, retried while the failure is transient."""
+        return await self._retrying(what, lambda: fn(**kwargs))
+
+    async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``attempt_once`` until it succeeds, backing off with jitter between transient
+        failures; anything else, or the last attempt's failure, is raised classified."""
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await fn(**kwargs)
+                return await attempt_once()
             except Exception as exc:
                 err = classify(exc, what)
                 if not isinstance(err, RetryableError) or attempt >= self._tuning.max_attempts:
@@ -369,28 +374,19 @@ class S3Lake:
     async def _upload_part(
         self, key: str, upload_id: str, number: int, count: int, fd: int, offset: int, length: int
     ) -> Any:
-        # A fresh region per attempt: a retried part starts from its first byte.
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._client.upload_part(
-                    Bucket=self._bucket,
-                    Key=self._key(key),
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=FileRegion(fd, offset, length),
-                    ContentLength=length,
-                    ChecksumAlgorithm="CRC32",
-                )
-            except Exception as exc:
-                err = classify(exc, f"upload part {number}/{count} of {key}")
-                if not isinstance(err, RetryableError) or attempt >= self._tuning.max_attempts:
-                    raise err from exc
-                delay = min(20.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
-                log.warning("s3_part_retried", key=key, part=number, attempt=attempt,
-                            delay_s=round(delay, 2), error=str(err))
-                await asyncio.sleep(delay)
+        # A fresh region per attempt: a retried part starts again from its first byte.
+        return await self._retrying(
+            f"upload part {number}/{count} of {key}",
+            lambda: self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=FileRegion(fd, offset, length),
+                ContentLength=length,
+                ChecksumAlgorithm="CRC32",
+            ),
+        )
 
     async def _abort(self, key: str, upload_id: str) -> None:
         try:
