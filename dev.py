@@ -97,6 +97,8 @@ def test(args: list[str]) -> int:
         [str(BIN / "mypy")],
         # The deploy artifacts (Dockerfile, compose, SAM template) without a Docker engine.
         ["bash", str(ROOT / "scripts" / "check_deploy.sh")],
+        # The benchmark at toy sizes, so it cannot rot (it judges no timing).
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
         # Last, so its summary line closes the output.
         [str(PY), "-m", "pytest", *(args or ["-q"])],
     ]

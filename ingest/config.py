@@ -183,7 +183,7 @@ def load_settings(
         )
     upload = UploadTuning(
         part_size=int(part_mib * MIB),
-        parts_in_flight=int(_num(upload_t, "parts_in_flight", where, 4)),
+        parts_in_flight=int(_num(upload_t, "parts_in_flight", where, 8)),
         max_attempts=int(_num(upload_t, "max_attempts", where, 5)),
     )
     if not 1 <= upload.parts_in_flight <= 64:

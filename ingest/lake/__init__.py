@@ -27,7 +27,7 @@ class ObjectInfo:
 @dataclass(frozen=True, slots=True)
 class UploadTuning:
     part_size: int = 8 * 1024 * 1024
-    parts_in_flight: int = 4
+    parts_in_flight: int = 8
     max_attempts: int = 5
 
 

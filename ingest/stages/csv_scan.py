@@ -52,6 +52,10 @@ class CsvScan:
         return len(self.header)
 
 
+# Every byte value but "|" and "\n": what bytes.translate deletes to leave a block's shape.
+_NOT_SHAPE = bytes(b for b in range(256) if b not in b"|\n")
+
+
 class _Checker:
     """Counts fields per line of whole-line blocks, remembering where rows go wrong."""
 
@@ -64,6 +68,27 @@ class _Checker:
         self.line = 1
 
     def block(self, block: bytes) -> None:
+        # Fast path: deleting every byte but "|" and newlines leaves the block's shape, and
+        # a block of well-formed rows has exactly one shape. One C-speed comparison instead
+        # of a line object per row; any other block takes the per-line path below, so
+        # what is reported does not change.
+        n = block.count(b"\n") + 1
+        if block.translate(None, _NOT_SHAPE) == self._good_shape(n):
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                self.scan.rows += n
+                self.line += n
+                return
+        self._per_line(block)
+
+    def _good_shape(self, n: int) -> bytes:
+        row = b"|" * self.expected_pipes
+        return row + (b"\n" + row) * (n - 1)
+
+    def _per_line(self, block: bytes) -> None:
         lines = block.split(b"\n")
         n = len(lines)
         # bytes.count through map runs at C speed: ~0.1 s per million rows.

