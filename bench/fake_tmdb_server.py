@@ -14,13 +14,11 @@ fake as the tests use it. Run from the repository root with the project's interp
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,32 +66,7 @@ async def _main(argv: list[str]) -> None:
         i = argv.index("--ready-file")
         ready_file = Path(argv[i + 1])
         del argv[i : i + 2]
-    args = ft._parse_args(argv)
-    sizes: dict[int, int] = {}
-    if args.crime:
-        sizes[80] = args.crime
-    if args.war:
-        sizes[10752] = args.war
-    for spec in args.genre:
-        gid, _, n = spec.partition("=")
-        sizes[int(gid)] = int(n)
-    catalog = ft.Catalog.synthetic(sizes, seed=args.seed)
-    fake = BenchFakeTmdb(
-        catalog, token=args.token, api_key=args.api_key, rate_limit=args.rate,
-        retry_after=not args.no_retry_after, max_connections=args.max_connections,
-        latency_s=args.latency_ms / 1000, failure_rate=args.failure_rate,
-        stall_rate=args.stall_rate, stall_s=args.stall_s, seed=args.seed,
-    )
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, done.set)
-    async with fake.serve(args.host, args.port) as url:
-        if ready_file:
-            ready_file.write_text(url)
-        print(f"serving {url}", flush=True)
-        await done.wait()
-    print(orjson.dumps(fake.counters.as_dict()).decode(), flush=True)
+    await ft._main(ft._parse_args(argv), fake_cls=BenchFakeTmdb, ready_file=ready_file)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -622,7 +623,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _main(
+    args: argparse.Namespace,
+    *,
+    fake_cls: type[FakeTmdb] | None = None,
+    ready_file: Path | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; ``fake_cls`` lets the benchmark serve its subclass."""
     sizes: dict[int, int] = {}
     if args.crime:
         sizes[80] = args.crime
@@ -632,7 +639,7 @@ async def _main(args: argparse.Namespace) -> None:
         gid, _, n = spec.partition("=")
         sizes[int(gid)] = int(n)
     catalog = Catalog.synthetic(sizes or {80: 300, 10752: 150}, seed=args.seed)
-    fake = FakeTmdb(
+    fake = (fake_cls or FakeTmdb)(
         catalog, token=args.token, api_key=args.api_key, rate_limit=args.rate,
         retry_after=not args.no_retry_after, max_connections=args.max_connections,
         latency_s=args.latency_ms / 1000, failure_rate=args.failure_rate,
@@ -643,6 +650,8 @@ async def _main(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
     async with fake.serve(args.host, args.port) as url:
+        if ready_file:
+            ready_file.write_text(url)  # noqa: ASYNC240 - a few bytes, once, at start-up
         print(f"serving {url}", flush=True)
         print(
             f"TMDB_BASE_URL={url} TMDB_READ_ACCESS_TOKEN={args.token}  "
