@@ -178,6 +178,13 @@ class _Fetched:
     unstarted: int = 0
     collections: dict[int, list[int]] = field(default_factory=dict)
 
+    def failures(self, genre: Genre, noun: str) -> list[str]:
+        """What the run's final error says about this fetch, if any batch failed."""
+        if not self.failed_batches:
+            return []
+        return [f"{self.failed_batches} batches of {genre.slug} {noun} failed "
+                f"({self.failed_items} {noun} did not come through; first: {self.first_error})"]
+
 
 @dataclass(frozen=True, slots=True)
 class _Item:
@@ -241,12 +248,7 @@ class _Stage:
         target = plan.target(self._limit)
         self._stats.planned += target
         fetched, done = await self._fetch(plan, target)
-        failures = []
-        if fetched.failed_batches:
-            failures.append(f"{fetched.failed_batches} batches of {genre.slug} movies failed "
-                            f"({fetched.failed_items} movies did not come through; first: "
-                            f"{fetched.first_error})")
-        return _MoviesDone(plan, target, done, failures, fetched.collections)
+        return _MoviesDone(plan, target, done, fetched.failures(genre, "movies"), fetched.collections)
 
     async def _enumerate(self, genre: Genre, old: Plan | None) -> Plan:
         attempts_before = self._stats.requests
@@ -309,12 +311,7 @@ class _Stage:
         target = len(plan.ids)
         self._stats.collections_planned += target
         fetched, done = await self._fetch(plan, target)
-        failures = []
-        if fetched.failed_batches:
-            failures.append(f"{fetched.failed_batches} batches of {genre.slug} collections "
-                            f"failed ({fetched.failed_items} collections did not come through; "
-                            f"first: {fetched.first_error})")
-        return done, failures
+        return done, fetched.failures(genre, "collections")
 
     async def _collection_ids(self, movies: _MoviesDone) -> list[int]:
         """Distinct collection ids of the planned movies, in plan order."""
