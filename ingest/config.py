@@ -170,7 +170,7 @@ def load_settings(
     if not tmdb.base_url.startswith(("http://", "https://")):
         raise ConfigError(f"TMDB_BASE_URL {tmdb.base_url!r} must start with http:// or https://")
     if not 0 < tmdb.rate_per_s <= 1000:
-        raise ConfigError(f"rate must be between 0 and 1000 requests/s, got {tmdb.rate_per_s}")
+        raise ConfigError(f"rate must be above 0 and at most 1000 requests/s, got {tmdb.rate_per_s:g}")
     if not 1 <= tmdb.concurrency <= 100:
         raise ConfigError(f"concurrency must be between 1 and 100, got {tmdb.concurrency}")
     if tmdb.max_attempts < 1:
