@@ -105,7 +105,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     started = time.monotonic()
     env = _environment()
     settings, plan = plan_from_event(event, env)
-    reserve_s = _reserve_s(settings, env)
+    reserve_s = settings.lambda_reserve_s
     if budget_s <= reserve_s:
         raise ConfigError(
             f"the invocation has {budget_s:.0f} s but {reserve_s:.0f} s are reserved: raise the "
@@ -214,19 +214,6 @@ def _flag(event: Mapping[str, Any], key: str, default: bool) -> bool:
     value = event.get(key, default)
     if not isinstance(value, bool):
         raise ConfigError(f"{key} must be true or false, got {value!r}")
-    return value
-
-
-def _reserve_s(settings: Settings, env: Mapping[str, str]) -> float:
-    text = env.get("INGEST_LAMBDA_RESERVE_S")
-    if not text:
-        return settings.lambda_reserve_s
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ConfigError(f"INGEST_LAMBDA_RESERVE_S must be a number of seconds, got {text!r}")
     return value
 
 

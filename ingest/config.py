@@ -207,7 +207,9 @@ def load_settings(
         tmdb=tmdb,
         upload=upload,
         service=service,
-        lambda_reserve_s=_num(lambda_t, "reserve_s", where, 60.0),
+        lambda_reserve_s=_env_seconds(env, "INGEST_LAMBDA_RESERVE_S")
+        if env.get("INGEST_LAMBDA_RESERVE_S")
+        else _num(lambda_t, "reserve_s", where, 60.0),
     )
 
 
@@ -220,6 +222,17 @@ def _parse_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"date {text!r} is not a date: use YYYY-MM-DD, e.g. 2026-11-28") from None
+
+
+def _env_seconds(env: Mapping[str, str], name: str) -> float:
+    text = env[name]
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ConfigError(f"{name} must be a number of seconds, got {text!r}")
+    return value
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

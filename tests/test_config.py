@@ -72,3 +72,11 @@ def test_bad_values_say_how_to_fix_them(tmp_path, text, message):
 def test_a_missing_config_file_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(Overrides(config=tmp_path / "absent.toml"), env={})
+
+
+def test_the_lambda_reserve_comes_from_the_environment_over_the_file(tmp_path):
+    cfg = toml(tmp_path, "[lambda]\nreserve_s = 30\n")
+    assert load_settings(Overrides(config=cfg), env={}).lambda_reserve_s == 30
+    assert load_settings(Overrides(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "4.5"}).lambda_reserve_s == 4.5
+    with pytest.raises(ConfigError, match="INGEST_LAMBDA_RESERVE_S must be a number of seconds"):
+        load_settings(Overrides(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "soon"})
