@@ -59,7 +59,7 @@ def run(args: list[str]) -> int:
     if not (env.get("TMDB_READ_ACCESS_TOKEN") or env.get("TMDB_API_KEY")) and _wants_tmdb(args):
         ensure_venv("test")
         stand_in = subprocess.Popen(
-            [str(PY), "-m", "tests.fake_tmdb", "--port", "0", "--crime", "600", "--war", "300"],
+            [str(PY), "-m", "ingest.standin", "--port", "0", "--crime", "600", "--war", "300"],
             cwd=ROOT, stdout=subprocess.PIPE, text=True,
         )
         assert stand_in.stdout is not None
@@ -69,7 +69,7 @@ def run(args: list[str]) -> int:
             sys.exit("dev.py: the TMDB stand-in did not start")
         url = line.removeprefix("serving ")
         from_tests = subprocess.run(
-            [str(PY), "-c", "from tests.fake_tmdb import FAKE_TOKEN; print(FAKE_TOKEN)"],
+            [str(PY), "-c", "from ingest.standin import FAKE_TOKEN; print(FAKE_TOKEN)"],
             cwd=ROOT, capture_output=True, text=True, check=True,
         ).stdout.strip()
         env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": from_tests}

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests import fake_tmdb as ft
+from ingest.standin import server as ft
 
 
 class BenchFakeTmdb(ft.FakeTmdb):

@@ -12,10 +12,10 @@ import time
 import structlog
 
 from ingest.config import Settings
+from ingest.csv.stage import check_inputs, run_csv, start_hashing
 from ingest.errors import ConfigError
 from ingest.lake import open_lake
 from ingest.report import RunReport
-from ingest.stages.csv_stage import check_inputs, run_csv, start_hashing
 from ingest.stop import Stop
 
 log = structlog.get_logger("ingest.job")
@@ -57,7 +57,7 @@ async def run_job(
                 )
             if settings.job.uses_tmdb:
                 # Imported here so stage 1 alone never pays for the TMDB client's imports.
-                from ingest.stages.tmdb_stage import run_tmdb
+                from ingest.tmdb.crawl import run_tmdb
 
                 complete = complete and await run_tmdb(
                     lake, settings, report.tmdb, stop=stop, progress=progress

@@ -174,7 +174,7 @@ def main() -> int:
     endpoint = f"http://{host}:{port}"
     s3 = boto3.client("s3", endpoint_url=endpoint, **_boto_creds())
     fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_tmdb", "--port", "0", "--crime", "60", "--war", "40"],
+        [sys.executable, "-m", "ingest.standin", "--port", "0", "--crime", "60", "--war", "40"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="smoke-deploy-"))
@@ -182,7 +182,7 @@ def main() -> int:
         assert fake.stdout is not None
         tmdb_url = fake.stdout.readline().split()[1]
         sys.path.insert(0, str(ROOT))
-        from tests.fake_tmdb import FAKE_TOKEN
+        from ingest.standin import FAKE_TOKEN
 
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMDB_", "INGEST_"))}
         base |= {"PYTHONPATH": str(ROOT), "AWS_EC2_METADATA_DISABLED": "true"}

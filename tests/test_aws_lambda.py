@@ -21,7 +21,7 @@ import structlog
 import ingest.aws_lambda
 from ingest.aws_lambda import _token_cache, handler, plan_from_event
 from ingest.errors import ConfigError
-from tests.fake_tmdb import FAKE_TOKEN, Catalog
+from ingest.standin import FAKE_TOKEN, Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 WAR, CRIME = 10752, 80
@@ -51,7 +51,7 @@ class FakeContext:
 def tmdb_url() -> Iterator[str]:
     """The fake TMDB in its own process, with latency, as the CLI form serves it."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_tmdb", "--port", "0", "--crime", str(SIZES[CRIME]),
+        [sys.executable, "-m", "ingest.standin", "--port", "0", "--crime", str(SIZES[CRIME]),
          "--war", str(SIZES[WAR]), "--latency-ms", "20", "--seed", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
@@ -67,7 +67,7 @@ def tmdb_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    # The same catalog `python -m tests.fake_tmdb --crime 120 --war 350 --seed 1` builds.
+    # The same catalog `python -m ingest.standin --crime 120 --war 350 --seed 1` builds.
     return Catalog.synthetic(SIZES, seed=1)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.stages.csv_scan import KNOWN_HEADERS, scan_csv
+from ingest.csv.scan import KNOWN_HEADERS, scan_csv
 
 HEADER = "|".join(KNOWN_HEADERS["series"]).encode()
 ROW = "tt0000001|Cidade de Deus|Cidade de Deus|2002|\\N|130|Crime|8.6|800000|M|Zé|Zé Pequeno|1980|\\N|actor|tt1".encode()

@@ -25,7 +25,7 @@ import pytest
 
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
-from tests.fake_tmdb import FAKE_TOKEN, Catalog
+from ingest.standin import FAKE_TOKEN, Catalog
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
@@ -78,7 +78,7 @@ def fake_tmdb() -> Iterator[Callable[..., str]]:
 
     def start(*args: str) -> str:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fake_tmdb", "--port", "0", "--seed", "1", *args],
+            [sys.executable, "-m", "ingest.standin", "--port", "0", "--seed", "1", *args],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         procs.append(proc)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_tmdb import FAKE_API_KEY, FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.lake.keys import Kind
+from ingest.standin import FAKE_API_KEY, FAKE_TOKEN, Catalog, FakeTmdb
 from tests.tmdb_fixtures import DATE, dir_records
 
 WAR = 10752
@@ -91,7 +92,7 @@ async def test_the_api_key_appears_nowhere_even_in_debug_logs(
     assert rc == 0, err[-2000:]
     assert "request_retried" in err and "movies_skipped_404" in err
     assert FAKE_API_KEY not in out + err
-    ids = [r["id"] for r in dir_records(tmp_path / "lake", "Movies", "crime")]
+    ids = [r["id"] for r in dir_records(tmp_path / "lake", Kind.MOVIES, "crime")]
     assert sorted(ids) == sorted(catalog.genre_ids(80) - gone)
 
 
@@ -120,7 +121,7 @@ async def test_a_killed_run_resumes_with_every_movie_exactly_once(
         discover = fake.counters.requests["discover"]
         rc, _, err = await _cli(tmp_path, env, *args)
     assert rc == 0, err[-2000:]
-    ids = [r["id"] for r in dir_records(tmp_path / "lake", "Movies", "war")]
+    ids = [r["id"] for r in dir_records(tmp_path / "lake", Kind.MOVIES, "war")]
     assert len(ids) == len(set(ids)) == 800 and set(ids) == catalog.genre_ids(WAR)
     # The plan was reused (no discover) and only missing batches were fetched again:
     # at most the one whose file landed just before its marker was cut off.

@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord
 from ingest.report import TmdbStats
+from ingest.standin import FAKE_API_KEY, Catalog, FakeTmdb
 from ingest.tmdb.client import (
     ClientTuning,
     Outcome,
@@ -23,7 +24,6 @@ from ingest.tmdb.client import (
     parse_retry_after,
 )
 from ingest.tmdb.rate import AdaptiveRate
-from tests.fake_tmdb import FAKE_API_KEY, Catalog, FakeTmdb
 from tests.tmdb_fixtures import FAST, settings_for
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from ingest.genres import resolve_genre
 from ingest.report import TmdbStats
+from ingest.standin import Catalog, FakeTmdb
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover import Discoverer, Window
-from tests.fake_tmdb import Catalog, FakeTmdb
 from tests.tmdb_fixtures import FAST, settings_for
 
 BIG = 10_600

@@ -13,14 +13,14 @@ import pytest
 
 from ingest.errors import AuthError, RunError
 from ingest.lake import Lake, open_lake
-from ingest.lake.keys import tmdb_prefix
+from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
-from ingest.stages import batching
-from ingest.stages.batching import MAX_FILE_BYTES, as_line, file_number, pack
-from ingest.stages.plan import load_plan
-from ingest.stages.tmdb_stage import run_tmdb
+from ingest.standin import Catalog, FakeTmdb
 from ingest.stop import Stop
-from tests.fake_tmdb import Catalog, FakeTmdb
+from ingest.tmdb import files as batching
+from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.files import MAX_FILE_BYTES, as_line, file_number, pack
+from ingest.tmdb.plan import load_plan
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
 WAR, CRIME = 10752, 80
@@ -48,11 +48,11 @@ async def test_genres_and_collections_land_whole_and_once(
     fake = FakeTmdb(catalog, failure_rate=0.08, seed=4)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url, genres=("war", "crime"), collections=True)
-        war = await lake_files(lake, "Movies", "war")
-        crime = await lake_files(lake, "Movies", "crime")
-        war_c = await lake_files(lake, "Collections", "war")
-        crime_c = await lake_files(lake, "Collections", "crime")
-        plan = await load_plan(lake, DATE, "movies", "war")
+        war = await lake_files(lake, Kind.MOVIES, "war")
+        crime = await lake_files(lake, Kind.MOVIES, "crime")
+        war_c = await lake_files(lake, Kind.COLLECTIONS, "war")
+        crime_c = await lake_files(lake, Kind.COLLECTIONS, "crime")
+        plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
     assert done
     for files, genre in ((war, WAR), (crime, CRIME)):
         ids = _ids(files)
@@ -61,7 +61,7 @@ async def test_genres_and_collections_land_whole_and_once(
     # Movies of both genres are stored under each: each genre is its own dataset.
     assert set(_ids(war)) & set(_ids(crime))
     # File names, record counts, sizes: batches of 100 in plan order, JSON Lines.
-    prefix = tmdb_prefix("Movies", DATE)
+    prefix = tmdb_prefix(Kind.MOVIES, DATE)
     n = math.ceil(450 / 100)
     assert list(war) == [f"{prefix}war-{i:05d}.json" for i in range(1, n + 1)]
     assert [len(d.splitlines()) for d in war.values()] == [100, 100, 100, 100, 50]
@@ -92,10 +92,10 @@ async def test_rerun_reuses_the_plan_and_fetches_nothing(tmp_path: Path, catalog
     fake = FakeTmdb(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         assert (await _run(lake, url, collections=True))[0]
-        before = dict(await lake_files(lake, "Movies", "war"))
+        before = dict(await lake_files(lake, Kind.MOVIES, "war"))
         first = fake.counters.total
         done, stats = await _run(lake, url, collections=True)
-        after = await lake_files(lake, "Movies", "war")
+        after = await lake_files(lake, Kind.MOVIES, "war")
     assert done and fake.counters.total == first and stats.requests == 0
     assert after == before
     assert stats.planned == 450 and stats.written == 0
@@ -107,7 +107,7 @@ async def test_a_plan_grows_with_the_limit_and_short_batches_are_redone(
     fake = FakeTmdb(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         await _run(lake, url, limit=150)
-        first = await lake_files(lake, "Movies", "war")
+        first = await lake_files(lake, Kind.MOVIES, "war")
         assert [len(d.splitlines()) for d in first.values()] == [100, 50]
         fake.counters.movie_requests.clear()
         # A smaller limit is served by the plan as it is: no discover, nothing to fetch.
@@ -115,8 +115,8 @@ async def test_a_plan_grows_with_the_limit_and_short_batches_are_redone(
         done, stats = await _run(lake, url, limit=90)
         assert done and stats.requests == 0
         done, stats = await _run(lake, url, limit=250)
-        grown = await lake_files(lake, "Movies", "war")
-        plan = await load_plan(lake, DATE, "movies", "war")
+        grown = await lake_files(lake, Kind.MOVIES, "war")
+        plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
     assert done and plan is not None and plan.limit == 250
     assert [len(d.splitlines()) for d in grown.values()] == [100, 100, 50]
     # Batch 1 kept its file; batch 2 (50 of 100 ids before) was redone; batch 3 is new.
@@ -134,7 +134,7 @@ async def test_stop_lets_started_batches_finish_and_the_rerun_completes(
 
     async def stop_after_first_file(lake: Lake) -> None:
         for _ in range(5000):
-            if await lake_files(lake, "Movies", "war"):
+            if await lake_files(lake, Kind.MOVIES, "war"):
                 break
             await asyncio.sleep(0.005)
         stop.request("test")
@@ -145,12 +145,12 @@ async def test_stop_lets_started_batches_finish_and_the_rerun_completes(
             run = tg.create_task(_run(lake, url, stop, concurrency=4, collections=True))
         assert watcher.done()
         done, _ = run.result()
-        partial = await lake_files(lake, "Movies", "war")
+        partial = await lake_files(lake, Kind.MOVIES, "war")
         assert not done and 1 <= len(partial) < 5
         assert all(len(d.splitlines()) == 100 for d in partial.values())
-        assert not await lake_files(lake, "Collections", "war")
+        assert not await lake_files(lake, Kind.COLLECTIONS, "war")
         done, _ = await _run(lake, url, collections=True)
-        war = await lake_files(lake, "Movies", "war")
+        war = await lake_files(lake, Kind.MOVIES, "war")
     assert done and sorted(_ids(war)) == sorted(catalog.genre_ids(WAR))
     assert {k: war[k] for k in partial} == partial
 
@@ -163,7 +163,7 @@ async def test_404s_are_skipped_counted_and_the_batch_still_done(
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url)
         again, stats2 = await _run(lake, url)
-        war = await lake_files(lake, "Movies", "war")
+        war = await lake_files(lake, Kind.MOVIES, "war")
     assert done and again and stats2.requests == 0
     assert stats.skipped == 3 and stats.written == 447
     assert set(_ids(war)) == catalog.genre_ids(WAR) - gone
@@ -178,15 +178,15 @@ async def test_a_batch_that_keeps_failing_fails_alone_and_the_rerun_mends_it(
         with pytest.raises(RunError) as caught:
             await _run(lake, url, max_attempts=3)
         assert "1 batches of war movies failed" in str(caught.value)
-        plan = await load_plan(lake, DATE, "movies", "war")
+        plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
         assert plan is not None
         failed_batch = plan.ids.index(broken) // 100 + 1
-        partial = await lake_files(lake, "Movies", "war")
+        partial = await lake_files(lake, Kind.MOVIES, "war")
         assert len(partial) == 4 and not any(f"war-{failed_batch:05d}" in k for k in partial)
         fake.broken_ids.clear()
         fake.counters.movie_requests.clear()
         done, _ = await _run(lake, url)
-        war = await lake_files(lake, "Movies", "war")
+        war = await lake_files(lake, Kind.MOVIES, "war")
     assert done and sorted(_ids(war)) == sorted(catalog.genre_ids(WAR))
     expected = len(plan.batches(len(plan.ids))[failed_batch - 1].ids)
     assert sum(fake.counters.movie_requests.values()) == expected
@@ -200,8 +200,8 @@ async def test_collections_alone_fetches_missing_movie_batches_first(
         await _run(lake, url, limit=200)
         fake.counters.movie_requests.clear()
         done, stats = await _run(lake, url, movies=False, collections=True, limit=300)
-        coll = await lake_files(lake, "Collections", "war")
-        movies = await lake_files(lake, "Movies", "war")
+        coll = await lake_files(lake, Kind.COLLECTIONS, "war")
+        movies = await lake_files(lake, Kind.MOVIES, "war")
         # The collection ids of earlier batches came from their markers, not the files.
         before = fake.counters.total
         again, _ = await _run(lake, url, movies=False, collections=True, limit=300)
@@ -219,7 +219,7 @@ async def test_an_oversized_batch_is_cut_into_numbered_pieces(
     fake = FakeTmdb(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, _ = await _run(lake, url, limit=150)
-        files = await lake_files(lake, "Movies", "war")
+        files = await lake_files(lake, Kind.MOVIES, "war")
         again, stats = await _run(lake, url, limit=150)
         # Collections read the pieces back when a marker has no collection list.
     assert done and again and stats.requests == 0
@@ -248,15 +248,15 @@ async def test_s3_lake_round_trip_and_resume(s3_lake_url: str, s3, catalog: Cata
         again, _ = await _run(lake, url, genres=("crime",), collections=True)
     assert done and again and fake.counters.total == before
     bucket = s3_lake_url.removeprefix("s3://")
-    listed = s3.list_objects_v2(Bucket=bucket, Prefix=tmdb_prefix("Movies", DATE))
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=tmdb_prefix(Kind.MOVIES, DATE))
     keys = [o["Key"] for o in listed["Contents"]]
-    assert keys == [f"{tmdb_prefix('Movies', DATE)}crime-{i:05d}.json" for i in range(1, 5)]
+    assert keys == [f"{tmdb_prefix(Kind.MOVIES, DATE)}crime-{i:05d}.json" for i in range(1, 5)]
     ids = []
     for key in keys:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         ids += [orjson.loads(line)["id"] for line in body.splitlines()]
     assert sorted(ids) == sorted(catalog.genre_ids(CRIME))
-    coll = s3.list_objects_v2(Bucket=bucket, Prefix=tmdb_prefix("Collections", DATE))
+    coll = s3.list_objects_v2(Bucket=bucket, Prefix=tmdb_prefix(Kind.COLLECTIONS, DATE))
     assert coll["KeyCount"] == math.ceil(stats.collections_planned / 100)
 
 

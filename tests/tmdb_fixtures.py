@@ -13,9 +13,9 @@ import orjson
 from ingest.config import Job, Settings, TmdbSettings
 from ingest.genres import resolve_genre
 from ingest.lake import Lake
-from ingest.lake.keys import tmdb_prefix
+from ingest.lake.keys import Kind, tmdb_prefix
+from ingest.standin import FAKE_TOKEN
 from ingest.tmdb.client import ClientTuning
-from tests.fake_tmdb import FAKE_TOKEN
 
 DATE = dt.date(2026, 11, 28)
 # Retries in milliseconds, not seconds: the fake's faults are many and the suite is short.
@@ -61,10 +61,10 @@ def settings_for(
 
 
 async def lake_files(
-    lake: Lake, kind: str, genre: str, date: dt.date = DATE
+    lake: Lake, kind: Kind, genre: str, date: dt.date = DATE
 ) -> dict[str, bytes]:
     """Key -> bytes of every file of one genre's movies or collections for ``date``."""
-    prefix = f"{tmdb_prefix(kind, date)}{genre}-"  # type: ignore[arg-type]
+    prefix = f"{tmdb_prefix(kind, date)}{genre}-"
     out = {}
     for key in await lake.list(prefix):
         data = await lake.read(key)
@@ -77,9 +77,9 @@ def records(files: dict[str, bytes]) -> list[dict[str, Any]]:
     return [orjson.loads(line) for data in files.values() for line in data.splitlines()]
 
 
-def dir_records(root: Path, kind: str, genre: str, date: dt.date = DATE) -> list[dict[str, Any]]:
+def dir_records(root: Path, kind: Kind, genre: str, date: dt.date = DATE) -> list[dict[str, Any]]:
     """The same as ``records(lake_files(...))`` for a directory lake, synchronously."""
-    folder = root / tmdb_prefix(kind, date)  # type: ignore[arg-type]
+    folder = root / tmdb_prefix(kind, date)
     return [
         orjson.loads(line)
         for path in sorted(folder.glob(f"{genre}-*.json"))

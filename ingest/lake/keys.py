@@ -7,10 +7,21 @@ state lives under ``_ingest/`` and never under ``Raw/``.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from pathlib import PurePath
-from typing import Literal
 
-TmdbKind = Literal["Movies", "Collections"]
+
+class Kind(enum.StrEnum):
+    """The two TMDB datasets: a genre's movies, and the collections they belong to."""
+
+    MOVIES = "movies"
+    COLLECTIONS = "collections"
+
+    @property
+    def folder(self) -> str:
+        """The ``<spec>`` folder of the lake layout: ``Movies``, ``Collections``."""
+        return self.value.capitalize()
+
 STATE_ROOT = "_ingest"
 
 
@@ -29,11 +40,11 @@ def csv_key(filename: str, date: dt.date) -> str:
     return f"Raw/Local/CSV/{csv_spec(name)}/{_date_path(date)}/{name}"
 
 
-def tmdb_prefix(kind: TmdbKind, date: dt.date) -> str:
-    return f"Raw/TMDB/JSON/{kind}/{_date_path(date)}/"
+def tmdb_prefix(kind: Kind, date: dt.date) -> str:
+    return f"Raw/TMDB/JSON/{kind.folder}/{_date_path(date)}/"
 
 
-def tmdb_key(kind: TmdbKind, date: dt.date, genre_slug: str, number: int) -> str:
+def tmdb_key(kind: Kind, date: dt.date, genre_slug: str, number: int) -> str:
     """File ``number`` (from 1) of a genre's movies or collections for ``date``."""
     return f"{tmdb_prefix(kind, date)}{genre_slug}-{number:05d}.json"
 

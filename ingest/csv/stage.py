@@ -20,12 +20,12 @@ import orjson
 import structlog
 
 from ingest.config import Settings
+from ingest.csv.scan import CsvScan, hash_file, read_header, scan_csv
 from ingest.errors import IngestError, InputError, LakeError
 from ingest.lake import Lake
 from ingest.lake.keys import csv_key, state_key
 from ingest.progress import Progress
 from ingest.report import CsvFileResult, RunReport
-from ingest.stages.csv_scan import CsvScan, hash_file, read_header, scan_csv
 from ingest.stop import Stop
 
 log = structlog.get_logger("ingest.csv")

@@ -17,7 +17,7 @@ Used by the tests, the benchmarks, the service helper and the dev demo::
 
 or from a shell (prints ``serving http://127.0.0.1:8765`` once ready)::
 
-    python -m tests.fake_tmdb --port 8765 --crime 3000 --war 1500 --rate 40 --latency-ms 50
+    python -m ingest.standin --port 8765 --crime 3000 --war 1500 --rate 40 --latency-ms 50
 
 Null release dates follow PostgreSQL's ordering (last when ascending, first when
 descending) and are left out by any ``primary_release_date`` filter, as on TMDB.
@@ -602,7 +602,7 @@ def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m tests.fake_tmdb", description=(__doc__ or "").split("\n")[0]
+        prog="python -m ingest.standin", description=(__doc__ or "").split("\n")[0]
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)

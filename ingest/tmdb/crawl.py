@@ -1,7 +1,7 @@
 """Stage 2: every movie of a genre (details + keywords) and its franchises, TMDB -> lake.
 
 For each selected genre: plan the movies (``ingest.tmdb.discover``, frozen under
-``_ingest/`` by ``ingest.stages.plan``), fetch the batches that are not in the lake yet,
+``_ingest/`` by ``ingest.tmdb.plan``), fetch the batches that are not in the lake yet,
 then do the same for the collections those movies belong to. A fetch is one TaskGroup::
 
     feeder --work queue--> N workers --results queue--> batching sink --> lake
@@ -9,7 +9,7 @@ then do the same for the collections those movies belong to. A fetch is one Task
 Both queues are bounded, so a slow lake slows the workers and the workers slow the
 feeder. The feeder checks ``stop`` before it starts a batch and never in the middle of
 one; batches already started are finished. The sink writes a batch once all its records
-are in (``ingest.stages.batching``), then its done-marker. A movie whose retries run out
+are in (``ingest.tmdb.files``), then its done-marker. A movie whose retries run out
 fails its batch (nothing of it is written), the others go on, and the run ends with a
 ``RunError``: the rerun fetches only what is missing.
 
@@ -43,23 +43,21 @@ from ingest.errors import (
 )
 from ingest.genres import Genre
 from ingest.lake import Lake
-from ingest.lake.keys import tmdb_key
+from ingest.lake.keys import Kind, tmdb_key
 from ingest.progress import Progress
 from ingest.report import TmdbStats
-from ingest.stages.batching import as_line, file_number, pack
-from ingest.stages.plan import (
+from ingest.stop import Stop
+from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.discover import Discoverer
+from ingest.tmdb.files import as_line, file_number, pack
+from ingest.tmdb.plan import (
     Batch,
-    Kind,
     Plan,
-    data_kind,
     done_batches,
     load_plan,
     marker_key,
     save_plan,
 )
-from ingest.stop import Stop
-from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.discover import Discoverer
 
 log = structlog.get_logger("ingest.tmdb")
 
@@ -239,7 +237,7 @@ class _Stage:
     # Movies ------------------------------------------------------------------------------
 
     async def movies(self, genre: Genre) -> _MoviesDone:
-        plan = await load_plan(self._lake, self._date, "movies", genre.slug)
+        plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
         if plan is not None and plan.covers(self._limit):
             log.info("plan_reused", kind="movies", genre=genre.slug, ids=len(plan.ids),
                      plan_id=plan.plan_id)
@@ -266,7 +264,7 @@ class _Stage:
         }
         limit = None if found.complete else self._limit
         if old is None:
-            plan = Plan("movies", genre.id, genre.slug, self._date, found.ids,
+            plan = Plan(Kind.MOVIES, genre.id, genre.slug, self._date, found.ids,
                         complete=found.complete, limit=limit, history=(entry,))
         else:
             plan = old.extended(
@@ -286,7 +284,7 @@ class _Stage:
     # Collections -------------------------------------------------------------------------
 
     async def collections(self, genre: Genre, movies: _MoviesDone) -> tuple[bool, list[str]]:
-        plan = await load_plan(self._lake, self._date, "collections", genre.slug)
+        plan = await load_plan(self._lake, self._date, Kind.COLLECTIONS, genre.slug)
         source = movies.plan
         if (
             plan is not None
@@ -300,7 +298,7 @@ class _Stage:
             entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                      "movies": movies.target, "found": len(ids)}
             if plan is None or plan.source_plan_id != source.plan_id:
-                plan = Plan("collections", genre.id, genre.slug, self._date, tuple(ids),
+                plan = Plan(Kind.COLLECTIONS, genre.id, genre.slug, self._date, tuple(ids),
                             complete=True, source_plan_id=source.plan_id,
                             covered=movies.target, history=(entry,))
             else:
@@ -345,7 +343,7 @@ class _Stage:
         ids: list[int] = []
         piece = 1
         while True:
-            key = tmdb_key("Movies", self._date, plan.genre, file_number(batch.number, piece))
+            key = tmdb_key(Kind.MOVIES, self._date, plan.genre, file_number(batch.number, piece))
             data = await self._lake.read(key)
             if data is None:
                 break
@@ -378,8 +376,8 @@ class _Stage:
         work: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=2 * self._workers)
         results: asyncio.Queue[_Result | None] = asyncio.Queue(maxsize=2 * self._workers)
         opened: dict[int, _Open] = {}
-        path = "/movie/{}" if plan.kind == "movies" else "/collection/{}"
-        params = MOVIE_PARAMS if plan.kind == "movies" else None
+        path = "/movie/{}" if plan.kind is Kind.MOVIES else "/collection/{}"
+        params = MOVIE_PARAMS if plan.kind is Kind.MOVIES else None
 
         async def feed() -> None:
             for n, batch in enumerate(todo):
@@ -475,7 +473,7 @@ class _Stage:
         files = pack(lines)
         keys = []
         for piece, data in enumerate(files, start=1):
-            key = tmdb_key(data_kind(plan.kind), plan.date, plan.genre,
+            key = tmdb_key(plan.kind, plan.date, plan.genre,
                            file_number(batch.number, piece))
             await self._lake.write(key, data)
             keys.append(key)
@@ -483,7 +481,7 @@ class _Stage:
             self._stats.bytes += len(data)
         marker: dict[str, Any] = {"batch": batch.number, "ids": len(batch.ids),
                                   "written": len(lines), "skipped": open_.skipped, "files": keys}
-        if plan.kind == "movies":
+        if plan.kind is Kind.MOVIES:
             marker["collections"] = list(dict.fromkeys(seen))
             fetched.collections[batch.number] = marker["collections"]
             self._stats.written += len(lines)

@@ -33,16 +33,15 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
-from ingest.lake.keys import state_key, tmdb_key, tmdb_prefix
+from ingest.lake.keys import Kind, state_key, tmdb_key, tmdb_prefix
 
 BATCH_SIZE = 100
-Kind = Literal["movies", "collections"]
 _MARKER = re.compile(r"(\d{5})-n(\d+)-w(\d+)-([0-9a-f]+)\.done$")
 
 
@@ -123,7 +122,7 @@ class Plan:
         try:
             d = orjson.loads(data)
             return cls(
-                kind=d["kind"],
+                kind=Kind(d["kind"]),
                 genre_id=int(d["genre"]["id"]),
                 genre=str(d["genre"]["slug"]),
                 date=dt.date.fromisoformat(d["date"]),
@@ -155,10 +154,6 @@ def marker_key(plan: Plan, batch: Batch, written: int) -> str:
     return dataset_prefix(plan.date, plan.kind, plan.genre) + "done/" + name
 
 
-def data_kind(kind: Kind) -> Literal["Movies", "Collections"]:
-    return "Movies" if kind == "movies" else "Collections"
-
-
 async def load_plan(lake: Lake, date: dt.date, kind: Kind, genre: str) -> Plan | None:
     key = plan_key(date, kind, genre)
     data = await lake.read(key)
@@ -177,14 +172,14 @@ async def done_batches(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict
         m = _MARKER.search(key)
         if m and m.group(4) == plan.plan_id:
             markers[(int(m.group(1)), int(m.group(2)))] = (key, int(m.group(3)))
-    data_keys = set(await lake.list(f"{tmdb_prefix(data_kind(plan.kind), plan.date)}{plan.genre}-"))
+    data_keys = set(await lake.list(f"{tmdb_prefix(plan.kind, plan.date)}{plan.genre}-"))
     done = {}
     for b in batches:
         found = markers.get((b.number, len(b.ids)))
         if found is None:
             continue
         key, written = found
-        first_file = tmdb_key(data_kind(plan.kind), plan.date, plan.genre, b.number)
+        first_file = tmdb_key(plan.kind, plan.date, plan.genre, b.number)
         if written == 0 or first_file in data_keys:
             done[b.number] = key
     return done

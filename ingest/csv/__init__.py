@@ -1,0 +1,2 @@
+"""Stage 1: local CSV files into the Raw zone, byte for byte (``stage``), checked by one
+streaming scan (``scan``)."""
