@@ -45,9 +45,9 @@ def ensure_venv(extras: str) -> None:
     target = f".[{extras}]" if extras else "."
     say(f"installing {target} into {VENV.name}/ (first time only)")
     subprocess.run(
-        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--editable", target],
-        cwd=ROOT, check=True,
+        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--editable", target],
+        cwd=ROOT,
+        check=True,
     )
     stamp.write_text(digest)
 
@@ -60,7 +60,9 @@ def run(args: list[str]) -> int:
         ensure_venv("test")
         stand_in = subprocess.Popen(
             [str(PY), "-m", "ingest.standin", "--port", "0", "--crime", "600", "--war", "300"],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert stand_in.stdout is not None
         line = stand_in.stdout.readline().strip()
@@ -70,11 +72,16 @@ def run(args: list[str]) -> int:
         url = line.removeprefix("serving ")
         from_tests = subprocess.run(
             [str(PY), "-c", "from ingest.standin import FAKE_TOKEN; print(FAKE_TOKEN)"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": from_tests}
-        say(f"no TMDB_READ_ACCESS_TOKEN set: stage 2 reads the bundled TMDB stand-in at {url} "
-            "(synthetic movies); export a real token to ingest from TMDB")
+        say(
+            f"no TMDB_READ_ACCESS_TOKEN set: stage 2 reads the bundled TMDB stand-in at {url} "
+            "(synthetic movies); export a real token to ingest from TMDB"
+        )
     try:
         return subprocess.call([str(PY), "-m", "ingest", *args], cwd=ROOT, env=env)
     finally:

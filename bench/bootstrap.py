@@ -53,9 +53,10 @@ def ensure_envs() -> None:
     # missing or lacks what the benchmark runs (the package itself and moto's server).
     proj_py = venv_python(PROJECT_VENV)
     probe = "import ingest, moto.server, aiohttp"
-    if not proj_py.exists() or subprocess.run(
-        [str(proj_py), "-c", probe], cwd=ROOT, capture_output=True
-    ).returncode != 0:
+    if (
+        not proj_py.exists()
+        or subprocess.run([str(proj_py), "-c", probe], cwd=ROOT, capture_output=True).returncode != 0
+    ):
         _ensure(PROJECT_VENV, "project", ["-e", ".[test]"])
     req = BENCH / "requirements.txt"
     _ensure(BENCH_VENV, _digest(req), ["-r", str(req)])

@@ -76,10 +76,20 @@ def ceiling_s(movies: int, collections: int, limits: Limits) -> float:
 
 
 def _fake_cmd(port: int, genre_size: int, limits: Limits) -> list[str]:
-    return [PROJECT_PY, str(BENCH / "fake_tmdb_server.py"), "--port", str(port),
-            "--crime", str(genre_size), "--rate", f"{limits.rate_per_s:g}",
-            "--max-connections", str(limits.connections),
-            "--latency-ms", f"{limits.latency_ms:g}"]
+    return [
+        PROJECT_PY,
+        str(BENCH / "fake_tmdb_server.py"),
+        "--port",
+        str(port),
+        "--crime",
+        str(genre_size),
+        "--rate",
+        f"{limits.rate_per_s:g}",
+        "--max-connections",
+        str(limits.connections),
+        "--latency-ms",
+        f"{limits.latency_ms:g}",
+    ]
 
 
 def _stats(url: str) -> dict:
@@ -104,10 +114,20 @@ def _read_lake(s3, bucket: str) -> tuple[dict[str, list[dict]], int]:  # type: i
     return out, files
 
 
-def run_crawl(label: str, cmd: Callable[[str, str], list[str]], *, genre_size: int,
-              expect_movies: int, limits: Limits, endpoint: str, logs: Path,
-              env_extra: dict[str, str] | None = None, with_collections: bool = False,
-              handshake_ms: float = 0, say: Callable[[str], None] = print) -> CrawlResult:
+def run_crawl(
+    label: str,
+    cmd: Callable[[str, str], list[str]],
+    *,
+    genre_size: int,
+    expect_movies: int,
+    limits: Limits,
+    endpoint: str,
+    logs: Path,
+    env_extra: dict[str, str] | None = None,
+    with_collections: bool = False,
+    handshake_ms: float = 0,
+    say: Callable[[str], None] = print,
+) -> CrawlResult:
     """One crawl by ``cmd(base_url, bucket)`` against a fresh fake; checked by read-back."""
     s3 = s3_client(endpoint)
     bucket = "crawl-" + "".join(c for c in label.lower() if c.isalnum())[:40]
@@ -117,16 +137,29 @@ def run_crawl(label: str, cmd: Callable[[str, str], list[str]], *, genre_size: i
     slug = bucket.removeprefix("crawl-")
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(server(_fake_cmd(port, genre_size, limits), url + "/__stats",
-                                       logs / f"fake-{slug}.log"))
+            stack.enter_context(
+                server(_fake_cmd(port, genre_size, limits), url + "/__stats", logs / f"fake-{slug}.log")
+            )
             base = url
             if handshake_ms:
                 pport = free_port()
                 base = f"http://127.0.0.1:{pport}"
-                stack.enter_context(server(
-                    [PROJECT_PY, str(BENCH / "handshake_proxy.py"), "--port", str(pport),
-                     "--upstream-port", str(port), "--handshake-ms", f"{handshake_ms:g}"],
-                    base + "/__stats", logs / f"proxy-{slug}.log"))
+                stack.enter_context(
+                    server(
+                        [
+                            PROJECT_PY,
+                            str(BENCH / "handshake_proxy.py"),
+                            "--port",
+                            str(pport),
+                            "--upstream-port",
+                            str(port),
+                            "--handshake-ms",
+                            f"{handshake_ms:g}",
+                        ],
+                        base + "/__stats",
+                        logs / f"proxy-{slug}.log",
+                    )
+                )
             env = aws_env(endpoint) | {"TMDB_BASE_URL": base} | (env_extra or {})
             m = measure(cmd(base, bucket), env=env, log=logs / f"crawl-{slug}.log")
             stats = _stats(url)
@@ -137,28 +170,47 @@ def run_crawl(label: str, cmd: Callable[[str, str], list[str]], *, genre_size: i
     drop_bucket(s3, bucket)
     ids = [r["id"] for r in records["Movies"]]
     if len(ids) != expect_movies or len(set(ids)) != expect_movies:
-        raise RunFailed(f"{label}: stored {len(ids)} movie records ({len(set(ids))} distinct), "
-                        f"expected {expect_movies}")
+        raise RunFailed(
+            f"{label}: stored {len(ids)} movie records ({len(set(ids))} distinct), expected {expect_movies}"
+        )
     coll_ids = {r["id"] for r in records.get("Collections", [])}
     if with_collections:
-        wanted = {r["belongs_to_collection"]["id"] for r in records["Movies"]
-                  if r.get("belongs_to_collection")}
+        wanted = {
+            r["belongs_to_collection"]["id"] for r in records["Movies"] if r.get("belongs_to_collection")
+        }
         if coll_ids != wanted or len(records["Collections"]) != len(wanted):
-            raise RunFailed(f"{label}: stored {len(records['Collections'])} collection records, "
-                            f"expected the {len(wanted)} the movies belong to")
+            raise RunFailed(
+                f"{label}: stored {len(records['Collections'])} collection records, "
+                f"expected the {len(wanted)} the movies belong to"
+            )
     res = CrawlResult(label, genre_size, len(ids), len(coll_ids), m, stats)
-    say(f"  crawl {label}: {res.movies} movies in {res.seconds:.1f}s = {res.movies_per_s:.2f}/s, "
+    say(
+        f"  crawl {label}: {res.movies} movies in {res.seconds:.1f}s = {res.movies_per_s:.2f}/s, "
         f"{res.requests} requests, {res.status_429} x 429, peak RSS "
-        f"{m.peak_rss_bytes / 2**20:.0f} MiB")
+        f"{m.peak_rss_bytes / 2**20:.0f} MiB"
+    )
     return res
 
 
 def pipeline_cmd(limits: Limits, collections: bool) -> Callable[[str, str], list[str]]:
     def cmd(url: str, bucket: str) -> list[str]:
-        args = [PROJECT_PY, "-m", "ingest", "--genre", "crime", "--lake", f"s3://{bucket}",
-                "--date", DATE, "--rate", f"{limits.rate_per_s:g}",
-                "--concurrency", str(limits.connections)]
+        args = [
+            PROJECT_PY,
+            "-m",
+            "ingest",
+            "--genre",
+            "crime",
+            "--lake",
+            f"s3://{bucket}",
+            "--date",
+            DATE,
+            "--rate",
+            f"{limits.rate_per_s:g}",
+            "--concurrency",
+            str(limits.connections),
+        ]
         return args + (["--collections"] if collections else [])
+
     return cmd
 
 
@@ -167,8 +219,8 @@ PIPELINE_ENV = {"TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
 
 def seed_cmd(max_movies: int) -> Callable[[str, str], list[str]]:
     def cmd(url: str, bucket: str) -> list[str]:
-        return [BENCH_PY, str(BENCH / "runners" / "seed_crawl.py"), str(GENRE_ID), bucket,
-                str(max_movies)]
+        return [BENCH_PY, str(BENCH / "runners" / "seed_crawl.py"), str(GENRE_ID), bucket, str(max_movies)]
+
     return cmd
 
 

@@ -29,12 +29,12 @@ def _block(kind: str, seed: int) -> list[bytes]:
     return [(sample._row(kind, i, rng) + "\n").encode() for i in range(BLOCK_ROWS)]
 
 
-def make_csv(out: Path, *, kind: str = "movies", rows: int = 0, target_bytes: int = 0,
-             seed: int = 1) -> dict[str, int | str]:
+def make_csv(
+    out: Path, *, kind: str = "movies", rows: int = 0, target_bytes: int = 0, seed: int = 1
+) -> dict[str, int | str]:
     """Write ``out`` with ``rows`` data rows, or at least ``target_bytes`` bytes."""
     meta_path = out.with_name(out.name + ".meta.json")
-    params = {"kind": kind, "rows": rows, "target_bytes": target_bytes, "seed": seed,
-              "block": BLOCK_ROWS}
+    params = {"kind": kind, "rows": rows, "target_bytes": target_bytes, "seed": seed, "block": BLOCK_ROWS}
     if out.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
         if meta.get("params") == params and meta.get("size") == out.stat().st_size:

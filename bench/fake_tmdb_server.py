@@ -33,8 +33,7 @@ class BenchFakeTmdb(ft.FakeTmdb):
     first_at: float | None = None
     last_at: float | None = None
 
-    async def _answer(self, request: web.Request, handler: Any, endpoint: str
-                      ) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, handler: Any, endpoint: str) -> web.StreamResponse:
         now = time.monotonic()
         if self.first_at is None:
             self.first_at = now

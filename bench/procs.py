@@ -55,8 +55,9 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def measure(cmd: list[str], *, env: dict[str, str], log: Path, cwd: Path = ROOT,
-            timeout_s: float = 3600) -> Measured:
+def measure(
+    cmd: list[str], *, env: dict[str, str], log: Path, cwd: Path = ROOT, timeout_s: float = 3600
+) -> Measured:
     """Run ``cmd`` to completion; output goes to ``log``. Raises RunFailed on non-zero exit."""
     log.parent.mkdir(parents=True, exist_ok=True)
     peak = 0
@@ -126,13 +127,13 @@ def wait_http(url: str, timeout_s: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None
-           ) -> Iterator[subprocess.Popen[bytes]]:
+def server(
+    cmd: list[str], ready_url: str, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """A server process for the duration of the block; killed (by its pid) afterwards."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
-        p = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                             env=env or dict(os.environ))
+        p = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env or dict(os.environ))
         try:
             wait_http(ready_url)
             if p.poll() is not None:

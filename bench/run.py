@@ -57,10 +57,10 @@ def plans(args: argparse.Namespace) -> Plan:
     if args.smoke:
         return Plan(
             name="smoke",
-            files=(("S", "smoke-s", {"rows": 20_000}, 1),
-                   ("M", "smoke-m", {"rows": 120_000}, 1)),
+            files=(("S", "smoke-s", {"rows": 20_000}, 1), ("M", "smoke-m", {"rows": 120_000}, 1)),
             limits=crawl.Limits(rate_per_s=200, connections=20, latency_ms=5),
-            genre_size=120, seed_movies=20,
+            genre_size=120,
+            seed_movies=20,
             scale_limits=crawl.Limits(rate_per_s=400, connections=20, latency_ms=5),
             scale_factors=(1, 4),
             out=WORK / "RESULTS-smoke.md",
@@ -68,10 +68,13 @@ def plans(args: argparse.Namespace) -> Plan:
         )
     return Plan(
         name="full",
-        files=(("150 MB", "150mb", {"rows": 1_045_161}, args.reps_small),
-               ("1 GB", "1gb", {"target_bytes": 1_000_000_000}, args.reps_big)),
+        files=(
+            ("150 MB", "150mb", {"rows": 1_045_161}, args.reps_small),
+            ("1 GB", "1gb", {"target_bytes": 1_000_000_000}, args.reps_big),
+        ),
         limits=crawl.Limits(rate_per_s=40, connections=20, latency_ms=50),
-        genre_size=args.genre_size, seed_movies=args.seed_movies,
+        genre_size=args.genre_size,
+        seed_movies=args.seed_movies,
         scale_limits=crawl.Limits(rate_per_s=args.scale_rate, connections=20, latency_ms=50),
         scale_factors=(1, 4, 16),
         out=Path(args.out),
@@ -84,11 +87,19 @@ def main() -> int:
     p.add_argument("--reps-small", type=int, default=3, help="runs per runner, 150 MB file")
     p.add_argument("--reps-big", type=int, default=2, help="runs per runner, 1 GB file")
     p.add_argument("--genre-size", type=int, default=2000, help="movies in the crawled genre")
-    p.add_argument("--seed-movies", type=int, default=400,
-                   help="movies the seed's way crawls (it is sequential: its rate is flat)")
-    p.add_argument("--scale-rate", type=float, default=400,
-                   help="rate limit for the 1x/4x/16x growth runs (the real 40/s would take "
-                   "an hour at 16x; time per request is what grows or not)")
+    p.add_argument(
+        "--seed-movies",
+        type=int,
+        default=400,
+        help="movies the seed's way crawls (it is sequential: its rate is flat)",
+    )
+    p.add_argument(
+        "--scale-rate",
+        type=float,
+        default=400,
+        help="rate limit for the 1x/4x/16x growth runs (the real 40/s would take "
+        "an hour at 16x; time per request is what grows or not)",
+    )
     p.add_argument("--skip-upload", action="store_true")
     p.add_argument("--skip-crawl", action="store_true")
     p.add_argument("--out", default=str(bootstrap.BENCH / "RESULTS.md"))
@@ -112,10 +123,11 @@ def main() -> int:
             for label, sub, size_args, reps in plan.files:
                 path = WORK / sub / "movies.csv"
                 meta = make_csv(path, **size_args)
-                say(f"upload {label}: {path} ({meta['size']:,} bytes, {meta['rows']:,} rows), "
-                    f"{reps} run(s) per runner")
-                res = upload.bench_file(label, path, meta, endpoint, reps, logs, upload.RUNNERS,
-                                        say=say)
+                say(
+                    f"upload {label}: {path} ({meta['size']:,} bytes, {meta['rows']:,} rows), "
+                    f"{reps} run(s) per runner"
+                )
+                res = upload.bench_file(label, path, meta, endpoint, reps, logs, upload.RUNNERS, say=say)
                 failures += [f"upload {label} {k}: {v}" for k, v in res.failed.items()]
                 uploads.append(res)
         if not args.skip_crawl:
@@ -125,22 +137,48 @@ def main() -> int:
             half = max(1, plan.seed_movies // 2)
             runs = [
                 ("pipeline", crawl.pipeline_cmd(lim, False), crawl.PIPELINE_ENV, n, False, 0),
-                ("pipeline --collections", crawl.pipeline_cmd(lim, True), crawl.PIPELINE_ENV,
-                 n, True, 0),
-                ("seed (tmdbv3api)", crawl.seed_cmd(plan.seed_movies), crawl.SEED_ENV,
-                 plan.seed_movies, False, 0),
-                (f"pipeline, {hs:g} ms per new connection", crawl.pipeline_cmd(lim, False),
-                 crawl.PIPELINE_ENV, n, False, hs),
-                (f"seed (tmdbv3api), {hs:g} ms per new connection", crawl.seed_cmd(half),
-                 crawl.SEED_ENV, half, False, hs),
+                ("pipeline --collections", crawl.pipeline_cmd(lim, True), crawl.PIPELINE_ENV, n, True, 0),
+                (
+                    "seed (tmdbv3api)",
+                    crawl.seed_cmd(plan.seed_movies),
+                    crawl.SEED_ENV,
+                    plan.seed_movies,
+                    False,
+                    0,
+                ),
+                (
+                    f"pipeline, {hs:g} ms per new connection",
+                    crawl.pipeline_cmd(lim, False),
+                    crawl.PIPELINE_ENV,
+                    n,
+                    False,
+                    hs,
+                ),
+                (
+                    f"seed (tmdbv3api), {hs:g} ms per new connection",
+                    crawl.seed_cmd(half),
+                    crawl.SEED_ENV,
+                    half,
+                    False,
+                    hs,
+                ),
             ]
             say(f"crawl: genre of {n} movies at {lim}")
             for label, cmd, env, expect, coll, handshake in runs:
                 try:
                     crawls[label] = crawl.run_crawl(
-                        label, cmd, genre_size=n, expect_movies=expect, limits=lim,
-                        endpoint=endpoint, logs=logs, env_extra=env, with_collections=coll,
-                        handshake_ms=handshake, say=say)
+                        label,
+                        cmd,
+                        genre_size=n,
+                        expect_movies=expect,
+                        limits=lim,
+                        endpoint=endpoint,
+                        logs=logs,
+                        env_extra=env,
+                        with_collections=coll,
+                        handshake_ms=handshake,
+                        say=say,
+                    )
                 except RunFailed as exc:
                     failures.append(f"crawl {label}: {exc}")
                     say(f"  crawl {label}: FAILED: {exc}")
@@ -148,10 +186,19 @@ def main() -> int:
             for k in plan.scale_factors:
                 label = f"pipeline {k}x"
                 try:
-                    scale.append(crawl.run_crawl(
-                        label, crawl.pipeline_cmd(plan.scale_limits, False),
-                        genre_size=n * k, expect_movies=n * k, limits=plan.scale_limits,
-                        endpoint=endpoint, logs=logs, env_extra=crawl.PIPELINE_ENV, say=say))
+                    scale.append(
+                        crawl.run_crawl(
+                            label,
+                            crawl.pipeline_cmd(plan.scale_limits, False),
+                            genre_size=n * k,
+                            expect_movies=n * k,
+                            limits=plan.scale_limits,
+                            endpoint=endpoint,
+                            logs=logs,
+                            env_extra=crawl.PIPELINE_ENV,
+                            say=say,
+                        )
+                    )
                 except RunFailed as exc:
                     failures.append(f"crawl {label}: {exc}")
                     say(f"  crawl {label}: FAILED: {exc}")
@@ -159,14 +206,20 @@ def main() -> int:
     ctx = report.Context(
         command=" ".join(["python", "bench/run.py", *sys.argv[1:]]),
         date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        elapsed_s=elapsed, plan_name=plan.name, limits=plan.limits,
-        scale_limits=plan.scale_limits, genre_size=plan.genre_size,
-        seed_movies=plan.seed_movies, failures=failures)
+        elapsed_s=elapsed,
+        plan_name=plan.name,
+        limits=plan.limits,
+        scale_limits=plan.scale_limits,
+        genre_size=plan.genre_size,
+        seed_movies=plan.seed_movies,
+        failures=failures,
+    )
     text = report.render(ctx, uploads, crawls, scale)
     plan.out.parent.mkdir(parents=True, exist_ok=True)
     plan.out.write_text(text)
-    (WORK / f"results-{plan.name}.json").write_text(json.dumps(
-        report.as_json(uploads, crawls, scale), indent=2))
+    (WORK / f"results-{plan.name}.json").write_text(
+        json.dumps(report.as_json(uploads, crawls, scale), indent=2)
+    )
     say(f"wrote {plan.out} ({elapsed:.0f}s)")
     for f in failures:
         print(f"FAILED: {f.splitlines()[0]}", file=sys.stderr)

@@ -29,8 +29,7 @@ CmdFn = Callable[[Path, str, str, str], list[str]]
 
 
 def _pipeline(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
-    return [PROJECT_PY, "-m", "ingest", "--csv", str(f), "--lake", f"s3://{bucket}",
-            "--date", DATE]
+    return [PROJECT_PY, "-m", "ingest", "--csv", str(f), "--lake", f"s3://{bucket}", "--date", DATE]
 
 
 def _boto3(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
@@ -42,8 +41,16 @@ def _s5cmd(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
 
 
 def _awscli(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
-    return [str(BIN / "aws"), "--endpoint-url", endpoint, "s3", "cp", "--no-progress", str(f),
-            f"s3://{bucket}/{key}"]
+    return [
+        str(BIN / "aws"),
+        "--endpoint-url",
+        endpoint,
+        "s3",
+        "cp",
+        "--no-progress",
+        str(f),
+        f"s3://{bucket}/{key}",
+    ]
 
 
 def _seed(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
@@ -80,23 +87,36 @@ class FileResult:
 
 def aws_env(endpoint: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-               AWS_ENDPOINT_URL=endpoint, PYTHONUNBUFFERED="1")
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL=endpoint,
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
 def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing",
-                        config=Config(retries={"max_attempts": 5}))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 5}),
+    )
 
 
 def verify_and_drop(s3, bucket: str, key: str, size: int, md5: str) -> None:  # type: ignore[no-untyped-def]
     """The object under ``key`` must hold exactly the file's bytes; then remove the bucket."""
     try:
-        found = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-                 for o in p.get("Contents", [])]
+        found = [
+            o["Key"]
+            for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in p.get("Contents", [])
+        ]
         data_keys = [k for k in found if not k.startswith("_ingest/")]
         if data_keys != [key]:
             raise RunFailed(f"bucket {bucket}: expected only {key!r}, found {data_keys!r}")
@@ -107,8 +127,9 @@ def verify_and_drop(s3, bucket: str, key: str, size: int, md5: str) -> None:  # 
             h.update(chunk)
             n += len(chunk)
         if n != size or h.hexdigest() != md5:
-            raise RunFailed(f"{bucket}/{key}: read back {n} bytes md5 {h.hexdigest()}, "
-                            f"expected {size} bytes md5 {md5}")
+            raise RunFailed(
+                f"{bucket}/{key}: read back {n} bytes md5 {h.hexdigest()}, expected {size} bytes md5 {md5}"
+            )
     finally:
         drop_bucket(s3, bucket)
 
@@ -123,9 +144,16 @@ def drop_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     s3.delete_bucket(Bucket=bucket)
 
 
-def bench_file(label: str, path: Path, meta: dict, endpoint: str, reps: int,
-               logs: Path, runners: dict[str, CmdFn] = RUNNERS,
-               say: Callable[[str], None] = print) -> FileResult:
+def bench_file(
+    label: str,
+    path: Path,
+    meta: dict,
+    endpoint: str,
+    reps: int,
+    logs: Path,
+    runners: dict[str, CmdFn] = RUNNERS,
+    say: Callable[[str], None] = print,
+) -> FileResult:
     path = path.resolve()
     s3 = s3_client(endpoint)
     env = aws_env(endpoint)
@@ -150,6 +178,8 @@ def bench_file(label: str, path: Path, meta: dict, endpoint: str, reps: int,
                 say(f"  upload {label} {name}: FAILED: {exc}")
                 continue
             res.runs.setdefault(name, []).append(m)
-            say(f"  upload {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s "
-                f"{res.size / 1e6 / m.seconds:.1f} MB/s peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB")
+            say(
+                f"  upload {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s "
+                f"{res.size / 1e6 / m.seconds:.1f} MB/s peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB"
+            )
     return res

@@ -51,7 +51,7 @@ from ingest.logs import configure_logging, register_secret
 from ingest.report import RunReport
 from ingest.stop import Stop
 
-log = structlog.get_logger("ingest.aws_lambda")
+log = structlog.get_logger(__name__)
 
 # The seed's event form: {"tipo": ...}.
 _TIPOS: dict[str, tuple[tuple[str, ...], bool, bool]] = {

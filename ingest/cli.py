@@ -25,7 +25,7 @@ from ingest.logs import configure_logging, register_secret
 from ingest.report import RunReport
 from ingest.stop import Stop
 
-log = structlog.get_logger("ingest")
+log = structlog.get_logger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,24 +41,45 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a selection flag (--csv, --genre, --collections) it runs the main job "
         "that config.toml describes.",
     )
-    p.add_argument("--csv", action="append", default=[], metavar="PATH",
-                   help="stage 1 only, for this file (repeatable)")
-    p.add_argument("--genre", action="append", default=[], metavar="NAME|ID",
-                   help="stage 2: every movie of this genre (war, crime, guerra, 10752, ...; repeatable)")
-    p.add_argument("--collections", action="store_true",
-                   help="the franchises (TMDB collections) the selected genres' movies belong to")
-    p.add_argument("--lake", metavar="URL", help="s3://bucket[/prefix] or a local directory "
-                   "(default: INGEST_LAKE, then config.toml, then ./datalake)")
-    p.add_argument("--date", metavar="YYYY-MM-DD",
-                   help="processing date used in the partition path (default: today, UTC)")
-    p.add_argument("--limit", type=_positive_int, metavar="N",
-                   help="only the N most popular movies of each genre")
-    p.add_argument("--rate", type=float, metavar="REQ_PER_S",
-                   help="TMDB requests per second (default 40)")
-    p.add_argument("--concurrency", type=_positive_int, metavar="N",
-                   help="TMDB requests in flight (default 20)")
-    p.add_argument("--config", type=Path, metavar="PATH",
-                   help="settings file (default: INGEST_CONFIG, then ./config.toml)")
+    p.add_argument(
+        "--csv", action="append", default=[], metavar="PATH", help="stage 1 only, for this file (repeatable)"
+    )
+    p.add_argument(
+        "--genre",
+        action="append",
+        default=[],
+        metavar="NAME|ID",
+        help="stage 2: every movie of this genre (war, crime, guerra, 10752, ...; repeatable)",
+    )
+    p.add_argument(
+        "--collections",
+        action="store_true",
+        help="the franchises (TMDB collections) the selected genres' movies belong to",
+    )
+    p.add_argument(
+        "--lake",
+        metavar="URL",
+        help="s3://bucket[/prefix] or a local directory "
+        "(default: INGEST_LAKE, then config.toml, then ./datalake)",
+    )
+    p.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="processing date used in the partition path (default: today, UTC)",
+    )
+    p.add_argument(
+        "--limit", type=_positive_int, metavar="N", help="only the N most popular movies of each genre"
+    )
+    p.add_argument("--rate", type=float, metavar="REQ_PER_S", help="TMDB requests per second (default 40)")
+    p.add_argument(
+        "--concurrency", type=_positive_int, metavar="N", help="TMDB requests in flight (default 20)"
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="settings file (default: INGEST_CONFIG, then ./config.toml)",
+    )
     p.add_argument("--version", action="version", version=f"ingest {__version__}")
     return p
 

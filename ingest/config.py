@@ -103,9 +103,7 @@ class Overrides:
         return bool(self.csv or self.genres or self.collections)
 
 
-def load_settings(
-    overrides: Overrides | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(overrides: Overrides | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build the run's settings from every source, in the contract's precedence order."""
     overrides = overrides or Overrides()
     env = os.environ if env is None else env
@@ -141,9 +139,7 @@ def load_settings(
     else:
         job = Job(
             csv=tuple(Path(p) for p in _list(job_t, "csv", where, [])),
-            genres=_unique(
-                tuple(resolve_genre(g) for g in _list(job_t, "genres", where, ["crime", "war"]))
-            ),
+            genres=_unique(tuple(resolve_genre(g) for g in _list(job_t, "genres", where, ["crime", "war"]))),
             movies=True,
             collections=_bool(job_t, "collections", where, True),
             limit=overrides.limit if overrides.limit is not None else _opt_int(job_t, "limit", where),
@@ -187,9 +183,7 @@ def load_settings(
         max_attempts=int(_num(upload_t, "max_attempts", where, 5)),
     )
     if not 1 <= upload.parts_in_flight <= 64:
-        raise ConfigError(
-            f"[upload] parts_in_flight must be between 1 and 64, got {upload.parts_in_flight}"
-        )
+        raise ConfigError(f"[upload] parts_in_flight must be between 1 and 64, got {upload.parts_in_flight}")
     if upload.max_attempts < 1:
         raise ConfigError(f"[upload] max_attempts must be at least 1, got {upload.max_attempts}")
 
@@ -298,7 +292,7 @@ def _bool(t: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
 def _list(t: Mapping[str, Any], key: str, where: str, default: Sequence[Any]) -> list[Any]:
     value = t.get(key, list(default))
     if not isinstance(value, list):
-        raise ConfigError(f"{where}: {key} must be a list, e.g. {key} = [\"...\"]")
+        raise ConfigError(f'{where}: {key} must be a list, e.g. {key} = ["..."]')
     return value
 
 

@@ -18,7 +18,7 @@ from ingest.lake import open_lake
 from ingest.report import RunReport
 from ingest.stop import Stop
 
-log = structlog.get_logger("ingest.job")
+log = structlog.get_logger(__name__)
 
 
 def preflight(settings: Settings) -> None:

@@ -31,9 +31,7 @@ def _mask(text: str) -> str:
     return text
 
 
-def _drop_secrets(
-    _logger: Any, _name: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
+def _drop_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     if _SECRETS:
         for key, value in event.items():
             if isinstance(value, str):

@@ -14,9 +14,7 @@ from collections.abc import Callable
 class Stop:
     __slots__ = ("_clock", "_deadline", "_reason")
 
-    def __init__(
-        self, *, deadline: float | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         # A clock reading (of ``clock``) after which no new unit of work may start.
         self._deadline = deadline
         self._clock = clock

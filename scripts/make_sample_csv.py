@@ -28,10 +28,28 @@ SERIES_HEADER = (
 )
 N = "\\N"
 _WORDS = (
-    "O Poderoso Chefão", "Cidade de Deus", "Tropa de Elite", "Apocalypse Now", "A Lista de Schindler",
-    "Bastardos Inglórios", "O Resgate do Soldado Ryan", "Pulp Fiction", "Os Infiltrados",
-    "Coração Valente", "Dunkirk", "1917", "Zodíaco", "Fargo", "Heat", "Scarface", "Ran",
-    "Nada de Novo no Front", "Platoon", "O Irlandês", "Cães de Aluguel", "Gomorra",
+    "O Poderoso Chefão",
+    "Cidade de Deus",
+    "Tropa de Elite",
+    "Apocalypse Now",
+    "A Lista de Schindler",
+    "Bastardos Inglórios",
+    "O Resgate do Soldado Ryan",
+    "Pulp Fiction",
+    "Os Infiltrados",
+    "Coração Valente",
+    "Dunkirk",
+    "1917",
+    "Zodíaco",
+    "Fargo",
+    "Heat",
+    "Scarface",
+    "Ran",
+    "Nada de Novo no Front",
+    "Platoon",
+    "O Irlandês",
+    "Cães de Aluguel",
+    "Gomorra",
 )
 _GENRES = ("Crime", "War", "Drama", "Action", "Thriller", "History", "Comedy", "Romance")
 _FIRST = ("José", "María", "João", "Zoë", "François", "Ånders", "Kenji", "Chloé", "Raúl", "Björk")
@@ -57,12 +75,43 @@ def _row(kind: str, i: int, rng: random.Random) -> str:
     minutes = str(rng.randint(60, 200)) if rng.random() < 0.9 else N
     tid = f"tt{title_no:07d}"
     if kind == "movies":
-        fields = [tid, title, original, str(year), minutes, genres, rating, votes, sex,
-                  character, name, born, died, role, known]
+        fields = [
+            tid,
+            title,
+            original,
+            str(year),
+            minutes,
+            genres,
+            rating,
+            votes,
+            sex,
+            character,
+            name,
+            born,
+            died,
+            role,
+            known,
+        ]
     else:
         end = str(year + rng.randint(0, 10)) if rng.random() < 0.6 else N
-        fields = [tid, title, original, str(year), end, minutes, genres, rating, votes, sex,
-                  character, name, born, died, role, known]
+        fields = [
+            tid,
+            title,
+            original,
+            str(year),
+            end,
+            minutes,
+            genres,
+            rating,
+            votes,
+            sex,
+            character,
+            name,
+            born,
+            died,
+            role,
+            known,
+        ]
     return "|".join(fields)
 
 

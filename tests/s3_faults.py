@@ -48,8 +48,7 @@ class FaultyS3:
                     f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{fault.code}</Code>"
                     f"<Message>injected by the test</Message></Error>"
                 )
-                return web.Response(status=fault.status, body=xml.encode(),
-                                    content_type="application/xml")
+                return web.Response(status=fault.status, body=xml.encode(), content_type="application/xml")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
         async with aiohttp.ClientSession(auto_decompress=False) as session:
             async with session.request(

@@ -20,8 +20,9 @@ def test_precedence_flag_then_env_then_file_then_default(tmp_path):
     cfg = toml(tmp_path, '[job]\nlake = "from-file"\n[tmdb]\nrate_per_s = 12\n')
     assert load_settings(Overrides(config=cfg), env={}).lake == "from-file"
     assert load_settings(Overrides(config=cfg), env={"INGEST_LAKE": "from-env"}).lake == "from-env"
-    flagged = load_settings(Overrides(config=cfg, lake="from-flag", rate_per_s=7),
-                            env={"INGEST_LAKE": "from-env"})
+    flagged = load_settings(
+        Overrides(config=cfg, lake="from-flag", rate_per_s=7), env={"INGEST_LAKE": "from-env"}
+    )
     assert flagged.lake == "from-flag" and flagged.tmdb.rate_per_s == 7
     assert load_settings(Overrides(config=cfg), env={}).tmdb.rate_per_s == 12
 
@@ -45,8 +46,10 @@ def test_selection_flags_replace_the_main_job(tmp_path):
 
 
 def test_secrets_come_from_the_environment_only_and_never_show(tmp_path):
-    s = load_settings(Overrides(config=toml(tmp_path, "")),
-                      env={"TMDB_READ_ACCESS_TOKEN": "tok-123456", "TMDB_BASE_URL": "http://x/3/"})
+    s = load_settings(
+        Overrides(config=toml(tmp_path, "")),
+        env={"TMDB_READ_ACCESS_TOKEN": "tok-123456", "TMDB_BASE_URL": "http://x/3/"},
+    )
     assert s.tmdb.token == "tok-123456" and s.tmdb.base_url == "http://x"
     assert "tok-123456" not in repr(s)
     with pytest.raises(ConfigError, match=r"secrets never go in config\.toml"):
@@ -59,8 +62,8 @@ def test_secrets_come_from_the_environment_only_and_never_show(tmp_path):
         ("[upload]\npart_size_mib = 4\n", "part_size_mib must be between 5 and 5120"),
         ("[upload]\nparts_in_flight = 0\n", "parts_in_flight must be between 1 and 64"),
         ("[tmdb]\nconcurrency = 500\n", "concurrency must be between 1 and 100"),
-        ("[job]\ngenres = [\"westerns!\"]\n", "unknown genre"),
-        ("[job]\ncollections = \"yes\"\n", "collections must be true or false"),
+        ('[job]\ngenres = ["westerns!"]\n', "unknown genre"),
+        ('[job]\ncollections = "yes"\n', "collections must be true or false"),
         ("[job\n", "not valid TOML"),
     ],
 )
@@ -77,6 +80,8 @@ def test_a_missing_config_file_is_an_error(tmp_path):
 def test_the_lambda_reserve_comes_from_the_environment_over_the_file(tmp_path):
     cfg = toml(tmp_path, "[lambda]\nreserve_s = 30\n")
     assert load_settings(Overrides(config=cfg), env={}).lambda_reserve_s == 30
-    assert load_settings(Overrides(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "4.5"}).lambda_reserve_s == 4.5
+    assert (
+        load_settings(Overrides(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "4.5"}).lambda_reserve_s == 4.5
+    )
     with pytest.raises(ConfigError, match="INGEST_LAMBDA_RESERVE_S must be a number of seconds"):
         load_settings(Overrides(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "soon"})

@@ -34,8 +34,19 @@ CASES = {
     "clean": HEADER + b"\n" + (ROW + b"\n") * 40,
     "no_final_newline": HEADER + b"\n" + (ROW + b"\n") * 10 + ROW,
     "crlf": HEADER + b"\r\n" + (ROW + b"\r\n") * 10,
-    "bom_and_bad_rows": b"\xef\xbb\xbf" + HEADER + b"\n" + ROW + b"\n" + b"a|b\n" + (ROW + b"\n") * 5
-    + b"\n" + ROW.replace(b"Z\xc3\xa9", b"Z\xe9") + b"\n" + ROW + b"|x\n" + ROW,
+    "bom_and_bad_rows": b"\xef\xbb\xbf"
+    + HEADER
+    + b"\n"
+    + ROW
+    + b"\n"
+    + b"a|b\n"
+    + (ROW + b"\n") * 5
+    + b"\n"
+    + ROW.replace(b"Z\xc3\xa9", b"Z\xe9")
+    + b"\n"
+    + ROW
+    + b"|x\n"
+    + ROW,
     "header_only": HEADER + b"\n",
     "header_no_newline": HEADER,
 }

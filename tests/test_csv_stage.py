@@ -36,9 +36,7 @@ def make_csv(path: Path, min_bytes: int, *, source: Path = ROOT / "data" / "movi
 def settings_for(tmp_path: Path, lake: str, *files: Path, part_mib: int = 5) -> Settings:
     config = tmp_path / "config.toml"
     config.write_text(f"[upload]\npart_size_mib = {part_mib}\nparts_in_flight = 3\n")
-    return load_settings(
-        Overrides(config=config, lake=lake, date=DATE, csv=tuple(str(f) for f in files))
-    )
+    return load_settings(Overrides(config=config, lake=lake, date=DATE, csv=tuple(str(f) for f in files)))
 
 
 def sha(data: bytes) -> str:
@@ -155,7 +153,11 @@ async def test_local_lake_gets_the_same_keys(tmp_path):
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
     return subprocess.run(
         [sys.executable, "-m", "ingest", *args],
-        capture_output=True, text=True, env=env or dict(os.environ), cwd=cwd, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        cwd=cwd,
+        timeout=120,
     )
 
 

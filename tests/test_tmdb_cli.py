@@ -36,10 +36,18 @@ def _env(url: str, *, token: str | None = None, api_key: str | None = None) -> d
 
 async def _start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--lake", str(tmp_path / "lake"),
-        "--date", DATE.isoformat(), *args,
-        env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ingest",
+        "--lake",
+        str(tmp_path / "lake"),
+        "--date",
+        DATE.isoformat(),
+        *args,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -50,9 +58,7 @@ async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, st
     return proc.returncode, out.decode(), err.decode()
 
 
-async def test_an_unknown_genre_is_exit_2_before_any_request(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_an_unknown_genre_is_exit_2_before_any_request(tmp_path: Path, catalog: Catalog) -> None:
     fake = FakeTmdb(catalog)
     async with fake.serve() as url:
         rc, _, err = await _cli(tmp_path, _env(url, token=FAKE_TOKEN), "--genre", "musicals")
@@ -79,16 +85,13 @@ async def test_a_bad_credential_is_exit_2_with_one_line_and_no_secret(
     assert fake.counters.unauthorized == 1
 
 
-async def test_the_api_key_appears_nowhere_even_in_debug_logs(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_the_api_key_appears_nowhere_even_in_debug_logs(tmp_path: Path, catalog: Catalog) -> None:
     gone = {min(catalog.genre_ids(80))}
     fake = FakeTmdb(catalog, failure_rate=0.1, gone_ids=gone, seed=8)
     async with fake.serve() as url:
         env = _env(url, api_key=FAKE_API_KEY)
         env["INGEST_LOG_LEVEL"] = "DEBUG"
-        rc, out, err = await _cli(tmp_path, env, "--genre", "crime", "--collections",
-                                  "--rate", "500")
+        rc, out, err = await _cli(tmp_path, env, "--genre", "crime", "--collections", "--rate", "500")
     assert rc == 0, err[-2000:]
     assert "request_retried" in err and "movies_skipped_404" in err
     assert FAKE_API_KEY not in out + err
@@ -96,9 +99,7 @@ async def test_the_api_key_appears_nowhere_even_in_debug_logs(
     assert sorted(ids) == sorted(catalog.genre_ids(80) - gone)
 
 
-async def test_a_killed_run_resumes_with_every_movie_exactly_once(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_a_killed_run_resumes_with_every_movie_exactly_once(tmp_path: Path, catalog: Catalog) -> None:
     fake = FakeTmdb(catalog, latency_s=0.02)
     folder = tmp_path / "lake" / f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}"
     args = ("--genre", "war", "--concurrency", "4", "--rate", "300")

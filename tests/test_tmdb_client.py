@@ -32,9 +32,7 @@ def catalog() -> Catalog:
     return Catalog.synthetic({10752: 300, 80: 200}, seed=7)
 
 
-def _client(
-    url: str, stats: TmdbStats, tuning: ClientTuning = FAST, **kw: object
-) -> TmdbClient:
+def _client(url: str, stats: TmdbStats, tuning: ClientTuning = FAST, **kw: object) -> TmdbClient:
     settings = settings_for(url, "unused", **kw)  # type: ignore[arg-type]
     return TmdbClient(settings.tmdb, stats, tuning=tuning)
 
@@ -59,8 +57,7 @@ async def _get_all(client: TmdbClient, ids: list[int]) -> dict[int, bytes]:
     [
         (200, b'{"id": 1}', {}, Verdict.OK, None),
         (200, b'{"id": 1', {}, Verdict.RETRY, None),
-        (429, b'{"status_code":25,"status_message":"over"}', {"Retry-After": "2"},
-         Verdict.THROTTLED, 2.0),
+        (429, b'{"status_code":25,"status_message":"over"}', {"Retry-After": "2"}, Verdict.THROTTLED, 2.0),
         (429, b'{"status_code":25}', {}, Verdict.THROTTLED, None),
         (500, b"{}", {}, Verdict.RETRY, None),
         (503, b"<html>down</html>", {"Retry-After": "1"}, Verdict.RETRY, 1.0),
@@ -143,18 +140,17 @@ async def test_faults_are_retried_until_every_answer_is_had(catalog: Catalog) ->
 
 
 @pytest.mark.parametrize("retry_after", [True, False])
-async def test_a_429_storm_is_survived_and_slows_the_client(
-    catalog: Catalog, retry_after: bool
-) -> None:
+async def test_a_429_storm_is_survived_and_slows_the_client(catalog: Catalog, retry_after: bool) -> None:
     fake = FakeTmdb(catalog, rate_limit=80, retry_after=retry_after)
     ids = sorted(catalog.genre_ids(10752))[:120]
     stats = TmdbStats()
     # Retry-After (1 s) honoured in full, as in production; backoff a little shorter.
     patient = ClientTuning(backoff_base_s=0.05, backoff_cap_s=1.0, retry_after_cap_s=1.0)
     with capture_logs() as logs:
-        async with fake.serve() as url, _client(
-            url, stats, patient, rate_per_s=400, max_attempts=12
-        ) as client:
+        async with (
+            fake.serve() as url,
+            _client(url, stats, patient, rate_per_s=400, max_attempts=12) as client,
+        ):
             bodies = await _get_all(client, ids)
     assert set(bodies) == set(ids)
     assert fake.counters.throttled > 0
@@ -221,9 +217,10 @@ async def test_the_api_key_never_reaches_an_error_or_a_log(catalog: Catalog) -> 
     fake = FakeTmdb(catalog, failure_rate=1.0, seed=2)
     stats = TmdbStats()
     with capture_logs() as logs:
-        async with fake.serve() as url, _client(
-            url, stats, token=None, api_key=FAKE_API_KEY, max_attempts=3
-        ) as client:
+        async with (
+            fake.serve() as url,
+            _client(url, stats, token=None, api_key=FAKE_API_KEY, max_attempts=3) as client,
+        ):
             with pytest.raises(RetryableError) as caught:
                 await client.get("/movie/11", {"append_to_response": "keywords"})
             fake.failure_rate = 0.0

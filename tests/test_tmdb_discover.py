@@ -86,9 +86,11 @@ def test_window_cuts() -> None:
     w = Window(d(1990, 1, 1), d(1999, 12, 31))
     assert w.cut([d(1980, 1, 1), d(1999, 12, 31)]) == [w]
     assert w.cut([d(1995, 6, 1), d(1995, 6, 1)]) == [
-        Window(d(1990, 1, 1), d(1995, 6, 1)), Window(d(1995, 6, 2), d(1999, 12, 31))
+        Window(d(1990, 1, 1), d(1995, 6, 1)),
+        Window(d(1995, 6, 2), d(1999, 12, 31)),
     ]
     assert Window(d(2001, 1, 1), d(2001, 1, 1)).single_day
     assert Window(d(1990, 1, 1), d(1995, 6, 1)).params() == {
-        "primary_release_date.gte": "1990-01-01", "primary_release_date.lte": "1995-06-01"
+        "primary_release_date.gte": "1990-01-01",
+        "primary_release_date.lte": "1995-06-01",
     }

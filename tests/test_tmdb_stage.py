@@ -42,9 +42,7 @@ def _ids(files: dict[str, bytes]) -> list[int]:
     return [r["id"] for r in records(files)]
 
 
-async def test_genres_and_collections_land_whole_and_once(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_genres_and_collections_land_whole_and_once(tmp_path: Path, catalog: Catalog) -> None:
     fake = FakeTmdb(catalog, failure_rate=0.08, seed=4)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url, genres=("war", "crime"), collections=True)
@@ -80,9 +78,7 @@ async def test_genres_and_collections_land_whole_and_once(
         assert all("parts" in r for r in records(files))
     assert all(n == 1 for n in Counter(_ids(war_c)).values())
     assert stats.planned == stats.written == 450 + 320
-    assert stats.collections_planned == stats.collections_written == len(_ids(war_c)) + len(
-        _ids(crime_c)
-    )
+    assert stats.collections_planned == stats.collections_written == len(_ids(war_c)) + len(_ids(crime_c))
     assert stats.requests == fake.counters.total
     assert stats.retries == fake.counters.injected_429 + fake.counters.injected_5xx > 0
     assert stats.files == len(war) + len(crime) + len(war_c) + len(crime_c)
@@ -155,9 +151,7 @@ async def test_stop_lets_started_batches_finish_and_the_rerun_completes(
     assert {k: war[k] for k in partial} == partial
 
 
-async def test_404s_are_skipped_counted_and_the_batch_still_done(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_404s_are_skipped_counted_and_the_batch_still_done(tmp_path: Path, catalog: Catalog) -> None:
     gone = set(sorted(catalog.genre_ids(WAR))[:3])
     fake = FakeTmdb(catalog, gone_ids=gone)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
@@ -230,9 +224,7 @@ async def test_an_oversized_batch_is_cut_into_numbered_pieces(
     assert sorted(plan_ids) == sorted(set(plan_ids)) and len(plan_ids) == 150
 
 
-async def test_a_bad_token_stops_the_stage_with_an_auth_error(
-    tmp_path: Path, catalog: Catalog
-) -> None:
+async def test_a_bad_token_stops_the_stage_with_an_auth_error(tmp_path: Path, catalog: Catalog) -> None:
     fake = FakeTmdb(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(AuthError):

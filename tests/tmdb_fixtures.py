@@ -60,9 +60,7 @@ def settings_for(
     )
 
 
-async def lake_files(
-    lake: Lake, kind: Kind, genre: str, date: dt.date = DATE
-) -> dict[str, bytes]:
+async def lake_files(lake: Lake, kind: Kind, genre: str, date: dt.date = DATE) -> dict[str, bytes]:
     """Key -> bytes of every file of one genre's movies or collections for ``date``."""
     prefix = f"{tmdb_prefix(kind, date)}{genre}-"
     out = {}

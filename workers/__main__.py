@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         asyncio.run(Service(settings, schedule).run())
     except UsageError as exc:
-        structlog.get_logger("workers").error("service_refused", error=type(exc).__name__)
+        structlog.get_logger(__name__).error("service_refused", error=type(exc).__name__)
         print(f"python -m workers: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0

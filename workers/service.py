@@ -31,7 +31,7 @@ from ingest.stop import Stop
 from workers.metrics import CONTENT_TYPE, Metrics, Outcome
 from workers.schedule import Schedule
 
-log = structlog.get_logger("workers.service")
+log = structlog.get_logger(__name__)
 
 # The longest the scheduler sleeps in one go, so a changed wall clock (NTP step, a
 # suspended VM) delays a tick by at most this much.

@@ -44,9 +44,7 @@ done = 0
 errors = 0
 total_pages = 1
 while page <= min(total_pages, 500) and (max_movies is None or done < max_movies):
-    results = discover.discover_movies(
-        {"with_genres": genre_id, "sort_by": "popularity.desc", "page": page}
-    )
+    results = discover.discover_movies({"with_genres": genre_id, "sort_by": "popularity.desc", "page": page})
     total_pages = int(tmdb.total_pages)
     for found in results:
         if max_movies is not None and done >= max_movies:
@@ -62,14 +60,28 @@ while page <= min(total_pages, 500) and (max_movies is None or done < max_movies
             print(f"movie {found.id}: {exc}", file=sys.stderr)
         done += 1
         if len(batch) == batch_size:
-            s3.put_object(Bucket=bucket, Key=f"Raw/TMDB/JSON/Movies/{date_path}/crime-{file_no:05d}.json",
-                          Body=json.dumps(batch, ensure_ascii=False).encode())
+            s3.put_object(
+                Bucket=bucket,
+                Key=f"Raw/TMDB/JSON/Movies/{date_path}/crime-{file_no:05d}.json",
+                Body=json.dumps(batch, ensure_ascii=False).encode(),
+            )
             batch = []
             file_no += 1
     page += 1
 if batch:
-    s3.put_object(Bucket=bucket, Key=f"Raw/TMDB/JSON/Movies/{date_path}/crime-{file_no:05d}.json",
-                  Body=json.dumps(batch, ensure_ascii=False).encode())
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"Raw/TMDB/JSON/Movies/{date_path}/crime-{file_no:05d}.json",
+        Body=json.dumps(batch, ensure_ascii=False).encode(),
+    )
 seconds = time.monotonic() - started
-print(json.dumps({"movies": done, "errors": errors, "seconds": round(seconds, 3),
-                  "movies_per_s": round(done / seconds, 3)}))
+print(
+    json.dumps(
+        {
+            "movies": done,
+            "errors": errors,
+            "seconds": round(seconds, 3),
+            "movies_per_s": round(done / seconds, 3),
+        }
+    )
+)

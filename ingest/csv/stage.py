@@ -28,7 +28,7 @@ from ingest.progress import Progress
 from ingest.report import CsvFileResult, RunReport
 from ingest.stop import Stop
 
-log = structlog.get_logger("ingest.csv")
+log = structlog.get_logger(__name__)
 
 
 def check_inputs(paths: Sequence[Path]) -> None:
@@ -49,9 +49,7 @@ def check_inputs(paths: Sequence[Path]) -> None:
             raise InputError(f"{path} cannot be ingested: {exc}; the first line must be the header") from None
         key = csv_key(path.name, dt.date(2000, 1, 1))
         if key in keys:
-            raise InputError(
-                f"{keys[key]} and {path} would land under the same key: rename one of them"
-            )
+            raise InputError(f"{keys[key]} and {path} would land under the same key: rename one of them")
         keys[key] = path
 
 
@@ -93,9 +91,7 @@ async def run_csv(
         if stop.requested:
             log.warning("csv_stopped", reason=stop.reason, left=str(path))
             return False
-        result = await ingest_file(
-            lake, path, settings.date, progress=progress, identity=hashing.get(path)
-        )
+        result = await ingest_file(lake, path, settings.date, progress=progress, identity=hashing.get(path))
         report.csv.append(result)
     return True
 

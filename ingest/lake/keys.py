@@ -22,6 +22,7 @@ class Kind(enum.StrEnum):
         """The ``<spec>`` folder of the lake layout: ``Movies``, ``Collections``."""
         return self.value.capitalize()
 
+
 STATE_ROOT = "_ingest"
 
 

@@ -97,9 +97,7 @@ class LocalLake:
     ) -> None:
         await asyncio.to_thread(self._copy, key, path, sha256, on_bytes)
 
-    def _copy(
-        self, key: str, path: Path, sha256: str, on_bytes: Callable[[int], None] | None
-    ) -> None:
+    def _copy(self, key: str, path: Path, sha256: str, on_bytes: Callable[[int], None] | None) -> None:
         def copy(dst: object) -> None:
             with path.open("rb") as src:
                 while chunk := src.read(self._tuning.part_size):

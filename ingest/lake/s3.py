@@ -196,8 +196,7 @@ class S3Lake:
                 ) from None
             if code in ("403", "AccessDenied"):
                 raise ConfigError(
-                    f"access to bucket {self._bucket!r} is denied: check the AWS credentials "
-                    "and their policy"
+                    f"access to bucket {self._bucket!r} is denied: check the AWS credentials and their policy"
                 ) from None
             raise classify(exc, f"checking bucket {self._bucket}") from None
         except (NoCredentialsError, *_TRANSPORT) as exc:
@@ -229,8 +228,9 @@ class S3Lake:
                 if not isinstance(err, RetryableError) or attempt >= self._tuning.max_attempts:
                     raise err from exc
                 delay = min(20.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
-                log.warning("s3_call_retried", what=what, attempt=attempt, delay_s=round(delay, 2),
-                            error=str(err))
+                log.warning(
+                    "s3_call_retried", what=what, attempt=attempt, delay_s=round(delay, 2), error=str(err)
+                )
                 await asyncio.sleep(delay)
 
     async def stat(self, key: str) -> ObjectInfo | None:
@@ -277,7 +277,7 @@ class S3Lake:
         paginator = self._client.get_paginator("list_objects_v2")
         try:
             async for page in paginator.paginate(Bucket=self._bucket, Prefix=self._key(prefix)):
-                keys.extend(o["Key"][len(self._prefix):] for o in page.get("Contents", ()))
+                keys.extend(o["Key"][len(self._prefix) :] for o in page.get("Contents", ()))
         except Exception as exc:
             raise classify(exc, f"list {prefix}") from None
         return sorted(keys)

@@ -48,53 +48,142 @@ PAGE_SIZE = 20
 MAX_PAGE = 500
 
 GENRE_NAMES = {
-    28: "Action", 12: "Adventure", 16: "Animation", 35: "Comedy", 80: "Crime",
-    99: "Documentary", 18: "Drama", 10751: "Family", 14: "Fantasy", 36: "History",
-    27: "Horror", 10402: "Music", 9648: "Mystery", 10749: "Romance",
-    878: "Science Fiction", 10770: "TV Movie", 53: "Thriller", 10752: "War", 37: "Western",
+    28: "Action",
+    12: "Adventure",
+    16: "Animation",
+    35: "Comedy",
+    80: "Crime",
+    99: "Documentary",
+    18: "Drama",
+    10751: "Family",
+    14: "Fantasy",
+    36: "History",
+    27: "Horror",
+    10402: "Music",
+    9648: "Mystery",
+    10749: "Romance",
+    878: "Science Fiction",
+    10770: "TV Movie",
+    53: "Thriller",
+    10752: "War",
+    37: "Western",
 }
 # Genres a synthetic movie may carry besides the one it was made for.
 _EXTRA_GENRES = (18, 53, 28, 36, 10749, 9648, 12)
 
 _WORDS = (
-    "Último", "Guerra", "Noite", "Cidade", "Coração", "Ação", "Sombra", "Lágrimas",
-    "Éclair", "Frères", "Ímpeto", "Mañana", "Café", "Straße", "Sangue", "Ouro",
-    "Fronteira", "Silence", "Empire", "Heist", "Soldier", "River", "Winter", "Code",
+    "Último",
+    "Guerra",
+    "Noite",
+    "Cidade",
+    "Coração",
+    "Ação",
+    "Sombra",
+    "Lágrimas",
+    "Éclair",
+    "Frères",
+    "Ímpeto",
+    "Mañana",
+    "Café",
+    "Straße",
+    "Sangue",
+    "Ouro",
+    "Fronteira",
+    "Silence",
+    "Empire",
+    "Heist",
+    "Soldier",
+    "River",
+    "Winter",
+    "Code",
 )
 _KEYWORDS = (
-    "world war ii", "heist", "mafia", "detective", "resistance", "prison", "revenge",
-    "based on novel or book", "gangster", "espionage", "battlefield", "trial", "corruption",
-    "femme fatale", "cold war", "biography", "nazi", "police", "drug cartel", "survival",
-    "vietnam war", "serial killer", "courtroom", "hitman", "navy", "submarine", "ss",
+    "world war ii",
+    "heist",
+    "mafia",
+    "detective",
+    "resistance",
+    "prison",
+    "revenge",
+    "based on novel or book",
+    "gangster",
+    "espionage",
+    "battlefield",
+    "trial",
+    "corruption",
+    "femme fatale",
+    "cold war",
+    "biography",
+    "nazi",
+    "police",
+    "drug cartel",
+    "survival",
+    "vietnam war",
+    "serial killer",
+    "courtroom",
+    "hitman",
+    "navy",
+    "submarine",
+    "ss",
 )
-_LANGS = (("en", "English", "English"), ("fr", "French", "Français"),
-          ("pt", "Portuguese", "Português"), ("de", "German", "Deutsch"),
-          ("ja", "Japanese", "日本語"), ("es", "Spanish", "Español"))
-_COUNTRIES = (("US", "United States of America"), ("FR", "France"), ("BR", "Brazil"),
-              ("DE", "Germany"), ("JP", "Japan"), ("GB", "United Kingdom"))
+_LANGS = (
+    ("en", "English", "English"),
+    ("fr", "French", "Français"),
+    ("pt", "Portuguese", "Português"),
+    ("de", "German", "Deutsch"),
+    ("ja", "Japanese", "日本語"),
+    ("es", "Spanish", "Español"),
+)
+_COUNTRIES = (
+    ("US", "United States of America"),
+    ("FR", "France"),
+    ("BR", "Brazil"),
+    ("DE", "Germany"),
+    ("JP", "Japan"),
+    ("GB", "United Kingdom"),
+)
 
-ERR_AUTH = {"status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.",
-            "success": False}
-ERR_NOT_FOUND = {"success": False, "status_code": 34,
-                 "status_message": "The resource you requested could not be found."}
-ERR_PAGE = {"success": False, "status_code": 22, "status_message":
-            "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer."}
+ERR_AUTH = {
+    "status_code": 7,
+    "status_message": "Invalid API key: You must be granted a valid key.",
+    "success": False,
+}
+ERR_NOT_FOUND = {
+    "success": False,
+    "status_code": 34,
+    "status_message": "The resource you requested could not be found.",
+}
+ERR_PAGE = {
+    "success": False,
+    "status_code": 22,
+    "status_message": "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
+}
 _ERR_5XX = {
-    500: {"success": False, "status_code": 11,
-          "status_message": "Internal error: Something went wrong, contact TMDB."},
-    502: {"success": False, "status_code": 43,
-          "status_message": "Couldn't connect to the backend server."},
-    503: {"success": False, "status_code": 9,
-          "status_message":
-          "Service offline: This service is temporarily offline, try again later."},
-    504: {"success": False, "status_code": 24,
-          "status_message": "Your request to the backend server timed out. Try again."},
+    500: {
+        "success": False,
+        "status_code": 11,
+        "status_message": "Internal error: Something went wrong, contact TMDB.",
+    },
+    502: {"success": False, "status_code": 43, "status_message": "Couldn't connect to the backend server."},
+    503: {
+        "success": False,
+        "status_code": 9,
+        "status_message": "Service offline: This service is temporarily offline, try again later.",
+    },
+    504: {
+        "success": False,
+        "status_code": 24,
+        "status_message": "Your request to the backend server timed out. Try again.",
+    },
 }
 
 
 def _err_rate(limit: float) -> dict[str, Any]:
-    return {"success": False, "status_code": 25,
-            "status_message": f"Your request count (#) is over the allowed limit of ({limit:g})."}
+    return {
+        "success": False,
+        "status_code": 25,
+        "status_message": f"Your request count (#) is over the allowed limit of ({limit:g}).",
+    }
 
 
 @dataclass(slots=True)
@@ -175,9 +264,7 @@ class Catalog:
         return {m.id for m in self.movies.values() if genre_id in m.genre_ids}
 
     def collection_ids(self, movie_ids: Iterable[int]) -> set[int]:
-        return {
-            cid for i in movie_ids if (cid := self.movies[i].collection_id) is not None
-        }
+        return {cid for i in movie_ids if (cid := self.movies[i].collection_id) is not None}
 
     # Wire shapes -------------------------------------------------------------------------
 
@@ -215,7 +302,9 @@ class Catalog:
         body: dict[str, Any] = {
             "adult": False,
             "backdrop_path": summary["backdrop_path"],
-            "belongs_to_collection": None if coll is None else {
+            "belongs_to_collection": None
+            if coll is None
+            else {
                 "id": coll.id,
                 "name": coll.name,
                 "poster_path": f"/{_path_token(self._rng(3, coll.id))}.jpg",
@@ -233,8 +322,12 @@ class Catalog:
             "popularity": movie.popularity,
             "poster_path": summary["poster_path"],
             "production_companies": [
-                {"id": rng.randint(1, 200_000), "logo_path": rng.choice((None, "/logo.png")),
-                 "name": f"{rng.choice(_WORDS)} Filmes", "origin_country": country[0]}
+                {
+                    "id": rng.randint(1, 200_000),
+                    "logo_path": rng.choice((None, "/logo.png")),
+                    "name": f"{rng.choice(_WORDS)} Filmes",
+                    "origin_country": country[0],
+                }
                 for _ in range(rng.randint(0, 3))
             ],
             "production_countries": [{"iso_3166_1": country[0], "name": country[1]}],
@@ -251,9 +344,7 @@ class Catalog:
         }
         if "keywords" in append:
             words = rng.sample(_KEYWORDS, rng.randint(0, 6))
-            body["keywords"] = {
-                "keywords": [{"id": 1000 + _KEYWORDS.index(w), "name": w} for w in words]
-            }
+            body["keywords"] = {"keywords": [{"id": 1000 + _KEYWORDS.index(w), "name": w} for w in words]}
         return body
 
     def collection(self, collection_id: int) -> dict[str, Any]:
@@ -410,8 +501,7 @@ class FakeTmdb:
         """Serve on ``host:port`` (0: a free port); yield the root URL (without ``/3``)."""
         # handler_cancellation: a client that gives up on a stalled request frees its handler.
         self._closing = asyncio.Event()
-        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None,
-                               shutdown_timeout=0.5)
+        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -425,9 +515,7 @@ class FakeTmdb:
             await runner.cleanup()
 
     @web.middleware
-    async def _gate(
-        self, request: web.Request, handler: Callable[[web.Request], Any]
-    ) -> web.StreamResponse:
+    async def _gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
         if request.path == "/__stats":
             return await handler(request)  # type: ignore[no-any-return]
         c = self.counters
@@ -519,12 +607,14 @@ class FakeTmdb:
         ids = self._query(q)
         chunk = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         movies = self.catalog.movies
-        return _json({
-            "page": page,
-            "results": [self.catalog.summary(movies[i]) for i in chunk],
-            "total_pages": math.ceil(len(ids) / PAGE_SIZE),
-            "total_results": len(ids),
-        })
+        return _json(
+            {
+                "page": page,
+                "results": [self.catalog.summary(movies[i]) for i in chunk],
+                "total_pages": math.ceil(len(ids) / PAGE_SIZE),
+                "total_results": len(ids),
+            }
+        )
 
     def _query(self, q: Mapping[str, str]) -> list[int]:
         genres = q.get("with_genres", "")
@@ -538,16 +628,15 @@ class FakeTmdb:
         else:
             wanted, mode = {int(g) for g in genres.split(",") if g}, all
         found = [
-            m for m in self.catalog.movies.values()
+            m
+            for m in self.catalog.movies.values()
             if (not wanted or mode(g in m.genre_ids for g in wanted))
             and (gte is None or (m.release_date and m.release_date >= gte))
             and (lte is None or (m.release_date and m.release_date <= lte))
         ]
         field_, _, order = sort_by.partition(".")
         if field_ == "primary_release_date":
-            dated = sorted(
-                (m for m in found if m.release_date), key=lambda m: (m.release_date, m.id)
-            )
+            dated = sorted((m for m in found if m.release_date), key=lambda m: (m.release_date, m.id))
             undated = sorted((m for m in found if not m.release_date), key=lambda m: m.id)
             if order != "desc":
                 found = dated + undated
@@ -592,8 +681,11 @@ def _query_label(q: Mapping[str, str]) -> str:
 def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
     # TMDB answers compact JSON, UTF-8, non-ASCII characters unescaped.
     return web.Response(
-        body=orjson.dumps(body), status=status, headers=headers,
-        content_type="application/json", charset="utf-8",
+        body=orjson.dumps(body),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
     )
 
 
@@ -601,15 +693,18 @@ def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m ingest.standin", description=(__doc__ or "").split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m ingest.standin", description=(__doc__ or "").split("\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--crime", type=int, default=0, help="movies in Crime (80)")
     p.add_argument("--war", type=int, default=0, help="movies in War (10752)")
-    p.add_argument("--genre", action="append", default=[], metavar="ID=N",
-                   help="movies in another genre, e.g. 18=5000 (repeatable)")
+    p.add_argument(
+        "--genre",
+        action="append",
+        default=[],
+        metavar="ID=N",
+        help="movies in another genre, e.g. 18=5000 (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--token", default=FAKE_TOKEN)
     p.add_argument("--api-key", default=FAKE_API_KEY)
@@ -640,10 +735,17 @@ async def _main(
         sizes[int(gid)] = int(n)
     catalog = Catalog.synthetic(sizes or {80: 300, 10752: 150}, seed=args.seed)
     fake = (fake_cls or FakeTmdb)(
-        catalog, token=args.token, api_key=args.api_key, rate_limit=args.rate,
-        retry_after=not args.no_retry_after, max_connections=args.max_connections,
-        latency_s=args.latency_ms / 1000, failure_rate=args.failure_rate,
-        stall_rate=args.stall_rate, stall_s=args.stall_s, seed=args.seed,
+        catalog,
+        token=args.token,
+        api_key=args.api_key,
+        rate_limit=args.rate,
+        retry_after=not args.no_retry_after,
+        max_connections=args.max_connections,
+        latency_s=args.latency_ms / 1000,
+        failure_rate=args.failure_rate,
+        stall_rate=args.stall_rate,
+        stall_s=args.stall_s,
+        seed=args.seed,
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -657,7 +759,8 @@ async def _main(
             f"TMDB_BASE_URL={url} TMDB_READ_ACCESS_TOKEN={args.token}  "
             f"genres: {', '.join(f'{g}={n}' for g, n in sizes.items())}  "
             f"collections: {len(catalog.collections)}  counters: {url}/__stats",
-            file=sys.stderr, flush=True,
+            file=sys.stderr,
+            flush=True,
         )
         await done.wait()
     print(orjson.dumps(fake.counters.as_dict()).decode(), flush=True)

@@ -40,7 +40,7 @@ from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord,
 from ingest.report import TmdbStats
 from ingest.tmdb.rate import AdaptiveRate
 
-log = structlog.get_logger("ingest.tmdb")
+log = structlog.get_logger(__name__)
 
 USER_AGENT = "movies-lake-ingest/0.1 (+aiohttp)"
 
@@ -98,12 +98,16 @@ def classify(status: int, body: bytes, headers: Mapping[str, str]) -> Outcome:
     detail = f"{status}{_tmdb_reason(body)}"
     if status == 429:
         return Outcome(
-            Verdict.THROTTLED, status, detail=detail,
+            Verdict.THROTTLED,
+            status,
+            detail=detail,
             retry_after_s=parse_retry_after(headers.get("Retry-After")),
         )
     if status >= 500 or status == 408:
         return Outcome(
-            Verdict.RETRY, status, detail=detail,
+            Verdict.RETRY,
+            status,
+            detail=detail,
             retry_after_s=parse_retry_after(headers.get("Retry-After")),
         )
     if status == 401:
@@ -234,8 +238,9 @@ class TmdbClient:
                 )
             if attempt < attempts:
                 wait = backoff_s(attempt, outcome, self._tuning, self._rng)
-                log.debug("request_retried", url=shown, attempt=attempt, why=outcome.detail,
-                          wait_s=round(wait, 3))
+                log.debug(
+                    "request_retried", url=shown, attempt=attempt, why=outcome.detail, wait_s=round(wait, 3)
+                )
                 await asyncio.sleep(wait)
         raise RetryableError(
             f"TMDB {shown} still failing after {attempts} attempts ({outcome.detail})",
@@ -260,8 +265,7 @@ class TmdbClient:
                 return Outcome(Verdict.RETRY, 0, detail="timed out")
             except aiohttp.ClientError as exc:
                 # str(exc) may quote the URL, query string included: redact before keeping.
-                return Outcome(Verdict.RETRY, 0, detail=f"{type(exc).__name__}: "
-                               f"{redact_url(str(exc))[:200]}")
+                return Outcome(Verdict.RETRY, 0, detail=f"{type(exc).__name__}: {redact_url(str(exc))[:200]}")
         if outcome.verdict is Verdict.THROTTLED:
             stats.throttled += 1
             self._rate.record(throttled=True)

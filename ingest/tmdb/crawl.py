@@ -59,7 +59,7 @@ from ingest.tmdb.plan import (
     save_plan,
 )
 
-log = structlog.get_logger("ingest.tmdb")
+log = structlog.get_logger(__name__)
 
 # After this many failed batches TMDB is taken to be down: no new batch is started.
 MAX_FAILED_BATCHES = 3
@@ -180,8 +180,10 @@ class _Fetched:
         """What the run's final error says about this fetch, if any batch failed."""
         if not self.failed_batches:
             return []
-        return [f"{self.failed_batches} batches of {genre.slug} {noun} failed "
-                f"({self.failed_items} {noun} did not come through; first: {self.first_error})"]
+        return [
+            f"{self.failed_batches} batches of {genre.slug} {noun} failed "
+            f"({self.failed_items} {noun} did not come through; first: {self.first_error})"
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +241,7 @@ class _Stage:
     async def movies(self, genre: Genre) -> _MoviesDone:
         plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
         if plan is not None and plan.covers(self._limit):
-            log.info("plan_reused", kind="movies", genre=genre.slug, ids=len(plan.ids),
-                     plan_id=plan.plan_id)
+            log.info("plan_reused", kind="movies", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id)
         else:
             plan = await self._enumerate(genre, plan)
         target = plan.target(self._limit)
@@ -264,8 +265,16 @@ class _Stage:
         }
         limit = None if found.complete else self._limit
         if old is None:
-            plan = Plan(Kind.MOVIES, genre.id, genre.slug, self._date, found.ids,
-                        complete=found.complete, limit=limit, history=(entry,))
+            plan = Plan(
+                Kind.MOVIES,
+                genre.id,
+                genre.slug,
+                self._date,
+                found.ids,
+                complete=found.complete,
+                limit=limit,
+                history=(entry,),
+            )
         else:
             plan = old.extended(
                 found.ids,
@@ -274,11 +283,24 @@ class _Stage:
                 history=(*old.history, entry),
             )
         await save_plan(self._lake, plan)
-        log.info("plan_frozen", kind="movies", genre=genre.slug, plan_id=plan.plan_id,
-                 ids=len(plan.ids), appended=len(plan.ids) - (len(old.ids) if old else 0), **entry)
+        log.info(
+            "plan_frozen",
+            kind="movies",
+            genre=genre.slug,
+            plan_id=plan.plan_id,
+            ids=len(plan.ids),
+            appended=len(plan.ids) - (len(old.ids) if old else 0),
+            **entry,
+        )
         if found.gap:
-            log.warning("genre_gap_found", genre=genre.slug, total_results=found.total_results,
-                        found=len(found.ids), gap=found.gap, why=found.gap_reason)
+            log.warning(
+                "genre_gap_found",
+                genre=genre.slug,
+                total_results=found.total_results,
+                found=len(found.ids),
+                gap=found.gap,
+                why=found.gap_reason,
+            )
         return plan
 
     # Collections -------------------------------------------------------------------------
@@ -286,26 +308,40 @@ class _Stage:
     async def collections(self, genre: Genre, movies: _MoviesDone) -> tuple[bool, list[str]]:
         plan = await load_plan(self._lake, self._date, Kind.COLLECTIONS, genre.slug)
         source = movies.plan
-        if (
-            plan is not None
-            and plan.source_plan_id == source.plan_id
-            and plan.covered >= movies.target
-        ):
-            log.info("plan_reused", kind="collections", genre=genre.slug, ids=len(plan.ids),
-                     plan_id=plan.plan_id)
+        if plan is not None and plan.source_plan_id == source.plan_id and plan.covered >= movies.target:
+            log.info(
+                "plan_reused", kind="collections", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id
+            )
         else:
             ids = await self._collection_ids(movies)
-            entry = {"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                     "movies": movies.target, "found": len(ids)}
+            entry = {
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "movies": movies.target,
+                "found": len(ids),
+            }
             if plan is None or plan.source_plan_id != source.plan_id:
-                plan = Plan(Kind.COLLECTIONS, genre.id, genre.slug, self._date, tuple(ids),
-                            complete=True, source_plan_id=source.plan_id,
-                            covered=movies.target, history=(entry,))
+                plan = Plan(
+                    Kind.COLLECTIONS,
+                    genre.id,
+                    genre.slug,
+                    self._date,
+                    tuple(ids),
+                    complete=True,
+                    source_plan_id=source.plan_id,
+                    covered=movies.target,
+                    history=(entry,),
+                )
             else:
                 plan = plan.extended(ids, covered=movies.target, history=(*plan.history, entry))
             await save_plan(self._lake, plan)
-            log.info("plan_frozen", kind="collections", genre=genre.slug, plan_id=plan.plan_id,
-                     ids=len(plan.ids), movies=movies.target)
+            log.info(
+                "plan_frozen",
+                kind="collections",
+                genre=genre.slug,
+                plan_id=plan.plan_id,
+                ids=len(plan.ids),
+                movies=movies.target,
+            )
         target = len(plan.ids)
         self._stats.collections_planned += target
         fetched, done = await self._fetch(plan, target)
@@ -363,13 +399,19 @@ class _Stage:
         batches = plan.batches(target)
         already = await done_batches(self._lake, plan, batches)
         todo = [b for b in batches if b.number not in already]
-        log.info("batches_planned", kind=plan.kind, genre=plan.genre, ids=target,
-                 batches=len(batches), already_in_lake=len(already), to_fetch=len(todo))
+        log.info(
+            "batches_planned",
+            kind=plan.kind,
+            genre=plan.genre,
+            ids=target,
+            batches=len(batches),
+            already_in_lake=len(already),
+            to_fetch=len(todo),
+        )
         fetched = _Fetched()
         if not todo:
             return fetched, True
-        bar = Progress(f"{plan.genre} {plan.kind}", sum(len(b.ids) for b in todo),
-                       enabled=self._progress)
+        bar = Progress(f"{plan.genre} {plan.kind}", sum(len(b.ids) for b in todo), enabled=self._progress)
         started = time.monotonic()
         requests_at_start = self._stats.requests
         logical_at_start = self._client.first_attempts
@@ -384,9 +426,13 @@ class _Stage:
                 # Only between batches: a started batch is always fed whole.
                 if self._stop.requested or fetched.failed_batches >= MAX_FAILED_BATCHES:
                     fetched.unstarted = len(todo) - n
-                    log.info("feeding_stopped", kind=plan.kind, genre=plan.genre,
-                             reason=self._stop.reason or "too many failed batches",
-                             batches_left=fetched.unstarted)
+                    log.info(
+                        "feeding_stopped",
+                        kind=plan.kind,
+                        genre=plan.genre,
+                        reason=self._stop.reason or "too many failed batches",
+                        batches_left=fetched.unstarted,
+                    )
                     break
                 opened[batch.number] = _Open(batch)
                 for i, item_id in enumerate(batch.ids):
@@ -414,8 +460,10 @@ class _Stage:
                     await self._close(plan, open_, fetched)
                     bar.advance(len(open_.batch.ids))
                     elapsed = max(time.monotonic() - started, 1e-6)
-                    bar.extra = (f"{(self._stats.requests - requests_at_start) / elapsed:.0f} "
-                                 f"req/s, {self._stats.throttled} 429s")
+                    bar.extra = (
+                        f"{(self._stats.requests - requests_at_start) / elapsed:.0f} "
+                        f"req/s, {self._stats.throttled} 429s"
+                    )
 
         try:
             async with asyncio.TaskGroup() as tg:
@@ -426,13 +474,19 @@ class _Stage:
         finally:
             bar.close()
         seconds = time.monotonic() - started
-        log.info("batches_fetched", kind=plan.kind, genre=plan.genre,
-                 batches=fetched.written_batches, records=fetched.records,
-                 failed_batches=fetched.failed_batches, unstarted_batches=fetched.unstarted,
-                 requests=self._stats.requests - requests_at_start,
-                 logical_requests=self._client.first_attempts - logical_at_start,
-                 seconds=round(seconds, 3),
-                 records_per_s=round(fetched.records / seconds, 2) if seconds > 0 else None)
+        log.info(
+            "batches_fetched",
+            kind=plan.kind,
+            genre=plan.genre,
+            batches=fetched.written_batches,
+            records=fetched.records,
+            failed_batches=fetched.failed_batches,
+            unstarted_batches=fetched.unstarted,
+            requests=self._stats.requests - requests_at_start,
+            logical_requests=self._client.first_attempts - logical_at_start,
+            seconds=round(seconds, 3),
+            records_per_s=round(fetched.records / seconds, 2) if seconds > 0 else None,
+        )
         done = fetched.failed_batches == 0 and fetched.unstarted == 0
         return fetched, done
 
@@ -466,21 +520,26 @@ class _Stage:
             fetched.failed_batches += 1
             fetched.first_error = fetched.first_error or open_.error
             fetched.failed_items += sum(1 for x in open_.lines if x is None) - len(open_.skipped)
-            log.warning("batch_failed", kind=plan.kind, genre=plan.genre, batch=batch.number,
-                        error=open_.error)
+            log.warning(
+                "batch_failed", kind=plan.kind, genre=plan.genre, batch=batch.number, error=open_.error
+            )
             return
         lines = [x for x in open_.lines if x is not None]
         files = pack(lines)
         keys = []
         for piece, data in enumerate(files, start=1):
-            key = tmdb_key(plan.kind, plan.date, plan.genre,
-                           file_number(batch.number, piece))
+            key = tmdb_key(plan.kind, plan.date, plan.genre, file_number(batch.number, piece))
             await self._lake.write(key, data)
             keys.append(key)
             self._stats.files += 1
             self._stats.bytes += len(data)
-        marker: dict[str, Any] = {"batch": batch.number, "ids": len(batch.ids),
-                                  "written": len(lines), "skipped": open_.skipped, "files": keys}
+        marker: dict[str, Any] = {
+            "batch": batch.number,
+            "ids": len(batch.ids),
+            "written": len(lines),
+            "skipped": open_.skipped,
+            "files": keys,
+        }
         if plan.kind is Kind.MOVIES:
             marker["collections"] = list(dict.fromkeys(seen))
             fetched.collections[batch.number] = marker["collections"]
@@ -490,9 +549,16 @@ class _Stage:
         await self._lake.write(marker_key(plan, batch, len(lines)), orjson.dumps(marker))
         fetched.written_batches += 1
         fetched.records += len(lines)
-        log.info("batch_written", kind=plan.kind, genre=plan.genre, batch=batch.number,
-                 records=len(lines), skipped=len(open_.skipped), files=len(keys),
-                 bytes=sum(len(f) for f in files))
+        log.info(
+            "batch_written",
+            kind=plan.kind,
+            genre=plan.genre,
+            batch=batch.number,
+            records=len(lines),
+            skipped=len(open_.skipped),
+            files=len(keys),
+            bytes=sum(len(f) for f in files),
+        )
 
 
 def _collection_of(data: Any) -> int | None:

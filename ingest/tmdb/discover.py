@@ -31,7 +31,7 @@ from ingest.genres import Genre
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.wire import DiscoverPage
 
-log = structlog.get_logger("ingest.tmdb.discover")
+log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 20
 MAX_PAGE = 500
@@ -68,11 +68,7 @@ class Window:
     def cut(self, dates: list[dt.date]) -> list[Window]:
         """Split after each of ``dates`` (those strictly inside the window)."""
         inside = sorted(
-            {
-                d
-                for d in dates
-                if (self.gte is None or d >= self.gte) and (self.lte is None or d < self.lte)
-            }
+            {d for d in dates if (self.gte is None or d >= self.gte) and (self.lte is None or d < self.lte)}
         )
         windows, lo = [], self.gte
         for d in inside:
@@ -137,9 +133,7 @@ class Discoverer:
 
     # Plain pages -------------------------------------------------------------------------
 
-    async def _page(
-        self, window: Window, page: int, sort_by: str = "popularity.desc"
-    ) -> DiscoverPage:
+    async def _page(self, window: Window, page: int, sort_by: str = "popularity.desc") -> DiscoverPage:
         params: dict[str, str | int] = {
             "with_genres": self._genre.id,
             "sort_by": sort_by,
@@ -188,8 +182,9 @@ class Discoverer:
         if n <= REACHABLE or window.single_day:
             if n > REACHABLE:
                 self._t.overflow += n - REACHABLE
-                log.warning("window_overflowed", genre=self._genre.slug, window=window.label(),
-                            total_results=n)
+                log.warning(
+                    "window_overflowed", genre=self._genre.slug, window=window.label(), total_results=n
+                )
             self._t.windows += 1
             self._t.window_total += n
             await self._rest(window, n)
@@ -197,8 +192,13 @@ class Discoverer:
         parts = window.cut(await self._cut_dates(window, n))
         if len(parts) == 1:
             parts = window.cut([_midpoint(window)])
-        log.debug("window_split", genre=self._genre.slug, window=window.label(), total_results=n,
-                  parts=[p.label() for p in parts])
+        log.debug(
+            "window_split",
+            genre=self._genre.slug,
+            window=window.label(),
+            total_results=n,
+            parts=[p.label() for p in parts],
+        )
         async with asyncio.TaskGroup() as tg:
             for part in parts:
                 tg.create_task(self._probe(part))
@@ -275,9 +275,7 @@ class Discoverer:
             if t.overflow:
                 reasons.append(f"{t.overflow} movies past page 500 of single-day windows")
             if gap and not reasons:
-                reasons.append(
-                    "discover's pages shifted while they were read (a rerun may reach them)"
-                )
+                reasons.append("discover's pages shifted while they were read (a rerun may reach them)")
             reason = "; ".join(reasons) if gap else None
         return Enumeration(
             ids=ids,

@@ -44,9 +44,7 @@ def pack(lines: Sequence[bytes], max_bytes: int | None = None) -> list[bytes]:
     size = 0
     for line in lines:
         if len(line) > max_bytes:
-            raise RunError(
-                f"one TMDB record is {len(line)} bytes, over the {max_bytes}-byte file cap"
-            )
+            raise RunError(f"one TMDB record is {len(line)} bytes, over the {max_bytes}-byte file cap")
         if current and (size + len(line) > max_bytes or len(current) >= MAX_RECORDS):
             files.append(b"".join(current))
             current, size = [], 0
@@ -60,8 +58,10 @@ def pack(lines: Sequence[bytes], max_bytes: int | None = None) -> list[bytes]:
 def file_number(batch: int, piece: int) -> int:
     """The file number of piece ``piece`` (from 1) of batch ``batch`` (from 1)."""
     if batch >= PIECE_STRIDE:
-        raise RunError(f"batch {batch}: a genre of over {PIECE_STRIDE * MAX_RECORDS} movies "
-                       "does not fit the file numbering")
+        raise RunError(
+            f"batch {batch}: a genre of over {PIECE_STRIDE * MAX_RECORDS} movies "
+            "does not fit the file numbering"
+        )
     number = batch + PIECE_STRIDE * (piece - 1)
     if number > 99_999:
         raise RunError(f"batch {batch} needs more than 9 files of 10 MB")

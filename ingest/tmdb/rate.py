@@ -22,7 +22,7 @@ from collections.abc import Callable
 import structlog
 from aiolimiter import AsyncLimiter
 
-log = structlog.get_logger("ingest.tmdb.rate")
+log = structlog.get_logger(__name__)
 
 
 class AdaptiveRate:
@@ -101,8 +101,12 @@ class AdaptiveRate:
                     self._cut_from = self._rate
                 self._last_cut = now
                 self._set(max(self._floor, self._rate * self.CUT), now)
-                log.warning("rate_lowered", rate_per_s=round(self._rate, 2),
-                            recent_429=self._recent_429, recent_answers=len(self._recent))
+                log.warning(
+                    "rate_lowered",
+                    rate_per_s=round(self._rate, 2),
+                    recent_429=self._recent_429,
+                    recent_answers=len(self._recent),
+                )
         elif self._rate < self._ceiling and self._recent_429 == 0:
             near = self._rate >= 0.9 * self._cut_from
             step = self._ceiling * (0.02 if near else 0.1)
