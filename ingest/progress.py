@@ -71,6 +71,7 @@ class Progress:
     __slots__ = (
         "_done",
         "_drawn",
+        "_drawn_state",
         "_fmt",
         "_label",
         "_next_draw",
@@ -104,8 +105,10 @@ class Progress:
         self._started = time.monotonic()
         # The first advance or status draws at once; later ones wait for this time.
         self._next_draw = 0.0
-        # The text last put on the terminal, so close() does not draw the same state twice.
+        # The line last put on the terminal, and the state it showed (done, status, extra):
+        # close() does not draw the same state twice just because the rate has moved.
         self._drawn: str | None = None
+        self._drawn_state: tuple[int, str, str] | None = None
         self._status = ""
         # A line wider than the terminal wraps, and "\r" then redraws only its last part.
         self._width = max(shutil.get_terminal_size((100, 24)).columns - 1, 20)
@@ -138,6 +141,7 @@ class Progress:
         with _lock:
             self._next_draw = time.monotonic() + _REDRAW_S
             self._drawn = line
+            self._drawn_state = (self._done, self._status, self.extra)
             self._out.write(_CLEAR + line)
             self._out.flush()
 
@@ -147,9 +151,8 @@ class Progress:
         if self._label is None:
             return
         with _lock:
-            line = self._line()
-            if line != self._drawn:
-                self._out.write(_CLEAR + line)
+            if self._drawn_state != (self._done, self._status, self.extra):
+                self._out.write(_CLEAR + self._line())
             self._out.write("\n")
             self._out.flush()
             self._label = None
