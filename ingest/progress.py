@@ -31,8 +31,9 @@ from typing import TextIO
 _REDRAW_S = 0.1
 _CLEAR = "\r\x1b[K"  # back to column 0, erase to the end of the line
 
-# The bar now on the terminal (the last one opened that draws), so log lines can step
-# around it; None when no bar is drawn. Guarded by _lock, with every write to the terminal.
+# The bar on the terminal's current line (the last one drawn and not yet closed), so log
+# lines can step around it; None when there is none. Guarded by _lock, with every write
+# to the terminal.
 _active: Progress | None = None
 _lock = threading.RLock()
 
@@ -42,7 +43,7 @@ def write_line(text: str | bytes, out: TextIO | None = None) -> None:
     out = out or sys.stderr
     with _lock:
         bar = _active
-        if bar is not None and bar.shown:
+        if bar is not None:
             out.write(_CLEAR)
         if isinstance(text, bytes):
             out.flush()
@@ -51,7 +52,7 @@ def write_line(text: str | bytes, out: TextIO | None = None) -> None:
         else:
             out.write(text + "\n")
         out.flush()
-        if bar is not None and bar.shown:
+        if bar is not None:
             bar.redraw()
 
 
@@ -70,7 +71,6 @@ def _plain(n: float) -> str:
 class Progress:
     __slots__ = (
         "_done",
-        "_drawn",
         "_drawn_state",
         "_fmt",
         "_label",
@@ -93,7 +93,6 @@ class Progress:
         enabled: bool = True,
         out: TextIO | None = None,
     ) -> None:
-        global _active
         self._out = out or sys.stderr
         # None when drawing is off: every method then returns at once.
         self._label: str | None = label if enabled and self._out.isatty() else None
@@ -105,23 +104,14 @@ class Progress:
         self._started = time.monotonic()
         # The first advance or status draws at once; later ones wait for this time.
         self._next_draw = 0.0
-        # The line last put on the terminal, and the state it showed (done, status, extra):
-        # close() does not draw the same state twice just because the rate has moved.
-        self._drawn: str | None = None
+        # The state (done, status, extra) last put on the terminal: close() does not draw
+        # the same state twice just because the rate has moved.
         self._drawn_state: tuple[int, str, str] | None = None
         self._status = ""
         # A line wider than the terminal wraps, and "\r" then redraws only its last part.
         self._width = max(shutil.get_terminal_size((100, 24)).columns - 1, 20)
         # Free text appended to the line (e.g. "38 req/s, 2 429s").
         self.extra = ""
-        if self._label is not None:
-            with _lock:
-                _active = self
-
-    @property
-    def shown(self) -> bool:
-        """True while the bar has something on the terminal's current line."""
-        return self._label is not None and self._drawn is not None
 
     def advance(self, n: int = 1) -> None:
         self._done += n
@@ -135,12 +125,13 @@ class Progress:
             self.redraw()
 
     def redraw(self) -> None:
+        global _active
         if self._label is None:
             return
         line = self._line()
         with _lock:
+            _active = self
             self._next_draw = time.monotonic() + _REDRAW_S
-            self._drawn = line
             self._drawn_state = (self._done, self._status, self.extra)
             self._out.write(_CLEAR + line)
             self._out.flush()
@@ -151,7 +142,8 @@ class Progress:
         if self._label is None:
             return
         with _lock:
-            if self._drawn_state != (self._done, self._status, self.extra):
+            # Drawn again only when the screen does not show this bar's last state already.
+            if _active is not self or self._drawn_state != (self._done, self._status, self.extra):
                 self._out.write(_CLEAR + self._line())
             self._out.write("\n")
             self._out.flush()

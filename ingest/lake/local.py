@@ -161,6 +161,8 @@ class LocalLake:
         except PermissionError as exc:
             raise self._unwritable(target.parent, exc) from None
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.ENOTDIR, errno.EISDIR):
+                raise self._unwritable(target.parent, exc) from None
             if exc.errno == errno.ENOSPC:
                 free = shutil.disk_usage(target.parent).free
                 raise LakeError(f"no space left for {target} ({free} bytes free); free some space") from exc
