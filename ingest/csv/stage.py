@@ -3,7 +3,8 @@
 For each file: one streaming pass hashes and validates it (``csv_scan``); if the lake
 already holds an object of the same size and SHA-256 the file is skipped; otherwise it is
 streamed up (multipart on S3) and the stored size checked afterwards. A manifest of what
-was found (rows, malformed line numbers, hash) is kept under ``_ingest/`` for every file.
+was found (rows, malformed line numbers, hash) and of when the bytes arrived and were
+checked is kept under ``_ingest/`` for every file (``ingest.csv.manifest``).
 """
 
 from __future__ import annotations
@@ -150,8 +151,7 @@ async def ingest_file(
         stored = await lake.stat(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise LakeError(
-                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected "
-                f"{size}: rerun to upload it again"
+                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected {size}"
             )
     _log_scan(path, scan)
     seconds = time.monotonic() - started

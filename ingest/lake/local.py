@@ -55,7 +55,11 @@ class LocalLake:
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
-            raise LakeError(f"refusing key {key!r}: keys are relative and stay inside the lake")
+            # No rerun changes the key: it comes from an input name, which must change.
+            raise InputError(
+                f"refusing key {key!r}: keys are relative and stay inside the lake; "
+                "rename the input it was made from"
+            )
         return self._root / key
 
     def _meta_path(self, key: str) -> Path:
@@ -81,10 +85,18 @@ class LocalLake:
         return ObjectInfo(key=key, size=size, sha256=sha)
 
     async def read(self, key: str) -> bytes | None:
+        path = self._path(key)
         try:
-            return await asyncio.to_thread(self._path(key).read_bytes)
-        except FileNotFoundError:
+            return await asyncio.to_thread(path.read_bytes)
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except PermissionError:
+            raise ConfigError(
+                f"cannot read {path} in the lake: permission denied; fix its permissions "
+                "or choose another directory with --lake/INGEST_LAKE"
+            ) from None
+        except OSError as exc:
+            raise LakeError(f"cannot read {path}: {exc.strerror}") from exc
 
     async def write(self, key: str, data: bytes, *, sha256: str | None = None) -> None:
         await asyncio.to_thread(self._write, key, data, sha256)
