@@ -1,20 +1,28 @@
 """Logging: structlog's production stack, JSON lines through orjson when not on a TTY,
 console rendering on one.
 
-Event names are snake_case past tense with key-values. ``_drop_secrets`` is the last
-guard before rendering: any value that contains a configured secret is masked.
+Event names are snake_case past tense with key-values. ``_plain_values`` is the last
+step before rendering: every value becomes plain JSON (dicts and lists stay objects and
+arrays; paths, enums and other objects become strings, never a Python repr of a
+container), and any string that contains a configured secret is masked. Lines are
+written through ``ingest.progress.write_line``, so they never share a terminal line with
+a progress bar.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import logging
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import orjson
 import structlog
+
+from ingest.progress import write_line
 
 _SECRETS: list[str] = []
 
@@ -31,14 +39,42 @@ def _mask(text: str) -> str:
     return text
 
 
-def _drop_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    if _SECRETS:
-        for key, value in event.items():
-            if isinstance(value, str):
-                event[key] = _mask(value)
-            elif not isinstance(value, int | float | bool) and value is not None:
-                event[key] = _mask(str(value))
+def _plain(value: Any) -> Any:
+    """``value`` as JSON types, masked: recursive, so a dict stays a dict."""
+    if isinstance(value, str):
+        return _mask(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    if isinstance(value, Mapping):
+        return {_mask(str(k)): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return _mask(str(value))  # paths, exceptions, anything else: its text, not its repr
+
+
+def _plain_values(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in event.items():
+        event[key] = _plain(value)
     return event
+
+
+class _LineLogger:
+    """structlog's Print/BytesLogger, but writing each line through ``write_line``."""
+
+    __slots__ = ()
+
+    def msg(self, message: str | bytes) -> None:
+        write_line(message)
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = msg
+
+
+def _line_logger(*_args: Any) -> _LineLogger:
+    return _LineLogger()
 
 
 def configure_logging(*, json: bool | None = None, level: str | None = None) -> None:
@@ -53,19 +89,19 @@ def configure_logging(*, json: bool | None = None, level: str | None = None) -> 
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
-        _drop_secrets,
+        _plain_values,
     ]
     if json:
         structlog.configure(
             processors=[*shared, structlog.processors.JSONRenderer(serializer=orjson.dumps)],
             wrapper_class=structlog.make_filtering_bound_logger(level_no),
-            logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
+            logger_factory=_line_logger,
             cache_logger_on_first_use=False,
         )
     else:
         structlog.configure(
             processors=[*shared, structlog.dev.ConsoleRenderer(colors=False)],
             wrapper_class=structlog.make_filtering_bound_logger(level_no),
-            logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+            logger_factory=_line_logger,
             cache_logger_on_first_use=False,
         )

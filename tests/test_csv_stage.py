@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,9 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def test_multipart_upload_lands_byte_identical(tmp_path, s3, bucket, aws_env, monkeypatch):
+async def test_multipart_upload_lands_byte_identical(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = make_csv(tmp_path / "movies.csv", 12 * MIB)
     async with faulty_s3(aws_env) as proxy:  # no faults: only to watch the protocol
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
@@ -66,7 +69,7 @@ async def test_multipart_upload_lands_byte_identical(tmp_path, s3, bucket, aws_e
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-async def test_rerun_skips_and_changed_file_goes_again(tmp_path, s3, bucket):
+async def test_rerun_skips_and_changed_file_goes_again(tmp_path: Path, s3: Any, bucket: str) -> None:
     src = make_csv(tmp_path / "movies.csv", 6 * MIB)
     settings = settings_for(tmp_path, f"s3://{bucket}", src)
     await run_job(settings)
@@ -83,7 +86,9 @@ async def test_rerun_skips_and_changed_file_goes_again(tmp_path, s3, bucket):
     assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == src.read_bytes()
 
 
-async def test_a_part_that_fails_once_is_retried(tmp_path, s3, bucket, aws_env, monkeypatch):
+async def test_a_part_that_fails_once_is_retried(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = make_csv(tmp_path / "movies.csv", 11 * MIB)
     async with faulty_s3(aws_env) as proxy:
         proxy.faults.append(Fault(is_part(2), 500, "InternalError"))
@@ -96,7 +101,9 @@ async def test_a_part_that_fails_once_is_retried(tmp_path, s3, bucket, aws_env, 
     assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == src.read_bytes()
 
 
-async def test_a_fatal_failure_aborts_the_upload(tmp_path, s3, bucket, aws_env, monkeypatch):
+async def test_a_fatal_failure_aborts_the_upload(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = make_csv(tmp_path / "movies.csv", 16 * MIB)
     async with faulty_s3(aws_env) as proxy:
         proxy.faults.append(Fault(is_part(3), 403, "AccessDenied", times=100))
@@ -108,7 +115,9 @@ async def test_a_fatal_failure_aborts_the_upload(tmp_path, s3, bucket, aws_env, 
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="Raw/")
 
 
-async def test_malformed_rows_are_reported_and_the_file_lands_unchanged(tmp_path, s3, bucket):
+async def test_malformed_rows_are_reported_and_the_file_lands_unchanged(
+    tmp_path: Path, s3: Any, bucket: str
+) -> None:
     good = (ROOT / "data" / "movies.csv").read_bytes().splitlines(keepends=True)
     lines = good[:50]
     lines[9] = b"tt1|too|few|fields\n"  # line 10
@@ -131,7 +140,7 @@ async def test_malformed_rows_are_reported_and_the_file_lands_unchanged(tmp_path
     assert data["kind"] == "movies" and data["columns"] == 15 and data["rows"] == 49
 
 
-async def test_local_lake_gets_the_same_keys(tmp_path):
+async def test_local_lake_gets_the_same_keys(tmp_path: Path) -> None:
     movies = make_csv(tmp_path / "movies.csv", 100_000)
     series = make_csv(tmp_path / "series.csv", 50_000, source=ROOT / "data" / "series.csv")
     lake = tmp_path / "lake"
@@ -150,7 +159,9 @@ async def test_local_lake_gets_the_same_keys(tmp_path):
     assert [f.action for f in rerun.csv] == ["skipped", "skipped"]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ingest", *args],
         capture_output=True,
@@ -180,7 +191,7 @@ def bad_input(folder: Path, case: str) -> Path:
         ("headerless", "not a header"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(tmp_path, case, expected):
+def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str, expected: str) -> None:
     path = bad_input(tmp_path, case)
     good = make_csv(tmp_path / "series.csv", 1000, source=ROOT / "data" / "series.csv")
     lake = tmp_path / "lake"
@@ -193,7 +204,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path, case, expected):
     assert not list(lake.rglob("*.tmp-*"))
 
 
-def test_cli_uploads_to_s3_and_reruns_skip(tmp_path, bucket, s3, subprocess_env):
+def test_cli_uploads_to_s3_and_reruns_skip(
+    tmp_path: Path, bucket: str, s3: Any, subprocess_env: dict[str, str]
+) -> None:
     movies = make_csv(tmp_path / "movies.csv", 7 * MIB)
     series = make_csv(tmp_path / "series.csv", 200_000, source=ROOT / "data" / "series.csv")
     args = ("--csv", str(movies), "--csv", str(series), "--lake", f"s3://{bucket}", "--date", DATE)
@@ -208,20 +221,20 @@ def test_cli_uploads_to_s3_and_reruns_skip(tmp_path, bucket, s3, subprocess_env)
     assert '"files_skipped":2' in second.stderr
 
 
-def test_missing_bucket_is_a_usage_error(tmp_path, subprocess_env):
+def test_missing_bucket_is_a_usage_error(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
     src = make_csv(tmp_path / "movies.csv", 1000)
     proc = run_cli("--csv", str(src), "--lake", "s3://no-such-bucket-here", env=subprocess_env)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr.strip().splitlines()[-1]
 
 
-def test_part_size_grows_past_10000_parts():
+def test_part_size_grows_past_10000_parts() -> None:
     assert part_size_for(150 * MIB, 8 * MIB) == 8 * MIB
     big = 200 * 1024 * MIB  # 200 GiB would need 25,600 parts of 8 MiB
     size = part_size_for(big, 8 * MIB)
     assert size % MIB == 0 and -(-big // size) <= 10_000 and size >= 8 * MIB
 
 
-def test_default_date_is_today_utc(tmp_path):
+def test_default_date_is_today_utc(tmp_path: Path) -> None:
     settings = load_settings(Overrides(lake=str(tmp_path)), env={})
     assert settings.date == dt.datetime.now(dt.UTC).date()

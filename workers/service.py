@@ -78,7 +78,7 @@ class Service:
             except OSError as exc:
                 raise ConfigError(
                     f"cannot listen on {svc.host}:{svc.port} ({exc.strerror}): "
-                    "set [service] port in config.toml to a free port"
+                    "choose a free port with --port, INGEST_PORT or [service] port in config.toml"
                 ) from None
             log.info(
                 "service_started",

@@ -3,7 +3,8 @@
 For each file: one streaming pass hashes and validates it (``csv_scan``); if the lake
 already holds an object of the same size and SHA-256 the file is skipped; otherwise it is
 streamed up (multipart on S3) and the stored size checked afterwards. A manifest of what
-was found (rows, malformed line numbers, hash) is kept under ``_ingest/`` for every file.
+was found (rows, malformed line numbers, hash) and of when the bytes arrived and were
+checked is kept under ``_ingest/`` for every file (``ingest.csv.manifest``).
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ import asyncio
 import datetime as dt
 import os
 import time
+import uuid
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 import structlog
 
 from ingest.config import Settings
+from ingest.csv.manifest import previous_scan, read_manifest, write_manifest
 from ingest.csv.scan import CsvScan, hash_file, read_header, scan_csv
 from ingest.errors import IngestError, InputError, LakeError
 from ingest.lake import Lake
-from ingest.lake.keys import csv_key, state_key
+from ingest.lake.keys import csv_key
 from ingest.progress import Progress
 from ingest.report import CsvFileResult, RunReport
 from ingest.stop import Stop
@@ -39,6 +41,12 @@ def check_inputs(paths: Sequence[Path]) -> None:
             raise InputError(f"CSV file {path} does not exist: check the path given to --csv")
         if path.is_dir():
             raise InputError(f"{path} is a directory: give --csv the file itself, e.g. {path}/movies.csv")
+        if not path.is_file():
+            # A pipe or device has no size to check and cannot be read twice (hash, copy).
+            raise InputError(
+                f"{path} is not a regular file (a pipe, device or socket): save the data to a file "
+                "and give --csv that file"
+            )
         if not os.access(path, os.R_OK):
             raise InputError(f"CSV file {path} cannot be read: check its permissions")
         if path.stat().st_size == 0:
@@ -87,11 +95,15 @@ async def run_csv(
 ) -> bool:
     """Ingest every CSV file of the job; return True when none was left undone by a stop."""
     hashing = hashing or {}
+    # Names this run in the manifests, which keep which run brought each file's bytes.
+    run = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     for path in settings.job.csv:
         if stop.requested:
             log.warning("csv_stopped", reason=stop.reason, left=str(path))
             return False
-        result = await ingest_file(lake, path, settings.date, progress=progress, identity=hashing.get(path))
+        result = await ingest_file(
+            lake, path, settings.date, progress=progress, identity=hashing.get(path), run=run
+        )
         report.csv.append(result)
     return True
 
@@ -103,6 +115,7 @@ async def ingest_file(
     *,
     progress: bool,
     identity: Awaitable[FileIdentity] | None = None,
+    run: str = "",
 ) -> CsvFileResult:
     """Put one file in the lake unless it is already there; validate it on the way."""
     started = time.monotonic()
@@ -111,12 +124,16 @@ async def ingest_file(
         # Hashing first is cheap (hashlib runs outside the GIL at memory speed) and is what
         # lets the object carry its SHA-256 from the start and a rerun skip it.
         ident = await (identity or asyncio.to_thread(identify, path))
-        before, size, sha256 = ident.fingerprint, ident.size, ident.sha256
-        existing = await lake.stat(key)
+    except OSError as exc:
+        raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
+    before, size, sha256 = ident.fingerprint, ident.size, ident.sha256
+    existing = await lake.stat(key)
+    previous = await read_manifest(lake, date, path)
+    try:
         scan: CsvScan | None
         if existing and existing.size == size and existing.sha256 == sha256:
             log.info("csv_skipped", path=str(path), key=key, reason="same size and sha256 in lake")
-            scan = await _previous_scan(lake, date, path, sha256)
+            scan = previous_scan(previous, sha256)
             if scan is None:
                 scan = await asyncio.to_thread(scan_csv, path, with_hash=False)
             action = "skipped"
@@ -134,8 +151,7 @@ async def ingest_file(
         stored = await lake.stat(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise LakeError(
-                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected "
-                f"{size}: rerun to upload it again"
+                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected {size}"
             )
     _log_scan(path, scan)
     seconds = time.monotonic() - started
@@ -150,12 +166,13 @@ async def ingest_file(
         first_malformed_lines=list(scan.first_malformed_lines),
         seconds=round(seconds, 3),
     )
-    await _write_manifest(lake, date, path, scan, result)
+    await write_manifest(lake, date, path, scan, result, previous=previous, run=run or "unnamed")
     log.info(
         "csv_ingested" if action == "uploaded" else "csv_checked",
         path=str(path),
         key=key,
         action=action,
+        run=run,
         bytes=size,
         rows=scan.rows,
         seconds=round(seconds, 2),
@@ -180,33 +197,6 @@ async def _upload_and_validate(
     finally:
         bar.close()
     return validation.result()
-
-
-async def _previous_scan(lake: Lake, date: dt.date, path: Path, sha256: str) -> CsvScan | None:
-    """The validation a previous run recorded for these exact bytes, if any."""
-    raw = await lake.read(_manifest_key(date, path))
-    if raw is None:
-        return None
-    try:
-        m = orjson.loads(raw)
-        if m.get("sha256") != sha256:
-            return None
-        return CsvScan(
-            size=int(m["bytes"]),
-            sha256=sha256,
-            header=tuple(m["header"]),
-            kind=m.get("kind"),
-            rows=int(m["rows"]),
-            malformed_rows=int(m["malformed_rows"]),
-            first_malformed_lines=[int(n) for n in m["first_malformed_lines"]],
-            non_utf8_rows=int(m.get("non_utf8_rows", 0)),
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None  # an unreadable manifest is re-derived, not trusted
-
-
-def _manifest_key(date: dt.date, path: Path) -> str:
-    return state_key(date, "csv", f"{path.name}.manifest.json")
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
@@ -234,28 +224,3 @@ def _log_scan(path: Path, scan: CsvScan) -> None:
             first_lines=scan.first_malformed_lines,
             hint="stored unchanged in the Raw zone; see the manifest under _ingest/",
         )
-
-
-async def _write_manifest(
-    lake: Lake, date: dt.date, path: Path, scan: CsvScan, result: CsvFileResult
-) -> None:
-    manifest = {
-        "file": path.name,
-        "source": str(path),
-        "key": result.key,
-        "action": result.action,
-        "bytes": scan.size,
-        "sha256": scan.sha256,
-        "kind": scan.kind,
-        "header": list(scan.header),
-        "columns": scan.columns,
-        "rows": scan.rows,
-        "malformed_rows": scan.malformed_rows,
-        "non_utf8_rows": scan.non_utf8_rows,
-        "first_malformed_lines": scan.first_malformed_lines,
-        "checked_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    await lake.write(
-        _manifest_key(date, path),
-        orjson.dumps(manifest, option=orjson.OPT_INDENT_2),
-    )

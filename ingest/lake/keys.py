@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from pathlib import PurePath
+
+from ingest.errors import InputError
 
 
 class Kind(enum.StrEnum):
@@ -30,9 +33,23 @@ def _date_path(date: dt.date) -> str:
     return f"{date.year:04d}/{date.month:02d}/{date.day:02d}"
 
 
+# A stem that makes a folder name on S3, on a local disk and in a Hive/Glue table path:
+# starts with a letter, digit or underscore, then those and '.' or '-', not ending in '.'.
+_SPEC_STEM = re.compile(r"\w[\w.-]*(?<!\.)")
+
+
 def csv_spec(filename: str) -> str:
-    """``movies.csv`` -> ``Movies``; ``x.csv`` -> ``X``."""
-    stem = PurePath(filename).stem
+    """``movies.csv`` -> ``Movies``; ``x.csv`` -> ``X``.
+
+    Raises ``InputError`` for a name that makes no folder (``..csv``, ``.csv``, ``a b.csv``).
+    """
+    name = PurePath(filename).name
+    stem = PurePath(name).stem
+    if not _SPEC_STEM.fullmatch(stem) or not re.fullmatch(r"[\w.-]+", name):
+        raise InputError(
+            f"CSV file name {name!r} makes no lake folder: rename the file to start with a "
+            "letter or digit and use only letters, digits, '.', '-' and '_' (e.g. movies.csv)"
+        )
     return stem[:1].upper() + stem[1:]
 
 

@@ -1,0 +1,42 @@
+"""The JSON log line as another program reads it: every structured field plain JSON (a
+dict stays an object, a path becomes its text, never a Python repr), and a registered
+secret masked however deep it sits. Run in a process of its own, as the CLI logs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "tok-0123456789abcdef"
+
+LOGGING_PROCESS = f"""
+import pathlib
+import structlog
+from ingest.logs import configure_logging, register_secret
+
+configure_logging(json=True)
+register_secret({SECRET!r})
+structlog.get_logger("t").info(
+    "run_counted",
+    runs={{"succeeded": 2, "failed": 0, "nested": {{"url": "https://x/?t={SECRET}"}}}},
+    ids=(1, 2),
+    path=pathlib.Path("/data/movies.csv"),
+    note="bearer {SECRET}",
+)
+"""
+
+
+def test_structured_fields_stay_json_and_secrets_are_masked_at_any_depth() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", LOGGING_PROCESS], capture_output=True, cwd=ROOT, timeout=60, check=True
+    )
+    assert SECRET.encode() not in proc.stderr
+    event = orjson.loads(proc.stderr.strip().splitlines()[-1])
+    assert event["runs"] == {"succeeded": 2, "failed": 0, "nested": {"url": "https://x/?t=***"}}
+    assert event["ids"] == [1, 2]
+    assert event["path"] == "/data/movies.csv"
+    assert event["note"] == "bearer ***"

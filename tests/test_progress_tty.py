@@ -1,0 +1,128 @@
+"""What a person at a terminal sees: ``python -m ingest`` with stderr on a pseudo-terminal,
+against the TMDB stand-in, read back through a small terminal model. A log line never
+shares a screen line with a progress bar, and a bar's final state shows once."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import io
+import os
+import pty
+import re
+import sys
+from pathlib import Path
+
+from ingest.progress import Progress
+from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from tests.test_csv_stage import DATE, ROOT, make_csv
+
+WAR = 10752
+BAR = re.compile(r"\(\s*\d+\.\d%\)")  # "( 18.1%)": the bar with a known total
+LOG = re.compile(r"\[(debug|info|warning|error|critical)\s*\]")  # the console renderer's level
+
+
+def screen_lines(raw: bytes) -> list[str]:
+    """The lines a terminal would show: "\\r" moves to column 0, "ESC[K" erases to the end
+    of the line, text overwrites what is under the cursor."""
+    lines = []
+    for physical in raw.decode("utf-8", "replace").split("\n"):
+        cells: list[str] = []
+        col = 0
+        for token in re.split(r"(\r|\x1b\[K)", physical):
+            if token == "\r":
+                col = 0
+            elif token == "\x1b[K":
+                del cells[col:]
+            else:
+                cells[col : col + len(token)] = list(token)
+                col += len(token)
+        lines.append("".join(cells))
+    return lines
+
+
+async def run_on_a_pty(tmp_path: Path, tmdb_url: str, *args: str) -> tuple[int, bytes]:
+    """Run the CLI with stderr on a new pseudo-terminal; return its exit code and output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
+    env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
+    env |= {"PYTHONPATH": str(ROOT), "COLUMNS": "160"}
+    parent, child = pty.openpty()
+    loop = asyncio.get_running_loop()
+    seen = bytearray()
+    closed = asyncio.Event()
+
+    def readable() -> None:
+        try:
+            data = os.read(parent, 65536)
+        except OSError as exc:  # EIO: every holder of the pty's other end has closed it
+            if exc.errno != errno.EIO:
+                raise
+            data = b""
+        if data:
+            seen.extend(data)
+        else:
+            loop.remove_reader(parent)
+            closed.set()
+
+    loop.add_reader(parent, readable)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ingest", "--lake", str(tmp_path / "lake"), "--date", DATE, *args,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=child,
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+        os.close(child)
+        await asyncio.wait_for(closed.wait(), 120)
+        rc = await proc.wait()
+    finally:
+        loop.remove_reader(parent)
+        os.close(parent)
+    return rc, bytes(seen)
+
+
+async def test_log_lines_never_share_a_line_with_the_progress_bar(tmp_path: Path) -> None:
+    catalog = Catalog.synthetic({WAR: 450}, seed=3)
+    movies = make_csv(tmp_path / "movies.csv", 300_000)
+    async with FakeTmdb(catalog).serve() as url:
+        rc, raw = await run_on_a_pty(tmp_path, url, "--csv", str(movies), "--genre", "war", "--rate", "500")
+    lines = screen_lines(raw)
+    assert rc == 0, "\n".join(lines[-20:])
+
+    assert any("batch_written" in line for line in lines)  # logs came while the bar was up
+    glued = [line for line in lines if BAR.search(line) and LOG.search(line)]
+    assert glued == []
+    bars = [line for line in lines if BAR.search(line)]
+    # One line per bar (the CSV copy, the war movies), each in its final state.
+    assert len(bars) == 2, bars
+    assert all("(100.0%)" in line for line in bars), bars
+    # The copy is one chunk: drawn once by its one advance, not again by close().
+    assert raw.count(b"movies.csv -> lake:") == 1
+    # Each bar ends with one newline: the next screen line is a log line, not a blank.
+    for bar in bars:
+        after = lines[lines.index(bar) + 1]
+        assert LOG.search(after), (bar, after)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_bar_without_a_total_shows_its_status_and_count() -> None:
+    out = _Terminal()
+    with Progress("war discover", None, unit="pages", out=out) as bar:
+        bar.status("12 pages, 2 windows")
+        for _ in range(3):
+            bar.advance(1)
+    shown = screen_lines(out.getvalue().encode())
+    assert len(shown) == 2 and shown[1] == ""  # one line, one newline
+    assert shown[0].startswith("war discover: 12 pages, 2 windows  3 pages  ")
+    assert not BAR.search(shown[0])  # no percentage without a total
+
+
+def test_a_bar_off_a_terminal_writes_nothing() -> None:
+    out = io.StringIO()
+    with Progress("war movies", 10, out=out) as bar:
+        bar.advance(10)
+        bar.status("done")
+    assert out.getvalue() == ""
