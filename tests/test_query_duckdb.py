@@ -171,8 +171,9 @@ SELECT genre, id, name, films, avg_popularity FROM (
     SELECT genre, id, name, films, avg_popularity,
            row_number() OVER (PARTITION BY genre ORDER BY avg_popularity DESC, id) AS rank
     FROM (
-        SELECT c.genre, c.id, c.name, count(*) AS films, round(avg(p.popularity), 6) AS avg_popularity
-        FROM tmdb_collections_latest c CROSS JOIN unnest(c.parts) AS u(p)
+        SELECT c.genre, c.id, c.name, count(*) AS films, round(avg(popularity), 6) AS avg_popularity
+        FROM tmdb_collections_latest c
+        CROSS JOIN unnest(list_transform(c.parts, p -> p.popularity)) AS t(popularity)
         WHERE c.genre IN ('crime', 'war')
         GROUP BY c.genre, c.id, c.name
     )
@@ -181,12 +182,13 @@ ORDER BY genre, rank
 """
 
 WARS = f"""
-SELECT k.name AS war, count(DISTINCT m.id) AS films
-FROM tmdb_movies_latest m CROSS JOIN unnest(m.keywords.keywords) AS u(k)
+SELECT keyword AS war, count(DISTINCT m.id) AS films
+FROM tmdb_movies_latest m
+CROSS JOIN unnest(list_transform(m.keywords.keywords, k -> k.name)) AS t(keyword)
 WHERE m.genre = 'war'
-  AND regexp_matches(k.name, '{WAR_KEYWORD}')
-  AND k.name NOT IN {GENERIC_WAR}
-GROUP BY k.name
+  AND regexp_matches(keyword, '{WAR_KEYWORD}')
+  AND keyword NOT IN {GENERIC_WAR}
+GROUP BY keyword
 ORDER BY films DESC, war
 """
 
