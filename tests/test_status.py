@@ -16,10 +16,11 @@ import boto3
 import orjson
 import pytest
 
+from ingest.csv.stage import ingest_file
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
-from ingest.tmdb.plan import done_batches, load_plan
+from ingest.tmdb.plan import Plan, done_batches, load_plan, plan_key, save_plan
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
 
@@ -183,8 +184,6 @@ async def _marker(lake: Lake, kind: Kind, genre: str, number: int) -> str:
 
 
 async def test_a_changed_csv_object_fails_the_hash_check(tmp_path: Path, lake_url: str) -> None:
-    from ingest.csv.stage import ingest_file
-
     async with open_lake(lake_url) as lake:
         await ingest_file(lake, CSV_FILES[0], DATE, progress=False)
         # Same key, other bytes, written without the pipeline's hash.
@@ -226,3 +225,32 @@ async def test_bad_usage_is_exit_2_with_one_line(
     assert rc == 2
     assert out == ""
     assert len(err.splitlines()) == 1 and says in err and "Traceback" not in err
+
+
+async def test_a_plan_shows_its_refresh_mode_and_discover_gap(tmp_path: Path) -> None:
+    lake_url = str(tmp_path / "lake")
+    reason = "12 movies have no release date and discover cannot reach them"
+    plan = Plan(
+        Kind.MOVIES,
+        WAR,
+        "war",
+        DATE,
+        ids=tuple(range(1, 151)),
+        complete=True,
+        history=({"found": 150, "gap": 12, "gap_reason": reason},),
+    )
+    async with open_lake(lake_url) as lake:
+        await save_plan(lake, plan)
+        # A field the incremental refresh adds to the plan; read when present.
+        raw = orjson.loads(plan.to_json()) | {"refresh": "incremental"}
+        await lake.write(plan_key(DATE, Kind.MOVIES, "war"), orjson.dumps(raw))
+
+    rc, body = await _status_json(tmp_path, lake_url)
+    (war,) = body["tmdb"]
+    assert rc == 1
+    assert (war["refresh"], war["gap"], war["gap_reason"]) == ("incremental", 12, reason)
+    assert (war["planned"], war["written"], war["batches"], war["missing_batches"]) == (150, 0, 2, [1, 2])
+    rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
+    row = next(line for line in out.splitlines() if line.startswith("war movies"))
+    assert row.split()[2:11] == ["missing", "incremental", "150", "0", "0", "2", "0", "12", "-"]
+    assert row.endswith(reason)
