@@ -109,6 +109,11 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["status"]:
+        from ingest.status import main as status_main
+
+        return status_main(argv[1:])
     args = build_parser().parse_args(argv)
     configure_logging()
     try:

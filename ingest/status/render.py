@@ -1,0 +1,136 @@
+"""How ``python -m ingest status`` shows a date: aligned tables for a person, one JSON
+object for a script. Both come from the same ``DateStatus``; neither reads the lake."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ingest.status.survey import CsvStatus, DateStatus, TmdbStatus
+
+_CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
+_TMDB_HEADER = (
+    "tmdb",
+    "state",
+    "refresh",
+    "planned",
+    "written",
+    "not_found",
+    "batches_missing",
+    "removed",
+    "gap",
+    "cursor",
+    "gap_reason",
+)
+# Columns aligned left; every other column is a number or a short word, aligned right.
+_LEFT = {"csv", "tmdb", "state", "refresh", "sha256", "cursor", "gap_reason"}
+
+
+def render_text(status: DateStatus) -> str:
+    lines = [f"lake {status.lake}  date {status.date.isoformat()}"]
+    if status.csv:
+        lines += ["", *_table(_CSV_HEADER, [_csv_row(c) for c in status.csv])]
+    if status.tmdb:
+        lines += ["", *_table(_TMDB_HEADER, [_tmdb_row(t) for t in status.tmdb])]
+    lines += ["", verdict(status)]
+    return "\n".join(lines) + "\n"
+
+
+def verdict(status: DateStatus) -> str:
+    date = status.date.isoformat()
+    if status.empty:
+        return f"empty: nothing planned or written for {date} in this lake"
+    if status.complete:
+        return f"complete: everything planned for {date} is in the lake"
+    parts = []
+    batches = sum(len(t.missing_batches) for t in status.tmdb)
+    files = sum(not c.complete for c in status.csv)
+    if batches:
+        parts.append(f"{batches} TMDB batch{'es' if batches != 1 else ''}")
+    if files:
+        parts.append(f"{files} CSV file{'s' if files != 1 else ''}")
+    return (
+        f"incomplete: {' and '.join(parts)} not in the lake; rerun the same command "
+        f"with --date {date} to finish it"
+    )
+
+
+def render_json(status: DateStatus) -> str:
+    body: dict[str, Any] = {
+        "lake": status.lake,
+        "date": status.date.isoformat(),
+        "complete": status.complete,
+        "empty": status.empty,
+        "csv": [
+            {
+                "file": c.file,
+                "key": c.key,
+                "state": c.state,
+                "bytes": c.bytes,
+                "rows": c.rows,
+                "malformed_rows": c.malformed_rows,
+                "hash_verified": c.complete,
+            }
+            for c in status.csv
+        ],
+        "tmdb": [
+            {
+                "genre": t.genre,
+                "kind": str(t.kind),
+                "complete": t.complete,
+                "refresh": t.refresh,
+                "planned": t.planned,
+                "written": t.written,
+                "not_found": t.not_found,
+                "batches": t.batches,
+                "batches_missing": len(t.missing_batches),
+                "missing_batches": list(t.missing_batches),
+                "removed": t.removed,
+                "gap": t.gap,
+                "gap_reason": t.gap_reason,
+                "cursor": t.cursor,
+                "plan_id": t.plan_id,
+            }
+            for t in status.tmdb
+        ],
+    }
+    return orjson.dumps(body).decode() + "\n"
+
+
+def _csv_row(c: CsvStatus) -> list[str]:
+    sha = {"ok": "verified", "mismatch": "MISMATCH"}.get(c.state, "-")
+    return [c.file, c.state, _n(c.bytes), _n(c.rows), _n(c.malformed_rows), sha]
+
+
+def _tmdb_row(t: TmdbStatus) -> list[str]:
+    return [
+        f"{t.genre} {t.kind}",
+        "ok" if t.complete else "missing",
+        t.refresh,
+        _n(t.planned),
+        _n(t.written),
+        _n(t.not_found),
+        _n(len(t.missing_batches)),
+        _n(t.removed),
+        _n(t.gap),
+        t.cursor or "-",
+        t.gap_reason or "-",
+    ]
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _table(header: Sequence[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [list(header), *rows]) for i in range(len(header))]
+    out = []
+    for row in [list(header), *rows]:
+        cells = [
+            cell.ljust(w) if name in _LEFT else cell.rjust(w)
+            for name, cell, w in zip(header, row, widths, strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    return out

@@ -1,0 +1,40 @@
+"""A Raw zone written by the real pipeline, for the status and query-engine tests.
+
+Both stages run in-process against a real lake (a directory or moto's S3): the sample
+CSV files through stage 1, and a small synthetic catalogue's War and Crime movies and
+their collections through stage 2, served over HTTP by the TMDB stand-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from ingest.csv.stage import ingest_file
+from ingest.lake import Lake
+from ingest.report import TmdbStats
+from ingest.standin import Catalog, FakeTmdb
+from ingest.stop import Stop
+from ingest.tmdb.crawl import run_tmdb
+from tests.tmdb_fixtures import DATE, FAST, settings_for
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV_FILES = (ROOT / "data" / "movies.csv", ROOT / "data" / "series.csv")
+WAR, CRIME = 10752, 80
+
+
+def small_catalog() -> Catalog:
+    # War spans three batches (the last one short), Crime two: enough to lose one of each.
+    return Catalog.synthetic({WAR: 230, CRIME: 140}, seed=5)
+
+
+async def write_raw_zone(lake: Lake, catalog: Catalog, *, gone_ids: Collection[int] = ()) -> FakeTmdb:
+    """Run both stages for ``DATE`` into ``lake``; return the stand-in (its counters)."""
+    for path in CSV_FILES:
+        await ingest_file(lake, path, DATE, progress=False)
+    fake = FakeTmdb(catalog, gone_ids=gone_ids)
+    async with fake.serve() as url:
+        settings = settings_for(url, lake.url, genres=("war", "crime"), collections=True)
+        done = await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
+    assert done
+    return fake

@@ -1,0 +1,256 @@
+"""``python -m ingest status`` as a real process, on a lake the real pipeline wrote (a
+directory, and S3 in moto's server mode): a complete date, a half-done one (files and
+markers gone, as after a kill), an empty one, and bad usage. No TMDB credentials are in
+the status process's environment: it reads only the lake."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+
+from ingest.csv.stage import ingest_file
+from ingest.lake import Lake, open_lake
+from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
+from ingest.standin import Catalog
+from ingest.tmdb.plan import Plan, done_batches, load_plan, plan_key, save_plan
+from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
+from tests.tmdb_fixtures import DATE
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return small_catalog()
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "local":
+        return str(tmp_path / "lake")
+    return str(request.getfixturevalue("s3_lake_url"))
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
+    return env | extra
+
+
+async def _status(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ingest",
+        "status",
+        *args,
+        cwd=cwd,
+        env=env or _env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def _status_json(cwd: Path, lake_url: str, date: str = DATE.isoformat()) -> tuple[int, dict[str, Any]]:
+    rc, out, err = await _status(cwd, "--lake", lake_url, "--date", date, "--json")
+    assert out.count("\n") == 1, (out, err)
+    return rc, orjson.loads(out)
+
+
+def _delete(lake_url: str, key: str) -> None:
+    """Take one object out of the lake, as a kill mid-write or a hand would leave it."""
+    if lake_url.startswith("s3://"):
+        client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+        client.delete_object(Bucket=lake_url.removeprefix("s3://"), Key=key)
+    else:
+        (Path(lake_url) / key).unlink()
+
+
+def _rows(path: Path) -> int:
+    return path.read_bytes().count(b"\n") - 1
+
+
+def _expected(catalog: Catalog, genre_id: int, gone: set[int]) -> dict[str, Any]:
+    ids = catalog.genre_ids(genre_id)
+    fetched = ids - gone
+    return {
+        "movies": (len(ids), len(fetched), len(ids & gone), math.ceil(len(ids) / 100)),
+        "collections": len(catalog.collection_ids(fetched)),
+    }
+
+
+def _by_name(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f"{t['genre']} {t['kind']}": t for t in body["tmdb"]}
+
+
+async def test_a_complete_date_is_exit_0_with_every_dataset_counted(
+    tmp_path: Path, lake_url: str, catalog: Catalog
+) -> None:
+    gone = set(sorted(catalog.genre_ids(WAR))[:3])
+    async with open_lake(lake_url) as lake:
+        await write_raw_zone(lake, catalog, gone_ids=gone)
+
+    rc, body = await _status_json(tmp_path, lake_url)
+    assert rc == 0 and body["complete"] and not body["empty"]
+    assert body["date"] == "2026-11-28"
+    assert [(c["file"], c["state"], c["hash_verified"]) for c in body["csv"]] == [
+        ("movies.csv", "ok", True),
+        ("series.csv", "ok", True),
+    ]
+    for c, path in zip(body["csv"], CSV_FILES, strict=True):
+        assert c["key"] == csv_key(path.name, DATE)
+        assert (c["bytes"], c["rows"]) == (path.stat().st_size, _rows(path))
+    tmdb = _by_name(body)
+    assert list(tmdb) == ["crime movies", "crime collections", "war movies", "war collections"]
+    for genre, genre_id in (("war", WAR), ("crime", CRIME)):
+        want = _expected(catalog, genre_id, gone)
+        movies, colls = tmdb[f"{genre} movies"], tmdb[f"{genre} collections"]
+        got = (movies["planned"], movies["written"], movies["not_found"], movies["batches"])
+        assert got == want["movies"]
+        assert movies["batches_missing"] == 0 and movies["missing_batches"] == []
+        assert (movies["refresh"], movies["removed"], movies["cursor"]) == ("full", 0, None)
+        assert movies["gap"] == 0 and movies["gap_reason"] is None
+        assert colls["planned"] == colls["written"] == want["collections"] > 0
+        assert colls["gap"] is None and colls["complete"]
+    assert tmdb["war movies"]["not_found"] == 3
+
+    rc, out, err = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"lake {lake_url}  date 2026-11-28"
+    assert lines[-1] == "complete: everything planned for 2026-11-28 is in the lake"
+    assert lines[2].split() == ["csv", "state", "bytes", "rows", "malformed", "sha256"]
+    movies_csv = CSV_FILES[0]
+    assert lines[3].split()[:4] == [
+        "movies.csv",
+        "ok",
+        f"{movies_csv.stat().st_size:,}",
+        f"{_rows(movies_csv):,}",
+    ]
+    assert lines[3].split()[-1] == "verified"
+    war = next(line for line in lines if line.startswith("war movies"))
+    planned, written, _, _ = _expected(catalog, WAR, gone)["movies"]
+    assert war.split()[2:12] == ["ok", "full", str(planned), str(written), "3", "0", "0", "0", "-", "-"]
+
+
+async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resume(
+    tmp_path: Path, lake_url: str, catalog: Catalog
+) -> None:
+    async with open_lake(lake_url) as lake:
+        await write_raw_zone(lake, catalog)
+        crime_collections = await _marker(lake, Kind.COLLECTIONS, "crime", 1)
+    # What a kill leaves: a batch file that never landed, a marker never written, a CSV
+    # uploaded but its manifest not yet written.
+    _delete(lake_url, tmdb_key(Kind.MOVIES, DATE, "war", 2))
+    _delete(lake_url, crime_collections)
+    _delete(lake_url, state_key(DATE, "csv", "series.csv.manifest.json"))
+
+    rc, body = await _status_json(tmp_path, lake_url)
+    assert rc == 1 and not body["complete"] and not body["empty"]
+    tmdb = _by_name(body)
+    assert tmdb["war movies"]["missing_batches"] == [2]
+    assert tmdb["war movies"]["written"] == len(catalog.genre_ids(WAR)) - 100
+    assert tmdb["crime collections"]["missing_batches"] == [1]
+    assert tmdb["crime movies"]["complete"] and tmdb["war collections"]["complete"]
+    assert {c["file"]: c["state"] for c in body["csv"]} == {"movies.csv": "ok", "series.csv": "no_manifest"}
+
+    rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
+    assert rc == 1
+    assert out.splitlines()[-1] == (
+        "incomplete: 2 TMDB batches and 1 CSV file not in the lake; "
+        "rerun the same command with --date 2026-11-28 to finish it"
+    )
+    assert next(line for line in out.splitlines() if line.startswith("war movies")).split()[2] == "missing"
+
+    # Rerunning the pipeline fills exactly those gaps, and status agrees.
+    async with open_lake(lake_url) as lake:
+        await write_raw_zone(lake, catalog)
+    rc, body = await _status_json(tmp_path, lake_url)
+    assert rc == 0 and body["complete"]
+
+
+async def _marker(lake: Lake, kind: Kind, genre: str, number: int) -> str:
+    plan = await load_plan(lake, DATE, kind, genre)
+    assert plan is not None
+    return (await done_batches(lake, plan, plan.batches(len(plan.ids))))[number]
+
+
+async def test_a_changed_csv_object_fails_the_hash_check(tmp_path: Path, lake_url: str) -> None:
+    async with open_lake(lake_url) as lake:
+        await ingest_file(lake, CSV_FILES[0], DATE, progress=False)
+        # Same key, other bytes, written without the pipeline's hash.
+        await lake.write(csv_key("movies.csv", DATE), CSV_FILES[0].read_bytes()[:-10])
+    rc, body = await _status_json(tmp_path, lake_url)
+    assert rc == 1
+    assert [(c["state"], c["hash_verified"]) for c in body["csv"]] == [("mismatch", False)]
+
+
+async def test_an_empty_date_is_exit_1_and_the_lake_comes_from_ingest_lake(
+    tmp_path: Path, lake_url: str
+) -> None:
+    async with open_lake(lake_url) as lake:
+        await lake.write(state_key(DATE, "csv", "unrelated.txt"), b"x")
+    rc, out, err = await _status(tmp_path, "--date", "2026-11-27", env=_env(INGEST_LAKE=lake_url))
+    assert rc == 1, err
+    assert out.splitlines() == [
+        f"lake {lake_url}  date 2026-11-27",
+        "",
+        "empty: nothing planned or written for 2026-11-27 in this lake",
+    ]
+    rc, body = await _status_json(tmp_path, lake_url, "2026-11-27")
+    assert rc == 1 and body["empty"] and body["csv"] == body["tmdb"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--date", "2026-02-30"), "is not a date: use YYYY-MM-DD"),
+        (("--lake", "ftp://host/x"), "unknown scheme"),
+        (("--lake", "s3://no-such-bucket-here"), "does not exist"),
+        (("--verbose",), "unrecognized arguments: --verbose"),
+    ],
+)
+async def test_bad_usage_is_exit_2_with_one_line(
+    tmp_path: Path, aws_env: str, args: tuple[str, ...], says: str
+) -> None:
+    rc, out, err = await _status(tmp_path, *args)
+    assert rc == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1 and says in err and "Traceback" not in err
+
+
+async def test_a_plan_shows_its_refresh_mode_and_discover_gap(tmp_path: Path) -> None:
+    lake_url = str(tmp_path / "lake")
+    reason = "12 movies have no release date and discover cannot reach them"
+    plan = Plan(
+        Kind.MOVIES,
+        WAR,
+        "war",
+        DATE,
+        ids=tuple(range(1, 151)),
+        complete=True,
+        history=({"found": 150, "gap": 12, "gap_reason": reason},),
+    )
+    async with open_lake(lake_url) as lake:
+        await save_plan(lake, plan)
+        # A field the incremental refresh adds to the plan; read when present.
+        raw = orjson.loads(plan.to_json()) | {"refresh": "incremental"}
+        await lake.write(plan_key(DATE, Kind.MOVIES, "war"), orjson.dumps(raw))
+
+    rc, body = await _status_json(tmp_path, lake_url)
+    (war,) = body["tmdb"]
+    assert rc == 1
+    assert (war["refresh"], war["gap"], war["gap_reason"]) == ("incremental", 12, reason)
+    assert (war["planned"], war["written"], war["batches"], war["missing_batches"]) == (150, 0, 2, [1, 2])
+    rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
+    row = next(line for line in out.splitlines() if line.startswith("war movies"))
+    assert row.split()[2:11] == ["missing", "incremental", "150", "0", "0", "2", "0", "12", "-"]
+    assert row.endswith(reason)
