@@ -66,7 +66,7 @@ def test_the_dataclasses_defaults_are_the_tables(tmp_path: Path, monkeypatch: py
     # What the code reads without any source equals what loading with no source gives.
     assert Settings(date=loaded.date) == loaded
     assert UploadTuning().part_size == default("upload.part_size_mib") * MIB
-    built = {
+    built: dict[str, TmdbSettings | Job | ServiceSettings | UploadTuning] = {
         "tmdb": TmdbSettings(),
         "job": Job(),
         "service": ServiceSettings(),
