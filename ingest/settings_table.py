@@ -110,9 +110,9 @@ ROWS: tuple[Setting, ...] = (
     _S("tmdb.token_parameter", Text(), None, "Lambda: SSM SecureString holding the token",
        env="TMDB_TOKEN_PARAMETER"),
     _S("tmdb.rate_per_s", Number(0.5, 1000, " of requests per second"), 40.0,
-       "TMDB requests per second (default 40)",
+       "TMDB requests per second",
        section="tmdb", key="rate_per_s", flag="--rate", dest="rate_per_s", metavar="REQ_PER_S"),
-    _S("tmdb.concurrency", Whole(1, 100), 20, "TMDB requests in flight (default 20)",
+    _S("tmdb.concurrency", Whole(1, 100), 20, "TMDB requests in flight",
        section="tmdb", key="concurrency", flag="--concurrency", dest="concurrency", metavar="N"),
     _S("tmdb.connect_timeout_s", Number(0.1, 300, " of seconds"), 5.0, "seconds to open a connection",
        section="tmdb", key="connect_timeout_s"),
@@ -133,7 +133,7 @@ ROWS: tuple[Setting, ...] = (
        section="service", key="schedule"),
     _S("service.host", Text("a host name or address such as 0.0.0.0"), "0.0.0.0",
        "address /healthz and /metrics listen on", section="service", key="host"),
-    _S("service.port", Whole(1, 65535), 8080, "HTTP port of /healthz and /metrics (default 8080)",
+    _S("service.port", Whole(1, 65535), 8080, "HTTP port of /healthz and /metrics",
        section="service", key="port", env="INGEST_PORT", flag="--port", dest="port", metavar="N"),
     _S("service.grace_s", Number(0, 3600, " of seconds"), 60.0,
        "on SIGTERM, seconds to let in-flight batches finish", section="service", key="grace_s"),
@@ -171,7 +171,9 @@ def add_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
     """Add the flags of these settings; values stay raw text, checked when settings load."""
     for r in map(row, names):
         assert r.flag and r.dest, f"{r.name} has no flag"
-        options: dict[str, Any] = {"dest": r.dest, "help": r.help, "default": None}
+        shown = r.default if isinstance(r.default, int | float) and not isinstance(r.default, bool) else None
+        help_text = r.help if shown is None else f"{r.help} (default {shown:g})"
+        options: dict[str, Any] = {"dest": r.dest, "help": help_text, "default": None}
         if r.action:
             options["action"] = r.action
         if r.action != "store_true":
@@ -188,4 +190,3 @@ def flagged(namespace: argparse.Namespace | Any, names: Iterable[str] | None = N
             if value is not None and value != () and value is not False:
                 said[r.name] = list(value) if isinstance(value, tuple) else value
     return said
-

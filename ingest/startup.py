@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ingest.config import Overrides, Settings, load_settings, secret_values
@@ -36,13 +36,20 @@ def start(
     event: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     json_logs: bool | None = None,
+    check: Callable[[Settings], object] | None = None,
 ) -> Settings:
-    """Settings for entry point ``entry`` (a key of ``NO_CREDENTIALS``), logging ready."""
+    """Settings for entry point ``entry`` (a key of ``NO_CREDENTIALS``), logging ready.
+
+    ``check`` is the entry point's own check of the settings (the service's schedule),
+    made before the credentials: a wrong value is worth hearing about first.
+    """
     env = os.environ if env is None else env
     for secret in secret_values(env):
         register_secret(secret)
     settings = load_settings(overrides, env, event=event)
     configure_logging(json=json_logs, level=settings.log_level)
+    if check is not None:
+        check(settings)
     require_credentials(settings, entry)
     return settings
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -287,3 +291,34 @@ def test_the_summary_reports_throughput_only_over_uploaded_files(tmp_path: Path)
     assert first["files_skipped"] == 0 and first["bytes"] == 16
     again = summary()
     assert again["files_skipped"] == 1 and again["bytes"] == 0 and again["mb_per_s"] is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_the_service_listens_on_the_port_flag_over_the_file(tmp_path: Path) -> None:
+    flag_port, file_port = _free_port(), _free_port()
+    toml(tmp_path, f'[service]\nhost = "127.0.0.1"\nport = {file_port}\n')
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "workers", "--port", str(flag_port)], cwd=tmp_path,
+                            env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{flag_port}/healthz", timeout=5) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert proc.poll() is None, "the service exited"
+                time.sleep(0.05)  # polling a port that is not open yet
+        else:
+            raise AssertionError("the service never listened on the --port given")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0

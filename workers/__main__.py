@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     add_flags(parser, ("service.port", "run.config"))
     args = parser.parse_args(argv)
     try:
-        settings = start("workers", Overrides(config=args.config, port=args.port))
+        settings = start(
+            "workers",
+            Overrides(config=args.config, port=args.port),
+            check=lambda s: Schedule.parse(s.service.schedule),
+        )
         schedule = Schedule.parse(settings.service.schedule)
         asyncio.run(Service(settings, schedule).run())
     except UsageError as exc:
