@@ -248,10 +248,11 @@ def _check_file(table: Mapping[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: [{section}] must be a table, e.g. [{section}] on its own line")
         for key in keys:
             if key not in known[section]:
+                home = next((s for s, ks in known.items() if key in ks and s != section), None)
+                near = f" (it belongs in [{home}])" if home else suggestion(key, list(known[section]))
                 raise ConfigError(
-                    f"{where} has an unknown key {key} in [{section}]"
-                    f"{suggestion(key, list(known[section]))}: the keys of [{section}] are "
-                    f"{', '.join(known[section])}"
+                    f"{where} has an unknown key {key} in [{section}]{near}: the keys of [{section}] "
+                    f"are {', '.join(known[section])}"
                 )
 
 

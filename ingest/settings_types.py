@@ -207,7 +207,7 @@ class Paths:
     def parse(self, raw: Any) -> tuple[Path, ...]:
         if not isinstance(raw, list | tuple):
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
-        return tuple(Path(_text(p, self.expected)) for p in raw)
+        return tuple(Path(_text(p, "a file path such as data/movies.csv")) for p in raw)
 
 
 @dataclass(frozen=True, slots=True)

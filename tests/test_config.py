@@ -125,6 +125,7 @@ def test_secrets_come_from_the_environment_only_and_never_show(tmp_path: Path) -
         ("[servcie]\nport = 80\n", "{} has an unknown section [servcie] (did you mean service?)"),
         ("[upload]\npart_sise_mib = 8\n", "unknown key part_sise_mib in [upload] (did you mean part_size_mib?)"),
         ('lake = "x"\n', "{} sets lake outside any section: put it under [job]"),
+        ('[tmdb]\nlake = "x"\n', "{} has an unknown key lake in [tmdb] (it belongs in [job])"),
         ("[job\n", "not valid TOML"),
     ],
 )  # fmt: skip
@@ -217,6 +218,8 @@ TOKEN = {"TMDB_READ_ACCESS_TOKEN": "a-token-for-the-edges"}
         (["--date", "9999-12-31"], {}, "(a year from today), got '9999-12-31'"),
         (["--limit", "2.5"], {}, "ingest: --limit must be a whole number between 1 and 1,000,000, got '2.5'"),
         (["--concurrency", "0"], {}, "ingest: --concurrency must be a whole number between 1 and 100"),
+        (["--csv", ""], {}, "ingest: --csv must be a file path such as data/movies.csv, got an empty value"),
+        (["--genre", "war"], {"INGEST_CONFIG": ""}, "ingest: INGEST_CONFIG must be a path to a file, got an empty value"),
     ],
 )  # fmt: skip
 def test_bad_flags_are_exit_2_with_one_line(
