@@ -55,9 +55,13 @@ def start(
 
 
 def require_credentials(settings: Settings, entry: str) -> None:
-    """Refuse a job that needs TMDB when no token or key is set: every request would fail."""
-    if settings.job.uses_tmdb and not settings.tmdb.has_credentials:
-        raise ConfigError(NO_CREDENTIALS[entry])
+    """Refuse a job that needs TMDB when no token or key is set: every request would fail.
+
+    An entry point without a line in ``NO_CREDENTIALS`` (``status``) never calls TMDB.
+    """
+    hint = NO_CREDENTIALS.get(entry)
+    if hint and settings.job.uses_tmdb and not settings.tmdb.has_credentials:
+        raise ConfigError(hint)
 
 
 def refuse(prog: str, exc: IngestError, hint: str = "") -> int:
