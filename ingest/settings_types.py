@@ -122,8 +122,8 @@ class LakeUrl:
 
     def parse(self, raw: Any) -> str:
         value = _text(raw, self.expected)
-        scheme, _, rest = value.partition("://")
-        if _CONTROL.search(value) or (rest and (scheme != "s3" or not rest.strip("/"))):
+        scheme, sep, rest = value.partition("://")
+        if _CONTROL.search(value) or (sep and (scheme != "s3" or not rest.strip("/"))):
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
         return value
 
@@ -134,7 +134,10 @@ class HttpUrl:
 
     def parse(self, raw: Any) -> str:
         value = _text(raw, self.expected)
-        parts = urlsplit(value) if not _CONTROL.search(value) else None
+        try:
+            parts = None if _CONTROL.search(value) else urlsplit(value)
+        except ValueError:  # an unclosed [ipv6 bracket
+            parts = None
         if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
             raise Invalid(f"must be {self.expected}, got {show(without_userinfo(value))}")
         # TMDB's documentation writes the root with /3; the client adds it itself.

@@ -119,6 +119,8 @@ def test_secrets_come_from_the_environment_only_and_never_show(tmp_path: Path) -
         ('[job]\ncollections = "yes"\n', "[job] collections in {} must be true or false, got 'yes'"),
         ("[job]\nlake = 5\n", "[job] lake in {} must be s3://bucket[/prefix] or a local directory, got 5"),
         ('[job]\nlake = "ftp://x"\n', "[job] lake in {} must be s3://bucket[/prefix] or a local directory"),
+        ('[job]\nlake = "s3://"\n', "[job] lake in {} must be s3://bucket[/prefix] or a local directory, got 's3://'"),
+        ('[tmdb]\nbase_url = "http://[::1"\n', "[tmdb] base_url in {} must be an http:// or https:// URL"),
         ("[job]\nlimit = 1e30\n", "[job] limit in {} must be a whole number between 1 and 1,000,000, got 1e+30"),
         ("[tmdb]\nrate_per_sec = 10\n", "{} has an unknown key rate_per_sec in [tmdb] (did you mean rate_per_s?)"),
         ("[service]\nprot = 80\n", "{} has an unknown key prot in [service] (did you mean port?)"),
