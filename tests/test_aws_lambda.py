@@ -180,6 +180,21 @@ def test_the_token_comes_from_ssm_when_the_environment_has_none(
         handler({"tipo": "guerra", "limit": 5}, FakeContext(30))
 
 
+def test_a_token_from_ssm_is_checked_by_the_same_row_and_never_shown(
+    lambda_env: str, aws_env: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ssm = boto3.client("ssm", endpoint_url=aws_env, region_name="us-east-1")
+    name = f"/movies-lake/broken-{bucket}"
+    ssm.put_parameter(Name=name, Value="first-half-of-it\nsecond-half", Type="SecureString")
+    monkeypatch.delenv("TMDB_READ_ACCESS_TOKEN")
+    monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name)
+    _token_cache.clear()
+    with pytest.raises(ConfigError) as caught:
+        handler({"tipo": "guerra", "limit": 5}, FakeContext(30))
+    assert "must be the token or key alone, on one line" in str(caught.value)
+    assert "half" not in str(caught.value)
+
+
 def test_an_invocation_shorter_than_the_reserve_is_refused(lambda_env: str) -> None:
     with pytest.raises(ConfigError, match="reserved"):
         handler({}, FakeContext(2.0))
