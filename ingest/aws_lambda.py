@@ -43,12 +43,14 @@ from typing import Any, Protocol
 
 import structlog
 
-from ingest.config import Job, Overrides, Settings, load_settings
+from ingest.config import Job, Settings, load_settings
 from ingest.errors import ConfigError, IngestError
-from ingest.genres import Genre, resolve_genre
+from ingest.genres import Genre
 from ingest.job import run_job
-from ingest.logs import configure_logging, register_secret
 from ingest.report import RunReport
+from ingest.settings_table import ROWS, row
+from ingest.settings_types import show, suggestion
+from ingest.startup import start
 from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
@@ -60,14 +62,16 @@ _TIPOS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "crime": (("crime",), True, False),
     "franquias": (("crime", "war"), False, True),
 }
-_KEYS = {"genres", "movies", "collections", "date", "limit"}
+_TIPO_KEYS = {"genres", "movies", "collections"}
+# The event's keys are settings: the table's rows that have an event name.
+_EVENT_KEYS = {r.event for r in ROWS if r.event}
 # Cancel whatever is still running this long before the hard deadline at the latest (or at
 # half the reserve, if that is smaller): the time to close connections and answer.
 _CUT_MARGIN_S = 5.0
 
 # Per container: Lambda reuses the process across invocations.
 _token_cache: dict[str, str] = {}
-_logging_ready = False
+_PARAMETER = row("tmdb.token_parameter")
 
 
 class LambdaContext(Protocol):
@@ -100,11 +104,11 @@ class Plan:
 
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Run (part of) stage 2 within this invocation's time; say how to continue."""
-    _setup_logging()
     budget_s = context.get_remaining_time_in_millis() / 1000
     started = time.monotonic()
-    env = _environment()
-    settings, plan = plan_from_event(event, env)
+    # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.
+    settings = start("lambda", event=_canonical(event), env=_environment(), json_logs=True)
+    settings, plan = _plan(settings)
     reserve_s = settings.lambda_reserve_s
     if budget_s <= reserve_s:
         raise ConfigError(
@@ -155,78 +159,67 @@ async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:
 
 
 def plan_from_event(event: Any, env: Mapping[str, str]) -> tuple[Settings, Plan]:
-    """Resolve an event against the configuration; raise ``ConfigError`` if it is wrong."""
-    if event is None:
-        event = {}
-    if not isinstance(event, Mapping):
-        raise ConfigError(f"the event must be a JSON object, got {type(event).__name__}")
-    event = dict(event)
-    if event.get("detail-type") == "Scheduled Event" and event.get("source") == "aws.events":
-        # EventBridge wired straight to the function: a scheduled run of the configured job.
-        event = {"date": str(event.get("time", ""))[:10]} if event.get("time") else {}
+    """Resolve an event against the configuration; raise ``ConfigError`` if it is wrong.
 
-    if "tipo" in event:
-        tipo = event.pop("tipo")
-        if not isinstance(tipo, str) or tipo.strip().lower() not in _TIPOS:
-            raise ConfigError(f'unknown tipo {tipo!r}: use "guerra", "crime" or "franquias"')
-        clash = sorted(event.keys() & {"genres", "movies", "collections"})
-        if clash:
-            raise ConfigError(f"the event sets tipo and {', '.join(clash)}: use one form or the other")
-        names, movies, collections = _TIPOS[tipo.strip().lower()]
-        event |= {"genres": list(names), "movies": movies, "collections": collections}
+    The event's keys are settings like any other (rows of ``ingest.settings_table`` with
+    an ``event`` name): checked by the same rows, above the environment and config.toml.
+    """
+    return _plan(load_settings(env=env, event=_canonical(event)))
 
-    unknown = sorted(set(event) - _KEYS)
-    if unknown:
-        raise ConfigError(
-            f"unknown event key(s) {', '.join(map(repr, unknown))}: the event takes "
-            "genres, movies, collections, date and limit (or the seed's tipo)"
-        )
-    date = event.get("date")
-    if date is not None and not isinstance(date, str):
-        raise ConfigError(f"date must be a string YYYY-MM-DD, got {date!r}")
-    settings = load_settings(Overrides(date=date), env=env)
-    configured = settings.job
 
-    genres = configured.genres
-    if "genres" in event:
-        raw = event["genres"]
-        if not isinstance(raw, list) or not raw or not all(isinstance(g, str | int) for g in raw):
-            raise ConfigError(f'genres must be a non-empty list such as ["war"], got {raw!r}')
-        genres = tuple(dict.fromkeys(resolve_genre(g) for g in raw))
-    movies = _flag(event, "movies", True)
-    collections = _flag(event, "collections", configured.collections)
-    limit = configured.limit
-    if "limit" in event:
-        limit = event["limit"]
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ConfigError(f"limit must be a whole number of at least 1 or null, got {limit!r}")
-    if not genres:
+def _plan(settings: Settings) -> tuple[Settings, Plan]:
+    job = settings.job
+    if not job.genres:
         raise ConfigError("no genres: set genres in the event or [job] genres in config.toml")
-    if not (movies or collections):
+    if not (job.movies or job.collections):
         raise ConfigError("the event asks for neither movies nor collections: nothing to do")
-    plan = Plan(genres=genres, movies=movies, collections=collections, date=settings.date,
-                limit=limit)  # fmt: skip
+    plan = Plan(genres=job.genres, movies=job.movies, collections=job.collections, date=settings.date,
+                limit=job.limit)  # fmt: skip
     # Stage 1 never runs here: a Lambda has no CSV files to read.
     return replace(settings, job=plan.job()), plan
 
 
-def _flag(event: Mapping[str, Any], key: str, default: bool) -> bool:
-    value = event.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
-    return value
+def _canonical(raw: Any) -> dict[str, Any]:
+    """The event in its one form: the seed's ``tipo`` and EventBridge's schedule translated."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"the event must be a JSON object, got {type(raw).__name__}")
+    event: dict[str, Any] = {str(k): v for k, v in raw.items()}
+    if event.get("detail-type") == "Scheduled Event" and event.get("source") == "aws.events":
+        # EventBridge wired straight to the function: a scheduled run of the configured job.
+        return {"date": str(event["time"])[:10]} if event.get("time") else {}
+    if "tipo" in event:
+        event |= _from_tipo(event.pop("tipo"), clash=sorted(event.keys() & _TIPO_KEYS))
+    unknown = sorted(set(event) - _EVENT_KEYS)
+    if unknown:
+        near = suggestion(str(unknown[0]), sorted(_EVENT_KEYS))
+        raise ConfigError(
+            f"unknown event key(s) {', '.join(map(repr, unknown))}{near}: the event takes "
+            f"{', '.join(sorted(_EVENT_KEYS))} (or the seed's tipo)"
+        )
+    return event
+
+
+def _from_tipo(tipo: Any, clash: list[str]) -> dict[str, Any]:
+    if not isinstance(tipo, str) or tipo.strip().lower() not in _TIPOS:
+        raise ConfigError(f'unknown tipo {show(tipo)}: use "guerra", "crime" or "franquias"')
+    if clash:
+        raise ConfigError(f"the event sets tipo and {', '.join(clash)}: use one form or the other")
+    names, movies, collections = _TIPOS[tipo.strip().lower()]
+    return {"genres": list(names), "movies": movies, "collections": collections}
 
 
 def _environment() -> dict[str, str]:
     """The process environment, with the TMDB token fetched from SSM if it is kept there."""
     env = dict(os.environ)
-    parameter = env.get("TMDB_TOKEN_PARAMETER")
-    if parameter and not env.get("TMDB_READ_ACCESS_TOKEN") and not env.get("TMDB_API_KEY"):
+    parameter = env.get(_PARAMETER.env or "", "").strip()
+    token, key = row("tmdb.token").env or "", row("tmdb.api_key").env or ""
+    if parameter and not env.get(token) and not env.get(key):
         if parameter not in _token_cache:
             _token_cache[parameter] = _read_parameter(parameter)
-        env["TMDB_READ_ACCESS_TOKEN"] = _token_cache[parameter]
-    register_secret(env.get("TMDB_READ_ACCESS_TOKEN"))
-    register_secret(env.get("TMDB_API_KEY"))
+        # Checked by the token's row like a token from the environment.
+        env[token] = _token_cache[parameter]
     return env
 
 
@@ -248,11 +241,3 @@ def _read_parameter(name: str) -> str:
         ) from None
     value: str = resp["Parameter"]["Value"]
     return value.strip()
-
-
-def _setup_logging() -> None:
-    global _logging_ready
-    if not _logging_ready:
-        # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.
-        configure_logging(json=True)
-        _logging_ready = True

@@ -12,20 +12,35 @@ import argparse
 import asyncio
 import signal
 import sys
-from pathlib import Path
-from typing import NoReturn
+from dataclasses import fields
+from typing import Any, NoReturn
 
 import structlog
 
 from ingest import __version__
-from ingest.config import Overrides, Settings, load_settings
+from ingest.config import Overrides, Settings
 from ingest.errors import IngestError, UsageError
 from ingest.job import run_job
-from ingest.logs import configure_logging, register_secret
 from ingest.report import RunReport
+from ingest.settings_table import add_flags
+from ingest.startup import refuse, start
 from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
+
+
+# The settings this command takes as flags, in --help's order; the table says the rest.
+FLAGS = (
+    "job.csv",
+    "job.genres",
+    "job.collections",
+    "job.lake",
+    "run.date",
+    "job.limit",
+    "tmdb.rate_per_s",
+    "tmdb.concurrency",
+    "run.config",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,71 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Without a selection flag (--csv, --genre, --collections) it runs the main job "
         "that config.toml describes.",
     )
-    p.add_argument(
-        "--csv", action="append", default=[], metavar="PATH", help="stage 1 only, for this file (repeatable)"
-    )
-    p.add_argument(
-        "--genre",
-        action="append",
-        default=[],
-        metavar="NAME|ID",
-        help="stage 2: every movie of this genre (war, crime, guerra, 10752, ...; repeatable)",
-    )
-    p.add_argument(
-        "--collections",
-        action="store_true",
-        help="the franchises (TMDB collections) the selected genres' movies belong to",
-    )
-    p.add_argument(
-        "--lake",
-        metavar="URL",
-        help="s3://bucket[/prefix] or a local directory "
-        "(default: INGEST_LAKE, then config.toml, then ./datalake)",
-    )
-    p.add_argument(
-        "--date",
-        metavar="YYYY-MM-DD",
-        help="processing date used in the partition path (default: today, UTC)",
-    )
-    p.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="only the N most popular movies of each genre"
-    )
-    p.add_argument("--rate", type=float, metavar="REQ_PER_S", help="TMDB requests per second (default 40)")
-    p.add_argument(
-        "--concurrency", type=_positive_int, metavar="N", help="TMDB requests in flight (default 20)"
-    )
-    p.add_argument(
-        "--config",
-        type=Path,
-        metavar="PATH",
-        help="settings file (default: INGEST_CONFIG, then ./config.toml)",
-    )
+    add_flags(p, FLAGS)
     p.add_argument("--version", action="version", version=f"ingest {__version__}")
     return p
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
 def overrides_from(args: argparse.Namespace) -> Overrides:
-    return Overrides(
-        config=args.config,
-        lake=args.lake,
-        date=args.date,
-        csv=tuple(args.csv),
-        genres=tuple(args.genre),
-        collections=args.collections,
-        limit=args.limit,
-        rate_per_s=args.rate,
-        concurrency=args.concurrency,
-    )
+    """The flags the command line said, as ``Overrides`` (the parser's dests are its fields)."""
+    said: dict[str, Any] = {}
+    for f in fields(Overrides):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            said[f.name] = tuple(value) if isinstance(value, list) else value
+    return Overrides(**said)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,18 +78,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return status_main(argv[1:])
     args = build_parser().parse_args(argv)
-    configure_logging()
     try:
-        settings = load_settings(overrides_from(args))
-        register_secret(settings.tmdb.token)
-        register_secret(settings.tmdb.api_key)
+        settings = start("ingest", overrides_from(args))
         report = asyncio.run(_run(settings))
     except UsageError as exc:
-        print(f"ingest: {exc}", file=sys.stderr)
-        return 2
+        return refuse("ingest", exc)
     except IngestError as exc:
-        print(f"ingest: {exc} (rerun the same command to resume)", file=sys.stderr)
-        return exc.exit_code
+        return refuse("ingest", exc, " (rerun the same command to resume)")
     except KeyboardInterrupt:
         print("ingest: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -154,8 +112,10 @@ async def _run(settings: Settings) -> RunReport:
 
 def log_summary(report: RunReport, settings: Settings) -> None:
     """The run's one canonical summary line."""
-    csv_bytes = sum(f.bytes for f in report.csv if f.action == "uploaded")
-    csv_seconds = sum(f.seconds for f in report.csv)
+    # Throughput over the files actually sent: a skipped file moved no bytes.
+    uploaded = [f for f in report.csv if f.action == "uploaded"]
+    csv_bytes = sum(f.bytes for f in uploaded)
+    csv_seconds = sum(f.seconds for f in uploaded)
     t = report.tmdb
     fields: dict[str, object] = {
         "lake": settings.lake,

@@ -1,8 +1,9 @@
 """One run of the pipeline, whatever started it (CLI, service tick, Lambda invocation).
 
-``run_job`` checks everything it can before any work starts (inputs, credentials), so a
-usage error costs nothing; then stage 1 (CSV files) and stage 2 (TMDB) run against one
-lake opened for the run.
+``run_job`` checks its inputs before any work starts, so a usage error costs nothing (the
+settings and the TMDB credentials were checked by ``ingest.startup`` when the process or
+invocation started); then stage 1 (CSV files) and stage 2 (TMDB) run against one lake
+opened for the run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import structlog
 
 from ingest.config import Settings
 from ingest.csv.stage import check_inputs, run_csv, start_hashing
-from ingest.errors import ConfigError
 from ingest.lake import open_lake
 from ingest.report import RunReport
 from ingest.stop import Stop
@@ -23,12 +23,8 @@ log = structlog.get_logger(__name__)
 
 def preflight(settings: Settings) -> None:
     """Raise a ``UsageError`` for anything that would stop the run, before it starts."""
+    # Checked at every run, not once at start: a service's CSV file may come and go.
     check_inputs(settings.job.csv)
-    if settings.job.uses_tmdb and not settings.tmdb.has_credentials:
-        raise ConfigError(
-            "stage 2 (TMDB) needs credentials: export TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY), "
-            "or run stage 1 alone with --csv PATH"
-        )
 
 
 async def run_job(

@@ -105,3 +105,8 @@ def configure_logging(*, json: bool | None = None, level: str | None = None) -> 
             logger_factory=_line_logger,
             cache_logger_on_first_use=False,
         )
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every registered secret masked: for the error line an entry point prints."""
+    return _mask(text)

@@ -67,6 +67,27 @@ async def test_an_unknown_genre_is_exit_2_before_any_request(tmp_path: Path, cat
     assert fake.counters.total == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--genre", "war", "--limit", "100000000000000000000000"), "--limit must be a whole number between 1 and 1,000,000"),
+        (("--genre", "²"), "--genre names an unknown genre '²'"),
+        (("--genre", "x" * 100_000), "(100,000 characters)"),
+    ],
+)  # fmt: skip
+async def test_bad_selections_are_exit_2_before_any_request(
+    tmp_path: Path, catalog: Catalog, args: tuple[str, ...], message: str
+) -> None:
+    fake = FakeTmdb(catalog)
+    async with fake.serve() as url:
+        rc, _, err = await _cli(tmp_path, _env(url, token=FAKE_TOKEN), *args)
+    assert rc == 2 and "Traceback" not in err
+    assert err.count("\n") == 1 and err.startswith("ingest: ") and message in err
+    # A long argument is cut in the message, not echoed whole.
+    assert len(err) < 1000
+    assert fake.counters.total == 0
+
+
 @pytest.mark.parametrize("kind", ["token", "api_key"])
 async def test_a_bad_credential_is_exit_2_with_one_line_and_no_secret(
     tmp_path: Path, catalog: Catalog, kind: str

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.errors import ConfigError
+from ingest.settings_table import MIB, default
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,10 @@ class ObjectInfo:
 
 @dataclass(frozen=True, slots=True)
 class UploadTuning:
-    part_size: int = 8 * 1024 * 1024
-    parts_in_flight: int = 8
-    max_attempts: int = 5
+    # Defaults from the settings table, their one owner.
+    part_size: int = default("upload.part_size_mib") * MIB
+    parts_in_flight: int = default("upload.parts_in_flight")
+    max_attempts: int = default("upload.max_attempts")
 
 
 class Lake(Protocol):

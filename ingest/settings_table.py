@@ -1,0 +1,192 @@
+"""The settings table: every setting once, with where it may come from, its kind and default.
+
+This is the one owner of each default, bound, environment variable, ``config.toml`` key,
+command-line flag and Lambda event key. ``ingest.config`` resolves the rows into the frozen
+dataclasses the code reads; the command lines build their flags from the rows
+(``add_flags``); the Lambda event is checked against the same rows. Precedence is the
+contract's: flag (or event key), then environment, then ``config.toml``, then default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ingest.settings_types import (
+    Day,
+    FilePath,
+    Flag,
+    Genres,
+    HttpUrl,
+    Invalid,
+    LakeUrl,
+    Number,
+    Paths,
+    Secret,
+    Text,
+    Whole,
+)
+
+__all__ = ["ROWS", "Invalid", "Kind", "Setting", "add_flags", "default", "row"]
+
+MIB = 1024 * 1024
+
+
+class Kind(Protocol):
+    @property
+    def expected(self) -> str: ...
+
+    def parse(self, raw: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    # Unique, dotted: the dataclass it lands in, then the field ("tmdb.concurrency").
+    name: str
+    kind: Kind
+    # A value, or a function of nothing for defaults that move (today's date).
+    default: Any
+    help: str
+    # Where it may come from; None where it may not.
+    section: str | None = None
+    key: str | None = None
+    env: str | None = None
+    flag: str | None = None
+    # The flag's attribute on the parsed namespace (and ``Overrides`` field).
+    dest: str | None = None
+    metavar: str | None = None
+    # Flags that take no value (store_true) or repeat (append).
+    action: str | None = None
+    event: str | None = None
+    secret: bool = False
+
+    def default_value(self) -> Any:
+        # Through the row's own kind: a default breaking its own bounds fails at import.
+        value = self.default() if callable(self.default) else self.default
+        return None if value is None else self.kind.parse(value)
+
+    def in_file(self, path: str) -> str:
+        return f"[{self.section}] {self.key} in {path}"
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+_S = Setting
+ROWS: tuple[Setting, ...] = (
+    # What one run does: [job], the command line, the Lambda event.
+    _S("run.config", FilePath(), None, "settings file (default: INGEST_CONFIG, then ./config.toml)",
+       env="INGEST_CONFIG", flag="--config", dest="config", metavar="PATH"),
+    _S("run.date", Day(), _today, "processing date used in the partition path (default: today, UTC)",
+       flag="--date", dest="date", metavar="YYYY-MM-DD", event="date"),
+    _S("run.log_level", Text("one of DEBUG, INFO, WARNING, ERROR", ("DEBUG", "INFO", "WARNING", "ERROR")),
+       "INFO", "how much to log", env="INGEST_LOG_LEVEL"),
+    _S("job.lake", LakeUrl(), "./datalake", "s3://bucket[/prefix] or a local directory "
+       "(default: INGEST_LAKE, then config.toml, then ./datalake)",
+       section="job", key="lake", env="INGEST_LAKE", flag="--lake", dest="lake", metavar="URL"),
+    _S("job.csv", Paths(), (), "stage 1 only, for this file (repeatable)",
+       section="job", key="csv", flag="--csv", dest="csv", metavar="PATH", action="append"),
+    _S("job.genres", Genres(), ("crime", "war"),
+       "stage 2: every movie of this genre (war, crime, guerra, 10752, ...; repeatable)",
+       section="job", key="genres", flag="--genre", dest="genres", metavar="NAME|ID", action="append",
+       event="genres"),
+    _S("job.movies", Flag(), True, "the genres' movies (details + keywords)", event="movies"),
+    _S("job.collections", Flag(), True,
+       "the franchises (TMDB collections) the selected genres' movies belong to",
+       section="job", key="collections", flag="--collections", dest="collections", action="store_true",
+       event="collections"),
+    _S("job.limit", Whole(1, 1_000_000), None, "only the N most popular movies of each genre",
+       section="job", key="limit", flag="--limit", dest="limit", metavar="N", event="limit"),
+    # TMDB.
+    _S("tmdb.base_url", HttpUrl(), "https://api.themoviedb.org", "API root, without /3",
+       section="tmdb", key="base_url", env="TMDB_BASE_URL"),
+    _S("tmdb.token", Secret(), None, "TMDB v4 read access token", env="TMDB_READ_ACCESS_TOKEN", secret=True),
+    _S("tmdb.api_key", Secret(), None, "TMDB v3 key (used only if no token)", env="TMDB_API_KEY",
+       secret=True),
+    _S("tmdb.token_parameter", Text(), None, "Lambda: SSM SecureString holding the token",
+       env="TMDB_TOKEN_PARAMETER"),
+    _S("tmdb.rate_per_s", Number(0.5, 1000, " of requests per second"), 40.0,
+       "TMDB requests per second",
+       section="tmdb", key="rate_per_s", flag="--rate", dest="rate_per_s", metavar="REQ_PER_S"),
+    _S("tmdb.concurrency", Whole(1, 100), 20, "TMDB requests in flight",
+       section="tmdb", key="concurrency", flag="--concurrency", dest="concurrency", metavar="N"),
+    _S("tmdb.connect_timeout_s", Number(0.1, 300, " of seconds"), 5.0, "seconds to open a connection",
+       section="tmdb", key="connect_timeout_s"),
+    _S("tmdb.read_timeout_s", Number(0.1, 3600, " of seconds"), 30.0, "seconds to wait for an answer",
+       section="tmdb", key="read_timeout_s"),
+    _S("tmdb.max_attempts", Whole(1, 100), 8, "attempts per request, the first included",
+       section="tmdb", key="max_attempts"),
+    # Uploads to the lake.
+    _S("upload.part_size_mib", Whole(5, 5120), 8, "multipart part size in MiB (S3 allows 5 to 5120)",
+       section="upload", key="part_size_mib"),
+    _S("upload.parts_in_flight", Whole(1, 64), 8, "parts uploaded at once",
+       section="upload", key="parts_in_flight"),
+    _S("upload.max_attempts", Whole(1, 100), 5, "attempts per S3 request, the first included",
+       section="upload", key="max_attempts"),
+    # `python -m workers`.
+    _S("service.schedule", Text('"HH:MM" (UTC) or a cron expression'), "03:00",
+       "when to run the main job: HH:MM daily in UTC or a cron expression",
+       section="service", key="schedule"),
+    _S("service.host", Text("a host name or address such as 0.0.0.0"), "0.0.0.0",
+       "address /healthz and /metrics listen on", section="service", key="host"),
+    _S("service.port", Whole(1, 65535), 8080, "HTTP port of /healthz and /metrics",
+       section="service", key="port", env="INGEST_PORT", flag="--port", dest="port", metavar="N"),
+    _S("service.grace_s", Number(0, 3600, " of seconds"), 60.0,
+       "on SIGTERM, seconds to let in-flight batches finish", section="service", key="grace_s"),
+    _S("service.run_at_start", Flag(), False, "run the job once at start as well",
+       section="service", key="run_at_start"),
+    # The Lambda handler.
+    _S("lambda.reserve_s", Number(0, 900, " of seconds"), 60.0,
+       "stop starting batches once fewer than this many seconds remain",
+       section="lambda", key="reserve_s", env="INGEST_LAMBDA_RESERVE_S"),
+)  # fmt: skip
+
+_BY_NAME = {r.name: r for r in ROWS}
+assert len(_BY_NAME) == len(ROWS), "setting names must be unique"
+
+
+def row(name: str) -> Setting:
+    return _BY_NAME[name]
+
+
+def default(name: str) -> Any:
+    """The built-in default of a setting: the one place it is written."""
+    return _BY_NAME[name].default_value()
+
+
+def file_keys() -> dict[str, dict[str, Setting]]:
+    """``config.toml``'s sections and their keys."""
+    sections: dict[str, dict[str, Setting]] = {}
+    for r in ROWS:
+        if r.section and r.key:
+            sections.setdefault(r.section, {})[r.key] = r
+    return sections
+
+
+def add_flags(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """Add the flags of these settings; values stay raw text, checked when settings load."""
+    for r in map(row, names):
+        assert r.flag and r.dest, f"{r.name} has no flag"
+        shown = r.default if isinstance(r.default, int | float) and not isinstance(r.default, bool) else None
+        help_text = r.help if shown is None else f"{r.help} (default {shown:g})"
+        options: dict[str, Any] = {"dest": r.dest, "help": help_text, "default": None}
+        if r.action:
+            options["action"] = r.action
+        if r.action != "store_true":
+            options["metavar"] = r.metavar
+        parser.add_argument(r.flag, **options)
+
+
+def flagged(namespace: argparse.Namespace | Any, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Setting name -> raw value, for each flag the command line (or ``Overrides``) said."""
+    said: dict[str, Any] = {}
+    for r in ROWS:
+        if r.dest and (names is None or r.name in names):
+            value = getattr(namespace, r.dest, None)
+            if value is not None and value != () and value is not False:
+                said[r.name] = list(value) if isinstance(value, tuple) else value
+    return said

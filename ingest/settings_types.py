@@ -1,0 +1,247 @@
+"""The kinds of value a setting can hold, each with its own parsing and its own bounds.
+
+A value reaches a kind from a command-line flag or the environment (text), or from
+``config.toml`` or a Lambda event (already typed). ``parse`` turns either into the value
+the settings hold, or raises ``Invalid`` with the half sentence that goes after the
+setting's name: "must be a whole number between 1 and 100, got 2.9". Values are shown
+truncated, and secrets never.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ingest.errors import ConfigError
+from ingest.genres import GENRES, Genre, resolve_genre
+
+# Longer text is cut in messages: a 100,000-character argument must not fill the terminal.
+_SHOWN_CHARS = 40
+_WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Invalid(Exception):
+    """A value a kind refuses; the message goes after the setting's name."""
+
+
+def show(value: Any) -> str:
+    """A value as a message quotes it: ``repr``, cut to a readable length."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    length = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+    return f"{text[:_SHOWN_CHARS]}...{length}"
+
+
+def _text(raw: Any, expected: str) -> str:
+    if not isinstance(raw, str):
+        raise Invalid(f"must be {expected}, got {show(raw)}")
+    if not raw.strip():
+        raise Invalid(f"must be {expected}, got an empty value")
+    return raw.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Whole:
+    lo: int
+    hi: int
+
+    @property
+    def expected(self) -> str:
+        return f"a whole number between {self.lo:,} and {self.hi:,}"
+
+    def parse(self, raw: Any) -> int:
+        value: int | None = None
+        if isinstance(raw, str) and _WHOLE.fullmatch(raw.strip()):
+            value = int(raw)
+        elif isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw
+        if value is None or not self.lo <= value <= self.hi:
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    lo: float
+    hi: float
+    unit: str = ""
+
+    @property
+    def expected(self) -> str:
+        return f"a number{self.unit} between {self.lo:g} and {self.hi:,g}"
+
+    def parse(self, raw: Any) -> float:
+        value = math.nan
+        if isinstance(raw, str) and len(raw) < 30:
+            try:
+                value = float(raw)
+            except ValueError:
+                pass
+        elif isinstance(raw, int | float) and not isinstance(raw, bool):
+            value = float(raw)
+        if not (math.isfinite(value) and self.lo <= value <= self.hi):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    expected = "true or false"
+
+    def parse(self, raw: Any) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in {"true", "false"}:
+            return raw.strip().lower() == "true"
+        raise Invalid(f"must be {self.expected}, got {show(raw)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    expected: str = "a non-empty string"
+    choices: tuple[str, ...] = ()
+
+    def parse(self, raw: Any) -> str:
+        value = _text(raw, self.expected)
+        if _CONTROL.search(value) or (self.choices and value.upper() not in self.choices):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return value.upper() if self.choices else value
+
+
+@dataclass(frozen=True, slots=True)
+class LakeUrl:
+    expected = "s3://bucket[/prefix] or a local directory"
+
+    def parse(self, raw: Any) -> str:
+        value = _text(raw, self.expected)
+        scheme, sep, rest = value.partition("://")
+        if _CONTROL.search(value) or (sep and (scheme != "s3" or not rest.strip("/"))):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class HttpUrl:
+    expected = "an http:// or https:// URL such as https://api.themoviedb.org"
+
+    def parse(self, raw: Any) -> str:
+        value = _text(raw, self.expected)
+        try:
+            parts = None if _CONTROL.search(value) else urlsplit(value)
+        except ValueError:  # an unclosed [ipv6 bracket
+            parts = None
+        if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise Invalid(f"must be {self.expected}, got {show(without_userinfo(value))}")
+        # TMDB's documentation writes the root with /3; the client adds it itself.
+        return value.rstrip("/").removesuffix("/3")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced: never printed, never logged."""
+    return re.sub(r"(?<=://)[^/@]*@", "***@", url)
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    expected = "the token or key alone, on one line"
+
+    def parse(self, raw: Any) -> str | None:
+        if not isinstance(raw, str):
+            raise Invalid(f"must be {self.expected}")
+        if not raw:
+            return None  # set but empty: the same as not set
+        found = _CONTROL.search(raw)
+        if found:
+            # Never the value itself: only where the stray character is.
+            raise Invalid(
+                f"must be {self.expected}: it holds a control character (code {ord(found.group()):#04x}) "
+                f"at position {found.start() + 1} of {len(raw)}; copy it again without line breaks"
+            )
+        return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    earliest = dt.date(1900, 1, 1)
+
+    @staticmethod
+    def latest() -> dt.date:
+        # A partition for next year's date is a typo more often than a plan.
+        return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=366)
+
+    @property
+    def expected(self) -> str:
+        return f"a date YYYY-MM-DD between {self.earliest} and {self.latest()} (a year from today)"
+
+    def parse(self, raw: Any) -> dt.date:
+        value: dt.date | None = None
+        if isinstance(raw, dt.date):
+            value = raw
+        elif isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip(), re.ASCII):
+            try:
+                value = dt.date.fromisoformat(raw.strip())
+            except ValueError:
+                pass
+        if value is None or not self.earliest <= value <= self.latest():
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class FilePath:
+    expected = "a path to a file"
+
+    def parse(self, raw: Any) -> Path:
+        return Path(_text(str(raw) if isinstance(raw, Path) else raw, self.expected))
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    expected = 'a list of file paths such as ["data/movies.csv"]'
+
+    def parse(self, raw: Any) -> tuple[Path, ...]:
+        if not isinstance(raw, list | tuple):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return tuple(Path(_text(p, "a file path such as data/movies.csv")) for p in raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Genres:
+    expected = 'a list of genre names or TMDB ids such as ["war", "crime", 10752]'
+
+    def parse(self, raw: Any) -> tuple[Genre, ...]:
+        if not isinstance(raw, list | tuple):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        return tuple(dict.fromkeys(_genre(g) for g in raw))
+
+
+def _genre(raw: Any) -> Genre:
+    # Genre names are short ASCII words: anything else cannot name one ("²" passes isdigit).
+    plausible = isinstance(raw, int) and not isinstance(raw, bool)
+    plausible |= isinstance(raw, str) and raw.isascii() and len(raw) <= _SHOWN_CHARS
+    if plausible:
+        try:
+            return resolve_genre(raw)
+        except ConfigError:
+            pass
+    known = ", ".join(g.slug for g in GENRES)
+    raise Invalid(
+        f"names an unknown genre {show(raw)}: use an English name ({known}), "
+        "guerra/crime, or a TMDB genre id such as 80 or 10752"
+    )
+
+
+def suggestion(word: str, known: Sequence[str]) -> str:
+    """ " (did you mean X?)" for the closest known word, or nothing."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(word, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""

@@ -1,0 +1,70 @@
+"""How every entry point starts: one path for the CLI, the service and the Lambda handler.
+
+``start`` registers the secrets it can see before anything is parsed (so no message about
+a bad value can carry one), loads the settings, sets logging up, and checks that a job
+needing TMDB has credentials. ``refuse`` prints the one line an entry point exits with,
+through the same masking every log line gets.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ingest.config import Overrides, Settings, load_settings, secret_values
+from ingest.errors import ConfigError, IngestError
+from ingest.logs import configure_logging, mask_secrets, register_secret
+
+# What to do without TMDB credentials, by entry point: each can offer different ways out.
+NO_CREDENTIALS = {
+    "ingest": "stage 2 (TMDB) needs credentials: export TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY), "
+    "run stage 1 alone with --csv PATH, or try it offline against the bundled TMDB stand-in "
+    "with `python3 dev.py run`",
+    "workers": "the job fetches from TMDB but no credentials are set: export "
+    "TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY) for the service",
+    "lambda": "stage 2 (TMDB) needs credentials: set TMDB_TOKEN_PARAMETER (an SSM SecureString) "
+    "or TMDB_READ_ACCESS_TOKEN in the function's environment",
+}
+
+
+def start(
+    entry: str,
+    overrides: Overrides | None = None,
+    *,
+    event: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    json_logs: bool | None = None,
+    check: Callable[[Settings], object] | None = None,
+) -> Settings:
+    """Settings for entry point ``entry`` (a key of ``NO_CREDENTIALS``), logging ready.
+
+    ``check`` is the entry point's own check of the settings (the service's schedule),
+    made before the credentials: a wrong value is worth hearing about first.
+    """
+    env = os.environ if env is None else env
+    for secret in secret_values(env):
+        register_secret(secret)
+    settings = load_settings(overrides, env, event=event)
+    configure_logging(json=json_logs, level=settings.log_level)
+    if check is not None:
+        check(settings)
+    require_credentials(settings, entry)
+    return settings
+
+
+def require_credentials(settings: Settings, entry: str) -> None:
+    """Refuse a job that needs TMDB when no token or key is set: every request would fail.
+
+    An entry point without a line in ``NO_CREDENTIALS`` (``status``) never calls TMDB.
+    """
+    hint = NO_CREDENTIALS.get(entry)
+    if hint and settings.job.uses_tmdb and not settings.tmdb.has_credentials:
+        raise ConfigError(hint)
+
+
+def refuse(prog: str, exc: IngestError, hint: str = "") -> int:
+    """Print the entry point's one line for ``exc`` (secrets masked); return its exit code."""
+    print(mask_secrets(f"{prog}: {exc}{hint}"), file=sys.stderr)
+    return exc.exit_code
