@@ -212,8 +212,8 @@ async def test_an_empty_date_is_exit_1_and_the_lake_comes_from_ingest_lake(
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("--date", "2026-02-30"), "is not a date: use YYYY-MM-DD"),
-        (("--lake", "ftp://host/x"), "unknown scheme"),
+        (("--date", "2026-02-30"), "--date must be a date YYYY-MM-DD"),
+        (("--lake", "ftp://host/x"), "--lake must be s3://bucket[/prefix] or a local directory"),
         (("--lake", "s3://no-such-bucket-here"), "does not exist"),
         (("--verbose",), "unrecognized arguments: --verbose"),
     ],
