@@ -75,6 +75,7 @@ class FakeTmdb:
         undated_first_desc: bool = True,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        day: int | None = None,
     ) -> None:
         # The day-0 (or earliest) catalogue, so the clock can also be set back.
         self._origin = catalog
@@ -110,6 +111,8 @@ class FakeTmdb:
         self._stall_seen: collections.Counter[int] = collections.Counter()
         self._queries: dict[tuple[Any, ...], list[int]] = {}
         self._closing = asyncio.Event()
+        if day is not None:
+            self.day = day
 
     @property
     def day(self) -> int:
