@@ -20,6 +20,10 @@ ROOT = BENCH.parent
 BENCH_VENV = BENCH / ".venv"
 PROJECT_VENV = ROOT / ".venv"
 STAMP = ".bench-stamp"
+# The stand-in's process helper (ingest.standin, standard library only) is imported from the
+# source tree by whichever interpreter runs the benchmark.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def venv_python(venv: Path) -> Path:

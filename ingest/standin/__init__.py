@@ -11,8 +11,8 @@ same way, through this face:
 - ``standin_process(*args)``: run that command and wait for the line (``.url``, ``.token``).
 
 The app and the catalogue need aiohttp and orjson (core dependencies); the process helper
-and the credentials need only the standard library, so ``dev.py`` and the benchmark can
-import them from any Python: the rest is imported on first use.
+and the constants (credentials, page sizes) need only the standard library, so ``dev.py``
+and the benchmark can import them from any Python: the rest is imported on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ingest.standin.credentials import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN, PAGE_SIZE
 from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ __all__ = [
     "DAY0",
     "FAKE_API_KEY",
     "FAKE_TOKEN",
+    "PAGE_SIZE",
     "Catalog",
     "Counters",
     "DailyChange",

@@ -17,7 +17,7 @@ import orjson
 
 from ingest.standin.app import serve_standin
 from ingest.standin.catalog import Catalog, DailyChange
-from ingest.standin.credentials import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
 from ingest.standin.process import READY_EVENT
 
 _RATES = DailyChange()

@@ -32,8 +32,15 @@ from aiohttp import web
 
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import DAY0, Catalog
+from ingest.standin.constants import (
+    CHANGES_PAGE_SIZE,
+    FAKE_API_KEY,
+    FAKE_TOKEN,
+    MAX_CHANGES_DAYS,
+    MAX_PAGE,
+    PAGE_SIZE,
+)
 from ingest.standin.counters import Counters
-from ingest.standin.credentials import FAKE_API_KEY, FAKE_TOKEN
 from ingest.standin.errors import (
     ERR_5XX,
     ERR_AUTH,
@@ -45,10 +52,6 @@ from ingest.standin.errors import (
     json_response,
 )
 
-PAGE_SIZE = 20
-CHANGES_PAGE_SIZE = 100
-MAX_PAGE = 500
-MAX_CHANGES_DAYS = 14
 _OWN = ("/__stats", "/__day")
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.standin.credentials import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
 
 READY_EVENT = "standin_ready"
 _ROOT = Path(__file__).resolve().parents[2]
