@@ -187,10 +187,7 @@ def _upload_memory(add: Add, uploads: list[FileResult], targets: list[Target]) -
             add(f"| {name} | {ra / MIB:.0f} | {rb / MIB:.0f} | {rb / ra:.2f}x |")
     if PIPE in a.runs and PIPE in b.runs:
         g = b.peak_rss(PIPE) / a.peak_rss(PIPE)
-        targets.append(
-            (f"upload memory flat from {a.label} to {b.label} (<= 1.10x)", f"{g:.2f}x", g <= 1.10)
-        )
-
+        targets.append((f"upload memory flat from {a.label} to {b.label} (<= 1.10x)", f"{g:.2f}x", g <= 1.10))
 
 
 def _crawls(add: Add, ctx: Context, crawls: dict[str, CrawlResult]) -> None:
@@ -254,7 +251,6 @@ def _crawls(add: Add, ctx: Context, crawls: dict[str, CrawlResult]) -> None:
             "costs over the internet at 50 ms. tmdbv3api opens a connection per request; "
             "the pipeline keeps its connections."
         )
-
 
 
 def _crawl_targets(lim: Limits, crawls: dict[str, CrawlResult], targets: list[Target]) -> None:
@@ -329,7 +325,6 @@ def _scale(add: Add, ctx: Context, scale: list[CrawlResult]) -> None:
             f"{r.status_429} | {r.measured.peak_rss_bytes / MIB:.0f} | "
             f"{r.measured.peak_rss_bytes / base:.2f}x |"
         )
-
 
 
 def _targets(add: Add, targets: list[Target]) -> None:
