@@ -1,10 +1,10 @@
-"""Stage 2 benchmark: a genre's movies from a fake TMDB held to TMDB's real limits.
+"""Stage 2 benchmark: a genre's movies from the TMDB stand-in held to TMDB's real limits.
 
-Each run gets its own fake TMDB process (a fresh catalog, rate window and counters) and
+Each run gets its own stand-in process (a fresh catalog, rate window and counters) and
 its own bucket on the shared moto server. The fake enforces the limits: requests per
 second over a sliding one-second window (429 beyond it), requests in flight (429 beyond
 it) and a latency of ``latency_ms`` on average (uniform, 0.5x to 1.5x). What the client
-really did is read from the fake's own counters (``/__stats``), and what it stored is
+really did is read from the stand-in's own counters (``/__stats``), and what it stored is
 read back from the bucket: every movie of the genre exactly once, or the run fails.
 """
 
@@ -40,7 +40,7 @@ class CrawlResult:
     movies: int  # movies stored (read back from the bucket)
     collections: int  # collection records stored
     measured: Measured
-    stats: dict  # the fake's counters
+    stats: dict  # the stand-in's counters
 
     @property
     def seconds(self) -> float:

@@ -225,7 +225,7 @@ def _crawls(add: Add, ctx: Context, crawls: dict[str, CrawlResult]) -> None:
     )
     add(
         "\n- *seconds (wall)*: the whole process, interpreter start to exit, as a user "
-        "waits for it. *active s*: from the first request the fake TMDB received to the "
+        "waits for it. *active s*: from the first request the TMDB stand-in received to the "
         "last; *share of ceiling (active)* = (requests needed - 1) / rate over that "
         "window, i.e. how well the client paces itself once it runs."
     )
