@@ -41,32 +41,28 @@ async def _get(url: str, **params: Any) -> tuple[int, Any]:
         return resp.status, await resp.json()
 
 
-async def _changes(standin: FakeTmdb, start: int, end: int) -> set[int]:
-    ids: set[int] = set()
+async def _all_pages(url: str, **params: Any) -> list[dict[str, Any]]:
+    """Every page's ``results``, following ``total_pages``."""
+    results: list[dict[str, Any]] = []
     page, pages = 1, 1
     while page <= pages:
-        status, body = await _get(
-            standin.url + "/3/movie/changes", start_date=_day(start), end_date=_day(end), page=page
-        )
+        status, body = await _get(url, **params, page=page)
         assert status == 200, body
         assert set(body) == {"results", "page", "total_pages", "total_results"}
-        ids |= {r["id"] for r in body["results"]}
-        assert all(r["adult"] is False for r in body["results"])
+        results += body["results"]
         pages = body["total_pages"]
         page += 1
-    return ids
+    return results
+
+
+async def _changes(standin: FakeTmdb, start: int, end: int) -> set[int]:
+    found = await _all_pages(standin.url + "/3/movie/changes", start_date=_day(start), end_date=_day(end))
+    assert all(r["adult"] is False and set(r) == {"id", "adult"} for r in found)
+    return {r["id"] for r in found}
 
 
 async def _discover_ids(standin: FakeTmdb, genre: int) -> set[int]:
-    ids: set[int] = set()
-    page, pages = 1, 1
-    while page <= pages:
-        status, body = await _get(standin.url + "/3/discover/movie", with_genres=genre, page=page)
-        assert status == 200
-        ids |= {r["id"] for r in body["results"]}
-        pages = body["total_pages"]
-        page += 1
-    return ids
+    return {r["id"] for r in await _all_pages(standin.url + "/3/discover/movie", with_genres=genre)}
 
 
 def test_the_clock_is_deterministic_from_the_seed(day0: Catalog) -> None:
