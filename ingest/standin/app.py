@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import datetime as dt
 import math
 import random
 import time
@@ -31,26 +30,19 @@ from typing import Any
 from aiohttp import web
 
 from ingest.standin.bodies import GENRE_NAMES
-from ingest.standin.catalog import DAY0, Catalog
-from ingest.standin.constants import (
-    CHANGES_PAGE_SIZE,
-    FAKE_API_KEY,
-    FAKE_TOKEN,
-    MAX_CHANGES_DAYS,
-    MAX_PAGE,
-    PAGE_SIZE,
-)
+from ingest.standin.catalog import Catalog
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
 from ingest.standin.counters import Counters
 from ingest.standin.errors import (
     ERR_5XX,
     ERR_AUTH,
-    ERR_DATE_RANGE,
     ERR_INPUT,
     ERR_NOT_FOUND,
     ERR_PAGE,
     err_rate,
     json_response,
 )
+from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
 
 _OWN = ("/__stats", "/__day")
 
@@ -249,7 +241,7 @@ class FakeTmdb:
     async def _discover(self, request: web.Request) -> web.Response:
         q = request.query
         self.counters.discover_queries[_query_label(q)] += 1
-        page = _page(q)
+        page = page_of(q)
         if page is None:
             return json_response(ERR_PAGE, 400)
         key = (*sorted((k, v) for k, v in q.items() if k not in ("page", "api_key")), self.undated_first_desc)
@@ -258,41 +250,16 @@ class FakeTmdb:
             if len(self._queries) > 512:
                 self._queries.clear()
             ids = self._queries[key] = self.catalog.discover(q, undated_first_desc=self.undated_first_desc)
-        chunk = ids[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return json_response(
-            {
-                "page": page,
-                "results": [self.catalog.summary(self.catalog.movies[i]) for i in chunk],
-                "total_pages": math.ceil(len(ids) / PAGE_SIZE),
-                "total_results": len(ids),
-            }
-        )
+        return json_response(discover_page(self.catalog, ids, page))
 
     async def _changes(self, request: web.Request) -> web.Response:
-        q = request.query
-        page = _page(q)
+        page = page_of(request.query)
         if page is None:
             return json_response(ERR_PAGE, 400)
-        today = self.catalog.date
-        try:
-            # TMDB's defaults: the last 24 hours.
-            end = dt.date.fromisoformat(q["end_date"]) if "end_date" in q else today
-            yesterday = end - dt.timedelta(days=1)
-            start = dt.date.fromisoformat(q["start_date"]) if "start_date" in q else yesterday
-        except ValueError:
-            return json_response(ERR_INPUT, 422)
-        if end < start or (end - start).days > MAX_CHANGES_DAYS:
-            return json_response(ERR_DATE_RANGE, 422)
-        ids = self.catalog.changed_between((start - DAY0).days, (end - DAY0).days)
-        chunk = ids[(page - 1) * CHANGES_PAGE_SIZE : page * CHANGES_PAGE_SIZE]
-        return json_response(
-            {
-                "results": [{"id": i, "adult": False} for i in chunk],
-                "page": page,
-                "total_pages": max(1, math.ceil(len(ids) / CHANGES_PAGE_SIZE)),
-                "total_results": len(ids),
-            }
-        )
+        days = changes_days(request.query, self.catalog.date)
+        if isinstance(days, dict):
+            return json_response(days, 422)
+        return json_response(changes_page(self.catalog.changed_between(*days), page))
 
     async def _movie(self, request: web.Request) -> web.Response:
         movie_id = int(request.match_info["id"])
@@ -346,14 +313,6 @@ def _endpoint(path: str) -> str:
     parts = path.split("/")
     endpoint = parts[2] if len(parts) > 2 else "other"
     return endpoint if endpoint in ("discover", "movie", "collection") else "other"
-
-
-def _page(q: Any) -> int | None:
-    try:
-        page = int(q.get("page", "1"))
-    except ValueError:
-        return None
-    return page if 1 <= page <= MAX_PAGE else None
 
 
 def _query_label(q: Any) -> str:
