@@ -6,8 +6,10 @@
 
 ``run`` uses the lake of config.toml (``./datalake`` by default). Stage 2 needs TMDB
 credentials; when neither TMDB_READ_ACCESS_TOKEN nor TMDB_API_KEY is set, ``run`` serves
-stage 2 from the bundled TMDB stand-in (tests/fake_tmdb.py, a synthetic catalog) and
-says so, so the whole main job can be tried offline. ``test`` is exactly what CI runs.
+stage 2 from the bundled TMDB stand-in (``python -m ingest.standin``, a synthetic
+catalogue) and says so in one line, so the whole main job can be tried offline.
+``test`` is exactly what CI runs; it needs nothing but Python (pip installs the rest into
+.venv/ and bench/.venv/).
 """
 
 from __future__ import annotations
@@ -54,44 +56,28 @@ def ensure_venv(extras: str) -> None:
 
 def run(args: list[str]) -> int:
     ensure_venv("")
+    command = [str(PY), "-m", "ingest", *args]
     env = dict(os.environ)
-    stand_in = None
-    if not (env.get("TMDB_READ_ACCESS_TOKEN") or env.get("TMDB_API_KEY")) and _wants_tmdb(args):
-        ensure_venv("test")
-        stand_in = subprocess.Popen(
-            [str(PY), "-m", "ingest.standin", "--port", "0", "--crime", "600", "--war", "300"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert stand_in.stdout is not None
-        line = stand_in.stdout.readline().strip()
-        if not line.startswith("serving "):
-            stand_in.kill()
-            sys.exit("dev.py: the TMDB stand-in did not start")
-        url = line.removeprefix("serving ")
-        from_tests = subprocess.run(
-            [str(PY), "-c", "from ingest.standin import FAKE_TOKEN; print(FAKE_TOKEN)"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": from_tests}
+    if env.get("TMDB_READ_ACCESS_TOKEN") or env.get("TMDB_API_KEY") or not _wants_tmdb(args):
+        return subprocess.call(command, cwd=ROOT, env=env)
+    # The stand-in's process helper is standard library only: this interpreter can import it.
+    sys.path.insert(0, str(ROOT))
+    from ingest.standin.process import standin_process
+
+    with standin_process("--crime", "600", "--war", "300", python=PY) as standin:
+        env |= {"TMDB_BASE_URL": standin.url, "TMDB_READ_ACCESS_TOKEN": standin.token}
         say(
-            f"no TMDB_READ_ACCESS_TOKEN set: stage 2 reads the bundled TMDB stand-in at {url} "
-            "(synthetic movies); export a real token to ingest from TMDB"
+            f"TMDB stand-in: no TMDB token set, so stage 2 reads a synthetic catalogue served "
+            f"at {standin.url}; export TMDB_READ_ACCESS_TOKEN to ingest from TMDB"
         )
-    try:
-        return subprocess.call([str(PY), "-m", "ingest", *args], cwd=ROOT, env=env)
-    finally:
-        if stand_in is not None:
-            stand_in.terminate()
-            stand_in.wait(timeout=10)
+        return subprocess.call(command, cwd=ROOT, env=env)
 
 
 def _wants_tmdb(args: list[str]) -> bool:
-    """Whether this command reaches stage 2 (the main job does; ``--csv`` alone does not)."""
+    """Whether this command reaches TMDB: the main job does; ``--csv`` alone, ``status``
+    and ``--help`` do not."""
+    if {"-h", "--help"} & set(args) or args[:1] == ["status"]:
+        return False
     selects = {"--csv", "--genre", "--collections"}
     given = {a.split("=", 1)[0] for a in args}
     return not (given & selects) or bool(given & {"--genre", "--collections"})
@@ -99,11 +85,15 @@ def _wants_tmdb(args: list[str]) -> bool:
 
 def test(args: list[str]) -> int:
     ensure_venv("test")
+    linted = [d for d in LINTED if (ROOT / d).exists()]
     steps: list[list[str]] = [
-        [str(BIN / "ruff"), "check", *(d for d in LINTED if (ROOT / d).exists())],
+        [str(BIN / "ruff"), "check", *linted],
+        [str(BIN / "ruff"), "format", "--check", *linted],
+        # What it checks is [tool.mypy] packages in pyproject.toml.
         [str(BIN / "mypy")],
-        # The deploy artifacts (Dockerfile, compose, SAM template) without a Docker engine.
-        ["bash", str(ROOT / "scripts" / "check_deploy.sh")],
+        # The deploy artifacts' linters (SAM template and its state machine, Dockerfile,
+        # compose file), no Docker engine; tests/test_deploy.py runs what they run.
+        [str(PY), str(ROOT / "scripts" / "check_deploy.py")],
         # The benchmark at toy sizes, so it cannot rot (it judges no timing).
         [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
         # Last, so its summary line closes the output.

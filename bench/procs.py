@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import psutil
 from bootstrap import PROJECT_VENV, ROOT, venv_python
+
+from ingest.standin import free_port
 
 PROJECT_PY = str(venv_python(PROJECT_VENV))
 WRAP = Path(__file__).resolve().parent / "rusage_wrap.py"
@@ -104,12 +105,6 @@ def kill_tree(proc: psutil.Process) -> None:
             with contextlib.suppress(psutil.Error):
                 child.kill()
         proc.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout_s: float = 30) -> None:

@@ -1,13 +1,13 @@
 """The benchmark, in one command: this pipeline against the ways people fill the lake today.
 
-    python bench/run.py            # full run (~25 min on 2 cores): writes bench/RESULTS.md
+    python bench/run.py            # full run (about 13 min on 2 cores): writes bench/RESULTS.md
     python bench/run.py --smoke    # tiny sizes (< 1 min), for CI: fails only if a runner breaks
 
 Any Python 3.11+ starts it. It makes what it needs: the project's ``.venv`` if missing,
 ``bench/.venv`` with the baselines (``bench/requirements.txt``), the data under
-``bench/work/``, a moto S3 server and one fake TMDB per crawl, all on loopback ports it
-picks. Every upload and crawl is read back from the bucket and checked before it counts.
-It never judges timings: the exit status is non-zero only when a runner failed.
+``bench/work/``, a moto S3 server and one TMDB stand-in per crawl (``ingest.standin``,
+started through ``standin_process``), all on loopback ports it picks. Every upload and
+crawl is read back from the bucket and checked before it counts. It never judges timings: the exit status is non-zero only when a runner failed.
 """
 
 from __future__ import annotations

@@ -6,8 +6,6 @@ endpoint (moto's server). Nothing is mocked but Lambda's context object.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ import structlog
 
 from ingest.aws_lambda import _token_cache, handler, plan_from_event
 from ingest.errors import ConfigError
-from ingest.standin import FAKE_TOKEN, Catalog
+from ingest.standin import FAKE_TOKEN, Catalog, standin_process
 
 ROOT = Path(__file__).resolve().parent.parent
 WAR, CRIME = 10752, 80
@@ -48,19 +46,9 @@ class FakeContext:
 @pytest.fixture(scope="module")
 def tmdb_url() -> Iterator[str]:
     """The fake TMDB in its own process, with latency, as the CLI form serves it."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest.standin", "--port", "0", "--crime", str(SIZES[CRIME]),
-         "--war", str(SIZES[WAR]), "--latency-ms", "20", "--seed", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("serving "), line
-        yield line.split()[1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    args = ("--crime", str(SIZES[CRIME]), "--war", str(SIZES[WAR]), "--latency-ms", "20", "--seed", "1")
+    with standin_process(*args) as standin:
+        yield standin.url
 
 
 @pytest.fixture(scope="module")

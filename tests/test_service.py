@@ -5,12 +5,12 @@ HTTP and signals between them. Also its schedule and its metrics page, directly.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,19 +25,13 @@ import pytest
 
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
-from ingest.standin import FAKE_TOKEN, Catalog
+from ingest.standin import FAKE_TOKEN, Catalog, free_port, standin_process
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 WAR = 10752
 CSV = b'id,title\n1,Ran\n2,Das Boot\n3,"Paths of Glory, 1957"\n'
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -74,23 +68,12 @@ def _metric(page: str, name: str) -> float:
 @pytest.fixture
 def fake_tmdb() -> Iterator[Callable[..., str]]:
     """Start the fake TMDB in its own process; return its URL."""
-    procs: list[subprocess.Popen[str]] = []
+    with contextlib.ExitStack() as stack:
 
-    def start(*args: str) -> str:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest.standin", "--port", "0", "--seed", "1", *args],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert line.startswith("serving "), line
-        return line.split()[1]
+        def start(*args: str) -> str:
+            return stack.enter_context(standin_process("--seed", "1", *args)).url
 
-    yield start
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
+        yield start
 
 
 class Service:
@@ -98,7 +81,7 @@ class Service:
 
     def __init__(self, home: Path, config: str, tmdb_url: str, grace_s: float = 20) -> None:
         self.home = home
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (home / "config.toml").write_text(
             config + f'\n[service]\nhost = "127.0.0.1"\nport = {self.port}\n'

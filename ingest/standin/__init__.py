@@ -2,9 +2,60 @@
 
 Shipped with the package (not only the tests) so that ``dev.py run`` can demonstrate
 stage 2 offline, and so that tests, the benchmark and the deploy checks all start it the
-same way.
+same way, through this face:
+
+- ``Catalog.synthetic(sizes, seed=...)``, ``catalog.at_day(n)``: the catalogue and its clock;
+- ``serve_standin(catalog, **knobs)``: serve it in this event loop (``.url``, ``.counters``,
+  ``.day``);
+- ``python -m ingest.standin ...``: serve it as a command that prints one ready line;
+- ``standin_process(*args)``: run that command and wait for the line (``.url``, ``.token``).
+
+The app and the catalogue need aiohttp and orjson (core dependencies); the process helper
+and the constants (credentials, page sizes) need only the standard library, so ``dev.py``
+and the benchmark can import them from any Python: the rest is imported on first use.
 """
 
-from ingest.standin.server import FAKE_API_KEY, FAKE_TOKEN, Catalog, Counters, FakeTmdb
+from __future__ import annotations
 
-__all__ = ["FAKE_API_KEY", "FAKE_TOKEN", "Catalog", "Counters", "FakeTmdb"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN, PAGE_SIZE
+from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process
+
+if TYPE_CHECKING:
+    from ingest.standin.app import FakeTmdb, serve_standin
+    from ingest.standin.catalog import DAY0, Catalog, DailyChange
+    from ingest.standin.counters import Counters
+
+_LAZY = {
+    "FakeTmdb": "ingest.standin.app",
+    "serve_standin": "ingest.standin.app",
+    "Catalog": "ingest.standin.catalog",
+    "DailyChange": "ingest.standin.catalog",
+    "DAY0": "ingest.standin.catalog",
+    "Counters": "ingest.standin.counters",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "DAY0",
+    "FAKE_API_KEY",
+    "FAKE_TOKEN",
+    "PAGE_SIZE",
+    "Catalog",
+    "Counters",
+    "DailyChange",
+    "FakeTmdb",
+    "StandinFailed",
+    "StandinProcess",
+    "free_port",
+    "serve_standin",
+    "standin_process",
+]

@@ -1,5 +1,107 @@
-"""``python -m ingest.standin``: serve the TMDB stand-in until SIGINT/SIGTERM."""
+"""``python -m ingest.standin``: serve the TMDB stand-in until SIGINT/SIGTERM.
 
-from ingest.standin.server import main
+Once it serves it prints one JSON line on stdout, ``{"event": "standin_ready", "url": ...}``
+(what ``ingest.standin.process`` waits for), and a line for people on stderr; when it stops,
+its counters as one JSON line on stdout. Clients authenticate with the stand-in's own
+token or key (``ingest.standin.FAKE_TOKEN`` / ``FAKE_API_KEY``), which it never prints.
+"""
 
-main()
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import orjson
+
+from ingest.standin.app import serve_standin
+from ingest.standin.catalog import Catalog, DailyChange
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.process import READY_EVENT
+
+_RATES = DailyChange()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ingest.standin", description="Serve the TMDB stand-in.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0: any free port (the ready line names it)")
+    p.add_argument("--crime", type=int, default=0, help="movies in Crime (80)")
+    p.add_argument("--war", type=int, default=0, help="movies in War (10752)")
+    p.add_argument("--genre", action="append", default=[], metavar="ID=N", help="another genre, e.g. 18=5000")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--day", type=int, default=0, help="the day of its calendar to serve (0: as seeded)")
+    p.add_argument("--changed-per-day", type=float, default=_RATES.changed, help="share of movies")
+    p.add_argument("--added-per-day", type=float, default=_RATES.added, help="share of movies")
+    p.add_argument("--removed-per-day", type=float, default=_RATES.removed, help="share of movies")
+    p.add_argument("--no-token", action="store_true", help="refuse the bearer token (only the v3 key works)")
+    p.add_argument("--rate", type=float, default=None, help="enforced requests/s (sliding 1 s)")
+    p.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After")
+    p.add_argument("--max-connections", type=int, default=None)
+    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--failure-rate", type=float, default=0.0, help="share of random 5xx/429s")
+    p.add_argument("--stall-rate", type=float, default=0.0)
+    p.add_argument("--stall-s", type=float, default=5.0)
+    return p.parse_args(argv)
+
+
+def catalog_for(args: argparse.Namespace) -> Catalog:
+    sizes: dict[int, int] = {}
+    if args.crime:
+        sizes[80] = args.crime
+    if args.war:
+        sizes[10752] = args.war
+    for spec in args.genre:
+        genre_id, _, count = spec.partition("=")
+        sizes[int(genre_id)] = int(count)
+    daily = DailyChange(args.changed_per_day, args.added_per_day, args.removed_per_day)
+    catalog = Catalog.synthetic(sizes or {80: 300, 10752: 150}, seed=args.seed, daily=daily)
+    return catalog.at_day(args.day)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    catalog = catalog_for(args)
+    knobs = dict(
+        token=None if args.no_token else FAKE_TOKEN,
+        api_key=FAKE_API_KEY,
+        rate_limit=args.rate,
+        retry_after=not args.no_retry_after,
+        max_connections=args.max_connections,
+        latency_s=args.latency_ms / 1000,
+        failure_rate=args.failure_rate,
+        stall_rate=args.stall_rate,
+        stall_s=args.stall_s,
+        seed=args.seed,
+    )
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, done.set)
+    async with serve_standin(catalog, host=args.host, port=args.port, **knobs) as standin:
+        ready = {
+            "event": READY_EVENT,
+            "url": standin.url,
+            "day": catalog.day,
+            "date": catalog.date.isoformat(),
+            "movies": len(catalog.movies),
+            "collections": len(catalog.collections),
+        }
+        print(orjson.dumps(ready).decode(), flush=True)
+        genres = ", ".join(f"{g}={len(catalog.genre_ids(g))}" for g in catalog.genres)
+        print(
+            f"TMDB stand-in (synthetic catalogue) at {standin.url}: genres {genres}, "
+            f"day {catalog.day} = {catalog.date}; counters at {standin.url}/__stats",
+            file=sys.stderr,
+            flush=True,
+        )
+        await done.wait()
+        print(orjson.dumps(standin.counters.as_dict()).decode(), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(serve(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

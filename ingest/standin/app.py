@@ -1,0 +1,320 @@
+"""The stand-in's HTTP face: TMDB's API v3 over a ``Catalog``, with TMDB's limits and faults.
+
+Routes: ``/3/discover/movie`` (20 a page, the 500-page refusal), ``/3/movie/{id}``
+(``append_to_response=keywords``), ``/3/movie/{id}/keywords``, ``/3/movie/changes``
+(100 ids a page, at most 14 days), ``/3/collection/{id}``, ``/3/genre/movie/list``; and
+its own ``/__stats`` (the counters as JSON) and ``POST /__day?day=N`` (move the clock).
+Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5xx).
+Faults a client must survive: an enforced request rate over a sliding one-second window,
+a limit on requests in flight, random 5xx/429s, stalled responses, latency.
+
+Start it with ``serve_standin``::
+
+    async with serve_standin(Catalog.synthetic({80: 300}, seed=1), rate_limit=40) as standin:
+        standin.url             # e.g. http://127.0.0.1:40123 (no /3)
+        standin.day = 3         # the catalogue three days on
+        standin.counters.requests["movie"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from aiohttp import web
+
+from ingest.standin.bodies import GENRE_NAMES
+from ingest.standin.catalog import Catalog
+from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.counters import Counters
+from ingest.standin.errors import (
+    ERR_5XX,
+    ERR_AUTH,
+    ERR_INPUT,
+    ERR_NOT_FOUND,
+    ERR_PAGE,
+    err_rate,
+    json_response,
+)
+from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
+
+_OWN = ("/__stats", "/__day")
+
+
+class FakeTmdb:
+    """The app and its knobs; knobs are plain attributes a test may change between runs."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        token: str | None = FAKE_TOKEN,
+        api_key: str | None = FAKE_API_KEY,
+        rate_limit: float | None = None,
+        retry_after: bool = True,
+        max_connections: int | None = None,
+        latency_s: float = 0.0,
+        failure_rate: float = 0.0,
+        stall_ids: Collection[int] = (),
+        stall_times: int = 1,
+        stall_rate: float = 0.0,
+        stall_s: float = 5.0,
+        gone_ids: Collection[int] = (),
+        broken_ids: Collection[int] = (),
+        undated_first_desc: bool = True,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+        day: int | None = None,
+    ) -> None:
+        # The day-0 (or earliest) catalogue, so the clock can also be set back.
+        self._origin = catalog
+        self.catalog = catalog
+        self.token = token
+        self.api_key = api_key
+        # Requests per second over a sliding 1 s window; more are answered 429 status_code 25.
+        self.rate_limit = rate_limit
+        self.retry_after = retry_after
+        # More requests than this in flight are refused with 429 (TMDB's per-IP limit).
+        self.max_connections = max_connections
+        self.latency_s = latency_s
+        # Share of requests answered with a random 5xx or 429 (half each).
+        self.failure_rate = failure_rate
+        # Movie ids whose first ``stall_times`` requests hang for ``stall_s``.
+        self.stall_ids = set(stall_ids)
+        self.stall_times = stall_times
+        self.stall_rate = stall_rate
+        self.stall_s = stall_s
+        # Movies discover lists but whose details answer 404 (deleted since).
+        self.gone_ids = set(gone_ids)
+        # Movies whose details always answer 503, until a test clears the set.
+        self.broken_ids = set(broken_ids)
+        # Where a descending date sort puts undated movies: first (PostgreSQL's NULLS FIRST),
+        # or last, where no page can reach them in a big genre.
+        self.undated_first_desc = undated_first_desc
+        self.counters = Counters()
+        # The root URL (without /3) while serving.
+        self.url = ""
+        self._rng = random.Random(seed)
+        self._clock = clock
+        self._window: collections.deque[float] = collections.deque()
+        self._stall_seen: collections.Counter[int] = collections.Counter()
+        self._queries: dict[tuple[Any, ...], list[int]] = {}
+        self._closing = asyncio.Event()
+        if day is not None:
+            self.day = day
+
+    @property
+    def day(self) -> int:
+        """The day of the stand-in's calendar that discover, details and changes serve."""
+        return self.catalog.day
+
+    @day.setter
+    def day(self, day: int) -> None:
+        start = self.catalog if day >= self.catalog.day else self._origin
+        self.catalog = start.at_day(day)
+        self._queries.clear()
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._gate])
+        app.router.add_get("/3/discover/movie", self._discover)
+        app.router.add_get("/3/movie/changes", self._changes)
+        app.router.add_get(r"/3/movie/{id:\d+}", self._movie)
+        app.router.add_get(r"/3/movie/{id:\d+}/keywords", self._keywords)
+        app.router.add_get(r"/3/collection/{id:\d+}", self._collection)
+        app.router.add_get("/3/genre/movie/list", self._genres)
+        app.router.add_get("/__stats", self._stats)
+        app.router.add_post("/__day", self._set_day)
+        return app
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Serve on ``host:port`` (0: a free port); yield the root URL (without ``/3``)."""
+        # handler_cancellation: a client that gives up on a stalled request frees its handler.
+        self._closing = asyncio.Event()
+        runner = web.AppRunner(self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1]
+        self.url = f"http://{host}:{bound}"
+        try:
+            yield self.url
+        finally:
+            self._closing.set()
+            await runner.cleanup()
+            self.url = ""
+
+    # The gate: counting, auth, limits and faults, in front of every TMDB route --------------
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+        if request.path in _OWN:
+            return await handler(request)  # type: ignore[no-any-return]
+        c = self.counters
+        c.saw_request(self._clock())
+        endpoint = _endpoint(request.path)
+        c.requests[endpoint] += 1
+        item = request.match_info.get("id")
+        if item is not None and endpoint == "movie":
+            c.movie_requests[int(item)] += 1
+        elif item is not None and endpoint == "collection":
+            c.collection_requests[int(item)] += 1
+        c.in_flight += 1
+        c.peak_in_flight = max(c.peak_in_flight, c.in_flight)
+        try:
+            response = await self._answer(request, handler, endpoint)
+        finally:
+            c.in_flight -= 1
+        c.status[response.status] += 1
+        return response
+
+    async def _answer(
+        self, request: web.Request, handler: Callable[[web.Request], Any], endpoint: str
+    ) -> web.StreamResponse:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        item = request.match_info.get("id")
+        if endpoint == "movie" and item is not None and int(item) in self.broken_ids:
+            return json_response(ERR_5XX[503], 503)
+        if self._should_stall(request, endpoint):
+            self.counters.stalled += 1
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.stall_s)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s * (0.5 + self._rng.random()))
+        return await handler(request)  # type: ignore[no-any-return]
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        """A 401 or 429 (the limits, or an injected fault) or 5xx, before any work; or None."""
+        c = self.counters
+        if not self._authorised(request):
+            c.unauthorized += 1
+            return json_response(ERR_AUTH, 401)
+        if self.max_connections is not None and c.in_flight > self.max_connections:
+            c.refused_connections += 1
+            return json_response(err_rate(self.max_connections), 429)
+        if self.rate_limit is not None:
+            now = self._clock()
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            if len(self._window) >= self.rate_limit:
+                c.throttled += 1
+                headers = {}
+                if self.retry_after:
+                    c.throttled_with_retry_after += 1
+                    headers["Retry-After"] = str(max(1, math.ceil(self._window[0] + 1.0 - now)))
+                return json_response(err_rate(self.rate_limit), 429, headers)
+            self._window.append(now)
+        if self.failure_rate and self._rng.random() < self.failure_rate:
+            if self._rng.random() < 0.5:
+                c.injected_429 += 1
+                hint = {"Retry-After": "1"} if self.retry_after and self._rng.random() < 0.5 else {}
+                return json_response(err_rate(self.rate_limit or 40), 429, hint)
+            c.injected_5xx += 1
+            status = self._rng.choice(tuple(ERR_5XX))
+            return json_response(ERR_5XX[status], status)
+        return None
+
+    def _authorised(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        if self.token and auth == f"Bearer {self.token}":
+            return True
+        return bool(self.api_key) and request.query.get("api_key") == self.api_key
+
+    def _should_stall(self, request: web.Request, endpoint: str) -> bool:
+        if endpoint == "movie" and "id" in request.match_info:
+            movie_id = int(request.match_info["id"])
+            if movie_id in self.stall_ids and self._stall_seen[movie_id] < self.stall_times:
+                self._stall_seen[movie_id] += 1
+                return True
+        return bool(self.stall_rate) and self._rng.random() < self.stall_rate
+
+    # Routes ------------------------------------------------------------------------------
+
+    async def _discover(self, request: web.Request) -> web.Response:
+        q = request.query
+        self.counters.discover_queries[_query_label(q)] += 1
+        page = page_of(q)
+        if page is None:
+            return json_response(ERR_PAGE, 400)
+        key = (*sorted((k, v) for k, v in q.items() if k not in ("page", "api_key")), self.undated_first_desc)
+        ids = self._queries.get(key)
+        if ids is None:
+            if len(self._queries) > 512:
+                self._queries.clear()
+            ids = self._queries[key] = self.catalog.discover(q, undated_first_desc=self.undated_first_desc)
+        return json_response(discover_page(self.catalog, ids, page))
+
+    async def _changes(self, request: web.Request) -> web.Response:
+        page = page_of(request.query)
+        if page is None:
+            return json_response(ERR_PAGE, 400)
+        days = changes_days(request.query, self.catalog.date)
+        if isinstance(days, dict):
+            return json_response(days, 422)
+        return json_response(changes_page(self.catalog.changed_between(*days), page))
+
+    async def _movie(self, request: web.Request) -> web.Response:
+        movie_id = int(request.match_info["id"])
+        if movie_id not in self.catalog.movies or movie_id in self.gone_ids:
+            return json_response(ERR_NOT_FOUND, 404)
+        append = set(request.query.get("append_to_response", "").split(","))
+        self.counters.movie_ok[movie_id] += 1
+        return json_response(self.catalog.detail(movie_id, append))
+
+    async def _keywords(self, request: web.Request) -> web.Response:
+        movie_id = int(request.match_info["id"])
+        if movie_id not in self.catalog.movies or movie_id in self.gone_ids:
+            return json_response(ERR_NOT_FOUND, 404)
+        return json_response(self.catalog.keywords(movie_id))
+
+    async def _collection(self, request: web.Request) -> web.Response:
+        collection_id = int(request.match_info["id"])
+        if collection_id not in self.catalog.collections:
+            return json_response(ERR_NOT_FOUND, 404)
+        return json_response(self.catalog.collection(collection_id))
+
+    async def _genres(self, _request: web.Request) -> web.Response:
+        return json_response({"genres": [{"id": k, "name": v} for k, v in GENRE_NAMES.items()]})
+
+    async def _stats(self, _request: web.Request) -> web.Response:
+        clock = {"day": self.day, "date": self.catalog.date.isoformat()}
+        return json_response(self.counters.as_dict() | clock)
+
+    async def _set_day(self, request: web.Request) -> web.Response:
+        try:
+            self.day = int(request.query["day"])
+        except (KeyError, ValueError):
+            return json_response(ERR_INPUT, 422)
+        return json_response({"day": self.day, "date": self.catalog.date.isoformat()})
+
+
+@asynccontextmanager
+async def serve_standin(
+    catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0, **knobs: Any
+) -> AsyncIterator[FakeTmdb]:
+    """Serve ``catalog`` for the block; ``knobs`` are ``FakeTmdb``'s. Yields the running
+    stand-in: ``.url`` (without ``/3``), ``.counters``, ``.day`` (settable), the knobs."""
+    standin = FakeTmdb(catalog, **knobs)
+    async with standin.serve(host, port):
+        yield standin
+
+
+def _endpoint(path: str) -> str:
+    if path == "/3/movie/changes":
+        return "changes"
+    parts = path.split("/")
+    endpoint = parts[2] if len(parts) > 2 else "other"
+    return endpoint if endpoint in ("discover", "movie", "collection") else "other"
+
+
+def _query_label(q: Any) -> str:
+    parts = [f"{k}={q[k]}" for k in sorted(q) if k not in ("page", "api_key")]
+    return "&".join(parts)
