@@ -278,7 +278,7 @@ def check_every_dataset(con: duckdb.DuckDBPyConnection, catalog: Catalog, gone: 
             f"SELECT id, list_transform(parts, p -> p.id) FROM tmdb_collections_latest WHERE genre = '{genre}'"
         ).fetchall()
         assert {cid for cid, _ in rows} == catalog.collection_ids(catalog.genre_ids(genre_id) - gone)
-        assert all(parts == catalog.collections[cid].movie_ids for cid, parts in rows)
+        assert all(parts == list(catalog.collections[cid].movie_ids) for cid, parts in rows)
 
 
 def test_duckdb_reads_every_raw_dataset_of_a_local_lake(

@@ -203,7 +203,16 @@ def collection_ref(seed: int, coll: FakeCollection) -> dict[str, Any]:
 def collection(seed: int, coll: FakeCollection, parts: list[FakeMovie]) -> dict[str, Any]:
     """``/collection/{id}``: the franchise and its movies (``parts``)."""
     listed = [summary(seed, m) | {"media_type": "movie"} for m in parts]
-    return collection_ref(seed, coll) | {"overview": overview(rng_for(seed, 5, coll.id)), "parts": listed}
+    ref = collection_ref(seed, coll)
+    # TMDB's own key order: id, name, overview, then the images, then the parts.
+    return {
+        "id": ref["id"],
+        "name": ref["name"],
+        "overview": overview(rng_for(seed, 5, coll.id)),
+        "poster_path": ref["poster_path"],
+        "backdrop_path": ref["backdrop_path"],
+        "parts": listed,
+    }
 
 
 def title(rng: random.Random) -> str:
