@@ -4,8 +4,7 @@ the service's /metrics.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -47,5 +46,3 @@ class RunReport:
     complete: bool = True
     stopped_because: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
