@@ -45,4 +45,3 @@ class RunReport:
     # False when a stop (SIGTERM, Lambda deadline) ended the run before all work was done.
     complete: bool = True
     stopped_because: str | None = None
-

@@ -104,5 +104,3 @@ def _tmdb_reason(body: bytes) -> str:
     if isinstance(data, dict) and "status_code" in data:
         return f", status_code {data['status_code']}: {str(data.get('status_message', ''))[:120]}"
     return ""
-
-

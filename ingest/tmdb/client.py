@@ -17,8 +17,8 @@ between attempts and showing at INFO as a periodic ``requests_retried`` summary.
 answer is abandoned after ``read_timeout_s`` of silence (``sock_read``) and retried. A TMDB
 that cannot be reached at all is told apart by ``ingest.tmdb.reach``: at the start of a run
 it is a ``ConfigError`` (``TMDB_BASE_URL``), in the middle an ``UnreachableError`` once the
-breaker opens. Secrets stay out of everything this module keeps: the token travels only in the Authorization header, and the
-URLs in messages and logs never carry the ``api_key`` parameter.
+breaker opens. Secrets stay out of everything this module keeps: the token travels only
+in the Authorization header, and the URLs in messages and logs never carry ``api_key``.
 """
 
 from __future__ import annotations
@@ -228,8 +228,7 @@ class TmdbClient:
         detail = _describe(exc)
         if isinstance(exc, aiohttp.ClientConnectorError) and not self.reach.answered:
             raise ConfigError(
-                f"cannot reach TMDB at {self.shown_root} ({detail}): check TMDB_BASE_URL "
-                "and the network"
+                f"cannot reach TMDB at {self.shown_root} ({detail}): check TMDB_BASE_URL and the network"
             )
         self.reach.note_connection_failure(self.shown_root, detail)
         return Outcome(Verdict.RETRY, 0, detail=detail)
