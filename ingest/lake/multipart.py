@@ -86,10 +86,7 @@ class FileRegion(io.RawIOBase):
         return data
 
     def _shrank(self) -> InputError:
-        return InputError(
-            f"{self._name} changed while it was being ingested (it shrank during the upload): "
-            "rerun once it is complete"
-        )
+        return InputError(f"{self._name} changed while it was being ingested: rerun once it is complete")
 
 
 def part_size_for(size: int, wanted: int) -> int:
