@@ -21,11 +21,12 @@ Rules that make reruns safe:
   batch number, the number of ids it was fetched for, the records written and the plan's
   id: ``00003-n100-w98-<plan_id>.done`` (the body, ``DoneMarker``, lists the files, the
   skipped ids and, for movies, the collections seen). A batch is done when a marker with
-  its current number of ids and the current plan id exists and, if it wrote records, its first file exists. So a short
-  last batch of an older, smaller plan is fetched again (and overwritten) once the plan
-  has grown, a batch killed before its marker is redone (same keys, same records), and a
-  data file deleted by hand is fetched again. Deleting ``plan.json`` starts the dataset
-  over: the new plan has a new id, and no old marker counts for it.
+  its current number of ids and the current plan id exists and, if it wrote records, its
+  first file exists. So a short last batch of an older, smaller plan is fetched again (and
+  overwritten) once the plan has grown, a batch killed before its marker is redone (same
+  keys, same records), and a data file deleted by hand is fetched again. Deleting
+  ``plan.json`` starts the dataset over: the new plan has a new id, and no old marker
+  counts for it.
 """
 
 from __future__ import annotations
