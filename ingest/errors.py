@@ -6,11 +6,14 @@ into exit codes and one-line messages; everything below them raises and lets go.
     IngestError
      ├── UsageError ............ exit 2: the user must change something before rerunning
      │    ├── ConfigError ...... a flag, variable or config.toml value is wrong
-     │    ├── InputError ....... a CSV path is missing, unreadable, empty or a directory
+     │    ├── InputError ....... a CSV path is missing, unreadable, empty, a directory, or
+     │    │                      changed while it was being uploaded
      │    └── AuthError ........ TMDB refused the credentials (401)
      └── RunError .............. exit 1: survived retries; rerunning the same command resumes
           ├── RetryableError ... 429, 5xx, timeouts, dropped connections (retried before it escapes)
           ├── RemoteError ...... any other refusal from TMDB that retrying cannot fix
+          ├── UnreachableError . TMDB stopped answering at all mid-run (no new work started)
+          ├── Interrupted ...... a stop (SIGTERM) cut a wait short; the run ends as stopped
           └── LakeError ........ the lake (S3 or the directory) refused a read or a write
 
 ``SkippedRecord`` is not an error of the run: one record (a movie TMDB no longer has)
@@ -77,6 +80,14 @@ class RemoteError(RunError):
         super().__init__(message)
         self.status = status
         self.url = redact_url(url)
+
+
+class UnreachableError(RunError):
+    """Many connection attempts in a row got no answer at all: the remote is down."""
+
+
+class Interrupted(RunError):
+    """A stop cut a wait short (a slow rate limiter); what was not finished is redone."""
 
 
 class LakeError(RunError):

@@ -4,8 +4,7 @@ the service's /metrics.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -46,6 +45,3 @@ class RunReport:
     # False when a stop (SIGTERM, Lambda deadline) ended the run before all work was done.
     complete: bool = True
     stopped_because: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)

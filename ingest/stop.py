@@ -2,17 +2,27 @@
 
 Stages check ``stop.requested`` before they start a unit of work (a batch, a file) and
 never in the middle of one, so whatever was started is finished and nothing is left
-half-written.
+half-written. A wait that can last long (the rate limiter's next slot at ``--rate 0.001``)
+runs under ``async with stop.interruptible():``: once a stop is requested such a wait
+gets ``GRACE_S`` more (enough for started batches at any ordinary rate), then it ends in
+``Interrupted``, so a stop never waits for a slot minutes away.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from ingest.errors import Interrupted
 
 
 class Stop:
-    __slots__ = ("_clock", "_deadline", "_reason")
+    __slots__ = ("_clock", "_deadline", "_reason", "_requested_at", "_waits")
+
+    # Seconds an interruptible wait may still take after a stop is requested.
+    GRACE_S = 2.0
 
     def __init__(self, *, deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         # A clock reading (of ``clock``) after which no new unit of work may start.
@@ -20,10 +30,22 @@ class Stop:
         self._clock = clock
         # Why we stopped, once we have; None while work may go on.
         self._reason: str | None = None
+        # The event loop's time of the request: the grace of interruptible waits counts from it.
+        self._requested_at: float | None = None
+        # The interruptible waits going on now, each under its own asyncio timeout.
+        self._waits: set[asyncio.Timeout] = set()
 
     def request(self, reason: str = "requested") -> None:
         if self._reason is None:
             self._reason = reason
+        try:
+            now = asyncio.get_running_loop().time()
+        except RuntimeError:  # requested from outside the loop: no wait is going on
+            return
+        if self._requested_at is None:
+            self._requested_at = now
+        for timeout in self._waits:
+            timeout.reschedule(self._requested_at + self.GRACE_S)
 
     @property
     def requested(self) -> bool:
@@ -35,6 +57,19 @@ class Stop:
     def reason(self) -> str | None:
         return self._reason if self.requested else None
 
-    def remaining_s(self) -> float | None:
-        """Seconds until the deadline, or None when there is none."""
-        return None if self._deadline is None else self._deadline - self._clock()
+    @asynccontextmanager
+    async def interruptible(self) -> AsyncIterator[None]:
+        """Run the block; once a stop is requested, end it after ``GRACE_S`` with ``Interrupted``."""
+        when = None if self._requested_at is None else self._requested_at + self.GRACE_S
+        timeout = asyncio.timeout_at(when)
+        try:
+            async with timeout:
+                self._waits.add(timeout)
+                try:
+                    yield
+                finally:
+                    self._waits.discard(timeout)
+        except TimeoutError:
+            if not timeout.expired():
+                raise
+            raise Interrupted(f"stopped ({self._reason}) while waiting for the rate limiter") from None

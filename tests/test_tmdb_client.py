@@ -13,16 +13,10 @@ from structlog.testing import capture_logs
 
 from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord
 from ingest.report import TmdbStats
+from ingest.retry import Backoff
 from ingest.standin import FAKE_API_KEY, Catalog, FakeTmdb
-from ingest.tmdb.client import (
-    ClientTuning,
-    Outcome,
-    TmdbClient,
-    Verdict,
-    backoff_s,
-    classify,
-    parse_retry_after,
-)
+from ingest.tmdb.answers import Verdict, classify, parse_retry_after
+from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.rate import AdaptiveRate
 from tests.tmdb_fixtures import FAST, settings_for
 
@@ -86,15 +80,16 @@ def test_retry_after_forms() -> None:
 
 def test_backoff_honours_retry_after_and_grows() -> None:
     rng = random.Random(1)
-    tuning = ClientTuning(backoff_base_s=0.5, backoff_cap_s=30)
-    hinted = Outcome(Verdict.THROTTLED, 429, retry_after_s=4.0)
-    assert all(4.0 <= backoff_s(1, hinted, tuning, rng) <= 4.8 for _ in range(50))
-    bare = Outcome(Verdict.THROTTLED, 429)
-    first = [backoff_s(1, bare, tuning, rng) for _ in range(50)]
-    fifth = [backoff_s(5, bare, tuning, rng) for _ in range(50)]
+    backoff = ClientTuning(backoff_base_s=0.5, backoff_cap_s=30).backoff
+    assert backoff == Backoff(0.5, 30, 60)
+    assert all(4.0 <= backoff.delay_s(1, rng, 4.0) <= 4.8 for _ in range(50))
+    # A hint beyond the cap is not waited out in full.
+    assert all(60.0 <= backoff.delay_s(1, rng, 600.0) <= 72.0 for _ in range(50))
+    first = [backoff.delay_s(1, rng) for _ in range(50)]
+    fifth = [backoff.delay_s(5, rng) for _ in range(50)]
     assert all(0.25 <= w <= 0.5 for w in first)
     assert all(4.0 <= w <= 8.0 for w in fifth)
-    assert max(backoff_s(30, bare, tuning, rng) for _ in range(50)) <= 30
+    assert max(backoff.delay_s(30, rng) for _ in range(50)) <= 30
 
 
 def test_adaptive_rate_cuts_on_repeated_429s_and_recovers() -> None:

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
-from ingest.errors import AuthError, RunError
+from ingest.errors import AuthError, IngestError, LakeError, RunError, UsageError
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, FakeTmdb
 from ingest.stop import Stop
 from ingest.tmdb import files as batching
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.crawl import raise_primary, run_tmdb
 from ingest.tmdb.files import MAX_FILE_BYTES, as_line, file_number, pack
 from ingest.tmdb.plan import load_plan
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
@@ -128,18 +129,21 @@ async def test_stop_lets_started_batches_finish_and_the_rerun_completes(
     fake = FakeTmdb(catalog, latency_s=0.01)
     stop = Stop()
 
-    async def stop_after_first_file(lake: Lake) -> None:
-        for _ in range(5000):
+    async def stop_after_first_file(lake: Lake) -> bool:
+        """Request the stop once a first file is in; say whether one was seen in time."""
+        while not run.done():
             if await lake_files(lake, Kind.MOVIES, "war"):
-                break
+                stop.request("test")
+                return True
             await asyncio.sleep(0.005)
-        stop.request("test")
+        return False
 
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         async with asyncio.TaskGroup() as tg:
-            watcher = tg.create_task(stop_after_first_file(lake))
             run = tg.create_task(_run(lake, url, stop, concurrency=4, collections=True))
-        assert watcher.done()
+            watcher = tg.create_task(stop_after_first_file(lake))
+        # The stop came from the watcher, while the run was still going.
+        assert watcher.result() is True and stop.reason == "test"
         done, _ = run.result()
         partial = await lake_files(lake, Kind.MOVIES, "war")
         assert not done and 1 <= len(partial) < 5
@@ -260,3 +264,84 @@ def test_pack_and_numbering() -> None:
     assert [file_number(7, p) for p in (1, 2, 3)] == [7, 10_007, 20_007]
     assert as_line(b'{"a":\n1}\n', {"a": 1}) == b'{"a":1}\n'
     assert as_line(b'{"a": "\xc3\xa9"}\r\n', None) == b'{"a": "\xc3\xa9"}\n'
+
+
+async def test_collections_are_read_back_from_the_files_when_markers_are_unreadable(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small files, so a batch is cut into pieces and every piece must be read back.
+    monkeypatch.setattr(batching, "MAX_FILE_BYTES", 60_000)
+    fake = FakeTmdb(catalog)
+    async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
+        assert (await _run(lake, url, limit=150))[0]
+        movies = await lake_files(lake, Kind.MOVIES, "war")
+        assert any("war-10001" in k for k in movies)
+        markers = [k for k in await lake.list("_ingest/") if k.endswith(".done")]
+        assert len(markers) == 2
+        await lake.write(markers[0], b"not json")
+        await lake.write(markers[1], b'{"batch": 2}')
+        fake.counters.movie_requests.clear()
+        done, stats = await _run(lake, url, movies=False, collections=True, limit=150)
+        coll = await lake_files(lake, Kind.COLLECTIONS, "war")
+    # No movie was fetched again: the ids came from the files, every piece of them.
+    assert done and sum(fake.counters.movie_requests.values()) == 0
+    expected = catalog.collection_ids(_ids(movies))
+    assert expected and set(_ids(coll)) == expected
+    assert stats.collections_written == len(expected)
+
+
+async def test_a_401_inside_the_worker_pool_escapes_as_itself(tmp_path: Path, catalog: Catalog) -> None:
+    broken = sorted(catalog.genre_ids(WAR))[3]
+    fake = FakeTmdb(catalog, broken_ids={broken})
+    async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
+        with pytest.raises(RunError):
+            await _run(lake, url, max_attempts=1)
+        # The plan is reused (no discover); the failed batch goes to the pool, and the
+        # token has been revoked meanwhile: the worker's AuthError must not come out
+        # wrapped in an ExceptionGroup.
+        fake.broken_ids.clear()
+        fake.token = "rotated-token"
+        with pytest.raises(AuthError):
+            await _run(lake, url)
+    assert fake.counters.unauthorized >= 1
+
+
+def test_raise_primary_prefers_auth_then_usage_then_the_lake() -> None:
+    auth, usage, lake, run, other = (
+        AuthError("401"),
+        UsageError("usage"),
+        LakeError("lake"),
+        RunError("run"),
+        RuntimeError("bug"),
+    )
+    cases: list[tuple[list[BaseException], BaseException]] = [
+        ([other, run, ExceptionGroup("inner", [lake, auth])], auth),
+        ([other, lake, usage], usage),
+        ([other, run, lake], lake),
+        ([other, ExceptionGroup("inner", [run])], run),
+        ([other], other),
+    ]
+    for leaves, expected in cases:
+        with pytest.raises(BaseException) as caught:
+            raise_primary(ExceptionGroup("run", leaves))  # type: ignore[type-var]
+        assert caught.value is expected
+    assert issubclass(LakeError, IngestError)
+
+
+async def test_retries_show_at_info_as_a_summary(tmp_path: Path, catalog: Catalog) -> None:
+    fake = FakeTmdb(catalog, failure_rate=0.2, seed=5)
+    async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
+        with capture_logs() as logs:
+            done, stats = await _run(lake, url, limit=200)
+    assert done and stats.retries > 0
+    summaries = [e for e in logs if e["event"] == "requests_retried"]
+    assert summaries and all(e["log_level"] == "info" and e["remote"] == "tmdb" for e in summaries)
+    # Every retry is counted once, by reason (the stand-in answers 429s and 5xx).
+    assert sum(e["retries"] for e in summaries) == stats.retries
+    reasons = Counter[str]()
+    for e in summaries:
+        reasons.update(e["by_reason"])
+    assert set(reasons) <= {"429", "500", "502", "503", "504"} and "429" in reasons
+    assert all(e["last_reason"] for e in summaries)
+    # Not a line per retry.
+    assert len(summaries) < stats.retries

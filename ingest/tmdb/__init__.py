@@ -1,2 +1,9 @@
-"""TMDB: the HTTP client (``client``), its adaptive rate (``rate``), the producer that
-enumerates a genre (``discover``) and the wire shapes it reads (``wire``)."""
+"""Stage 2, TMDB -> lake, one module per role:
+
+- ``crawl``: the stage (``run_tmdb``), genre by genre; ``planner``: plans made or reused;
+- ``discover``: every movie id of a genre; ``collections``: a genre's collection ids;
+- ``pool``: feeder -> workers -> sink; ``sink``: batches assembled and written;
+- ``plan``: the plan and done-marker formats; ``files``: the JSON Lines file rules;
+- ``client`` (with ``answers``, ``rate``, ``reach``): the HTTP client, what an answer
+  means, the adaptive rate, the breaker; ``wire``: the response shapes read.
+"""

@@ -1,8 +1,8 @@
 """The TMDB client: one ``aiohttp`` session per run, paced, capped, retried.
 
 Every attempt (retries included) waits for a free slot among ``concurrency`` requests in
-flight and then for its turn at the adaptive rate (``ingest.tmdb.rate``). ``classify`` is
-the one place that decides what an answer means:
+flight and then for its turn at the adaptive rate (``ingest.tmdb.rate``; a stop cuts that
+wait short). ``ingest.tmdb.answers.classify`` decides what an answer means:
 
     200 with a JSON body ...... OK
     429 ....................... THROTTLED: retried after Retry-After, or backoff if absent
@@ -12,19 +12,20 @@ the one place that decides what an answer means:
     404 ....................... NOT_FOUND: ``SkippedRecord``, the caller counts and skips
     any other status .......... REFUSED: ``RemoteError``
 
-Retries end after ``max_attempts`` with ``RetryableError``. A stalled answer is abandoned
-after ``read_timeout_s`` of silence (``sock_read``) and retried. Secrets stay out of
-everything this module keeps: the token travels only in the Authorization header, and the
-URLs in messages and logs never carry the ``api_key`` parameter.
+Retries end after ``max_attempts`` with ``RetryableError``, waiting ``ingest.retry.Backoff``
+between attempts and showing at INFO as a periodic ``requests_retried`` summary. A stalled
+answer is abandoned after ``read_timeout_s`` of silence (``sock_read``) and retried. A TMDB
+that cannot be reached at all is told apart by ``ingest.tmdb.reach``: at the start of a run
+it is a ``ConfigError`` (``TMDB_BASE_URL``), in the middle an ``UnreachableError`` once the
+breaker opens. Secrets stay out of everything this module keeps: the token travels only
+in the Authorization header, and the URLs in messages and logs never carry ``api_key``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import enum
 import random
-import time
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -32,13 +33,24 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import orjson
 import structlog
 
 from ingest.config import TmdbSettings
-from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord, redact_url
+from ingest.errors import (
+    AuthError,
+    ConfigError,
+    RemoteError,
+    RetryableError,
+    SkippedRecord,
+    UnreachableError,
+    redact_url,
+)
 from ingest.report import TmdbStats
+from ingest.retry import Backoff, RetrySummary
+from ingest.stop import Stop
+from ingest.tmdb.answers import Outcome, Verdict, classify
 from ingest.tmdb.rate import AdaptiveRate
+from ingest.tmdb.reach import Reachability
 
 log = structlog.get_logger(__name__)
 
@@ -55,27 +67,14 @@ class ClientTuning:
     retry_after_cap_s: float = 60.0
     # The adaptive rate never goes below this many requests per second.
     min_rate_per_s: float = 1.0
+    # The breaker (ingest.tmdb.reach): this many connection failures in a row, lasting
+    # at least this long, and TMDB is taken to be down.
+    unreachable_failures: int = 5
+    unreachable_after_s: float = 5.0
 
-
-class Verdict(enum.Enum):
-    OK = "ok"
-    RETRY = "retry"
-    THROTTLED = "throttled"
-    AUTH = "auth"
-    NOT_FOUND = "not_found"
-    REFUSED = "refused"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    verdict: Verdict
-    status: int
-    # The body of an OK answer, as sent and parsed.
-    body: bytes = b""
-    data: Any = None
-    # What went wrong, for messages (never holds a secret).
-    detail: str = ""
-    retry_after_s: float | None = None
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(self.backoff_base_s, self.backoff_cap_s, self.retry_after_cap_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,77 +82,6 @@ class Reply:
     # The body exactly as TMDB sent it, and the same body parsed.
     body: bytes
     data: Any
-
-
-def classify(status: int, body: bytes, headers: Mapping[str, str]) -> Outcome:
-    """Decide what one HTTP answer from TMDB means (see the module docstring)."""
-    if status == 200:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return Outcome(Verdict.RETRY, status, detail="200 with a body that is not JSON")
-        if not isinstance(data, dict):
-            return Outcome(Verdict.RETRY, status, detail="200 with a body that is not an object")
-        return Outcome(Verdict.OK, status, body=body, data=data)
-    detail = f"{status}{_tmdb_reason(body)}"
-    if status == 429:
-        return Outcome(
-            Verdict.THROTTLED,
-            status,
-            detail=detail,
-            retry_after_s=parse_retry_after(headers.get("Retry-After")),
-        )
-    if status >= 500 or status == 408:
-        return Outcome(
-            Verdict.RETRY,
-            status,
-            detail=detail,
-            retry_after_s=parse_retry_after(headers.get("Retry-After")),
-        )
-    if status == 401:
-        return Outcome(Verdict.AUTH, status, detail=detail)
-    if status == 404:
-        return Outcome(Verdict.NOT_FOUND, status, detail=detail)
-    return Outcome(Verdict.REFUSED, status, detail=detail)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, float(when.timestamp()) - time.time())
-
-
-def _tmdb_reason(body: bytes) -> str:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    if isinstance(data, dict) and "status_code" in data:
-        return f", status_code {data['status_code']}: {str(data.get('status_message', ''))[:120]}"
-    return ""
-
-
-def backoff_s(attempt: int, outcome: Outcome, tuning: ClientTuning, rng: random.Random) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential with jitter ("equal
-    jitter": half fixed, half random, so retries spread out but never come back at once),
-    and at least the server's Retry-After when it gave one."""
-    step = min(tuning.backoff_cap_s, tuning.backoff_base_s * 2.0 ** (attempt - 1))
-    wait = step * (0.5 + 0.5 * rng.random())
-    if outcome.retry_after_s is not None:
-        hinted = min(tuning.retry_after_cap_s, outcome.retry_after_s)
-        # Spread the throttled requests over a little time after the hinted instant.
-        wait = max(wait, hinted + hinted * 0.2 * rng.random())
-    return wait
 
 
 class TmdbClient:
@@ -165,22 +93,35 @@ class TmdbClient:
         stats: TmdbStats,
         *,
         tuning: ClientTuning | None = None,
+        stop: Stop | None = None,
     ) -> None:
         self._settings = settings
         self._stats = stats
         self._tuning = tuning or ClientTuning()
+        self._backoff = self._tuning.backoff
+        self._stop = stop or Stop()
         self._root = settings.base_url.rstrip("/").removesuffix("/3") + "/3"
+        # The root as messages show it: no user:password@, no secret query parameter.
+        self.shown_root = redact_url(re.sub(r"//[^/@]*@", "//", self._root))
         self._rate = AdaptiveRate(settings.rate_per_s, floor=self._tuning.min_rate_per_s)
         # Requests in flight: TMDB allows about 20 connections per IP.
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
+        self._retries = RetrySummary("tmdb")
+        self.reach = Reachability(
+            failures=self._tuning.unreachable_failures, after_s=self._tuning.unreachable_after_s
+        )
         # Attempts that were a first try: "logical" requests, for requests-per-movie figures.
         self.first_attempts = 0
 
     @property
     def rate_per_s(self) -> float:
         return self._rate.rate
+
+    @property
+    def unreachable(self) -> bool:
+        return self.reach.down.is_set()
 
     async def __aenter__(self) -> TmdbClient:
         s = self._settings
@@ -203,9 +144,16 @@ class TmdbClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._retries.flush()
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def unreachable_error(self) -> UnreachableError:
+        return UnreachableError(
+            f"TMDB at {self.shown_root} stopped answering ({self.reach.streak} connection "
+            "failures in a row); everything written so far is kept"
+        )
 
     async def get(
         self, path: str, params: Mapping[str, str | int] | None = None, *, item_id: int = 0
@@ -221,37 +169,36 @@ class TmdbClient:
         attempts = self._settings.max_attempts
         outcome = Outcome(Verdict.RETRY, 0)
         for attempt in range(1, attempts + 1):
+            if self.unreachable:
+                raise self.unreachable_error()
             outcome = await self._attempt(url, query, first=attempt == 1)
             if outcome.verdict is Verdict.OK:
                 return Reply(outcome.body, outcome.data)
-            if outcome.verdict is Verdict.AUTH:
-                raise AuthError(
-                    f"TMDB refused the credentials ({outcome.detail}): check "
-                    "TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY) - it is missing a character, "
-                    "expired or revoked"
-                )
-            if outcome.verdict is Verdict.NOT_FOUND:
-                raise SkippedRecord(f"TMDB has no {shown} ({outcome.detail})", item_id=item_id)
-            if outcome.verdict is Verdict.REFUSED:
-                raise RemoteError(
-                    f"TMDB refused {shown} ({outcome.detail})", status=outcome.status, url=shown
-                )
+            _raise_final(outcome, shown, item_id)
             if attempt < attempts:
-                wait = backoff_s(attempt, outcome, self._tuning, self._rng)
-                log.debug(
-                    "request_retried", url=shown, attempt=attempt, why=outcome.detail, wait_s=round(wait, 3)
-                )
-                await asyncio.sleep(wait)
+                await self._pause(attempt, outcome, shown)
         raise RetryableError(
             f"TMDB {shown} still failing after {attempts} attempts ({outcome.detail})",
             retry_after_s=outcome.retry_after_s,
         )
 
+    async def _pause(self, attempt: int, outcome: Outcome, shown: str) -> None:
+        """Back off before the next attempt; cut short if the breaker opens meanwhile."""
+        wait = self._backoff.delay_s(attempt, self._rng, outcome.retry_after_s)
+        self._retries.note(outcome.reason, outcome.detail)
+        log.debug("request_retried", url=shown, attempt=attempt, why=outcome.detail, wait_s=round(wait, 3))
+        try:
+            async with asyncio.timeout(wait):
+                await self.reach.down.wait()
+        except TimeoutError:
+            pass
+
     async def _attempt(self, url: str, query: Mapping[str, str], *, first: bool) -> Outcome:
         assert self._session is not None
         stats = self._stats
         async with self._slots:
-            await self._rate.acquire()
+            async with self._stop.interruptible():
+                await self._rate.acquire()
             stats.requests += 1
             if first:
                 self.first_attempts += 1
@@ -263,12 +210,45 @@ class TmdbClient:
                     outcome = classify(resp.status, body, resp.headers)
             except TimeoutError:
                 return Outcome(Verdict.RETRY, 0, detail="timed out")
+            except aiohttp.ClientConnectionError as exc:
+                return self._no_answer(exc)
             except aiohttp.ClientError as exc:
-                # str(exc) may quote the URL, query string included: redact before keeping.
-                return Outcome(Verdict.RETRY, 0, detail=f"{type(exc).__name__}: {redact_url(str(exc))[:200]}")
+                return Outcome(Verdict.RETRY, 0, detail=_describe(exc))
+        self.reach.note_answer()
         if outcome.verdict is Verdict.THROTTLED:
             stats.throttled += 1
             self._rate.record(throttled=True)
         elif outcome.verdict is Verdict.OK:
             self._rate.record(throttled=False)
         return outcome
+
+    def _no_answer(self, exc: aiohttp.ClientConnectionError) -> Outcome:
+        """A connection that gave no answer at all: configuration at the start of a run,
+        a count towards the breaker later."""
+        detail = _describe(exc)
+        if isinstance(exc, aiohttp.ClientConnectorError) and not self.reach.answered:
+            raise ConfigError(
+                f"cannot reach TMDB at {self.shown_root} ({detail}): check TMDB_BASE_URL and the network"
+            )
+        self.reach.note_connection_failure(self.shown_root, detail)
+        return Outcome(Verdict.RETRY, 0, detail=detail)
+
+
+def _describe(exc: BaseException) -> str:
+    # str(exc) may quote the URL, query string included: redact before keeping.
+    text = " ".join(redact_url(str(exc)).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _raise_final(outcome: Outcome, shown: str, item_id: int) -> None:
+    """Raise what an answer that no retry can change means; return for retryable ones."""
+    if outcome.verdict is Verdict.AUTH:
+        raise AuthError(
+            f"TMDB refused the credentials ({outcome.detail}): check "
+            "TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY) - it is missing a character, "
+            "expired or revoked"
+        )
+    if outcome.verdict is Verdict.NOT_FOUND:
+        raise SkippedRecord(f"TMDB has no {shown} ({outcome.detail})", item_id=item_id)
+    if outcome.verdict is Verdict.REFUSED:
+        raise RemoteError(f"TMDB refused {shown} ({outcome.detail})", status=outcome.status, url=shown)

@@ -1,69 +1,40 @@
 """Stage 2: every movie of a genre (details + keywords) and its franchises, TMDB -> lake.
 
 For each selected genre: plan the movies (``ingest.tmdb.discover``, frozen under
-``_ingest/`` by ``ingest.tmdb.plan``), fetch the batches that are not in the lake yet,
-then do the same for the collections those movies belong to. A fetch is one TaskGroup::
+``_ingest/`` by ``ingest.tmdb.plan``), fetch the batches that are not in the lake yet
+(``ingest.tmdb.pool``), then do the same for the collections those movies belong to
+(``ingest.tmdb.collections``). A batch that failed after its retries is left out and the
+run ends with a ``RunError``: the rerun fetches only what is missing. So does a TMDB that
+stops answering (``UnreachableError``), and a stop (SIGTERM): started batches finish,
+nothing new starts.
 
-    feeder --work queue--> N workers --results queue--> batching sink --> lake
-
-Both queues are bounded, so a slow lake slows the workers and the workers slow the
-feeder. The feeder checks ``stop`` before it starts a batch and never in the middle of
-one; batches already started are finished. The sink writes a batch once all its records
-are in (``ingest.tmdb.files``), then its done-marker. A movie whose retries run out
-fails its batch (nothing of it is written), the others go on, and the run ends with a
-``RunError``: the rerun fetches only what is missing.
-
-Collections: the distinct ``belongs_to_collection`` ids of the genre's planned movies, in
-plan order, taken from this run's answers or from the batches' markers. Their plan is
-frozen only once every planned movie batch is in the lake; with ``--collections`` alone the
-missing movie batches are fetched first (cheap when they are all there). A collection plan
-grows like a movie plan when a later run covers more movies, and is fetched whole.
+The collections' plan is frozen only once every planned movie batch is in the lake; with
+``--collections`` alone the missing movie batches are fetched first (cheap when they are
+all there). A collection plan grows like a movie plan when a later run covers more
+movies, and is fetched whole.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import orjson
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import (
-    AuthError,
-    IngestError,
-    LakeError,
-    RunError,
-    SkippedRecord,
-    UsageError,
-)
+from ingest.errors import AuthError, IngestError, Interrupted, LakeError, RunError, UsageError
 from ingest.genres import Genre
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, tmdb_key
-from ingest.progress import Progress
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.discover import Discoverer
-from ingest.tmdb.files import as_line, file_number, pack
-from ingest.tmdb.plan import (
-    Batch,
-    Plan,
-    done_batches,
-    load_plan,
-    marker_key,
-    save_plan,
-)
+from ingest.tmdb.plan import Plan, done_batches
+from ingest.tmdb.planner import GenrePlanner
+from ingest.tmdb.pool import BatchPool
+from ingest.tmdb.sink import FetchTally
 
 log = structlog.get_logger(__name__)
-
-# After this many failed batches TMDB is taken to be down: no new batch is started.
-MAX_FAILED_BATCHES = 3
-MOVIE_PARAMS: Mapping[str, str] = {"append_to_response": "keywords"}
 
 
 async def run_tmdb(
@@ -80,34 +51,47 @@ async def run_tmdb(
     stop.requested before starting each batch (never mid-batch), let started batches
     finish; return True when every planned batch of every selected genre is in the lake.
 
-    Raises ``AuthError`` on a 401, ``RunError`` when batches failed after their retries
-    (after the rest of the run has gone on), ``LakeError`` when the lake refuses a write.
+    Raises ``AuthError`` on a 401, ``ConfigError`` when TMDB cannot be reached at all from
+    the start, ``UnreachableError`` when it stops answering mid-run, ``RunError`` when
+    batches failed after their retries (after the rest of the run has gone on),
+    ``LakeError`` when the lake refuses a write.
     """
-    job = settings.job
-    if not job.uses_tmdb:
+    if not settings.job.uses_tmdb:
         return True
+    try:
+        return await _crawl(lake, settings, stats, stop, progress, tuning)
+    except Interrupted as exc:
+        # A stop cut a wait for the rate limiter short: the run ends as stopped.
+        log.info("tmdb_stage_interrupted", why=str(exc))
+        return False
+
+
+async def _crawl(
+    lake: Lake,
+    settings: Settings,
+    stats: TmdbStats,
+    stop: Stop,
+    progress: bool,
+    tuning: ClientTuning | None,
+) -> bool:
     started = time.monotonic()
     failures: list[str] = []
     complete = True
     try:
-        async with TmdbClient(settings.tmdb, stats, tuning=tuning) as client:
-            stage = _Stage(lake, settings, stats, stop, progress, client)
-            for genre in job.genres:
-                if stop.requested:
+        async with TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client:
+            crawler = GenreCrawler(lake, settings, stats, stop, progress, client)
+            for genre in settings.job.genres:
+                if stop.requested or client.unreachable:
                     complete = False
                     break
-                movies = await stage.movies(genre)
-                failures += movies.failures
-                if not movies.done:
-                    complete = False
-                    continue
-                if job.collections:
-                    done, failed = await stage.collections(genre, movies)
-                    failures += failed
-                    complete = complete and done
+                done, failed = await crawler.genre(genre)
+                failures += failed
+                complete = complete and done
             _summarise(stats, client, time.monotonic() - started)
+            if client.unreachable:
+                raise client.unreachable_error()
     except BaseExceptionGroup as group:
-        _raise_primary(group)
+        raise_primary(group)
     if failures:
         raise RunError("; ".join(failures))
     return complete and not stop.requested
@@ -137,8 +121,13 @@ def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
     )
 
 
-def _raise_primary(group: BaseExceptionGroup[BaseException]) -> NoReturn:
-    """Re-raise the error that explains a failed TaskGroup best (401 first)."""
+# What explains a failed TaskGroup best, most telling first.
+_PRIMARY = (AuthError, UsageError, LakeError, IngestError)
+
+
+def raise_primary(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise the error that explains a failed TaskGroup best (a 401 first, then other
+    usage errors, then the lake, then any error of ours; else the first error)."""
     leaves: list[BaseException] = []
 
     def walk(g: BaseExceptionGroup[BaseException]) -> None:
@@ -149,7 +138,7 @@ def _raise_primary(group: BaseExceptionGroup[BaseException]) -> NoReturn:
                 leaves.append(e)
 
     walk(group)
-    for kind in (AuthError, UsageError, LakeError, IngestError):
+    for kind in _PRIMARY:
         for e in leaves:
             if isinstance(e, kind):
                 raise e from None
@@ -157,7 +146,9 @@ def _raise_primary(group: BaseExceptionGroup[BaseException]) -> NoReturn:
 
 
 @dataclass(slots=True)
-class _MoviesDone:
+class MoviesFetched:
+    """A genre's movie plan after this run's fetch: what the collections stage starts from."""
+
     plan: Plan
     target: int
     done: bool
@@ -166,58 +157,9 @@ class _MoviesDone:
     collections: dict[int, list[int]] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Fetched:
-    failed_batches: int = 0
-    failed_items: int = 0
-    first_error: str | None = None
-    written_batches: int = 0
-    records: int = 0
-    unstarted: int = 0
-    collections: dict[int, list[int]] = field(default_factory=dict)
+class GenreCrawler:
+    """One genre at a time: its movies, then (if asked) its collections."""
 
-    def failures(self, genre: Genre, noun: str) -> list[str]:
-        """What the run's final error says about this fetch, if any batch failed."""
-        if not self.failed_batches:
-            return []
-        return [
-            f"{self.failed_batches} batches of {genre.slug} {noun} failed "
-            f"({self.failed_items} {noun} did not come through; first: {self.first_error})"
-        ]
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    batch: int
-    index: int
-    id: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    item: _Item
-    # The record's line, or None when it was skipped (404) or failed.
-    line: bytes | None = None
-    collection_id: int | None = None
-    error: str | None = None
-
-
-class _Open:
-    """A batch being assembled by the sink."""
-
-    __slots__ = ("batch", "collections", "error", "lines", "pending", "skipped")
-
-    def __init__(self, batch: Batch) -> None:
-        self.batch = batch
-        # Slots in plan order: results arrive in any order, files keep the plan's.
-        self.lines: list[bytes | None] = [None] * len(batch.ids)
-        self.collections: list[int | None] = [None] * len(batch.ids)
-        self.pending = len(batch.ids)
-        self.skipped: list[int] = []
-        self.error: str | None = None
-
-
-class _Stage:
     def __init__(
         self,
         lake: Lake,
@@ -228,172 +170,32 @@ class _Stage:
         client: TmdbClient,
     ) -> None:
         self._lake = lake
-        self._date: dt.date = settings.date
-        self._limit = settings.job.limit
-        self._workers = settings.tmdb.concurrency
+        self._settings = settings
         self._stats = stats
         self._stop = stop
         self._progress = progress
         self._client = client
+        self._planner = GenrePlanner(lake, settings.date, settings.job.limit, client, stats, progress)
 
-    # Movies ------------------------------------------------------------------------------
-
-    async def movies(self, genre: Genre) -> _MoviesDone:
-        plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
-        if plan is not None and plan.covers(self._limit):
-            log.info("plan_reused", kind="movies", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id)
-        else:
-            plan = await self._enumerate(genre, plan)
-        target = plan.target(self._limit)
-        self._stats.planned += target
-        fetched, done = await self._fetch(plan, target)
-        return _MoviesDone(plan, target, done, fetched.failures(genre, "movies"), fetched.collections)
-
-    async def _enumerate(self, genre: Genre, old: Plan | None) -> Plan:
-        attempts_before = self._stats.requests
-        found = await Discoverer(self._client, genre).run(self._limit)
-        entry = {
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "limit": self._limit,
-            "total_results": found.total_results,
-            "found": len(found.ids),
-            "gap": found.gap,
-            "gap_reason": found.gap_reason,
-            "windows": found.windows,
-            "discover_requests": found.requests,
-            "discover_attempts": self._stats.requests - attempts_before,
-        }
-        limit = None if found.complete else self._limit
-        if old is None:
-            plan = Plan(
-                Kind.MOVIES,
-                genre.id,
-                genre.slug,
-                self._date,
-                found.ids,
-                complete=found.complete,
-                limit=limit,
-                history=(entry,),
-            )
-        else:
-            plan = old.extended(
-                found.ids,
-                complete=old.complete or found.complete,
-                limit=None if found.complete else max(old.limit or 0, self._limit or 0),
-                history=(*old.history, entry),
-            )
-        await save_plan(self._lake, plan)
-        log.info(
-            "plan_frozen",
-            kind="movies",
-            genre=genre.slug,
-            plan_id=plan.plan_id,
-            ids=len(plan.ids),
-            appended=len(plan.ids) - (len(old.ids) if old else 0),
-            **entry,
-        )
-        if found.gap:
-            log.warning(
-                "genre_gap_found",
-                genre=genre.slug,
-                total_results=found.total_results,
-                found=len(found.ids),
-                gap=found.gap,
-                why=found.gap_reason,
-            )
-        return plan
-
-    # Collections -------------------------------------------------------------------------
-
-    async def collections(self, genre: Genre, movies: _MoviesDone) -> tuple[bool, list[str]]:
-        plan = await load_plan(self._lake, self._date, Kind.COLLECTIONS, genre.slug)
-        source = movies.plan
-        if plan is not None and plan.source_plan_id == source.plan_id and plan.covered >= movies.target:
-            log.info(
-                "plan_reused", kind="collections", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id
-            )
-        else:
-            ids = await self._collection_ids(movies)
-            entry = {
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "movies": movies.target,
-                "found": len(ids),
-            }
-            if plan is None or plan.source_plan_id != source.plan_id:
-                plan = Plan(
-                    Kind.COLLECTIONS,
-                    genre.id,
-                    genre.slug,
-                    self._date,
-                    tuple(ids),
-                    complete=True,
-                    source_plan_id=source.plan_id,
-                    covered=movies.target,
-                    history=(entry,),
-                )
-            else:
-                plan = plan.extended(ids, covered=movies.target, history=(*plan.history, entry))
-            await save_plan(self._lake, plan)
-            log.info(
-                "plan_frozen",
-                kind="collections",
-                genre=genre.slug,
-                plan_id=plan.plan_id,
-                ids=len(plan.ids),
-                movies=movies.target,
-            )
+    async def genre(self, genre: Genre) -> tuple[bool, list[str]]:
+        """Return whether the genre is whole in the lake, and what failed."""
+        movies = await self.movies(genre)
+        if not movies.done or not self._settings.job.collections:
+            return movies.done, movies.failures
+        plan = await self._planner.collections(genre, movies.plan, movies.target, movies.collections)
         target = len(plan.ids)
         self._stats.collections_planned += target
         fetched, done = await self._fetch(plan, target)
-        return done, fetched.failures(genre, "collections")
+        return done, movies.failures + fetched.failures(genre.slug, "collections")
 
-    async def _collection_ids(self, movies: _MoviesDone) -> list[int]:
-        """Distinct collection ids of the planned movies, in plan order."""
-        batches = movies.plan.batches(movies.target)
-        markers = await done_batches(self._lake, movies.plan, batches)
-        per_batch: dict[int, list[int]] = dict(movies.collections)
-        gate = asyncio.Semaphore(8)
+    async def movies(self, genre: Genre) -> MoviesFetched:
+        plan = await self._planner.movies(genre)
+        target = plan.target(self._settings.job.limit)
+        self._stats.planned += target
+        fetched, done = await self._fetch(plan, target)
+        return MoviesFetched(plan, target, done, fetched.failures(genre.slug, "movies"), fetched.collections)
 
-        async def read(batch: Batch) -> None:
-            async with gate:
-                per_batch[batch.number] = await self._batch_collections(
-                    movies.plan, batch, markers.get(batch.number)
-                )
-
-        async with asyncio.TaskGroup() as tg:
-            for b in batches:
-                if b.number not in per_batch:
-                    tg.create_task(read(b))
-        ordered = (cid for b in batches for cid in per_batch.get(b.number, ()))
-        return list(dict.fromkeys(ordered))
-
-    async def _batch_collections(self, plan: Plan, batch: Batch, marker: str | None) -> list[int]:
-        if marker is not None:
-            body = await self._lake.read(marker)
-            if body is not None:
-                try:
-                    return [int(c) for c in orjson.loads(body)["collections"]]
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    pass
-        # No usable marker: read the batch's own files.
-        ids: list[int] = []
-        piece = 1
-        while True:
-            key = tmdb_key(Kind.MOVIES, self._date, plan.genre, file_number(batch.number, piece))
-            data = await self._lake.read(key)
-            if data is None:
-                break
-            for line in data.splitlines():
-                if line.strip():
-                    cid = _collection_of(orjson.loads(line))
-                    if cid is not None:
-                        ids.append(cid)
-            piece += 1
-        return ids
-
-    # The worker pool ---------------------------------------------------------------------
-
-    async def _fetch(self, plan: Plan, target: int) -> tuple[_Fetched, bool]:
+    async def _fetch(self, plan: Plan, target: int) -> tuple[FetchTally, bool]:
         """Fetch the batches of ``plan``'s first ``target`` ids that are not in the lake;
         return what happened and whether every one of them is there now."""
         batches = plan.batches(target)
@@ -408,161 +210,33 @@ class _Stage:
             already_in_lake=len(already),
             to_fetch=len(todo),
         )
-        fetched = _Fetched()
         if not todo:
-            return fetched, True
-        bar = Progress(f"{plan.genre} {plan.kind}", sum(len(b.ids) for b in todo), enabled=self._progress)
+            return FetchTally(), True
         started = time.monotonic()
         requests_at_start = self._stats.requests
         logical_at_start = self._client.first_attempts
-        work: asyncio.Queue[_Item | None] = asyncio.Queue(maxsize=2 * self._workers)
-        results: asyncio.Queue[_Result | None] = asyncio.Queue(maxsize=2 * self._workers)
-        opened: dict[int, _Open] = {}
-        path = "/movie/{}" if plan.kind is Kind.MOVIES else "/collection/{}"
-        params = MOVIE_PARAMS if plan.kind is Kind.MOVIES else None
-
-        async def feed() -> None:
-            for n, batch in enumerate(todo):
-                # Only between batches: a started batch is always fed whole.
-                if self._stop.requested or fetched.failed_batches >= MAX_FAILED_BATCHES:
-                    fetched.unstarted = len(todo) - n
-                    log.info(
-                        "feeding_stopped",
-                        kind=plan.kind,
-                        genre=plan.genre,
-                        reason=self._stop.reason or "too many failed batches",
-                        batches_left=fetched.unstarted,
-                    )
-                    break
-                opened[batch.number] = _Open(batch)
-                for i, item_id in enumerate(batch.ids):
-                    await work.put(_Item(batch.number, i, item_id))
-            # Not in a `finally`: when the group is cancelled nobody drains the queue.
-            for _ in range(self._workers):
-                await work.put(None)
-
-        async def fetch_one() -> None:
-            while (item := await work.get()) is not None:
-                await results.put(await self._one(item, path.format(item.id), params))
-            await results.put(None)
-
-        async def sink() -> None:
-            running = self._workers
-            while running:
-                result = await results.get()
-                if result is None:
-                    running -= 1
-                    continue
-                open_ = opened[result.item.batch]
-                self._take(open_, result, plan.kind)
-                if open_.pending == 0:
-                    del opened[result.item.batch]
-                    await self._close(plan, open_, fetched)
-                    bar.advance(len(open_.batch.ids))
-                    elapsed = max(time.monotonic() - started, 1e-6)
-                    bar.extra = (
-                        f"{(self._stats.requests - requests_at_start) / elapsed:.0f} "
-                        f"req/s, {self._stats.throttled} 429s"
-                    )
-
-        try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(feed())
-                for _ in range(self._workers):
-                    tg.create_task(fetch_one())
-                tg.create_task(sink())
-        finally:
-            bar.close()
+        pool = BatchPool(
+            self._lake,
+            self._client,
+            self._stats,
+            self._stop,
+            plan,
+            workers=self._settings.tmdb.concurrency,
+            progress=self._progress,
+        )
+        tally = await pool.run(todo)
         seconds = time.monotonic() - started
         log.info(
             "batches_fetched",
             kind=plan.kind,
             genre=plan.genre,
-            batches=fetched.written_batches,
-            records=fetched.records,
-            failed_batches=fetched.failed_batches,
-            unstarted_batches=fetched.unstarted,
+            batches=tally.written_batches,
+            records=tally.records,
+            failed_batches=tally.failed_batches,
+            unstarted_batches=tally.unstarted,
             requests=self._stats.requests - requests_at_start,
             logical_requests=self._client.first_attempts - logical_at_start,
             seconds=round(seconds, 3),
-            records_per_s=round(fetched.records / seconds, 2) if seconds > 0 else None,
+            records_per_s=round(tally.records / seconds, 2) if seconds > 0 else None,
         )
-        done = fetched.failed_batches == 0 and fetched.unstarted == 0
-        return fetched, done
-
-    async def _one(self, item: _Item, path: str, params: Mapping[str, str] | None) -> _Result:
-        try:
-            reply = await self._client.get(path, params, item_id=item.id)
-        except SkippedRecord:
-            return _Result(item)
-        except RunError as exc:
-            # Retries ran out (or TMDB refused it for good): this batch fails, others go on.
-            return _Result(item, error=str(exc))
-        return _Result(item, as_line(reply.body, reply.data), _collection_of(reply.data))
-
-    def _take(self, open_: _Open, result: _Result, kind: Kind) -> None:
-        open_.pending -= 1
-        if result.error is not None:
-            open_.error = open_.error or result.error
-            self._stats.failed += 1
-        elif result.line is None:
-            open_.skipped.append(result.item.id)
-            self._stats.skipped += 1
-            log.info("record_skipped", kind=kind, id=result.item.id, why="TMDB answered 404")
-        else:
-            open_.lines[result.item.index] = result.line
-            open_.collections[result.item.index] = result.collection_id
-
-    async def _close(self, plan: Plan, open_: _Open, fetched: _Fetched) -> None:
-        batch = open_.batch
-        seen = [cid for cid in open_.collections if cid is not None]
-        if open_.error is not None:
-            fetched.failed_batches += 1
-            fetched.first_error = fetched.first_error or open_.error
-            fetched.failed_items += sum(1 for x in open_.lines if x is None) - len(open_.skipped)
-            log.warning(
-                "batch_failed", kind=plan.kind, genre=plan.genre, batch=batch.number, error=open_.error
-            )
-            return
-        lines = [x for x in open_.lines if x is not None]
-        files = pack(lines)
-        keys = []
-        for piece, data in enumerate(files, start=1):
-            key = tmdb_key(plan.kind, plan.date, plan.genre, file_number(batch.number, piece))
-            await self._lake.write(key, data)
-            keys.append(key)
-            self._stats.files += 1
-            self._stats.bytes += len(data)
-        marker: dict[str, Any] = {
-            "batch": batch.number,
-            "ids": len(batch.ids),
-            "written": len(lines),
-            "skipped": open_.skipped,
-            "files": keys,
-        }
-        if plan.kind is Kind.MOVIES:
-            marker["collections"] = list(dict.fromkeys(seen))
-            fetched.collections[batch.number] = marker["collections"]
-            self._stats.written += len(lines)
-        else:
-            self._stats.collections_written += len(lines)
-        await self._lake.write(marker_key(plan, batch, len(lines)), orjson.dumps(marker))
-        fetched.written_batches += 1
-        fetched.records += len(lines)
-        log.info(
-            "batch_written",
-            kind=plan.kind,
-            genre=plan.genre,
-            batch=batch.number,
-            records=len(lines),
-            skipped=len(open_.skipped),
-            files=len(keys),
-            bytes=sum(len(f) for f in files),
-        )
-
-
-def _collection_of(data: Any) -> int | None:
-    ref = data.get("belongs_to_collection") if isinstance(data, dict) else None
-    if isinstance(ref, dict) and isinstance(ref.get("id"), int):
-        return int(ref["id"])
-    return None
+        return tally, tally.failed_batches == 0 and tally.unstarted == 0

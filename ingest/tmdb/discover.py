@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from ingest.genres import Genre
+from ingest.progress import Progress
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.wire import DiscoverPage
 
@@ -111,14 +112,30 @@ class _Tally:
 class Discoverer:
     """Enumerates one genre; one instance per genre and run."""
 
-    def __init__(self, client: TmdbClient, genre: Genre) -> None:
+    def __init__(self, client: TmdbClient, genre: Genre, *, progress: bool = False) -> None:
         self._client = client
         self._genre = genre
         self._t = _Tally()
+        # Pages read, for people at a terminal; its total (pages to read) is an estimate.
+        self._bar = Progress(f"{genre.slug} discover", 0, unit="pages", enabled=False)
+        self._progress = progress
 
     async def run(self, limit: int | None = None) -> Enumeration:
         first = await self._page(Window(), 1)
         total = first["total_results"]
+        wanted = total if limit is None else min(limit, total)
+        self._bar = Progress(
+            f"{self._genre.slug} discover",
+            math.ceil(wanted / PAGE_SIZE),
+            unit="pages",
+            enabled=self._progress,
+        )
+        try:
+            return await self._enumerate(limit, first, total)
+        finally:
+            self._bar.close()
+
+    async def _enumerate(self, limit: int | None, first: DiscoverPage, total: int) -> Enumeration:
         if limit is not None and limit < total:
             return await self._top(limit, first)
         if total <= REACHABLE:
@@ -143,6 +160,8 @@ class Discoverer:
         }
         reply = await self._client.get("/discover/movie", params)
         self._t.requests += 1
+        self._bar.advance()
+        self._bar.extra = f"{self._t.windows} windows, {len(self._t.found)} movies"
         data: DiscoverPage = reply.data
         for r in data.get("results", []):
             self._t.found.setdefault(r["id"], float(r.get("popularity") or 0.0))

@@ -1,4 +1,6 @@
-"""Plans and batches: the frozen list of ids a dataset fetches, and which parts are done.
+"""Plans, batches and done-markers: the frozen list of ids a dataset fetches, and which
+parts of it are in the lake. This module owns both formats (``plan.json`` and a marker's
+name and body): nothing else reads or writes them.
 
 A *dataset* is one genre's movies (or collections) for one processing date. Its plan lives
 at ``_ingest/YYYY/MM/DD/tmdb/<kind>-<genre>/plan.json``: the ids in order (popularity,
@@ -17,13 +19,14 @@ Rules that make reruns safe:
   keeps its batches whole instead of rewriting a file with fewer records.
 - When a batch's file(s) are written, a marker follows under ``done/``, named for the
   batch number, the number of ids it was fetched for, the records written and the plan's
-  id: ``00003-n100-w98-<plan_id>.done`` (the body lists the skipped ids and, for movies,
-  the collections seen). A batch is done when a marker with its current number of ids and
-  the current plan id exists and, if it wrote records, its first file exists. So a short
-  last batch of an older, smaller plan is fetched again (and overwritten) once the plan
-  has grown, a batch killed before its marker is redone (same keys, same records), and a
-  data file deleted by hand is fetched again. Deleting ``plan.json`` starts the dataset
-  over: the new plan has a new id, and no old marker counts for it.
+  id: ``00003-n100-w98-<plan_id>.done`` (the body, ``DoneMarker``, lists the files, the
+  skipped ids and, for movies, the collections seen). A batch is done when a marker with
+  its current number of ids and the current plan id exists and, if it wrote records, its
+  first file exists. So a short last batch of an older, smaller plan is fetched again (and
+  overwritten) once the plan has grown, a batch killed before its marker is redone (same
+  keys, same records), and a data file deleted by hand is fetched again. Deleting
+  ``plan.json`` starts the dataset over: the new plan has a new id, and no old marker
+  counts for it.
 """
 
 from __future__ import annotations
@@ -147,6 +150,47 @@ def dataset_prefix(date: dt.date, kind: Kind, genre: str) -> str:
 
 def plan_key(date: dt.date, kind: Kind, genre: str) -> str:
     return dataset_prefix(date, kind, genre) + "plan.json"
+
+
+@dataclass(frozen=True, slots=True)
+class DoneMarker:
+    """A batch that is in the lake: its name says which batch, for which plan, how many
+    records; its body says where they are and what the collections stage needs."""
+
+    batch: Batch
+    written: int
+    skipped: tuple[int, ...]
+    files: tuple[str, ...]
+    # Movies: the distinct collection ids of the batch's records, in plan order.
+    collections: tuple[int, ...] | None = None
+
+    def body(self) -> bytes:
+        data: dict[str, Any] = {
+            "batch": self.batch.number,
+            "ids": len(self.batch.ids),
+            "written": self.written,
+            "skipped": list(self.skipped),
+            "files": list(self.files),
+        }
+        if self.collections is not None:
+            data["collections"] = list(self.collections)
+        return orjson.dumps(data)
+
+
+async def write_marker(lake: Lake, plan: Plan, marker: DoneMarker) -> None:
+    await lake.write(marker_key(plan, marker.batch, marker.written), marker.body())
+
+
+async def read_marker_collections(lake: Lake, key: str) -> list[int] | None:
+    """The collection ids a movie batch's marker lists; None when the marker is gone, is
+    unreadable or has no list (the caller then reads the batch's files)."""
+    body = await lake.read(key)
+    if body is None:
+        return None
+    try:
+        return [int(c) for c in orjson.loads(body)["collections"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def marker_key(plan: Plan, batch: Batch, written: int) -> str:

@@ -21,23 +21,3 @@ class DiscoverPage(TypedDict):
     results: list[DiscoverResult]
     total_pages: int
     total_results: int
-
-
-class CollectionRef(TypedDict):
-    id: int
-    name: NotRequired[str]
-
-
-class MovieDetails(TypedDict):
-    """``/movie/{id}?append_to_response=keywords``: only what the pipeline reads."""
-
-    id: int
-    belongs_to_collection: NotRequired[CollectionRef | None]
-
-
-class ErrorBody(TypedDict, total=False):
-    """TMDB's error answer: ``{"status_code": 34, "status_message": "...", "success": false}``."""
-
-    status_code: int
-    status_message: str
-    success: bool

@@ -1,0 +1,146 @@
+"""A streaming multipart upload: a bounded queue of part numbers and a few part uploaders,
+each reading only its own part from disk (``os.pread``), so memory stays near
+``part_size x parts_in_flight`` whatever the file size (the aioboto3 ``inject.py`` protocol:
+create, bounded part queue, N uploaders, sort by PartNumber, complete, abort on failure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ingest.errors import InputError
+
+MAX_PARTS = 10_000
+MIB = 1024 * 1024
+
+# Uploads one part and returns S3's answer: given the part number and a maker of a fresh
+# region of the file, so that each attempt of a retried part starts from its first byte.
+PartSender = Callable[[int, Callable[[], "FileRegion"]], Awaitable[Any]]
+
+
+class FileRegion(io.RawIOBase):
+    """A read-only, seekable view of ``length`` bytes of an open file from ``offset``.
+
+    Handing the SDK this instead of the part's bytes lets it stream the part: the CRC32,
+    the SigV4 payload hash and the HTTP body each read it in small chunks (and seek back),
+    so a part in flight costs kilobytes, not ``part_size``. It reads with ``os.pread``, so
+    parts sharing one descriptor never disturb each other's position. No ``fileno``: the
+    SDK would take the whole file's size from it.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int, name: str = "the file") -> None:
+        super().__init__()
+        self._fd = fd
+        # The file's name, for the message when it shrinks under us.
+        self._name = name
+        self._offset = offset
+        self._length = length
+        # Position within the region.
+        self._pos = 0
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = min(max(base + pos, 0), self._length)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self._length - self._pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self._fd, want, self._offset + self._pos)
+        if not data:
+            raise self._shrank()
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        # One pread for the whole request instead of RawIOBase's readinto round trip.
+        want = self._length - self._pos if size is None or size < 0 else size
+        want = min(want, self._length - self._pos)
+        if want <= 0:
+            return b""
+        data = os.pread(self._fd, want, self._offset + self._pos)
+        if len(data) < want and self._pos + len(data) < self._length:
+            raise self._shrank()
+        self._pos += len(data)
+        return data
+
+    def _shrank(self) -> InputError:
+        return InputError(f"{self._name} changed while it was being ingested: rerun once it is complete")
+
+
+def part_size_for(size: int, wanted: int) -> int:
+    """The smallest part size >= ``wanted`` (whole MiB) that fits ``size`` in 10,000 parts."""
+    needed = -(-size // MAX_PARTS)
+    return max(wanted, -(-needed // MIB) * MIB)
+
+
+async def upload_parts(
+    fd: int,
+    name: str,
+    size: int,
+    part_size: int,
+    parts_in_flight: int,
+    send: PartSender,
+    on_bytes: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Send every part of the open file ``fd`` through ``send``; return the parts for
+    ``complete_multipart_upload``, sorted by number. One TaskGroup; the first failure
+    cancels the rest and escapes in an ``ExceptionGroup``."""
+    count = -(-size // part_size)
+    workers = min(parts_in_flight, count)
+    done: list[dict[str, Any]] = []
+    # Part numbers waiting for an uploader: bounded, so the producer never runs ahead.
+    queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=parts_in_flight)
+
+    async def feed() -> None:
+        for number in range(1, count + 1):
+            await queue.put(number)
+        for _ in range(workers):
+            await queue.put(None)
+
+    async def upload() -> None:
+        while (number := await queue.get()) is not None:
+            offset = (number - 1) * part_size
+            length = min(part_size, size - offset)
+            resp = await send(number, functools.partial(FileRegion, fd, offset, length, name))
+            part: dict[str, Any] = {"PartNumber": number, "ETag": resp["ETag"]}
+            if resp.get("ChecksumCRC32"):
+                part["ChecksumCRC32"] = resp["ChecksumCRC32"]
+            done.append(part)
+            if on_bytes:
+                on_bytes(length)
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(feed())
+        for _ in range(workers):
+            tg.create_task(upload())
+    return sorted(done, key=lambda p: p["PartNumber"])
+
+
+def first_failure(exc: BaseException) -> BaseException:
+    """The failure a TaskGroup wrapped (the first leaf of its group), else ``exc`` itself."""
+    first = exc
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first if isinstance(first, Exception) else exc

@@ -1,0 +1,87 @@
+"""What an S3 failure means: the one place that sorts the SDK's exceptions into this
+package's error tree, and tells a transient failure (worth another attempt) from the rest.
+
+    AccessDenied, NoSuchBucket, bad keys ... ConfigError (exit 2)
+    5xx, SlowDown, RequestTimeout,
+    connection and timeout errors .......... transient: retried, then RetryableError
+    any other refusal ...................... LakeError
+    an error of ours (InputError, ...) ..... itself
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+from ingest.errors import ConfigError, IngestError, LakeError, RetryableError
+
+_FATAL_ACCESS = {
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "NoSuchBucket",
+    "ExpiredToken",
+    "InvalidToken",
+}
+_RETRYABLE_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503"}
+TRANSPORT = (
+    EndpointConnectionError,
+    ConnectionClosedError,
+    ReadTimeoutError,
+    ConnectTimeoutError,
+    aiohttp.ClientError,
+    asyncio.TimeoutError,
+)
+
+
+def transient_reason(exc: BaseException) -> str | None:
+    """Why a failure is worth another attempt (the S3 code, or the transport error's
+    kind), or None when it is not."""
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code not in _FATAL_ACCESS and (status >= 500 or code in _RETRYABLE_CODES):
+            return code or str(status)
+        return None
+    if isinstance(exc, TRANSPORT):
+        return type(exc).__name__
+    return None
+
+
+def classify(exc: BaseException, what: str) -> Exception:
+    """Turn an SDK exception into this package's error tree (one place decides)."""
+    if isinstance(exc, IngestError):
+        return exc
+    if isinstance(exc, NoCredentialsError):
+        return ConfigError(
+            "no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or run with an instance/task role"
+        )
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _FATAL_ACCESS:
+            return ConfigError(
+                f"S3 refused {what} ({code}): check the bucket name, the credentials and "
+                "their policy, and AWS_ENDPOINT_URL"
+            )
+        if status >= 500 or code in _RETRYABLE_CODES:
+            return RetryableError(f"S3 {what} failed ({code or status})")
+        return LakeError(f"S3 refused {what} ({code or status}: {err.get('Message', '')})")
+    if isinstance(exc, TRANSPORT):
+        return RetryableError(f"S3 {what} failed ({type(exc).__name__})")
+    if isinstance(exc, BotoCoreError):
+        return LakeError(f"S3 client error during {what}: {exc}")
+    return LakeError(f"unexpected error during {what}: {type(exc).__name__}: {exc}")

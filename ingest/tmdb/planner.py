@@ -1,0 +1,148 @@
+"""Making or reusing a genre's plans: which movie ids it fetches, then which collections.
+
+A movie plan is reused when it covers the run's ``--limit``; otherwise discover runs and
+its ids are appended (a plan only grows). A collection plan is reused when it was drawn
+from the same movie plan and covers as many movies; otherwise the collection ids of the
+planned movies (``ingest.tmdb.collections``) are frozen into it, appended likewise.
+Each plan keeps a history entry per time it was fed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from ingest.genres import Genre
+from ingest.lake import Lake
+from ingest.lake.keys import Kind
+from ingest.report import TmdbStats
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.collections import collection_ids
+from ingest.tmdb.discover import Discoverer
+from ingest.tmdb.plan import Plan, load_plan, save_plan
+
+log = structlog.get_logger(__name__)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class GenrePlanner:
+    def __init__(
+        self,
+        lake: Lake,
+        date: dt.date,
+        limit: int | None,
+        client: TmdbClient,
+        stats: TmdbStats,
+        progress: bool,
+    ) -> None:
+        self._lake = lake
+        self._date = date
+        self._limit = limit
+        self._client = client
+        self._stats = stats
+        self._progress = progress
+
+    async def movies(self, genre: Genre) -> Plan:
+        plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
+        if plan is not None and plan.covers(self._limit):
+            log.info("plan_reused", kind="movies", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id)
+            return plan
+        return await self._discover(genre, plan)
+
+    async def _discover(self, genre: Genre, old: Plan | None) -> Plan:
+        attempts_before = self._stats.requests
+        found = await Discoverer(self._client, genre, progress=self._progress).run(self._limit)
+        entry = {
+            "at": _now(),
+            "limit": self._limit,
+            "total_results": found.total_results,
+            "found": len(found.ids),
+            "gap": found.gap,
+            "gap_reason": found.gap_reason,
+            "windows": found.windows,
+            "discover_requests": found.requests,
+            "discover_attempts": self._stats.requests - attempts_before,
+        }
+        if old is None:
+            plan = Plan(
+                Kind.MOVIES,
+                genre.id,
+                genre.slug,
+                self._date,
+                found.ids,
+                complete=found.complete,
+                limit=None if found.complete else self._limit,
+                history=(entry,),
+            )
+        else:
+            plan = old.extended(
+                found.ids,
+                complete=old.complete or found.complete,
+                limit=None if found.complete else max(old.limit or 0, self._limit or 0),
+                history=(*old.history, entry),
+            )
+        await save_plan(self._lake, plan)
+        appended = len(plan.ids) - (len(old.ids) if old else 0)
+        log.info(
+            "plan_frozen",
+            kind="movies",
+            genre=genre.slug,
+            plan_id=plan.plan_id,
+            ids=len(plan.ids),
+            appended=appended,
+            **entry,
+        )
+        if found.gap:
+            log.warning(
+                "genre_gap_found",
+                genre=genre.slug,
+                total_results=found.total_results,
+                found=len(found.ids),
+                gap=found.gap,
+                why=found.gap_reason,
+            )
+        return plan
+
+    async def collections(
+        self, genre: Genre, movies: Plan, target: int, known: Mapping[int, Sequence[int]]
+    ) -> Plan:
+        """The collection plan for ``movies``' first ``target`` ids; ``known`` holds the
+        collection ids of the batches fetched in this run."""
+        plan = await load_plan(self._lake, self._date, Kind.COLLECTIONS, genre.slug)
+        if plan is not None and plan.source_plan_id == movies.plan_id and plan.covered >= target:
+            log.info(
+                "plan_reused", kind="collections", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id
+            )
+            return plan
+        ids = await collection_ids(self._lake, movies, target, known)
+        entry: dict[str, Any] = {"at": _now(), "movies": target, "found": len(ids)}
+        if plan is None or plan.source_plan_id != movies.plan_id:
+            plan = Plan(
+                Kind.COLLECTIONS,
+                genre.id,
+                genre.slug,
+                self._date,
+                tuple(ids),
+                complete=True,
+                source_plan_id=movies.plan_id,
+                covered=target,
+                history=(entry,),
+            )
+        else:
+            plan = plan.extended(ids, covered=target, history=(*plan.history, entry))
+        await save_plan(self._lake, plan)
+        log.info(
+            "plan_frozen",
+            kind="collections",
+            genre=genre.slug,
+            plan_id=plan.plan_id,
+            ids=len(plan.ids),
+            movies=target,
+        )
+        return plan

@@ -1,0 +1,156 @@
+"""The batching sink: records arrive in any order, batches leave whole, in plan order.
+
+A ``BatchInAssembly`` holds one batch's slots until every record of it has come back
+(fetched, skipped as a 404, or failed). Then ``BatchSink.finish`` writes the batch's
+file(s) (``ingest.tmdb.files``) and, after them, its done-marker (``ingest.tmdb.plan``);
+a batch with a failed record writes nothing, so the rerun fetches it whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+
+from ingest.lake import Lake
+from ingest.lake.keys import Kind, tmdb_key
+from ingest.report import TmdbStats
+from ingest.tmdb.files import file_number, pack
+from ingest.tmdb.plan import Batch, DoneMarker, Plan, write_marker
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One id to fetch, and where its record goes: batch number, slot in the batch."""
+
+    batch: int
+    index: int
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    item: WorkItem
+    # The record's line, or None when it was skipped (404) or failed.
+    line: bytes | None = None
+    collection_id: int | None = None
+    error: str | None = None
+    # A stop cut the request short: the batch is left for the rerun, not failed.
+    interrupted: bool = False
+
+
+@dataclass(slots=True)
+class FetchTally:
+    """What one fetch of a plan's batches came to."""
+
+    failed_batches: int = 0
+    failed_items: int = 0
+    first_error: str | None = None
+    written_batches: int = 0
+    records: int = 0
+    # Batches not started (a stop, too many failures) or cut short by a stop.
+    unstarted: int = 0
+    # Movies: the collection ids of each batch written, by batch number.
+    collections: dict[int, list[int]] = field(default_factory=dict)
+
+    def failures(self, genre: str, noun: str) -> list[str]:
+        """What the run's final error says about this fetch, if any batch failed."""
+        if not self.failed_batches:
+            return []
+        return [
+            f"{self.failed_batches} batches of {genre} {noun} failed "
+            f"({self.failed_items} {noun} did not come through; first: {self.first_error})"
+        ]
+
+
+class BatchInAssembly:
+    """A batch whose records are coming back from the workers."""
+
+    __slots__ = ("batch", "collections", "error", "interrupted", "lines", "pending", "skipped")
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        # Slots in plan order: results arrive in any order, files keep the plan's.
+        self.lines: list[bytes | None] = [None] * len(batch.ids)
+        self.collections: list[int | None] = [None] * len(batch.ids)
+        self.pending = len(batch.ids)
+        self.skipped: list[int] = []
+        self.error: str | None = None
+        self.interrupted = False
+
+
+class BatchSink:
+    def __init__(self, lake: Lake, plan: Plan, stats: TmdbStats, tally: FetchTally) -> None:
+        self._lake = lake
+        self._plan = plan
+        self._stats = stats
+        self._tally = tally
+
+    def add(self, batch: BatchInAssembly, result: RecordResult) -> None:
+        """Put one record's result in its slot."""
+        batch.pending -= 1
+        if result.interrupted:
+            batch.interrupted = True
+        elif result.error is not None:
+            batch.error = batch.error or result.error
+            self._stats.failed += 1
+        elif result.line is None:
+            batch.skipped.append(result.item.id)
+            self._stats.skipped += 1
+            log.info("record_skipped", kind=self._plan.kind, id=result.item.id, why="TMDB answered 404")
+        else:
+            batch.lines[result.item.index] = result.line
+            batch.collections[result.item.index] = result.collection_id
+
+    async def finish(self, batch: BatchInAssembly) -> None:
+        """Write a complete batch and its marker, or count it failed (or left for later)."""
+        plan, tally = self._plan, self._tally
+        if batch.interrupted:
+            tally.unstarted += 1
+            return
+        if batch.error is not None:
+            tally.failed_batches += 1
+            tally.first_error = tally.first_error or batch.error
+            tally.failed_items += sum(1 for x in batch.lines if x is None) - len(batch.skipped)
+            log.warning(
+                "batch_failed", kind=plan.kind, genre=plan.genre, batch=batch.batch.number, error=batch.error
+            )
+            return
+        lines = [x for x in batch.lines if x is not None]
+        keys, size = await self._write_files(batch.batch, lines)
+        collections = None
+        if plan.kind is Kind.MOVIES:
+            collections = tuple(dict.fromkeys(c for c in batch.collections if c is not None))
+            tally.collections[batch.batch.number] = list(collections)
+            self._stats.written += len(lines)
+        else:
+            self._stats.collections_written += len(lines)
+        marker = DoneMarker(batch.batch, len(lines), tuple(batch.skipped), tuple(keys), collections)
+        await write_marker(self._lake, plan, marker)
+        tally.written_batches += 1
+        tally.records += len(lines)
+        log.info(
+            "batch_written",
+            kind=plan.kind,
+            genre=plan.genre,
+            batch=batch.batch.number,
+            records=len(lines),
+            skipped=len(batch.skipped),
+            files=len(keys),
+            bytes=size,
+        )
+
+    async def _write_files(self, batch: Batch, lines: list[bytes]) -> tuple[list[str], int]:
+        plan = self._plan
+        keys = []
+        size = 0
+        for piece, data in enumerate(pack(lines), start=1):
+            key = tmdb_key(plan.kind, plan.date, plan.genre, file_number(batch.number, piece))
+            await self._lake.write(key, data)
+            keys.append(key)
+            size += len(data)
+            self._stats.files += 1
+            self._stats.bytes += len(data)
+        return keys, size

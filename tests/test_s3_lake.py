@@ -1,0 +1,143 @@
+"""The S3 lake's one retry layer, its clean-up of uploads a killed run left open, and the
+errors a user sees: through real S3 protocol (moto's server, behind the fault proxy)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
+
+from ingest.csv.scan import KNOWN_HEADERS
+from ingest.errors import RetryableError
+from ingest.lake import UploadTuning, open_lake
+from ingest.lake import s3 as s3_module
+from ingest.retry import Backoff
+from tests.s3_faults import Fault, faulty_s3, is_part
+
+MIB = 1024 * 1024
+KEY = "Raw/Local/CSV/Movies/2026/11/28/movies.csv"
+ROW = "tt0000001|Cidade de Deus|Cidade de Deus|2002|130|Crime|8.6|800000|M|Zé|Zé Pequeno|1980|\\N|actor|tt1\n"
+# A bound on how long to wait for the process, not a measurement.
+PROMPTLY_S = 30
+
+
+def _csv(path: Path, size: int) -> Path:
+    head = ("|".join(KNOWN_HEADERS["movies"]) + "\n").encode()
+    row = ROW.encode()
+    path.write_bytes(head + row * (size // len(row) + 1))
+    return path
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3_module, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
+
+
+def _part_requests(seen: list[tuple[str, str, dict[str, str]]], number: int) -> int:
+    return sum(1 for m, q, _ in seen if m == "PUT" and f"partNumber={number}&" in q + "&")
+
+
+@pytest.mark.usefixtures("fast_backoff")
+async def test_a_part_that_keeps_failing_is_sent_max_attempts_times(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _csv(tmp_path / "movies.csv", 11 * MIB)
+    tuning = UploadTuning(part_size=5 * MIB, parts_in_flight=1, max_attempts=5)
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(Fault(is_part(2), 503, "SlowDown", times=1000))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        with capture_logs() as logs:
+            async with open_lake(f"s3://{bucket}", tuning) as lake:
+                with pytest.raises(RetryableError) as caught:
+                    await lake.upload_file(KEY, src, sha256="0" * 64)
+    # One retry layer: exactly the configured budget went over the wire, not 5 x 3.
+    assert _part_requests(proxy.seen, 2) == proxy.faults[0].hits == 5
+    message = str(caught.value)
+    assert message.endswith("failed after 5 attempts (SlowDown)") and "will retry" not in message
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    summaries = [e for e in logs if e["event"] == "requests_retried"]
+    assert sum(e["retries"] for e in summaries) == 4 and summaries[0]["remote"] == "s3"
+
+
+async def test_an_upload_a_killed_run_left_open_is_aborted_first(
+    tmp_path: Path, s3: Any, bucket: str, s3_lake_url: str
+) -> None:
+    src = _csv(tmp_path / "movies.csv", 6 * MIB)
+    stale = s3.create_multipart_upload(Bucket=bucket, Key=KEY)["UploadId"]
+    # Another key that merely starts with the same characters is not ours to abort.
+    neighbour = s3.create_multipart_upload(Bucket=bucket, Key=KEY + ".bak")["UploadId"]
+    tuning = UploadTuning(part_size=5 * MIB, parts_in_flight=2)
+    with capture_logs() as logs:
+        async with open_lake(s3_lake_url, tuning) as lake:
+            await lake.upload_file(KEY, src, sha256="0" * 64)
+    left = {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+    assert stale not in left and left == {neighbour}
+    aborted = [e for e in logs if e["event"] == "stale_uploads_aborted"]
+    assert [(e["key"], e["count"]) for e in aborted] == [(KEY, 1)]
+    assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == src.read_bytes()
+
+
+async def _ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ingest",
+        "--date",
+        "2026-11-28",
+        *args,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), PROMPTLY_S)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_an_s3_endpoint_that_cannot_be_reached_is_a_setting(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {**subprocess_env, "AWS_ENDPOINT_URL": endpoint}
+    src = _csv(tmp_path / "movies.csv", 1000)
+    rc, err = await _ingest(tmp_path, env, "--csv", str(src), "--lake", "s3://some-bucket")
+    assert rc == 2, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert f"cannot reach S3 at {endpoint}" in last and "AWS_ENDPOINT_URL" in last
+    assert "Traceback" not in err and "testing" not in last
+
+
+async def test_a_file_that_shrinks_while_uploading_is_an_input_error(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, subprocess_env: dict[str, str]
+) -> None:
+    src = _csv(tmp_path / "movies.csv", 16 * MIB)
+    config = tmp_path / "config.toml"
+    config.write_text("[upload]\npart_size_mib = 5\nparts_in_flight = 1\n")
+
+    def shrink_on_first_part(request: web.Request) -> bool:
+        if request.method == "PUT" and request.query.get("partNumber") == "1":
+            with src.open("r+b") as fh:
+                fh.truncate(7 * MIB)
+        return False
+
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(Fault(shrink_on_first_part, 500, "unused"))
+        env = {**subprocess_env, "AWS_ENDPOINT_URL": proxy.url}
+        rc, err = await _ingest(
+            tmp_path, env, "--csv", str(src), "--lake", f"s3://{bucket}", "--config", str(config)
+        )
+    assert rc == 2, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert "changed while it was being ingested: rerun once it is complete" in last
+    assert str(src) in last and "unexpected error" not in err and "Traceback" not in err
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="Raw/")
