@@ -116,21 +116,14 @@ class Discoverer:
         self._client = client
         self._genre = genre
         self._t = _Tally()
-        # Pages read, for people at a terminal; its total (pages to read) is an estimate.
-        self._bar = Progress(f"{genre.slug} discover", 0, unit="pages", enabled=False)
-        self._progress = progress
+        # Pages read and movies found, for people at a terminal. No total: how many pages a
+        # genre takes is only known once its windows are cut.
+        self._bar = Progress(f"{genre.slug} discover", None, unit="pages", enabled=progress)
 
     async def run(self, limit: int | None = None) -> Enumeration:
-        first = await self._page(Window(), 1)
-        total = first["total_results"]
-        wanted = total if limit is None else min(limit, total)
-        self._bar = Progress(
-            f"{self._genre.slug} discover",
-            math.ceil(wanted / PAGE_SIZE),
-            unit="pages",
-            enabled=self._progress,
-        )
         try:
+            first = await self._page(Window(), 1)
+            total = first["total_results"]
             return await self._enumerate(limit, first, total)
         finally:
             self._bar.close()
@@ -160,13 +153,13 @@ class Discoverer:
         }
         reply = await self._client.get("/discover/movie", params)
         self._t.requests += 1
-        self._bar.advance()
-        self._bar.extra = f"{self._t.windows} windows, {len(self._t.found)} movies"
         data: DiscoverPage = reply.data
         for r in data.get("results", []):
             self._t.found.setdefault(r["id"], float(r.get("popularity") or 0.0))
             if not r.get("release_date"):
                 self._t.undated.add(r["id"])
+        windows = max(self._t.windows, 1)
+        self._bar.status(f"{self._t.requests} pages, {windows} windows, {len(self._t.found):,} movies")
         return data
 
     async def _pages(self, window: Window, pages: range, sort_by: str = "popularity.desc") -> None:
