@@ -89,7 +89,7 @@ def test(args: list[str]) -> int:
     steps: list[list[str]] = [
         [str(BIN / "ruff"), "check", *linted],
         [str(BIN / "ruff"), "format", "--check", *linted],
-        # What it checks is [tool.mypy] packages in pyproject.toml.
+        # What it checks is [tool.mypy] files in pyproject.toml.
         [str(BIN / "mypy")],
         # The deploy artifacts' linters (SAM template and its state machine, Dockerfile,
         # compose file), no Docker engine; tests/test_deploy.py runs what they run.

@@ -261,14 +261,6 @@ def _run_state_machine(task: Callable[[Any], Any]) -> tuple[str, list[Any]]:
     raise AssertionError("the state machine did not finish in 50 transitions")
 
 
-@pytest.fixture
-def _lambda_logging() -> Iterator[None]:
-    """The handler configures logging for the process once; let the next test do it again."""
-    yield
-    ingest.aws_lambda._logging_ready = False
-
-
-@pytest.mark.usefixtures("_lambda_logging")
 def test_the_state_machine_loops_until_every_movie_is_written_once(
     tmdb_env: dict[str, str],
     s3_lake_url: str,

@@ -286,8 +286,14 @@ class S3Lake:
 
     async def _abort(self, key: str, upload_id: str) -> None:
         try:
-            await self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key(key), UploadId=upload_id
+            # Retried like any call: an abort that lands while parts are still arriving can
+            # meet a transient 5xx, and an upload left open costs storage until it expires.
+            await self._call(
+                f"abort upload of {key}",
+                self._client.abort_multipart_upload,
+                Bucket=self._bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
             )
             log.warning("multipart_aborted", key=key)
         except Exception as exc:  # the original failure matters more than this one
