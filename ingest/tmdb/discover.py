@@ -159,7 +159,10 @@ class Discoverer:
             if not r.get("release_date"):
                 self._t.undated.add(r["id"])
         windows = max(self._t.windows, 1)
-        self._bar.status(f"{self._t.requests} pages, {windows} windows, {len(self._t.found):,} movies")
+        self._bar.status(
+            f"{self._t.requests} pages, {windows} window{'s' if windows > 1 else ''}, "
+            f"{len(self._t.found):,} movies"
+        )
         return data
 
     async def _pages(self, window: Window, pages: range, sort_by: str = "popularity.desc") -> None:
