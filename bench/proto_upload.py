@@ -23,7 +23,9 @@ the pipeline. Variants (each includes the ones before it, but ``asis``):
   the file; the scan still runs in its own thread).
 
 Environment: ``PROTO_INFLIGHT`` (parts being uploaded at once, default 6) bounds memory
-at about (PROTO_INFLIGHT + 2) x part size.
+at about (PROTO_INFLIGHT + 2) x part size; ``PROTO_BODY=stream`` keeps the body streaming
+from disk (``FileRegion``, kilobytes per part) while the CRC32, the file's SHA-256 and the
+scan still come from the one whole-part read.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from typing import Any
 
 VARIANTS = ("asis", "unsigned", "mem", "fold", "all")
 INFLIGHT = int(os.environ.get("PROTO_INFLIGHT", "6"))
+# "mem": the part's bytes are the body; "stream": the body streams from disk as today
+# (ingest.lake.s3.FileRegion), the part read whole only to be hashed, then dropped.
+BODY = os.environ.get("PROTO_BODY", "mem")
 
 
 def _patch_unsigned() -> None:
@@ -60,7 +65,7 @@ def _patch_unsigned() -> None:
 
 def _read_part(
     fd: int, offset: int, length: int, digest: Any, feed: Callable[[bytes], None] | None
-) -> tuple[io.BytesIO, str]:
+) -> tuple[io.RawIOBase | io.BytesIO, str]:
     """One part, whole: read, CRC32 (GIL released), and the file hash/scan fed in order."""
     data = os.pread(fd, length, offset)
     if len(data) != length:
@@ -74,6 +79,10 @@ def _read_part(
     # bytes, the transport would copy whatever the socket did not take at once). Its
     # getbuffer() unshares the bytes; doing that here, in the thread, and dropping the
     # bytes leaves one copy of the part in memory, not two.
+    if BODY == "stream":
+        from ingest.lake.s3 import FileRegion
+
+        return FileRegion(fd, offset, length), crc
     body = io.BytesIO(data)
     body.getbuffer().release()
     return body, crc
@@ -105,7 +114,7 @@ async def _multipart_mem(
     done: list[dict[str, Any]] = []
     workers = min(INFLIGHT, count)
     # Parts read ahead of the uploaders: one, so memory is (workers + 2) parts at most.
-    queue: asyncio.Queue[tuple[int, io.BytesIO, str] | None] = asyncio.Queue(maxsize=1)
+    queue: asyncio.Queue[tuple[int, int, io.RawIOBase | io.BytesIO, str] | None] = asyncio.Queue(maxsize=1)
     fd = os.open(path, os.O_RDONLY)
     try:
 
@@ -114,17 +123,17 @@ async def _multipart_mem(
                 offset = (number - 1) * part_size
                 length = min(part_size, size - offset)
                 data, crc = await asyncio.to_thread(_read_part, fd, offset, length, digest, feed)
-                await queue.put((number, data, crc))
+                await queue.put((number, length, data, crc))
             for _ in range(workers):
                 await queue.put(None)
 
         async def upload_parts() -> None:
             while (item := await queue.get()) is not None:
-                number, body, crc = item
-                resp = await _send_part(self, key, upload_id, number, count, body, crc)
+                number, length, body, crc = item
+                resp = await _send_part(self, key, upload_id, (number, count), body, length, crc)
                 done.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumCRC32": crc})
                 if on_bytes:
-                    on_bytes(len(body.getbuffer()))
+                    on_bytes(length)
                 del body, item
 
         async with asyncio.TaskGroup() as tg:
@@ -149,9 +158,15 @@ async def _multipart_mem(
 
 
 async def _send_part(
-    self: Any, key: str, upload_id: str, number: int, count: int, body: io.BytesIO, crc: str
+    self: Any,
+    key: str,
+    upload_id: str,
+    place: tuple[int, int],
+    body: io.RawIOBase | io.BytesIO,
+    length: int,
+    crc: str,
 ) -> Any:
-    length = len(body.getbuffer())
+    number, count = place
 
     def attempt() -> Any:
         body.seek(0)  # a retried part starts again from its first byte
