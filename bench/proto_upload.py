@@ -22,7 +22,7 @@ the pipeline. Variants (each includes the ones before it, but ``asis``):
 - ``all``: ``fold`` with the validation scan fed from the same reads (no second read of
   the file; the scan still runs in its own thread).
 
-Environment: ``PROTO_INFLIGHT`` (parts being uploaded at once, default 6) bounds memory
+Environment: ``PROTO_INFLIGHT`` (parts being uploaded at once, default 6, or 8 streamed) bounds memory
 at about (PROTO_INFLIGHT + 2) x part size; ``PROTO_BODY=stream`` keeps the body streaming
 from disk (``FileRegion``, kilobytes per part) while the CRC32, the file's SHA-256 and the
 scan still come from the one whole-part read.
@@ -44,10 +44,12 @@ from pathlib import Path
 from typing import Any
 
 VARIANTS = ("asis", "unsigned", "mem", "fold", "all")
-INFLIGHT = int(os.environ.get("PROTO_INFLIGHT", "6"))
 # "mem": the part's bytes are the body; "stream": the body streams from disk as today
 # (ingest.lake.s3.FileRegion), the part read whole only to be hashed, then dropped.
 BODY = os.environ.get("PROTO_BODY", "mem")
+# In memory, 6 parts in flight keep (6 + 2) x 8 MiB near the budget; streamed, the
+# pipeline's own 8.
+INFLIGHT = int(os.environ.get("PROTO_INFLIGHT", "8" if BODY == "stream" else "6"))
 
 
 def _patch_unsigned() -> None:

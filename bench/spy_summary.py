@@ -4,7 +4,8 @@
     python bench/spy_summary.py OUT.txt [MORE.txt ...]
 
 py-spy samples only threads that are running (not waiting), so each sample is ~10 ms of
-CPU at 100 Hz. A sample is put in the first activity whose marker appears in its stack
+CPU at 100 Hz (except pool threads blocked on their queue, which py-spy reports as
+running: those are left out). A sample is put in the first activity whose marker appears in its stack
 (outermost rule first: e.g. anything under the SigV4 signer counts as signing).
 """
 
@@ -42,7 +43,13 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+IDLE = "(idle: executor thread waiting for work)"
+
+
 def classify(stack: str) -> str:
+    # py-spy counts a pool thread blocked in its queue's lock as running: not CPU.
+    if stack.rsplit(";", 1)[-1].startswith("_worker (concurrent/futures/thread.py"):
+        return IDLE
     for name, markers in RULES:
         if any(m in stack for m in markers):
             return name
@@ -56,18 +63,22 @@ def summarise(path: Path) -> tuple[int, Counter[str]]:
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue
-        counts[classify(stack)] += int(n)
-        total += int(n)
+        kind = classify(stack)
+        counts[kind] += int(n)
+        if kind != IDLE:
+            total += int(n)
     return total, counts
 
 
 def main() -> None:
     for arg in sys.argv[1:]:
         total, counts = summarise(Path(arg))
-        print(f"\n{arg}: {total} samples")
+        print(f"\n{arg}: {total} samples on CPU (idle pool threads left out)")
         print("| activity | samples | share |")
         print("|---|---:|---:|")
         for name, n in counts.most_common():
+            if name == IDLE:
+                continue
             print(f"| {name} | {n} | {100 * n / total:.0f}% |")
 
 
