@@ -36,10 +36,11 @@ PROTO = bootstrap.BENCH / "proto_upload.py"
 SIZES = {"150mb": {"rows": 1_045_161}, "1gb": {"target_bytes": 1_000_000_000}, "toy": {"rows": 20_000}}
 
 
-def _proto(variant: str, body: str = "mem") -> upload.CmdFn:
+def _proto(variant: str, body: str = "mem", scan: str = "thread") -> upload.CmdFn:
     def cmd(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
         ingest_args = ["--csv", str(f), "--lake", f"s3://{bucket}", "--date", upload.DATE]
-        return ["env", f"PROTO_BODY={body}", PROJECT_PY, str(PROTO), variant, *ingest_args]
+        knobs = [f"PROTO_BODY={body}", f"PROTO_SCAN={scan}"]
+        return ["env", *knobs, PROJECT_PY, str(PROTO), variant, *ingest_args]
 
     return cmd
 
@@ -54,6 +55,10 @@ SHORT: dict[str, tuple[str, upload.CmdFn]] = {
 for _v in ("asis", "unsigned", "mem", "fold", "all"):
     SHORT[f"proto-{_v}"] = (f"prototype {_v}", _proto(_v))
     SHORT[f"proto-{_v}-stream"] = (f"prototype {_v}, body streamed from disk", _proto(_v, "stream"))
+SHORT["proto-fold-stream-niced"] = (
+    "prototype fold, body streamed, scan in a nice-19 process",
+    _proto("fold", "stream", "process"),
+)
 
 
 def run_one(endpoint: str, label: str, path: Path, meta: dict, cmd_fn: upload.CmdFn, tag: str) -> Measured:
