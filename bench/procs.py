@@ -37,6 +37,8 @@ class Measured:
     peak_rss_bytes: int
     returncode: int
     log: Path
+    # User + system CPU seconds of the command and every child it waited for (wait4).
+    cpu_s: float = 0.0
 
 
 class RunFailed(RuntimeError):
@@ -89,9 +91,12 @@ def measure(
         done.set()
         sampler.join()
     kernel_peak = 0
-    with contextlib.suppress(OSError, ValueError):
-        kernel_peak = json.loads(rfile.read_text())["ru_maxrss_kib"] * 1024
-    m = Measured(seconds, max(peak, kernel_peak), popen.returncode, log)
+    cpu_s = 0.0
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        usage = json.loads(rfile.read_text())
+        kernel_peak = usage["ru_maxrss_kib"] * 1024
+        cpu_s = float(usage["cpu_s"])
+    m = Measured(seconds, max(peak, kernel_peak), popen.returncode, log, cpu_s)
     if popen.returncode != 0:
         tail = log.read_text(errors="replace")[-2000:]
         raise RunFailed(f"{cmd[:4]} exited {popen.returncode}; log {log}:\n{tail}")
