@@ -26,6 +26,8 @@ from ingest.report import TmdbStats
 from ingest.standin import DAY0, Catalog, DailyChange, serve_standin
 from ingest.status import main as status_main
 from ingest.stop import Stop
+from ingest.tmdb.changes import ChangesOverflow, ChangesReader
+from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import load_plan
@@ -233,3 +235,34 @@ async def test_status_shows_the_refresh_the_removed_and_the_cursor(
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if line.startswith("war movies"))
     assert "incremental" in row and day(1).isoformat() in row and f" {removed.count} " in row
+
+
+async def test_a_day_without_changes_writes_nothing_and_moves_the_cursor(tmp_path: Path) -> None:
+    still = Catalog.synthetic({WAR: 300}, seed=2, daily=DailyChange(changed=0, added=0, removed=0))
+    async with serve_standin(still) as standin, open_lake(str(tmp_path)) as lake:
+        await crawl(lake, standin.url, 0)
+        standin.day = 1
+        standin.counters = type(standin.counters)()
+        stats = await crawl(lake, standin.url, 1)
+        movies = await lake_files(lake, Kind.MOVIES, "war", day(1))
+        cursors = [await read_cursor(lake, kind, "war") for kind in Kind]
+    assert movies == {} and stats.planned == stats.written == 0
+    assert stats.unchanged_skipped == 300 and stats.refresh == {"war": "incremental"}
+    assert set(standin.counters.requests) == {"discover", "changes"}
+    assert [c.date for c in cursors if c] == [day(1), day(1)]
+
+
+async def test_the_changes_feed_is_cut_where_it_overflows(churny: Catalog) -> None:
+    """A window with more pages than the feed serves is read in halves; a single day
+    with more cannot be read whole. (The page cap is lowered to reach both cheaply.)"""
+    async with serve_standin(churny.at_day(4)) as standin:
+        settings = settings_for(standin.url, "unused")
+        async with TmdbClient(settings.tmdb, TmdbStats(), tuning=FAST) as client:
+            changes = await ChangesReader(client, max_page=3).read(day(0), day(4))
+            with pytest.raises(ExceptionGroup) as caught:
+                await ChangesReader(client, max_page=2).read(day(1), day(1))
+        queries = standin.counters.changes_queries
+    assert changes.ids == set(standin.catalog.changed_between(0, 4))
+    assert len(changes.windows) > 1 and changes.windows[0][0] == day(0) and changes.windows[-1][1] == day(4)
+    assert (day(0).isoformat(), day(4).isoformat()) in queries
+    assert caught.group_contains(ChangesOverflow)

@@ -59,8 +59,10 @@ def windows(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
 class ChangesReader:
     """Reads the feed for one range; one instance per range and run."""
 
-    def __init__(self, client: TmdbClient) -> None:
+    def __init__(self, client: TmdbClient, *, max_page: int = MAX_PAGE) -> None:
         self._client = client
+        # The last page the feed serves (tests lower it to reach the splits cheaply).
+        self._max_page = max_page
         self._ids: set[int] = set()
         self._requests = 0
         # The windows actually read (a window cut in two counts as its halves).
@@ -85,7 +87,7 @@ class ChangesReader:
 
     async def _window(self, lo: dt.date, hi: dt.date) -> None:
         pages = await self._page(lo, hi, 1)
-        if pages > MAX_PAGE:
+        if pages > self._max_page:
             await self._split(lo, hi, pages)
             return
         self._read.append((lo, hi))
@@ -98,7 +100,7 @@ class ChangesReader:
         if lo == hi:
             raise ChangesOverflow(
                 f"TMDB's changes feed lists {pages} pages for {lo.isoformat()}, more than the "
-                f"{MAX_PAGE} it serves"
+                f"{self._max_page} it serves"
             )
         mid = lo + (hi - lo) // 2
         log.info("changes_window_split", start=lo.isoformat(), end=hi.isoformat(), pages=pages)

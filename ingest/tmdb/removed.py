@@ -9,6 +9,7 @@ incremental partition as the changes since the previous one, minus these.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ import orjson
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, read_marker_skipped
+
+# Markers read at once.
+_READS_IN_FLIGHT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +54,15 @@ async def record_removed(lake: Lake, plan: Plan) -> Removed:
     left = tuple((plan.increment or {}).get("left_genre", ()))
     batches = plan.batches(len(plan.ids))
     not_found: list[int] = []
-    for key in (await done_batches(lake, plan, batches)).values():
-        not_found += await read_marker_skipped(lake, key) or []
+    gate = asyncio.Semaphore(_READS_IN_FLIGHT)
+
+    async def read(key: str) -> None:
+        async with gate:
+            not_found.extend(await read_marker_skipped(lake, key) or ())
+
+    async with asyncio.TaskGroup() as tg:
+        for key in (await done_batches(lake, plan, batches)).values():
+            tg.create_task(read(key))
     removed = Removed(tuple(int(i) for i in left), tuple(sorted(not_found)))
     await lake.write(removed_key(plan.date, plan.genre), removed.body(plan))
     return removed
