@@ -19,9 +19,10 @@ The invocation watches ``context.get_remaining_time_in_millis()``: once fewer th
 batch starts, and anything still running shortly before the deadline is cancelled (the
 lake's writes are atomic, so nothing is half-written). The answer is either
 ``{"status": "done", "summary": {...}}`` or ``{"status": "partial", "continue": <event>,
-"summary": {...}}``, where ``continue`` pins the resolved plan and its date so the next
-invocation resumes the same run; the stage's own state in the lake makes every movie
-written exactly once across the chain.
+"summary": {...}}``, where ``continue`` pins the resolved plan, its date and its refresh
+mode so the next invocation resumes the same run (it reuses the plan frozen for that
+date); the stage's own state in the lake makes every movie written exactly once across
+the chain.
 
 A bad event raises ``ConfigError`` (the invocation fails with ``errorType``
 ``ConfigError`` and a message saying what to fix; retrying cannot help). A failure that

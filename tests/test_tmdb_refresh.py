@@ -20,6 +20,8 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
+from ingest.config import Overrides, load_settings
+from ingest.errors import ConfigError
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
@@ -266,3 +268,29 @@ async def test_the_changes_feed_is_cut_where_it_overflows(churny: Catalog) -> No
     assert len(changes.windows) > 1 and changes.windows[0][0] == day(0) and changes.windows[-1][1] == day(4)
     assert (day(0).isoformat(), day(4).isoformat()) in queries
     assert caught.group_contains(ChangesOverflow)
+
+
+def test_the_refresh_settings_come_from_the_table(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    assert (load_settings(env=env).job.refresh, load_settings(env=env).job.max_incremental_gap_days) == (
+        "incremental",
+        60,
+    )
+    config = tmp_path / "config.toml"
+    config.write_text('[job]\nrefresh = "Full"\nmax_incremental_gap_days = 7\n')
+    job = load_settings(Overrides(config=config), env).job
+    assert (job.refresh, job.max_incremental_gap_days) == ("full", 7)
+    # The flag wins over the file, the event over it too; selections keep the mode.
+    assert load_settings(
+        Overrides(config=config, refresh="incremental", genres=("war",)), env
+    ).job.refresh == ("incremental")
+    assert load_settings(Overrides(config=config), env, event={"refresh": "incremental"}).job.refresh == (
+        "incremental"
+    )
+    with pytest.raises(
+        ConfigError, match=r"^--refresh must be one of full, incremental, got 'ful' \(did you mean full\?\)$"
+    ):
+        load_settings(Overrides(refresh="ful"), env)
+    config.write_text("[job]\nmax_incremental_gap_days = 0\n")
+    with pytest.raises(ConfigError, match=r"max_incremental_gap_days in .* must be a whole number between 1"):
+        load_settings(Overrides(config=config), env)

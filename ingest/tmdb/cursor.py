@@ -56,6 +56,8 @@ async def move_cursor(lake: Lake, kind: Kind, genre: str, date: dt.date, plan_id
     current = await read_cursor(lake, kind, genre)
     if current is not None and current.date > date:
         return False
+    if current is not None and (current.date, current.plan_id, current.mode) == (date, plan_id, mode):
+        return False  # a rerun of a complete date: already here
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     body = {"date": date.isoformat(), "plan_id": plan_id, "mode": mode, "at": at}
     await lake.write(cursor_key(kind, genre), orjson.dumps(body, option=orjson.OPT_INDENT_2))
