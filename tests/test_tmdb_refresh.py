@@ -230,7 +230,7 @@ async def test_status_shows_the_refresh_the_removed_and_the_cursor(
     assert await asyncio.to_thread(status_main, [*args, "--json"]) == 0
     body = orjson.loads(capsys.readouterr().out)
     movies, colls = (next(t for t in body["tmdb"] if t["kind"] == k) for k in ("movies", "collections"))
-    assert movies["refresh"] == "incremental" and movies["removed"] == removed.count > 1
+    assert movies["refresh"] == colls["refresh"] == "incremental" and movies["removed"] == removed.count > 1
     assert movies["cursor"] == colls["cursor"] == day(1).isoformat()
     assert movies["not_found"] == 1 and movies["planned"] == len(plan_day1)
     assert await asyncio.to_thread(status_main, args) == 0

@@ -184,9 +184,11 @@ class GenrePlanner:
                 source_plan_id=movies.plan_id,
                 covered=target,
                 history=(entry,),
+                # The collections of an incremental movie plan are an increment too.
+                refresh=movies.refresh,
             )
         else:
-            plan = plan.extended(ids, covered=target, history=(*plan.history, entry))
+            plan = plan.extended(ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh)
         await save_plan(self._lake, plan)
         log.info(
             "plan_frozen",
