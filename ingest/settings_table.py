@@ -103,8 +103,8 @@ ROWS: tuple[Setting, ...] = (
     _S("job.limit", Whole(1, 1_000_000), None, "only the N most popular movies of each genre",
        section="job", key="limit", flag="--limit", dest="limit", metavar="N", event="limit"),
     _S("job.refresh", Choice(("full", "incremental")), "incremental",
-       "incremental: fetch only the movies new to a genre or changed since its last complete "
-       "run (TMDB's changes feed); full: every movie (the first run of a genre is always full)",
+       "incremental (the default): fetch only the movies new to a genre or changed since its last "
+       "complete run (TMDB's changes feed); full: every movie (a genre's first run is always full)",
        section="job", key="refresh", flag="--refresh", dest="refresh", metavar="full|incremental",
        event="refresh"),
     _S("job.max_incremental_gap_days", Whole(1, 3650), 60,

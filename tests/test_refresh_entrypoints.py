@@ -119,7 +119,17 @@ async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the
     assert refetched <= len(wanted) - 100 * (left_behind - 1)
     assert first_run + refetched <= len(wanted) + 2 * 100 + 4
     assert cursor_date(lake_dir) == day(1).isoformat()
-    assert b'"refresh":"incremental"' in err.replace(b" ", b"")
+    # The rerun's summary: the frozen plan's mode, window and counts.
+    summary = next(
+        orjson.loads(line)
+        for line in err.splitlines()
+        if line.startswith(b"{") and b'"run_completed"' in line
+    )
+    assert summary["refresh"] == "incremental"
+    assert summary["changes_window"] == {"war": f"{day(0)}..{day(1)}"}
+    assert summary["ids_changed"] + summary["ids_new"] == summary["movies_planned"] == len(wanted)
+    assert summary["ids_removed"] == len(day0.genre_ids(WAR) - day1.genre_ids(WAR))
+    assert summary["full_run_requests"] > 1_500
 
 
 # Lambda -----------------------------------------------------------------------------------
