@@ -12,6 +12,12 @@ The collections' plan is frozen only once every planned movie batch is in the la
 ``--collections`` alone the missing movie batches are fetched first (cheap when they are
 all there). A collection plan grows like a movie plan when a later run covers more
 movies, and is fetched whole.
+
+A movie plan is a full snapshot or, with the incremental refresh (``ingest.tmdb.refresh``),
+the members new to the genre or changed since its last complete run. Once a dataset's
+plan is entirely in the lake its cursor moves to the run's date (and, for movies,
+``removed.json`` records what the genre lost): never before, so a killed run's rerun
+finishes the same plan first.
 """
 
 from __future__ import annotations
