@@ -82,6 +82,7 @@ async def test_a_day_of_churn_fetches_exactly_the_changed_and_new_members(s3_lak
         plan = await load_plan(s3_lake, day(1), Kind.MOVIES, "war")
         removed = await read_removed(s3_lake, day(1), "war")
         cursors = [await read_cursor(s3_lake, kind, "war") for kind in Kind]
+        snapshot = await load_plan(s3_lake, day(0), Kind.COLLECTIONS, "war")
 
     wanted = expected_increment(day0, day1)
     ids = [m["id"] for m in movies]
@@ -107,6 +108,9 @@ async def test_a_day_of_churn_fetches_exactly_the_changed_and_new_members(s3_lak
     discover = plan.increment["discover_requests"]
     assert seen.requests["discover"] == discover
     assert seen.total == stats.requests == discover + changes_pages + len(wanted) + len(cids)
+    # A full run's cost: the same discover pages, every member, the snapshot's collections.
+    assert snapshot is not None
+    assert stats.full_run_requests == discover + len(day1.genre_ids(WAR)) + len(snapshot.ids)
     assert seen.total * 10 < stats.full_run_requests
     # The summary: mode, window, counts.
     assert stats.refresh == {"war": "incremental"}
@@ -247,11 +251,20 @@ async def test_a_day_without_changes_writes_nothing_and_moves_the_cursor(tmp_pat
         standin.counters = type(standin.counters)()
         stats = await crawl(lake, standin.url, 1)
         movies = await lake_files(lake, Kind.MOVIES, "war", day(1))
+        standin.day = 2
+        again = await crawl(lake, standin.url, 2)
         cursors = [await read_cursor(lake, kind, "war") for kind in Kind]
+        snapshot = await load_plan(lake, day(0), Kind.COLLECTIONS, "war")
+        plan = await load_plan(lake, day(2), Kind.MOVIES, "war")
     assert movies == {} and stats.planned == stats.written == 0
     assert stats.unchanged_skipped == 300 and stats.refresh == {"war": "incremental"}
     assert set(standin.counters.requests) == {"discover", "changes"}
-    assert [c.date for c in cursors if c] == [day(1), day(1)]
+    assert [c.date for c in cursors if c] == [day(2), day(2)]
+    # Day 2 diffs against day 1's members; what a full run would cost carries day 0's
+    # snapshot of the collections through the incremental days.
+    assert again.unchanged_skipped == 300 and snapshot is not None and plan is not None
+    discover = plan.history[-1]["discover_requests"]
+    assert again.full_run_requests == discover + 300 + len(snapshot.ids) and len(snapshot.ids) > 10
 
 
 async def test_the_changes_feed_is_cut_where_it_overflows(churny: Catalog) -> None:

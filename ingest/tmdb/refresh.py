@@ -46,6 +46,9 @@ class Refresh:
     # Incremental: the date of the last complete run, and that run's movie plan.
     since: dt.date | None = None
     previous: Plan | None = None
+    # How many collections the genre's last snapshot had, carried from day to day: what
+    # a full run would fetch (None when unknown).
+    full_collections: int | None = None
 
 
 async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job) -> Refresh:
@@ -75,7 +78,17 @@ async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job) -> Refresh:
     previous = await load_plan(lake, since, Kind.MOVIES, genre.slug)
     if previous is None or not previous.complete:
         return fell_back(genre, "previous_plan_missing", cursor=since.isoformat())
-    return Refresh(INCREMENTAL, since, previous)
+    return Refresh(INCREMENTAL, since, previous, await _snapshot_collections(lake, previous))
+
+
+async def _snapshot_collections(lake: Lake, previous: Plan) -> int | None:
+    """The collection count of the genre's last snapshot: that of ``previous``' date if it
+    was one, else what ``previous`` carried."""
+    if previous.refresh == INCREMENTAL:
+        carried = (previous.increment or {}).get("full_collections")
+        return carried if isinstance(carried, int) else None
+    plan = await load_plan(lake, previous.date, Kind.COLLECTIONS, previous.genre)
+    return len(plan.ids) if plan is not None and plan.source_plan_id == previous.plan_id else None
 
 
 def fell_back(genre: Genre, reason: str, **why: Any) -> Refresh:
@@ -112,6 +125,7 @@ def incremental_plan(
         "left_genre": left,
         "changes_requests": changes.requests,
         "discover_requests": found.requests,
+        "full_collections": refresh.full_collections,
     }
     return Plan(
         Kind.MOVIES,
@@ -143,11 +157,17 @@ def note_plan(stats: TmdbStats, plan: Plan) -> None:
 def full_run_requests(plan: Plan, collections: int | None) -> int:
     """What a full run of ``plan``'s genre would cost: its discover pages, one request per
     member and, when ``collections`` (the collections this plan's movies belong to) is
-    given, as many collections again in the same share of members."""
+    given, one per collection of the whole genre: those of the last snapshot, carried in
+    the plan, or else ``collections`` scaled to all the members."""
     discover = next(
         (int(e["discover_requests"]) for e in reversed(plan.history) if "discover_requests" in e), 0
     )
     members = len(plan.genre_members)
-    if collections is None or not plan.ids:
+    if collections is None:
         return discover + members
-    return discover + members + round(collections * members / len(plan.ids))
+    if plan.refresh == FULL:
+        return discover + members + collections
+    carried = (plan.increment or {}).get("full_collections")
+    if isinstance(carried, int):
+        return discover + members + carried
+    return discover + members + (round(collections * members / len(plan.ids)) if plan.ids else 0)
