@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bootstrap import BENCH_VENV, PROJECT_VENV, venv_python
 from crawl import CrawlResult, Limits, ceiling_s, pages_for
+from refresh import RefreshResult
 from upload import FileResult
 
 MIB = 2**20
@@ -99,7 +100,11 @@ Add = Callable[[str], None]
 
 
 def render(
-    ctx: Context, uploads: list[FileResult], crawls: dict[str, CrawlResult], scale: list[CrawlResult]
+    ctx: Context,
+    uploads: list[FileResult],
+    crawls: dict[str, CrawlResult],
+    scale: list[CrawlResult],
+    refreshed: RefreshResult | None = None,
 ) -> str:
     L: list[str] = []
     add = L.append
@@ -114,6 +119,8 @@ def render(
         _crawl_targets(ctx.limits, crawls, targets)
     if scale:
         _scale(add, ctx, scale)
+    if refreshed:
+        _refresh(add, refreshed, targets)
     if targets:
         _targets(add, targets)
     add("")
@@ -327,6 +334,45 @@ def _scale(add: Add, ctx: Context, scale: list[CrawlResult]) -> None:
         )
 
 
+def _refresh(add: Add, r: RefreshResult, targets: list[Target]) -> None:
+    lim, inc, full = r.limits, r.incremental, r.full
+    churn = ", ".join(f"{v:.1%} {k}" for k, v in r.churn.items())
+    add("\n## Daily refresh: day 1 incremental against day 1 full\n")
+    add(
+        f"A genre of {r.genre_size:,} movies (and their collections) crawled in full on day 0 "
+        f"(set-up, not measured); on day 1 the stand-in's catalogue has moved ({churn} of the "
+        f"movies per day). Both day-1 runs at {lim.rate_per_s:g} requests/s, "
+        f"{lim.connections} in flight, {lim.latency_ms:g} ms latency, each against a fresh "
+        "stand-in; both read back from the bucket.\n"
+    )
+    add(
+        "| run | movies written | collections written | requests (stand-in) | "
+        "of which changes feed | discover | seconds (wall) |"
+    )
+    add("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for run in (inc, full):
+        req = run.stats["requests"]
+        add(
+            f"| {run.label} | {len(run.movie_ids):,} | {run.collections:,} | {run.requests:,} | "
+            f"{req.get('changes', 0):,} | {req.get('discover', 0):,} | {run.seconds:.1f} |"
+        )
+    s = inc.summary
+    add(
+        f"\nIncremental: {s['changes_listed']:,} ids in the changes feed, "
+        f"{s['ids_changed']:,} members changed, {s['ids_new']:,} new, "
+        f"{s['ids_unchanged_skipped']:,} unchanged (skipped), {s['ids_removed']:,} removed; "
+        f"its own estimate of a full run: {s['full_run_requests']:,} requests."
+    )
+    add(f"\n**Full / incremental: {r.request_ratio:.1f}x the requests, {r.time_ratio:.1f}x the seconds.**")
+    targets.append(
+        (
+            "daily refresh at 3% churn: >= 10x fewer requests than a full run",
+            f"{r.request_ratio:.1f}x ({inc.requests:,} vs {full.requests:,})",
+            r.request_ratio >= 10,
+        )
+    )
+
+
 def _targets(add: Add, targets: list[Target]) -> None:
     add("\n## Targets\n")
     add("| target | figure | |")
@@ -335,8 +381,31 @@ def _targets(add: Add, targets: list[Target]) -> None:
         add(f"| {t} | {fig} | {_ok(ok)} |")
 
 
-def as_json(uploads: list[FileResult], crawls: dict[str, CrawlResult], scale: list[CrawlResult]) -> dict:
+def as_json(
+    uploads: list[FileResult],
+    crawls: dict[str, CrawlResult],
+    scale: list[CrawlResult],
+    refreshed: RefreshResult | None = None,
+) -> dict:
     return {
+        "refresh": None
+        if refreshed is None
+        else {
+            "genre_size": refreshed.genre_size,
+            "churn": refreshed.churn,
+            "request_ratio": refreshed.request_ratio,
+            "time_ratio": refreshed.time_ratio,
+            "runs": {
+                run.label: {
+                    "movies": len(run.movie_ids),
+                    "collections": run.collections,
+                    "seconds": run.seconds,
+                    "stats": run.stats,
+                    "summary": run.summary,
+                }
+                for run in (refreshed.incremental, refreshed.full)
+            },
+        },
         "uploads": [
             {
                 "label": f.label,

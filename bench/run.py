@@ -27,9 +27,11 @@ import datetime as dt
 import json
 import signal
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import crawl
+import refresh
 import report
 import upload
 from datagen import make_csv
@@ -48,6 +50,9 @@ class Plan:
     scale_limits: crawl.Limits
     scale_factors: tuple[int, ...]
     out: Path
+    # The daily refresh: day 1 incremental against day 1 full, for a genre of this size.
+    refresh_size: int = 10_000
+    refresh_limits: crawl.Limits = field(default_factory=crawl.Limits)
     # What a new connection costs over the internet: TCP + TLS 1.3 handshakes, one round
     # trip each at 50 ms. Modelled by bench/handshake_proxy.py in a second crawl scenario.
     handshake_ms: float = 100
@@ -65,6 +70,8 @@ def plans(args: argparse.Namespace) -> Plan:
             scale_factors=(1, 4),
             out=WORK / "RESULTS-smoke.md",
             handshake_ms=10,
+            refresh_size=300,
+            refresh_limits=crawl.Limits(rate_per_s=400, connections=20, latency_ms=5),
         )
     return Plan(
         name="full",
@@ -78,6 +85,8 @@ def plans(args: argparse.Namespace) -> Plan:
         scale_limits=crawl.Limits(rate_per_s=args.scale_rate, connections=20, latency_ms=50),
         scale_factors=(1, 4, 16),
         out=Path(args.out),
+        refresh_size=args.refresh_genre_size,
+        refresh_limits=crawl.Limits(rate_per_s=args.refresh_rate, connections=20, latency_ms=50),
     )
 
 
@@ -100,10 +109,20 @@ def main() -> int:
         help="rate limit for the 1x/4x/16x growth runs (the real 40/s would take "
         "an hour at 16x; time per request is what grows or not)",
     )
+    p.add_argument("--refresh-genre-size", type=int, default=10_000, help="movies in the daily-refresh genre")
+    p.add_argument(
+        "--refresh-rate", type=float, default=40, help="rate limit of the daily-refresh runs (TMDB's: 40)"
+    )
     p.add_argument("--skip-upload", action="store_true")
     p.add_argument("--skip-crawl", action="store_true")
+    p.add_argument("--skip-refresh", action="store_true")
+    p.add_argument(
+        "--only-refresh", action="store_true", help="only the daily-refresh section (no upload, no crawl)"
+    )
     p.add_argument("--out", default=str(bootstrap.BENCH / "RESULTS.md"))
     args = p.parse_args()
+    if args.only_refresh:
+        args.skip_upload = args.skip_crawl = True
     # SIGTERM unwinds like Ctrl-C, so the servers and any runner in flight are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = plans(args)
@@ -202,6 +221,7 @@ def main() -> int:
                 except RunFailed as exc:
                     failures.append(f"crawl {label}: {exc}")
                     say(f"  crawl {label}: FAILED: {exc}")
+        refreshed = None if args.skip_refresh else _refresh(plan, endpoint, logs, failures, say)
     elapsed = time.monotonic() - started
     ctx = report.Context(
         command=" ".join(["python", "bench/run.py", *sys.argv[1:]]),
@@ -214,16 +234,28 @@ def main() -> int:
         seed_movies=plan.seed_movies,
         failures=failures,
     )
-    text = report.render(ctx, uploads, crawls, scale)
+    text = report.render(ctx, uploads, crawls, scale, refreshed)
     plan.out.parent.mkdir(parents=True, exist_ok=True)
     plan.out.write_text(text)
     (WORK / f"results-{plan.name}.json").write_text(
-        json.dumps(report.as_json(uploads, crawls, scale), indent=2)
+        json.dumps(report.as_json(uploads, crawls, scale, refreshed), indent=2)
     )
     say(f"wrote {plan.out} ({elapsed:.0f}s)")
     for f in failures:
         print(f"FAILED: {f.splitlines()[0]}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _refresh(
+    plan: Plan, endpoint: str, logs: Path, failures: list[str], say: Callable[[str], None]
+) -> refresh.RefreshResult | None:
+    say(f"refresh: day 1 of a genre of {plan.refresh_size} movies at {plan.refresh_limits}")
+    try:
+        return refresh.run_refresh(plan.refresh_size, plan.refresh_limits, endpoint, logs, say=say)
+    except RunFailed as exc:
+        failures.append(f"refresh: {exc}")
+        say(f"  refresh: FAILED: {exc}")
+        return None
 
 
 if __name__ == "__main__":

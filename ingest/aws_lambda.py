@@ -7,7 +7,8 @@ An event says what to fetch; every key is optional and a missing one comes from
      "movies": true,               # the genres' movies (details + keywords)
      "collections": true,          # the franchises those movies belong to
      "date": "2026-11-28",         # processing date; default today, UTC
-     "limit": 200}                 # only the N most popular movies per genre; null: all
+     "limit": 200,                 # only the N most popular movies per genre; null: all
+     "refresh": "incremental"}     # or "full"; default [job] refresh, then incremental
 
 The seed's events are accepted too: ``{"tipo": "guerra"}`` (war movies), ``{"tipo":
 "crime"}`` (crime movies), ``{"tipo": "franquias"}`` (collections of crime and war).
@@ -18,9 +19,10 @@ The invocation watches ``context.get_remaining_time_in_millis()``: once fewer th
 batch starts, and anything still running shortly before the deadline is cancelled (the
 lake's writes are atomic, so nothing is half-written). The answer is either
 ``{"status": "done", "summary": {...}}`` or ``{"status": "partial", "continue": <event>,
-"summary": {...}}``, where ``continue`` pins the resolved plan and its date so the next
-invocation resumes the same run; the stage's own state in the lake makes every movie
-written exactly once across the chain.
+"summary": {...}}``, where ``continue`` pins the resolved plan, its date and its refresh
+mode so the next invocation resumes the same run (it reuses the plan frozen for that
+date); the stage's own state in the lake makes every movie written exactly once across
+the chain.
 
 A bad event raises ``ConfigError`` (the invocation fails with ``errorType``
 ``ConfigError`` and a message saying what to fix; retrying cannot help). A failure that
@@ -87,6 +89,8 @@ class Plan:
     collections: bool
     date: dt.date
     limit: int | None
+    # Pinned in the continuation, so a chain finishes the plan its first invocation froze.
+    refresh: str
 
     def as_event(self) -> dict[str, Any]:
         """The event that resumes this plan: every key explicit, the date pinned."""
@@ -96,10 +100,18 @@ class Plan:
             "collections": self.collections,
             "date": self.date.isoformat(),
             "limit": self.limit,
+            "refresh": self.refresh,
         }
 
-    def job(self) -> Job:
-        return Job(genres=self.genres, movies=self.movies, collections=self.collections, limit=self.limit)
+    def job(self, max_incremental_gap_days: int) -> Job:
+        return Job(
+            genres=self.genres,
+            movies=self.movies,
+            collections=self.collections,
+            limit=self.limit,
+            refresh=self.refresh,
+            max_incremental_gap_days=max_incremental_gap_days,
+        )
 
 
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
@@ -174,9 +186,9 @@ def _plan(settings: Settings) -> tuple[Settings, Plan]:
     if not (job.movies or job.collections):
         raise ConfigError("the event asks for neither movies nor collections: nothing to do")
     plan = Plan(genres=job.genres, movies=job.movies, collections=job.collections, date=settings.date,
-                limit=job.limit)  # fmt: skip
+                limit=job.limit, refresh=job.refresh)  # fmt: skip
     # Stage 1 never runs here: a Lambda has no CSV files to read.
-    return replace(settings, job=plan.job()), plan
+    return replace(settings, job=plan.job(job.max_incremental_gap_days)), plan
 
 
 def _canonical(raw: Any) -> dict[str, Any]:

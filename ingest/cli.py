@@ -37,6 +37,7 @@ FLAGS = (
     "job.lake",
     "run.date",
     "job.limit",
+    "job.refresh",
     "tmdb.rate_per_s",
     "tmdb.concurrency",
     "run.config",
@@ -145,5 +146,6 @@ def log_summary(report: RunReport, settings: Settings) -> None:
             "throttled_429": t.throttled,
             "retries": t.retries,
             "movies_per_s": round(t.written / report.seconds, 1) if report.seconds else None,
+            **t.refresh_summary(),
         }
     log.info("run_completed", **fields)

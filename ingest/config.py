@@ -61,6 +61,10 @@ class Job:
     collections: bool = default("job.collections")
     # Only the N most popular movies of each genre.
     limit: int | None = default("job.limit")
+    # "incremental" (what changed since the genre's last complete run) or "full".
+    refresh: str = default("job.refresh")
+    # A last complete run older than this is not caught up on: the run is a full one.
+    max_incremental_gap_days: int = default("job.max_incremental_gap_days")
 
     @property
     def uses_tmdb(self) -> bool:
@@ -101,6 +105,7 @@ class Overrides:
     genres: tuple[str | int, ...] = ()
     collections: bool = False
     limit: int | str | None = None
+    refresh: str | None = None
     rate_per_s: float | str | None = None
     concurrency: int | str | None = None
     port: int | str | None = None
@@ -198,6 +203,8 @@ def _job(src: _Sources, *, selects: bool) -> Job:
             movies=v("job.movies"),
             collections=v("job.collections"),
             limit=v("job.limit"),
+            refresh=v("job.refresh"),
+            max_incremental_gap_days=v("job.max_incremental_gap_days"),
         )
     # A selection names its own work: what it leaves out is not done.
     # `--collections` alone: the franchises of the configured genres.
@@ -208,6 +215,8 @@ def _job(src: _Sources, *, selects: bool) -> Job:
         movies="job.genres" in src.flags,
         collections="job.collections" in src.flags,
         limit=v("job.limit"),
+        refresh=v("job.refresh"),
+        max_incremental_gap_days=v("job.max_incremental_gap_days"),
     )
 
 

@@ -35,6 +35,41 @@ class TmdbStats:
     collections_planned: int = 0
     collections_written: int = 0
     bytes: int = 0
+    # The refresh of each genre's movies: "full" or "incremental", by genre slug, and for
+    # incremental ones the changes window ("since..until").
+    refresh: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, str] = field(default_factory=dict)
+    # Incremental plans: ids the changes feed listed; members changed or new to the genre
+    # (both fetched); members skipped as unchanged; members gone (left the genre or 404).
+    changes_listed: int = 0
+    changed: int = 0
+    new: int = 0
+    unchanged_skipped: int = 0
+    removed: int = 0
+    # What full runs of the same genres would have cost: discover pages, one request per
+    # member and (when selected) one per collection of theirs (estimated from this run's
+    # share of movies that belong to one).
+    full_run_requests: int = 0
+
+    @property
+    def refresh_mode(self) -> str | None:
+        """One word for the run: the genres' common mode, or "mixed"."""
+        modes = set(self.refresh.values())
+        return None if not modes else modes.pop() if len(modes) == 1 else "mixed"
+
+    def refresh_summary(self) -> dict[str, object]:
+        """The refresh's figures, as the summary lines show them."""
+        return {
+            "refresh": self.refresh_mode,
+            "refresh_by_genre": dict(self.refresh),
+            "changes_window": dict(self.windows) or None,
+            "changes_listed": self.changes_listed,
+            "ids_changed": self.changed,
+            "ids_new": self.new,
+            "ids_unchanged_skipped": self.unchanged_skipped,
+            "ids_removed": self.removed,
+            "full_run_requests": self.full_run_requests,
+        }
 
 
 @dataclass(slots=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ingest.settings_types import (
+    Choice,
     Day,
     FilePath,
     Flag,
@@ -101,6 +102,14 @@ ROWS: tuple[Setting, ...] = (
        event="collections"),
     _S("job.limit", Whole(1, 1_000_000), None, "only the N most popular movies of each genre",
        section="job", key="limit", flag="--limit", dest="limit", metavar="N", event="limit"),
+    _S("job.refresh", Choice(("full", "incremental")), "incremental",
+       "incremental (the default): fetch only the movies new to a genre or changed since its last "
+       "complete run (TMDB's changes feed); full: every movie (a genre's first run is always full)",
+       section="job", key="refresh", flag="--refresh", dest="refresh", metavar="full|incremental",
+       event="refresh"),
+    _S("job.max_incremental_gap_days", Whole(1, 3650), 60,
+       "a genre whose last complete run is older than this many days is fetched in full",
+       section="job", key="max_incremental_gap_days"),
     # TMDB.
     _S("tmdb.base_url", HttpUrl(), "https://api.themoviedb.org", "API root, without /3",
        section="tmdb", key="base_url", env="TMDB_BASE_URL"),

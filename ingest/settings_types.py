@@ -117,6 +117,23 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few lower-case words (``full``, ``incremental``), kept as written."""
+
+    choices: tuple[str, ...]
+
+    @property
+    def expected(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def parse(self, raw: Any) -> str:
+        value = _text(raw, self.expected).lower()
+        if value not in self.choices:
+            raise Invalid(f"must be {self.expected}, got {show(raw)}{suggestion(value, self.choices)}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class LakeUrl:
     expected = "s3://bucket[/prefix] or a local directory"
 

@@ -109,7 +109,8 @@ def test_a_chain_of_invocations_writes_every_movie_exactly_once(
     for answer, _ in answers[:-1]:
         assert answer["status"] == "partial"
         assert answer["continue"] == {
-            "genres": ["war"], "movies": True, "collections": True, "date": DATE, "limit": None
+            "genres": ["war"], "movies": True, "collections": True, "date": DATE, "limit": None,
+            "refresh": "incremental",
         }  # fmt: skip
     # Every invocation answered before its deadline.
     assert all(left_s > 0 for _, left_s in answers), [round(s, 2) for _, s in answers]

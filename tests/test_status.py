@@ -116,7 +116,9 @@ async def test_a_complete_date_is_exit_0_with_every_dataset_counted(
         got = (movies["planned"], movies["written"], movies["not_found"], movies["batches"])
         assert got == want["movies"]
         assert movies["batches_missing"] == 0 and movies["missing_batches"] == []
-        assert (movies["refresh"], movies["removed"], movies["cursor"]) == ("full", 0, None)
+        # A full run: removed counts its 404s; the cursor moved to the date once it was whole.
+        removed = len(catalog.genre_ids(genre_id) & gone)
+        assert (movies["refresh"], movies["removed"], movies["cursor"]) == ("full", removed, DATE.isoformat())
         assert movies["gap"] == 0 and movies["gap_reason"] is None
         assert colls["planned"] == colls["written"] == want["collections"] > 0
         assert colls["gap"] is None and colls["complete"]
@@ -138,7 +140,8 @@ async def test_a_complete_date_is_exit_0_with_every_dataset_counted(
     assert lines[3].split()[-1] == "verified"
     war = next(line for line in lines if line.startswith("war movies"))
     planned, written, _, _ = _expected(catalog, WAR, gone)["movies"]
-    assert war.split()[2:12] == ["ok", "full", str(planned), str(written), "3", "0", "0", "0", "-", "-"]
+    cells = ["ok", "full", str(planned), str(written), "3", "0", "3", "0", "2026-11-28", "-"]
+    assert war.split()[2:12] == cells
 
 
 async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resume(

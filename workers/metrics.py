@@ -34,6 +34,15 @@ class _Totals:
     tmdb_bytes: int = 0
     csv_files: int = 0
     csv_bytes: int = 0
+    # The refresh: genres run in each mode, and how incremental runs sorted the members.
+    genres_full: int = 0
+    genres_incremental: int = 0
+    changes_listed: int = 0
+    ids_changed: int = 0
+    ids_new: int = 0
+    ids_unchanged: int = 0
+    ids_removed: int = 0
+    full_run_requests: int = 0
 
     @classmethod
     def of(cls, report: RunReport) -> _Totals:
@@ -49,6 +58,14 @@ class _Totals:
             tmdb_bytes=t.bytes,
             csv_files=len(uploaded),
             csv_bytes=sum(f.bytes for f in uploaded),
+            genres_full=sum(m == "full" for m in t.refresh.values()),
+            genres_incremental=sum(m == "incremental" for m in t.refresh.values()),
+            changes_listed=t.changes_listed,
+            ids_changed=t.changed,
+            ids_new=t.new,
+            ids_unchanged=t.unchanged_skipped,
+            ids_removed=t.removed,
+            full_run_requests=t.full_run_requests,
         )
 
     def __add__(self, other: _Totals) -> _Totals:
@@ -59,6 +76,7 @@ class Metrics:
     __slots__ = (
         "_current",
         "_finished",
+        "_last",
         "last_error",
         "last_failure_ts",
         "last_success_ts",
@@ -71,6 +89,8 @@ class Metrics:
         self._finished = _Totals()
         # The report of the run in progress, read live; None between runs.
         self._current: RunReport | None = None
+        # The last finished run's report: what /metrics says its refresh was.
+        self._last: RunReport | None = None
         self.runs: dict[Outcome, int] = {"succeeded": 0, "failed": 0, "stopped": 0}
         self.last_success_ts: float | None = None
         self.last_failure_ts: float | None = None
@@ -88,7 +108,7 @@ class Metrics:
     def run_finished(self, outcome: Outcome, *, error: str | None = None) -> None:
         if self._current is not None:
             self._finished = self._finished + _Totals.of(self._current)
-            self._current = None
+            self._last, self._current = self._current, None
         self.runs[outcome] += 1
         now = time.time()
         if outcome == "succeeded":
@@ -96,6 +116,10 @@ class Metrics:
         elif outcome == "failed":
             self.last_failure_ts = now
             self.last_error = error
+
+    def _refresh_samples(self) -> list[tuple[str, float]]:
+        report = self._current or self._last
+        return _refresh_labels(report) if report else []
 
     def render(self) -> str:
         t = self._finished + (_Totals.of(self._current) if self._current else _Totals())
@@ -112,6 +136,24 @@ class Metrics:
             ("ingest_records_skipped_total", "counter",
              "TMDB records left out because TMDB no longer has them (404).",
              [("", t.records_skipped)]),
+            ("ingest_refresh_genres_total", "counter",
+             "Genres fetched, by refresh mode (full: every movie; incremental: what changed).",
+             [('{mode="full"}', t.genres_full), ('{mode="incremental"}', t.genres_incremental)]),
+            ("ingest_refresh_ids_total", "counter",
+             "Genre members as incremental runs sorted them: changed or new (fetched), "
+             "unchanged (skipped), removed (left the genre or 404).",
+             [('{outcome="changed"}', t.ids_changed), ('{outcome="new"}', t.ids_new),
+              ('{outcome="unchanged_skipped"}', t.ids_unchanged),
+              ('{outcome="removed"}', t.ids_removed)]),
+            ("ingest_refresh_changes_listed_total", "counter",
+             "Ids TMDB's changes feed listed for the incremental runs' windows.",
+             [("", t.changes_listed)]),
+            ("ingest_full_run_requests_total", "counter",
+             "Requests full runs of the same genres would have cost (compare "
+             "ingest_tmdb_requests_total).", [("", t.full_run_requests)]),
+            ("ingest_refresh_info", "gauge",
+             "The refresh of each genre in the run in progress, or else the last run.",
+             self._refresh_samples()),
             ("ingest_csv_files_written_total", "counter", "CSV files uploaded to the lake.",
              [("", t.csv_files)]),
             ("ingest_bytes_written_total", "counter", "Bytes written to the lake.",
@@ -137,6 +179,14 @@ class Metrics:
             out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
             out += [f"{name}{labels} {_num(value)}" for labels, value in samples]
         return "\n".join(out) + "\n"
+
+
+def _refresh_labels(report: RunReport) -> list[tuple[str, float]]:
+    t = report.tmdb
+    return [
+        (f'{{genre="{_label(g)}",mode="{_label(m)}",window="{_label(t.windows.get(g, ""))}"}}', 1)
+        for g, m in sorted(t.refresh.items())
+    ]
 
 
 def _num(value: float) -> str:

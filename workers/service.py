@@ -183,6 +183,7 @@ class Service:
             "outcome": outcome,
             "error": error,
             "stopped_because": report.stopped_because,
+            "refresh": report.tmdb.refresh_mode,
             "movies_written": report.tmdb.written,
             "collections_written": report.tmdb.collections_written,
             "csv_files": len(report.csv),

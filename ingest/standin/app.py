@@ -253,6 +253,8 @@ class FakeTmdb:
         return json_response(discover_page(self.catalog, ids, page))
 
     async def _changes(self, request: web.Request) -> web.Response:
+        q = request.query
+        self.counters.changes_queries[(q.get("start_date", ""), q.get("end_date", ""))] += 1
         page = page_of(request.query)
         if page is None:
             return json_response(ERR_PAGE, 400)

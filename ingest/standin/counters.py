@@ -20,6 +20,8 @@ class Counters:
     movie_ok: collections.Counter[int] = field(default_factory=collections.Counter)
     collection_requests: collections.Counter[int] = field(default_factory=collections.Counter)
     discover_queries: collections.Counter[str] = field(default_factory=collections.Counter)
+    # Changes-feed requests by range asked for: (start_date, end_date), as sent.
+    changes_queries: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     # 429s sent because the enforced rate was passed (not the injected ones).
     throttled: int = 0
     throttled_with_retry_after: int = 0

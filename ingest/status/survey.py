@@ -22,7 +22,9 @@ import orjson
 
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_prefix
+from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import Batch, Plan, done_batches
+from ingest.tmdb.removed import read_removed
 
 # Marker bodies read at once: enough to hide S3 latency, few enough to stay polite.
 _MARKER_READS = 16
@@ -57,12 +59,14 @@ class TmdbStatus:
     not_found: int
     batches: int
     missing_batches: tuple[int, ...]
-    # Movies gone from the genre since the previous run (incremental refresh only).
+    # Movies gone since the previous complete run: left the genre or answered 404
+    # (movies only; ``removed.json``, written once the movie plan is whole).
     removed: int
     # How many of the genre's movies discover could not reach, and why (movies only).
     gap: int | None
     gap_reason: str | None
-    # Where the next incremental run starts from (none until incremental refresh exists).
+    # The date of the dataset's last complete run: where the next incremental run starts
+    # from (None before its first complete run).
     cursor: str | None
     plan_id: str
 
@@ -91,7 +95,7 @@ class DateStatus:
 
 async def survey(lake: Lake, date: dt.date) -> DateStatus:
     csv = await _csv_files(lake, date)
-    tmdb = [await _dataset(lake, plan, raw) for plan, raw in await _plans(lake, date)]
+    tmdb = [await _dataset(lake, plan) for plan in await _plans(lake, date)]
     tmdb.sort(key=lambda t: (t.genre, t.kind is not Kind.MOVIES))
     return DateStatus(lake.url, date, tuple(csv), tuple(tmdb))
 
@@ -140,17 +144,17 @@ async def _csv_file(lake: Lake, date: dt.date, manifest_key: str) -> CsvStatus:
 # TMDB --------------------------------------------------------------------------------
 
 
-async def _plans(lake: Lake, date: dt.date) -> list[tuple[Plan, dict[str, Any]]]:
+async def _plans(lake: Lake, date: dt.date) -> list[Plan]:
     plans = []
     for key in await lake.list(state_key(date, "tmdb") + "/"):
         if key.endswith("/plan.json"):
             data = await lake.read(key)
             if data is not None:
-                plans.append((Plan.from_json(data, key), _json_object(data)))
+                plans.append(Plan.from_json(data, key))
     return plans
 
 
-async def _dataset(lake: Lake, plan: Plan, raw: dict[str, Any]) -> TmdbStatus:
+async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
     planned = plan.target(plan.limit)
     batches = plan.batches(planned)
     done = await done_batches(lake, plan, batches)
@@ -165,19 +169,21 @@ async def _dataset(lake: Lake, plan: Plan, raw: dict[str, Any]) -> TmdbStatus:
             continue
         written, not_found = written + _written(body, batch), not_found + _skipped(body)
     gap, reason = _last_gap(plan)
+    removed = await read_removed(lake, plan.date, plan.genre) if plan.kind is Kind.MOVIES else None
+    cursor = await read_cursor(lake, plan.kind, plan.genre)
     return TmdbStatus(
         genre=plan.genre,
         kind=plan.kind,
-        refresh=str(getattr(plan, "refresh", None) or raw.get("refresh") or "full"),
+        refresh=plan.refresh,
         planned=planned,
         written=written,
         not_found=not_found,
         batches=len(batches),
         missing_batches=tuple(missing),
-        removed=0,
+        removed=removed.count if removed else 0,
         gap=gap,
         gap_reason=reason,
-        cursor=None,
+        cursor=cursor.date.isoformat() if cursor else None,
         plan_id=plan.plan_id,
     )
 

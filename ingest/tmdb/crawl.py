@@ -12,6 +12,12 @@ The collections' plan is frozen only once every planned movie batch is in the la
 ``--collections`` alone the missing movie batches are fetched first (cheap when they are
 all there). A collection plan grows like a movie plan when a later run covers more
 movies, and is fetched whole.
+
+A movie plan is a full snapshot or, with the incremental refresh (``ingest.tmdb.refresh``),
+the members new to the genre or changed since its last complete run. Once a dataset's
+plan is entirely in the lake its cursor moves to the run's date (and, for movies,
+``removed.json`` records what the genre lost): never before, so a killed run's rerun
+finishes the same plan first.
 """
 
 from __future__ import annotations
@@ -26,12 +32,16 @@ from ingest.config import Settings
 from ingest.errors import AuthError, IngestError, Interrupted, LakeError, RunError, UsageError
 from ingest.genres import Genre
 from ingest.lake import Lake
+from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.cursor import move_cursor
 from ingest.tmdb.plan import Plan, done_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
+from ingest.tmdb.refresh import full_run_requests, note_plan
+from ingest.tmdb.removed import record_removed
 from ingest.tmdb.sink import FetchTally
 
 log = structlog.get_logger(__name__)
@@ -118,6 +128,7 @@ def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
         attempts_per_record=round(stats.requests / records, 4) if records else None,
         logical_requests_per_record=round(client.first_attempts / records, 4) if records else None,
         rate_per_s=round(client.rate_per_s, 2),
+        **stats.refresh_summary(),
     )
 
 
@@ -175,25 +186,45 @@ class GenreCrawler:
         self._stop = stop
         self._progress = progress
         self._client = client
-        self._planner = GenrePlanner(lake, settings.date, settings.job.limit, client, stats, progress)
+        self._planner = GenrePlanner(
+            lake, settings.date, settings.job.limit, client, stats, progress, job=settings.job
+        )
 
     async def genre(self, genre: Genre) -> tuple[bool, list[str]]:
         """Return whether the genre is whole in the lake, and what failed."""
         movies = await self.movies(genre)
         if not movies.done or not self._settings.job.collections:
+            self._stats.full_run_requests += full_run_requests(movies.plan, None)
             return movies.done, movies.failures
         plan = await self._planner.collections(genre, movies.plan, movies.target, movies.collections)
         target = len(plan.ids)
         self._stats.collections_planned += target
+        self._stats.full_run_requests += full_run_requests(movies.plan, target)
         fetched, done = await self._fetch(plan, target)
+        if done:
+            await self._completed(movies.plan, plan)
         return done, movies.failures + fetched.failures(genre.slug, "collections")
 
     async def movies(self, genre: Genre) -> MoviesFetched:
         plan = await self._planner.movies(genre)
+        note_plan(self._stats, plan)
         target = plan.target(self._settings.job.limit)
         self._stats.planned += target
         fetched, done = await self._fetch(plan, target)
+        if done:
+            await self._completed(plan, plan)
         return MoviesFetched(plan, target, done, fetched.failures(genre.slug, "movies"), fetched.collections)
+
+    async def _completed(self, movies: Plan, plan: Plan) -> None:
+        """``plan`` (movies, or collections drawn from ``movies``) is entirely in the lake:
+        record what the movies lost, and move the dataset's cursor to this date. Not for a
+        ``--limit`` run, which is no complete run of the genre."""
+        if self._settings.job.limit is not None or not movies.complete:
+            return
+        if plan.kind is Kind.MOVIES:
+            removed = await record_removed(self._lake, plan)
+            self._stats.removed += removed.count
+        await move_cursor(self._lake, plan.kind, plan.genre, plan.date, plan.plan_id, movies.refresh)
 
     async def _fetch(self, plan: Plan, target: int) -> tuple[FetchTally, bool]:
         """Fetch the batches of ``plan``'s first ``target`` ids that are not in the lake;

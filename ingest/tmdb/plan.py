@@ -72,6 +72,19 @@ class Plan:
     covered: int = 0
     # One entry per time discover (or the movie files) fed the plan: counts, gaps, when.
     history: tuple[dict[str, Any], ...] = ()
+    # "full": the ids are every movie of the genre (a snapshot); "incremental": only those
+    # new to it or changed since ``increment["since"]`` (ingest.tmdb.refresh).
+    refresh: str = "full"
+    # Incremental movie plans: the genre's members now, which the next run diffs against
+    # (a full plan's ids are its members).
+    members: tuple[int, ...] | None = None
+    # Incremental movie plans: the changes window, the counts and the ids that left.
+    increment: dict[str, Any] | None = None
+
+    @property
+    def genre_members(self) -> tuple[int, ...]:
+        """The genre's movies when this plan was made (complete movie plans only)."""
+        return self.ids if self.members is None else self.members
 
     def covers(self, limit: int | None) -> bool:
         """Whether the plan can serve a run with this --limit without enumerating again."""
@@ -115,7 +128,10 @@ class Plan:
                 "covered": self.covered,
                 "count": len(self.ids),
                 "history": list(self.history),
+                "refresh": self.refresh,
+                "increment": self.increment,
                 "ids": list(self.ids),
+                **({} if self.members is None else {"members": list(self.members)}),
             },
             option=orjson.OPT_INDENT_2,
         )
@@ -136,6 +152,9 @@ class Plan:
                 source_plan_id=d.get("source_plan_id"),
                 covered=int(d.get("covered", 0)),
                 history=tuple(d.get("history", ())),
+                refresh=str(d.get("refresh") or "full"),
+                members=None if d.get("members") is None else tuple(int(i) for i in d["members"]),
+                increment=d.get("increment"),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise LakeError(
@@ -184,11 +203,20 @@ async def write_marker(lake: Lake, plan: Plan, marker: DoneMarker) -> None:
 async def read_marker_collections(lake: Lake, key: str) -> list[int] | None:
     """The collection ids a movie batch's marker lists; None when the marker is gone, is
     unreadable or has no list (the caller then reads the batch's files)."""
+    return await _marker_ids(lake, key, "collections")
+
+
+async def read_marker_skipped(lake: Lake, key: str) -> list[int] | None:
+    """The ids a batch's marker lists as skipped (TMDB answered 404); None as above."""
+    return await _marker_ids(lake, key, "skipped")
+
+
+async def _marker_ids(lake: Lake, key: str, name: str) -> list[int] | None:
     body = await lake.read(key)
     if body is None:
         return None
     try:
-        return [int(c) for c in orjson.loads(body)["collections"]]
+        return [int(c) for c in orjson.loads(body)[name]]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 

@@ -15,14 +15,17 @@ from typing import Any
 
 import structlog
 
+from ingest.config import Job
 from ingest.genres import Genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
+from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_ids
-from ingest.tmdb.discover import Discoverer
+from ingest.tmdb.discover import Discoverer, Enumeration
 from ingest.tmdb.plan import Plan, load_plan, save_plan
+from ingest.tmdb.refresh import FULL, INCREMENTAL, Refresh, decide, fell_back, incremental_plan
 
 log = structlog.get_logger(__name__)
 
@@ -40,25 +43,64 @@ class GenrePlanner:
         client: TmdbClient,
         stats: TmdbStats,
         progress: bool,
+        job: Job | None = None,
     ) -> None:
         self._lake = lake
         self._date = date
         self._limit = limit
+        self._job = job or Job(limit=limit)
         self._client = client
         self._stats = stats
         self._progress = progress
 
     async def movies(self, genre: Genre) -> Plan:
         plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
-        if plan is not None and plan.covers(self._limit):
-            log.info("plan_reused", kind="movies", genre=genre.slug, ids=len(plan.ids), plan_id=plan.plan_id)
+        # A frozen plan is reused whatever its mode, except that a full refresh turns an
+        # incremental plan into a snapshot (by appending the members it skipped).
+        upgrade = self._job.refresh == FULL and plan is not None and plan.refresh == INCREMENTAL
+        if plan is not None and plan.covers(self._limit) and not upgrade:
+            log.info(
+                "plan_reused",
+                kind="movies",
+                genre=genre.slug,
+                ids=len(plan.ids),
+                plan_id=plan.plan_id,
+                refresh=plan.refresh,
+            )
             return plan
+        if plan is None:
+            refresh = await decide(self._lake, genre, self._date, self._job)
+            if refresh.mode == INCREMENTAL:
+                try:
+                    return await self._incremental(genre, refresh)
+                except* ChangesOverflow as group:
+                    fell_back(genre, "changes_feed_overflow", error=str(group.exceptions[0]))
         return await self._discover(genre, plan)
 
-    async def _discover(self, genre: Genre, old: Plan | None) -> Plan:
+    async def _incremental(self, genre: Genre, refresh: Refresh) -> Plan:
+        assert refresh.since is not None
+        changes = await ChangesReader(self._client).read(refresh.since, self._date)
         attempts_before = self._stats.requests
-        found = await Discoverer(self._client, genre, progress=self._progress).run(self._limit)
-        entry = {
+        found = await Discoverer(self._client, genre, progress=self._progress).run(None)
+        entry = self._entry(found, attempts_before)
+        plan = incremental_plan(genre, self._date, refresh, changes, found, entry)
+        await save_plan(self._lake, plan)
+        counts = {k: v for k, v in (plan.increment or {}).items() if k not in ("left_genre", "windows")}
+        log.info(
+            "plan_frozen",
+            kind="movies",
+            genre=genre.slug,
+            plan_id=plan.plan_id,
+            refresh=plan.refresh,
+            ids=len(plan.ids),
+            members=len(found.ids),
+            left_genre=len((plan.increment or {}).get("left_genre", ())),
+            **counts,
+        )
+        return plan
+
+    def _entry(self, found: Enumeration, attempts_before: int) -> dict[str, Any]:
+        return {
             "at": _now(),
             "limit": self._limit,
             "total_results": found.total_results,
@@ -69,6 +111,11 @@ class GenrePlanner:
             "discover_requests": found.requests,
             "discover_attempts": self._stats.requests - attempts_before,
         }
+
+    async def _discover(self, genre: Genre, old: Plan | None) -> Plan:
+        attempts_before = self._stats.requests
+        found = await Discoverer(self._client, genre, progress=self._progress).run(self._limit)
+        entry = self._entry(found, attempts_before)
         if old is None:
             plan = Plan(
                 Kind.MOVIES,
@@ -86,6 +133,10 @@ class GenrePlanner:
                 complete=old.complete or found.complete,
                 limit=None if found.complete else max(old.limit or 0, self._limit or 0),
                 history=(*old.history, entry),
+                # Appending the members an incremental plan skipped makes it a snapshot.
+                refresh=FULL,
+                members=None,
+                increment=None,
             )
         await save_plan(self._lake, plan)
         appended = len(plan.ids) - (len(old.ids) if old else 0)
@@ -133,9 +184,11 @@ class GenrePlanner:
                 source_plan_id=movies.plan_id,
                 covered=target,
                 history=(entry,),
+                # The collections of an incremental movie plan are an increment too.
+                refresh=movies.refresh,
             )
         else:
-            plan = plan.extended(ids, covered=target, history=(*plan.history, entry))
+            plan = plan.extended(ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh)
         await save_plan(self._lake, plan)
         log.info(
             "plan_frozen",

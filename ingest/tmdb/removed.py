@@ -1,0 +1,79 @@
+"""``removed.json``: the movies a genre lost in one partition, next to its plan.
+
+``_ingest/YYYY/MM/DD/tmdb/movies-<genre>/removed.json`` is written once the date's movie
+plan is entirely in the lake: the ids that left the genre since the previous complete run
+(an incremental plan knows them from the members it diffed) and the planned ids TMDB
+answered 404 for (read from the batches' markers). A reader of the Raw zone takes an
+incremental partition as the changes since the previous one, minus these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+
+import orjson
+
+from ingest.lake import Lake
+from ingest.lake.keys import Kind
+from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, read_marker_skipped
+
+# Markers read at once.
+_READS_IN_FLIGHT = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    left_genre: tuple[int, ...]
+    not_found: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(set(self.left_genre) | set(self.not_found))
+
+    def body(self, plan: Plan) -> bytes:
+        data = {
+            "date": plan.date.isoformat(),
+            "genre": plan.genre,
+            "plan_id": plan.plan_id,
+            "refresh": plan.refresh,
+            "removed": self.count,
+            "left_genre": list(self.left_genre),
+            "not_found": list(self.not_found),
+        }
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
+
+
+def removed_key(date: dt.date, genre: str) -> str:
+    return dataset_prefix(date, Kind.MOVIES, genre) + "removed.json"
+
+
+async def record_removed(lake: Lake, plan: Plan) -> Removed:
+    """Write the movie plan's ``removed.json`` (every batch of it is in the lake)."""
+    left = tuple((plan.increment or {}).get("left_genre", ()))
+    batches = plan.batches(len(plan.ids))
+    not_found: list[int] = []
+    gate = asyncio.Semaphore(_READS_IN_FLIGHT)
+
+    async def read(key: str) -> None:
+        async with gate:
+            not_found.extend(await read_marker_skipped(lake, key) or ())
+
+    async with asyncio.TaskGroup() as tg:
+        for key in (await done_batches(lake, plan, batches)).values():
+            tg.create_task(read(key))
+    removed = Removed(tuple(int(i) for i in left), tuple(sorted(not_found)))
+    await lake.write(removed_key(plan.date, plan.genre), removed.body(plan))
+    return removed
+
+
+async def read_removed(lake: Lake, date: dt.date, genre: str) -> Removed | None:
+    data = await lake.read(removed_key(date, genre))
+    if data is None:
+        return None
+    try:
+        d = orjson.loads(data)
+        return Removed(tuple(map(int, d["left_genre"])), tuple(map(int, d["not_found"])))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
