@@ -37,6 +37,7 @@ FLAGS = (
     "job.lake",
     "run.date",
     "job.limit",
+    "job.enqueue",
     "tmdb.rate_per_s",
     "tmdb.concurrency",
     "run.config",

@@ -61,6 +61,8 @@ class Job:
     collections: bool = default("job.collections")
     # Only the N most popular movies of each genre.
     limit: int | None = default("job.limit")
+    # Plan, then send the batches to the queue instead of fetching them.
+    enqueue: bool = default("job.enqueue")
 
     @property
     def uses_tmdb(self) -> bool:
@@ -75,6 +77,18 @@ class ServiceSettings:
     port: int = default("service.port")
     grace_s: float = default("service.grace_s")
     run_at_start: bool = default("service.run_at_start")
+    # Consume batches from the queue instead of running the job on the schedule.
+    queue: bool = default("service.queue")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """The SQS queue batches travel through (``ingest.queue``)."""
+
+    url: str | None = None
+    batches_in_flight: int = default("queue.batches_in_flight")
+    wait_s: int = default("queue.wait_s")
+    visibility_s: int = default("queue.visibility_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,7 @@ class Settings:
     tmdb: TmdbSettings = field(default_factory=TmdbSettings)
     upload: UploadTuning = field(default_factory=UploadTuning)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
     # Lambda: stop starting batches once fewer than this many seconds remain.
     lambda_reserve_s: float = default("lambda.reserve_s")
     log_level: str = default("run.log_level")
@@ -104,6 +119,8 @@ class Overrides:
     rate_per_s: float | str | None = None
     concurrency: int | str | None = None
     port: int | str | None = None
+    enqueue: bool = False
+    queue: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +183,8 @@ def load_settings(
             base_url=v("tmdb.base_url"),
             token=v("tmdb.token"),
             api_key=v("tmdb.api_key"),
-            rate_per_s=v("tmdb.rate_per_s"),
+            # The budget is per egress IP: the processes behind one share it.
+            rate_per_s=v("tmdb.rate_per_s") / v("tmdb.egress_workers"),
             concurrency=v("tmdb.concurrency"),
             connect_timeout_s=v("tmdb.connect_timeout_s"),
             read_timeout_s=v("tmdb.read_timeout_s"),
@@ -183,6 +201,13 @@ def load_settings(
             port=v("service.port"),
             grace_s=v("service.grace_s"),
             run_at_start=v("service.run_at_start"),
+            queue=v("service.queue"),
+        ),
+        queue=QueueSettings(
+            url=v("queue.url"),
+            batches_in_flight=v("queue.batches_in_flight"),
+            wait_s=v("queue.wait_s"),
+            visibility_s=v("queue.visibility_s"),
         ),
         lambda_reserve_s=v("lambda.reserve_s"),
         log_level=v("run.log_level"),
@@ -198,6 +223,7 @@ def _job(src: _Sources, *, selects: bool) -> Job:
             movies=v("job.movies"),
             collections=v("job.collections"),
             limit=v("job.limit"),
+            enqueue=v("job.enqueue"),
         )
     # A selection names its own work: what it leaves out is not done.
     # `--collections` alone: the franchises of the configured genres.
@@ -208,6 +234,7 @@ def _job(src: _Sources, *, selects: bool) -> Job:
         movies="job.genres" in src.flags,
         collections="job.collections" in src.flags,
         limit=v("job.limit"),
+        enqueue=v("job.enqueue"),
     )
 
 
