@@ -1,4 +1,4 @@
-"""Fan-out on SQS (moto's server): ``--enqueue`` plans and sends, ``python -m workers --queue``
+"""Fan-out on SQS (moto's server, then LocalStack 4.14.0): ``--enqueue`` plans and sends, ``python -m workers --queue``
 processes fetch, as real processes against the TMDB stand-in and an S3 lake.
 
 Every movie and every collection lands exactly once with three workers; a worker killed
@@ -39,6 +39,12 @@ WAR = 10752
 # A genre of this many movies keeps the three-worker run to seconds; the code paths are
 # those of 6,000 (60 batches instead of 12 changes nothing but the time).
 MOVIES = 1200
+
+
+@pytest.fixture
+def aws_endpoint(on_both: str) -> str:
+    """Every test here runs on moto's server and on LocalStack."""
+    return on_both
 
 
 @pytest.fixture(scope="module")
