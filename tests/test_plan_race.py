@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest.lake import Lake, open_lake
+from ingest.lake import open_lake
 from ingest.lake.keys import Kind
 from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
 from ingest.tmdb.plan import load_plan
@@ -34,12 +34,6 @@ async def test_create_is_won_by_exactly_one_of_many(tmp_path: Path) -> None:
         assert sum(results) == 1
         assert await lake.read("_ingest/x/plan.json") == b"%d" % results.index(True)
         assert await lake.list("_ingest/x/") == ["_ingest/x/plan.json"]
-
-
-async def test_s3_create_is_won_by_exactly_one_of_many(s3_lake: Lake) -> None:
-    results = await asyncio.gather(*(s3_lake.create("_ingest/x/plan.json", b"%d" % i) for i in range(8)))
-    assert sum(results) == 1
-    assert await s3_lake.read("_ingest/x/plan.json") == b"%d" % results.index(True)
 
 
 def _env(url: str) -> dict[str, str]:
