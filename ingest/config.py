@@ -185,7 +185,7 @@ def load_settings(
             api_key=v("tmdb.api_key"),
             # The budget is per egress IP: the processes behind one share it.
             rate_per_s=v("tmdb.rate_per_s") / v("tmdb.egress_workers"),
-            concurrency=v("tmdb.concurrency"),
+            concurrency=max(1, v("tmdb.concurrency") // v("tmdb.egress_workers")),
             connect_timeout_s=v("tmdb.connect_timeout_s"),
             read_timeout_s=v("tmdb.read_timeout_s"),
             max_attempts=v("tmdb.max_attempts"),
