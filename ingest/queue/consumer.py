@@ -11,9 +11,10 @@ in the lake (or were already); a failed batch is left to come back, and a batch 
 at the queue's ``maxReceiveCount`` is counted and logged as dead-lettered: SQS moves it
 to the dead-letter queue instead of handing it out again.
 
-A stop (SIGTERM) ends the poll, starts no new batch, lets started ones finish (the
-service cancels them after its grace period) and makes the messages it will not run
-visible again at once.
+A TMDB that stops answering ends the consumer (``UnreachableError``, exit 1) rather than
+fail every message into the dead-letter queue. A stop (SIGTERM) ends the poll, starts no
+new batch, lets started ones finish (the service cancels them after its grace period) and
+makes the messages it will not run visible again at once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import IngestError, InputError
+from ingest.errors import IngestError, InputError, RetryableError
 from ingest.lake import Lake, open_lake
 from ingest.queue.counters import QueueCounters
 from ingest.queue.messages import BatchMessage
@@ -33,8 +34,12 @@ from ingest.queue.work import SETTLED, BatchWorker, Outcome
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.crawl import raise_primary
 
 log = structlog.get_logger(__name__)
+
+# After a failed receive (SQS or the network down for now), wait this long before the next.
+_RECEIVE_PAUSE_S = 5.0
 
 
 class QueueConsumer:
@@ -76,29 +81,45 @@ class QueueConsumer:
             worker = BatchWorker(
                 lake, client, self._stats, self._stop, concurrency=s.tmdb.concurrency, queue=queue
             )
-            async with asyncio.TaskGroup() as tg:
-                while (received := await self._poll(queue)) is not None:
-                    for r in received:
-                        self.counters.in_flight += 1
-                        tg.create_task(self._handle(queue, worker, lake, r))
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    while (received := await self._poll(queue, client)) is not None:
+                        for r in received:
+                            self.counters.in_flight += 1
+                            tg.create_task(self._handle(queue, worker, lake, r))
+            except BaseExceptionGroup as group:
+                raise_primary(group)
         log.info("queue_consumer_stopped", **_fields(self.counters))
 
-    async def _poll(self, queue: SqsQueue) -> list[Received] | None:
+    async def _poll(self, queue: SqsQueue, client: TmdbClient) -> list[Received] | None:
         """The next messages, as many as there are free slots; None once stopping."""
         most = self._settings.queue.batches_in_flight
         async with self._changed:
             await self._changed.wait_for(lambda: self.counters.in_flight < most or self._stopping.is_set())
         if self._stopping.is_set():
             return None
-        q = self._settings.queue
+        if client.unreachable:
+            # Every batch would fail (and be dead-lettered for nothing): end, and let the
+            # orchestrator start a worker again later.
+            raise client.unreachable_error()
         async with asyncio.TaskGroup() as tg:
-            receive = tg.create_task(queue.receive(most - self.counters.in_flight, q.wait_s, q.visibility_s))
+            receive = tg.create_task(self._receive(queue, most - self.counters.in_flight))
             watch = tg.create_task(self._stopping.wait())
             # Whichever ends first ends the other: a stop cuts a 20 s long poll short.
             receive.add_done_callback(lambda _: watch.cancel())
             watch.add_done_callback(lambda _: receive.cancel())
         # A message received just as the poll is dropped comes back after its visibility.
         return None if receive.cancelled() else receive.result()
+
+    async def _receive(self, queue: SqsQueue, most: int) -> list[Received]:
+        """The next messages; none, after a pause, when SQS fails for now (the worker goes on)."""
+        q = self._settings.queue
+        try:
+            return await queue.receive(most, q.wait_s, q.visibility_s)
+        except RetryableError as exc:
+            log.warning("queue_receive_failed", error=str(exc), retry_in_s=_RECEIVE_PAUSE_S)
+            await asyncio.sleep(_RECEIVE_PAUSE_S)
+            return []
 
     async def _handle(self, queue: SqsQueue, worker: BatchWorker, lake: Lake, r: Received) -> None:
         c = self.counters

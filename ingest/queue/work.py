@@ -79,7 +79,8 @@ class BatchWorker:
         )
         tally = await pool.run([batch])
         if tally.written_batches != 1:
-            return "stopped" if tally.unstarted else "failed"
+            # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
+            return "stopped" if tally.unstarted and self._stop.requested else "failed"
         if plan.kind is Kind.MOVIES and message.then_collections:
             await self._collections_if_last(plan, message)
         return "written"
