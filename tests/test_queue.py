@@ -36,8 +36,9 @@ from tests.queue_kit import (
 from tests.tmdb_fixtures import DATE, lake_files, records
 
 WAR = 10752
-# A genre of this many movies keeps the three-worker run to seconds; the code paths are
-# those of 6,000 (60 batches instead of 12 changes nothing but the time).
+# The fleet test's genre is the issue's 6,000 movies (60 batches, about 20 s per
+# backend); the redelivery and dead-letter tests take 1,200 (12 batches): the same paths.
+BIG = 6000
 MOVIES = 1200
 
 
@@ -50,6 +51,11 @@ def aws_endpoint(on_both: str) -> str:
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
     return Catalog.synthetic({WAR: MOVIES}, seed=11)
+
+
+@pytest.fixture(scope="module")
+def big_catalog() -> Catalog:
+    return Catalog.synthetic({WAR: BIG}, seed=12)
 
 
 async def _wait_until_whole(lake: Lake, endpoint: str, queues: Queues, workers: Sequence[Worker]) -> None:
@@ -86,8 +92,9 @@ async def test_enqueue_without_a_queue_is_exit_2(tmp_path: Path, aws_env: str, s
 
 
 async def test_three_workers_land_every_movie_and_collection_once(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, big_catalog: Catalog
 ) -> None:
+    catalog = big_catalog
     queues = make_queues(aws_env, max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
     fake = FakeTmdb(catalog, latency_s=0.005)
@@ -96,7 +103,7 @@ async def test_three_workers_land_every_movie_and_collection_once(
         rc, err = await enqueue(env, tmp_path, "--genre", "war", "--collections")
         assert rc == 0, err[-2000:]
         # One message per movie batch; the collections follow from the workers.
-        assert queue_depth(aws_env, queues.url) == MOVIES // 100
+        assert queue_depth(aws_env, queues.url) == BIG // 100
         workers = [await start_worker(env, tmp_path, config, n) for n in range(3)]
         try:
             await _wait_until_whole(lake, aws_env, queues, workers)
@@ -108,7 +115,7 @@ async def test_three_workers_land_every_movie_and_collection_once(
         colls = await load_plan(lake, DATE, Kind.COLLECTIONS, "war")
         assert colls is not None
     done = sum(m['ingest_queue_batches_total{state="done"}'] for m in metrics)
-    assert done == MOVIES // 100 + len(colls.batches(len(colls.ids)))
+    assert done == BIG // 100 + len(colls.batches(len(colls.ids)))
     # Exactly one worker froze the collections' plan and sent its batches.
     assert sum(len(w.events("collections_enqueued")) for w in workers) == 1
     # The work was shared.
