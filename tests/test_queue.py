@@ -187,3 +187,30 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
     assert sum(m['ingest_queue_batches_total{state="dead_lettered"}'] for m in metrics) == 1
     logged = [e for w in workers for e in w.events("batch_dead_lettered")]
     assert len(logged) == 1 and orjson.loads(logged[0]["body"])["batch"] == 5
+
+
+async def test_sigterm_finishes_the_batches_in_flight_and_leaves_the_rest_queued(
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+) -> None:
+    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    config = write_config(tmp_path, visibility_s=30)
+    fake = FakeTmdb(catalog, latency_s=0.05)
+    async with fake.serve() as url, open_lake(s3_lake_url) as lake:
+        env = env_for(url, s3_lake_url, queues.url)
+        rc, err = await enqueue(env, tmp_path, "--genre", "war")
+        assert rc == 0, err[-2000:]
+        worker = await start_worker(env, tmp_path, config, 0)
+        for _ in range(3000):
+            if fake.counters.requests["movie"] >= 30:
+                break
+            await asyncio.sleep(0.01)
+        assert not await lake.list(f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}/")
+        assert await worker.terminate() == 0
+        plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
+        assert plan is not None
+        left = await missing_batches(lake, plan, len(plan.ids))
+        written = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war"))]
+    (stopped,) = worker.events("queue_consumer_stopped")
+    # The batches in flight at SIGTERM were finished whole, and only they were deleted.
+    assert stopped["done"] >= 1 and len(written) == 100 * stopped["done"] == len(set(written))
+    assert len(left) == MOVIES // 100 - stopped["done"] == queue_depth(aws_env, queues.url)
