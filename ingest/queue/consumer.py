@@ -26,7 +26,7 @@ import structlog
 
 from ingest.config import Settings
 from ingest.errors import IngestError, InputError, RetryableError
-from ingest.lake import Lake, open_lake
+from ingest.lake import open_lake
 from ingest.queue.counters import QueueCounters
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import Received, SqsQueue
@@ -86,7 +86,7 @@ class QueueConsumer:
                     while (received := await self._poll(queue, client)) is not None:
                         for r in received:
                             self.counters.in_flight += 1
-                            tg.create_task(self._handle(queue, worker, lake, r))
+                            tg.create_task(self._handle(queue, worker, r))
             except BaseExceptionGroup as group:
                 raise_primary(group)
         log.info("queue_consumer_stopped", **_fields(self.counters))
@@ -121,7 +121,7 @@ class QueueConsumer:
             await asyncio.sleep(_RECEIVE_PAUSE_S)
             return []
 
-    async def _handle(self, queue: SqsQueue, worker: BatchWorker, lake: Lake, r: Received) -> None:
+    async def _handle(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> None:
         c = self.counters
         c.received += 1
         c.redelivered += r.receive_count > 1
