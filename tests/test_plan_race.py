@@ -30,7 +30,9 @@ def catalog() -> Catalog:
 
 async def test_create_is_won_by_exactly_one_of_many(tmp_path: Path) -> None:
     async with open_lake(str(tmp_path / "lake")) as lake:
-        results = await asyncio.gather(*(lake.create("_ingest/x/plan.json", b"%d" % i) for i in range(8)))
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(lake.create("_ingest/x/plan.json", b"%d" % i)) for i in range(8)]
+        results = [t.result() for t in tasks]
         assert sum(results) == 1
         assert await lake.read("_ingest/x/plan.json") == b"%d" % results.index(True)
         assert await lake.list("_ingest/x/") == ["_ingest/x/plan.json"]
@@ -97,9 +99,10 @@ async def test_two_runs_started_together_share_one_plan(
                 env |= {k: os.environ[k] for k in os.environ if k.startswith("AWS_")}
             else:
                 lake = str(tmp_path / f"lake-{n}")
-            (a, err_a), (b, err_b) = await asyncio.gather(
-                _run(lake, env, tmp_path), _run(lake, env, tmp_path)
-            )
+            async with asyncio.TaskGroup() as tg:
+                first = tg.create_task(_run(lake, env, tmp_path))
+                second = tg.create_task(_run(lake, env, tmp_path))
+            (a, err_a), (b, err_b) = first.result(), second.result()
             assert (a, b) == (0, 0), (err_a + err_b)[-3000:]
             adopted += sum(_events(err, "plan_adopted") for err in (err_a, err_b))
             await _check_one_plan(lake, catalog)

@@ -151,7 +151,9 @@ async def test_a_file_that_shrinks_while_uploading_is_an_input_error(
 
 async def test_create_is_won_by_exactly_one_of_many_writers(s3_lake: Lake) -> None:
     # If-None-Match: * (412 PreconditionFailed for the losers), honoured by moto and LocalStack.
-    results = await asyncio.gather(*(s3_lake.create("_ingest/x/plan.json", b"%d" % i) for i in range(8)))
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(s3_lake.create("_ingest/x/plan.json", b"%d" % i)) for i in range(8)]
+    results = [t.result() for t in tasks]
     assert sum(results) == 1
     assert await s3_lake.read("_ingest/x/plan.json") == b"%d" % results.index(True)
     assert not await s3_lake.create("_ingest/x/plan.json", b"again")
