@@ -167,7 +167,8 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
             plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
             assert plan is not None
             broken_batch = plan.batches(len(plan.ids))[4]
-            fake.broken_ids = set(broken_batch.ids)
+            # A few of its movies answer 503 whatever the retries: the batch can never be written.
+            fake.broken_ids = set(broken_batch.ids[:5])
             workers = [await start_worker(env, tmp_path, config, n) for n in range(2)]
             try:
                 for _ in range(3000):
