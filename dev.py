@@ -9,7 +9,8 @@ credentials; when neither TMDB_READ_ACCESS_TOKEN nor TMDB_API_KEY is set, ``run`
 stage 2 from the bundled TMDB stand-in (``python -m ingest.standin``, a synthetic
 catalogue) and says so in one line, so the whole main job can be tried offline.
 ``test`` is exactly what CI runs; it needs nothing but Python (pip installs the rest into
-.venv/ and bench/.venv/).
+.venv/ and bench/.venv/, and LocalStack into .venv-localstack/ on a Python 3.13 found by
+``scripts/localstack.py``).
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def test(args: list[str]) -> int:
         [str(PY), "-m", "pytest", *(args or ["-q"])],
     ]
     for step in steps:
+        if step[1:3] == ["-m", "pytest"]:
+            ensure_localstack()
         say("$ " + " ".join(Path(step[0]).name if i == 0 else s for i, s in enumerate(step)))
         code = subprocess.call(step, cwd=ROOT)
         if code:
@@ -107,6 +110,20 @@ def test(args: list[str]) -> int:
             return code
     say("all checks passed")
     return 0
+
+
+def ensure_localstack() -> None:
+    """Set up LocalStack's own virtualenv for the tests that run against it (minutes, the
+    first time only); where it cannot be, those tests skip, saying why."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from localstack import DEFAULT_VENV, LocalStackUnavailable, ensure_venv
+
+    if not (DEFAULT_VENV / "bin" / "python").exists():
+        say(f"installing LocalStack into {DEFAULT_VENV.name}/ (first time only, a few minutes)")
+    try:
+        ensure_venv(DEFAULT_VENV)
+    except LocalStackUnavailable as exc:
+        say(f"LocalStack tests will be skipped: {exc}")
 
 
 def main() -> int:

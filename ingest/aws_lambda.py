@@ -29,6 +29,10 @@ A bad event raises ``ConfigError`` (the invocation fails with ``errorType``
 survived retries raises its ``RunError`` subclass (``LakeError``, ``RemoteError``, ...);
 invoking again with the same event resumes.
 
+An SQS event (``Records`` from ``aws:sqs``, one batch message each, sent by ``--enqueue``)
+is answered with ``{"batchItemFailures": [...]}`` naming the messages whose batch failed
+(``ingest.queue.lambda_sqs``), for an event source mapping with ``ReportBatchItemFailures``.
+
 The TMDB token comes from ``TMDB_READ_ACCESS_TOKEN``, or, in AWS, from the SSM
 SecureString parameter named by ``TMDB_TOKEN_PARAMETER``, read once per container.
 """
@@ -49,6 +53,7 @@ from ingest.config import Job, Settings, load_settings
 from ingest.errors import ConfigError, IngestError
 from ingest.genres import Genre
 from ingest.job import run_job
+from ingest.queue.lambda_sqs import is_sqs_event, run_records
 from ingest.report import RunReport
 from ingest.settings_table import ROWS, row
 from ingest.settings_types import show, suggestion
@@ -118,6 +123,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Run (part of) stage 2 within this invocation's time; say how to continue."""
     budget_s = context.get_remaining_time_in_millis() / 1000
     started = time.monotonic()
+    if is_sqs_event(event):
+        return _handle_sqs(event, budget_s, started)
     # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.
     settings = start("lambda", event=_canonical(event), env=_environment(), json_logs=True)
     settings, plan = _plan(settings)
@@ -151,6 +158,13 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if report.complete:
         return {"status": "done", "summary": summary}
     return {"status": "partial", "continue": plan.as_event(), "summary": summary}
+
+
+def _handle_sqs(event: Mapping[str, Any], budget_s: float, started: float) -> dict[str, Any]:
+    """Batch messages from an SQS event source mapping (``ingest.queue.lambda_sqs``)."""
+    settings = start("lambda", env=_environment(), json_logs=True)
+    stop = Stop(deadline=started + budget_s - settings.lambda_reserve_s)
+    return asyncio.run(run_records(settings, event["Records"], stop))
 
 
 async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:

@@ -38,6 +38,7 @@ FLAGS = (
     "run.date",
     "job.limit",
     "job.refresh",
+    "job.enqueue",
     "tmdb.rate_per_s",
     "tmdb.concurrency",
     "run.config",

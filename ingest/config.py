@@ -65,6 +65,8 @@ class Job:
     refresh: str = default("job.refresh")
     # A last complete run older than this is not caught up on: the run is a full one.
     max_incremental_gap_days: int = default("job.max_incremental_gap_days")
+    # Plan, then send the batches to the queue instead of fetching them.
+    enqueue: bool = default("job.enqueue")
 
     @property
     def uses_tmdb(self) -> bool:
@@ -79,6 +81,18 @@ class ServiceSettings:
     port: int = default("service.port")
     grace_s: float = default("service.grace_s")
     run_at_start: bool = default("service.run_at_start")
+    # Consume batches from the queue instead of running the job on the schedule.
+    queue: bool = default("service.queue")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSettings:
+    """The SQS queue batches travel through (``ingest.queue``)."""
+
+    url: str | None = None
+    batches_in_flight: int = default("queue.batches_in_flight")
+    wait_s: int = default("queue.wait_s")
+    visibility_s: int = default("queue.visibility_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +103,7 @@ class Settings:
     tmdb: TmdbSettings = field(default_factory=TmdbSettings)
     upload: UploadTuning = field(default_factory=UploadTuning)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
     # Lambda: stop starting batches once fewer than this many seconds remain.
     lambda_reserve_s: float = default("lambda.reserve_s")
     log_level: str = default("run.log_level")
@@ -109,6 +124,8 @@ class Overrides:
     rate_per_s: float | str | None = None
     concurrency: int | str | None = None
     port: int | str | None = None
+    enqueue: bool = False
+    queue: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +188,9 @@ def load_settings(
             base_url=v("tmdb.base_url"),
             token=v("tmdb.token"),
             api_key=v("tmdb.api_key"),
-            rate_per_s=v("tmdb.rate_per_s"),
-            concurrency=v("tmdb.concurrency"),
+            # The budget is per egress IP: the processes behind one share it.
+            rate_per_s=v("tmdb.rate_per_s") / v("tmdb.egress_workers"),
+            concurrency=max(1, v("tmdb.concurrency") // v("tmdb.egress_workers")),
             connect_timeout_s=v("tmdb.connect_timeout_s"),
             read_timeout_s=v("tmdb.read_timeout_s"),
             max_attempts=v("tmdb.max_attempts"),
@@ -188,6 +206,13 @@ def load_settings(
             port=v("service.port"),
             grace_s=v("service.grace_s"),
             run_at_start=v("service.run_at_start"),
+            queue=v("service.queue"),
+        ),
+        queue=QueueSettings(
+            url=v("queue.url"),
+            batches_in_flight=v("queue.batches_in_flight"),
+            wait_s=v("queue.wait_s"),
+            visibility_s=v("queue.visibility_s"),
         ),
         lambda_reserve_s=v("lambda.reserve_s"),
         log_level=v("run.log_level"),
@@ -205,6 +230,7 @@ def _job(src: _Sources, *, selects: bool) -> Job:
             limit=v("job.limit"),
             refresh=v("job.refresh"),
             max_incremental_gap_days=v("job.max_incremental_gap_days"),
+            enqueue=v("job.enqueue"),
         )
     # A selection names its own work: what it leaves out is not done.
     # `--collections` alone: the franchises of the configured genres.
@@ -217,6 +243,7 @@ def _job(src: _Sources, *, selects: bool) -> Job:
         limit=v("job.limit"),
         refresh=v("job.refresh"),
         max_incremental_gap_days=v("job.max_incremental_gap_days"),
+        enqueue=v("job.enqueue"),
     )
 
 

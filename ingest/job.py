@@ -14,6 +14,7 @@ import structlog
 
 from ingest.config import Settings
 from ingest.csv.stage import check_inputs, run_csv, start_hashing
+from ingest.errors import ConfigError
 from ingest.lake import open_lake
 from ingest.report import RunReport
 from ingest.stop import Stop
@@ -25,6 +26,8 @@ def preflight(settings: Settings) -> None:
     """Raise a ``UsageError`` for anything that would stop the run, before it starts."""
     # Checked at every run, not once at start: a service's CSV file may come and go.
     check_inputs(settings.job.csv)
+    if settings.job.enqueue and not settings.queue.url:
+        raise ConfigError("--enqueue needs a queue: set INGEST_QUEUE_URL or [queue] url in config.toml")
 
 
 async def run_job(
@@ -55,9 +58,14 @@ async def run_job(
                 # Imported here so stage 1 alone never pays for the TMDB client's imports.
                 from ingest.tmdb.crawl import run_tmdb
 
-                complete = complete and await run_tmdb(
-                    lake, settings, report.tmdb, stop=stop, progress=progress
-                )
+                if settings.job.enqueue:
+                    from ingest.queue.enqueue import run_enqueue
+
+                    complete = complete and await run_enqueue(lake, settings, report.tmdb, stop=stop)
+                else:
+                    complete = complete and await run_tmdb(
+                        lake, settings, report.tmdb, stop=stop, progress=progress
+                    )
     finally:
         report.seconds = round(time.monotonic() - started, 3)
     report.complete = complete

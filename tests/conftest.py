@@ -41,15 +41,40 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def localstack_endpoint() -> Iterator[str]:
+    """LocalStack 4.14.0 (S3, SQS, STS) from its own virtualenv (``scripts/localstack.py``,
+    set up by ``dev.py test``), for the whole session; skipped, saying why, where it cannot run."""
+    from scripts.localstack import LocalStackUnavailable, serve
+
+    try:
+        with serve() as endpoint:
+            yield endpoint
+    except LocalStackUnavailable as exc:
+        pytest.skip(f"LocalStack unavailable: {exc}")
+
+
 @pytest.fixture
-def aws_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point the AWS SDK (in this process and in subprocesses) at the moto server."""
+def aws_endpoint(moto_endpoint: str) -> str:
+    """The AWS endpoint a test runs against: moto; a module may override it (``on_both``)."""
+    return moto_endpoint
+
+
+@pytest.fixture(params=["moto", "localstack"])
+def on_both(request: pytest.FixtureRequest) -> str:
+    """moto's server, then LocalStack: a module sets ``aws_endpoint = on_both`` to run both."""
+    return str(request.getfixturevalue(f"{request.param}_endpoint"))
+
+
+@pytest.fixture
+def aws_env(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point the AWS SDK (in this process and in subprocesses) at the test's endpoint."""
     for key, value in AWS_ENV.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
-    return moto_endpoint
+    return aws_endpoint
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@
 1. ``deploy/localstack/init-s3.sh`` (LocalStack's ready hook), twice: it creates the bucket
    the compose services use, and is idempotent. It calls ``aws``; the test puts a minimal
    one of its own on PATH (awscli pins a botocore that aiobotocore refuses, so it is not in
-   the project's virtualenv) and checks which calls the script made.
+   the project's virtualenv) and checks which calls the script made. Likewise
+   ``init-sqs.sh``: the batch queue and its dead-letter queue (RedrivePolicy), idempotent.
 2. The compose ``ingest`` service: its command and environment, in a directory laid out like
    the image's /app (config.toml, the ./data volume), with only AWS_ENDPOINT_URL pointed at
    moto. The lake must then hold the CSV files and TMDB's movies.
@@ -17,7 +18,8 @@
 
 Also that the artifacts agree: the bucket the init script creates is the one INGEST_LAKE
 names; the port the image exposes is the one the service listens on, the healthcheck probes
-and compose publishes. The linters are ``scripts/check_deploy.py``.
+and compose publishes (a range, for a scaled worker fleet); the workers consume the queue
+the init script creates. The linters are ``scripts/check_deploy.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import orjson
 import pytest
 import yaml
@@ -47,20 +50,37 @@ from tests.helpers import LambdaContext
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"crime": 60, "war": 40}
 
-# A minimal `aws` for the init script's calls (`aws --endpoint-url URL s3api OP --bucket B`),
-# on boto3; each call is appended to $AWS_SHIM_LOG.
+# A minimal `aws` for the init scripts' calls, on boto3: `aws --endpoint-url URL s3api OP
+# --bucket B`, and `aws --endpoint-url URL sqs OP --queue-name N | --queue-url U
+# [--attributes JSON] [--attribute-names A] [--query PATH --output text]`. Each call is
+# appended to $AWS_SHIM_LOG.
 AWS_SHIM = """#!{python}
-import os, sys
+import json, os, sys
 import boto3, botocore.exceptions
 args = sys.argv[1:]
-endpoint, op = args[args.index("--endpoint-url") + 1], args[args.index("s3api") + 1]
-bucket = args[args.index("--bucket") + 1]
+def opt(name):
+    return args[args.index(name) + 1] if name in args else None
+endpoint = opt("--endpoint-url")
+service = "s3api" if "s3api" in args else "sqs"
+op = opt(service)
+client = boto3.client("s3" if service == "s3api" else "sqs", endpoint_url=endpoint)
 with open(os.environ["AWS_SHIM_LOG"], "a") as log:
-    log.write(f"{{op}} {{bucket}}\\n")
+    log.write(f"{{op}} {{opt('--bucket') or opt('--queue-name') or opt('--queue-url')}}\\n")
 try:
-    getattr(boto3.client("s3", endpoint_url=endpoint), op.replace("-", "_"))(Bucket=bucket)
+    if service == "s3api":
+        answer = getattr(client, op.replace("-", "_"))(Bucket=opt("--bucket"))
+    elif op == "create-queue":
+        answer = client.create_queue(QueueName=opt("--queue-name"), Attributes=json.loads(opt("--attributes") or "{{}}"))
+    elif op == "get-queue-attributes":
+        answer = client.get_queue_attributes(QueueUrl=opt("--queue-url"), AttributeNames=[opt("--attribute-names")])
+    else:
+        sys.exit(f"aws shim: sqs {{op}} is not implemented")
 except botocore.exceptions.ClientError as exc:
     sys.exit(f"aws: {{exc}}")
+if opt("--query"):
+    for part in opt("--query").split("."):
+        answer = answer[part]
+    print(answer)
 """
 
 
@@ -79,7 +99,13 @@ def _services() -> dict[str, Any]:
 
 
 def _env(service: str) -> dict[str, str]:
-    return {k: str(v) for k, v in _services()[service]["environment"].items()}
+    """A service's environment as compose gives it: ``${NAME:-default}`` from this shell."""
+
+    def interpolate(m: re.Match[str]) -> str:
+        return os.environ.get(m.group(1)) or m.group(2)
+
+    env = _services()[service]["environment"].items()
+    return {k: re.sub(r"\$\{(\w+):-([^}]*)\}", interpolate, str(v)) for k, v in env}
 
 
 def _local(cmd: list[str]) -> list[str]:
@@ -130,7 +156,16 @@ def test_the_artifacts_agree_on_bucket_and_port() -> None:
         str(p["target"]) if isinstance(p, dict) else str(p).split("/")[0].rsplit(":", 1)[-1]
         for p in services["worker"]["ports"]
     }
+    # A host port range: `--scale worker=4` gives each replica its own.
+    assert all("-" in str(p).split(":")[-2] for p in services["worker"]["ports"] if not isinstance(p, dict))
     assert str(exposed) in published and f":{exposed}/" in health[-1]
+    # The workers consume the queue the init script creates, under the name compose gives it.
+    assert services["worker"]["command"][-1] == "--queue"
+    queue = services["localstack"]["environment"]["INGEST_QUEUE"]
+    assert _env("worker")["INGEST_QUEUE_URL"].endswith(f"/{queue}")
+    assert "sqs" in services["localstack"]["environment"]["SERVICES"].split(",")
+    hooks = [v.split(":")[0] for v in services["localstack"]["volumes"]]
+    assert "./deploy/localstack/init-sqs.sh" in hooks and "./deploy/localstack/init-s3.sh" in hooks
     config_port = re.search(r"^port = (\d+)", (ROOT / "config.toml").read_text(), re.MULTILINE)
     assert config_port and int(config_port.group(1)) == exposed
 
@@ -159,6 +194,35 @@ def test_the_init_script_creates_the_bucket_once(
     ]
     assert "created" in outs[0].stdout and "already exists" in outs[1].stdout
     s3.head_bucket(Bucket=bucket)
+
+
+def test_the_init_script_creates_the_queues_once(
+    base_env: dict[str, str], aws_env: str, tmp_path: Path
+) -> None:
+    shim_dir, log = tmp_path / "bin", tmp_path / "aws-calls.log"
+    shim_dir.mkdir()
+    (shim_dir / "aws").write_text(AWS_SHIM.format(python=sys.executable))
+    (shim_dir / "aws").chmod(0o755)
+    queue = f"batches-{tmp_path.name[-12:].lower().replace('_', '-')}"
+    env = base_env | {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    env |= {"PATH": f"{shim_dir}:/usr/bin:/bin", "INGEST_QUEUE": queue, "AWS_SHIM_LOG": str(log)}
+    outs = [
+        subprocess.run(
+            ["bash", str(ROOT / "deploy/localstack/init-sqs.sh")], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    assert [o.returncode for o in outs] == [0, 0], [o.stderr for o in outs]
+    assert all(f"queue {queue} ready" in o.stdout for o in outs)
+    sqs = boto3.client("sqs", endpoint_url=aws_env)
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    dead = sqs.get_queue_url(QueueName=f"{queue}-dead")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.loads(attrs["RedrivePolicy"])
+    assert policy["deadLetterTargetArn"] == dead_arn and int(policy["maxReceiveCount"]) == 5
+    assert attrs["VisibilityTimeout"] == "120"
+    assert log.read_text().count("create-queue") == 4
 
 
 def test_the_compose_one_shot_service_fills_the_lake(

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from ingest.csv.scan import KNOWN_HEADERS
 from ingest.errors import RetryableError
-from ingest.lake import UploadTuning, open_lake
+from ingest.lake import Lake, UploadTuning, open_lake
 from ingest.lake import s3 as s3_module
 from ingest.retry import Backoff
 from tests.s3_faults import Fault, faulty_s3, is_part
@@ -32,6 +32,12 @@ def _csv(path: Path, size: int) -> Path:
     row = ROW.encode()
     path.write_bytes(head + row * (size // len(row) + 1))
     return path
+
+
+@pytest.fixture
+def aws_endpoint(on_both: str) -> str:
+    """Every test here runs on moto's server and on LocalStack 4.14.0."""
+    return on_both
 
 
 @pytest.fixture
@@ -141,3 +147,13 @@ async def test_a_file_that_shrinks_while_uploading_is_an_input_error(
     assert str(src) in last and "unexpected error" not in err and "Traceback" not in err
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="Raw/")
+
+
+async def test_create_is_won_by_exactly_one_of_many_writers(s3_lake: Lake) -> None:
+    # If-None-Match: * (412 PreconditionFailed for the losers), honoured by moto and LocalStack.
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(s3_lake.create("_ingest/x/plan.json", b"%d" % i)) for i in range(8)]
+    results = [t.result() for t in tasks]
+    assert sum(results) == 1
+    assert await s3_lake.read("_ingest/x/plan.json") == b"%d" % results.index(True)
+    assert not await s3_lake.create("_ingest/x/plan.json", b"again")

@@ -1,4 +1,6 @@
-"""``python -m workers [--port N] [--config PATH]``: the long-running service (the container's command).
+"""``python -m workers [--queue] [--port N] [--config PATH]``: the long-running service (the
+container's command): the main job on a schedule, or with ``--queue`` a consumer of batch
+messages (``ingest.queue.consumer``).
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT); 2 when the configuration cannot
 work (bad schedule, no TMDB credentials, port taken), with one line on stderr.
@@ -11,8 +13,8 @@ import asyncio
 import sys
 from typing import NoReturn
 
-from ingest.config import Overrides
-from ingest.errors import UsageError
+from ingest.config import Overrides, Settings
+from ingest.errors import ConfigError, IngestError, UsageError
 from ingest.settings_table import add_flags
 from ingest.startup import refuse, start
 from workers.schedule import Schedule
@@ -26,22 +28,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: {message} (see {PROG} --help)\n")
 
 
+def _check(settings: Settings) -> None:
+    Schedule.parse(settings.service.schedule)
+    if settings.service.queue and not settings.queue.url:
+        raise ConfigError("--queue needs a queue: set INGEST_QUEUE_URL or [queue] url in config.toml")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(
         prog=PROG,
-        description="Run the main ingestion job on the schedule in config.toml; serve /healthz and /metrics.",
+        description="Run the main ingestion job on the schedule in config.toml (or, with --queue, "
+        "fetch the batches sent to INGEST_QUEUE_URL); serve /healthz and /metrics.",
     )
-    add_flags(parser, ("service.port", "run.config"))
+    add_flags(parser, ("service.queue", "service.port", "run.config"))
     args = parser.parse_args(argv)
     try:
         settings = start(
             "workers",
-            Overrides(config=args.config, port=args.port),
-            check=lambda s: Schedule.parse(s.service.schedule),
+            Overrides(config=args.config, port=args.port, queue=args.queue),
+            check=_check,
         )
         schedule = Schedule.parse(settings.service.schedule)
         asyncio.run(Service(settings, schedule).run())
     except UsageError as exc:
+        return refuse(PROG, exc)
+    except IngestError as exc:
+        # The queue consumer cannot go on (SQS refuses every call): the orchestrator restarts it.
         return refuse(PROG, exc)
     return 0
 

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Literal
 
+from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 
 Outcome = Literal["succeeded", "failed", "stopped"]
@@ -81,6 +82,7 @@ class Metrics:
         "last_failure_ts",
         "last_success_ts",
         "next_run_ts",
+        "queue",
         "runs",
     )
 
@@ -97,6 +99,8 @@ class Metrics:
         # The class name of the last failure (never its message, which may name a path).
         self.last_error: str | None = None
         self.next_run_ts: float | None = None
+        # The queue consumer's counters (``workers --queue``); None for the scheduled service.
+        self.queue: QueueCounters | None = None
 
     @property
     def running(self) -> bool:
@@ -174,6 +178,8 @@ class Metrics:
             ("ingest_next_run_timestamp_seconds", "gauge",
              "Unix time of the next scheduled run (0: none).", [("", self.next_run_ts or 0)]),
         ]  # fmt: skip
+        if self.queue is not None:
+            families += _queue_families(self.queue)
         out: list[str] = []
         for name, kind, help_, samples in families:
             out += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
@@ -187,6 +193,19 @@ def _refresh_labels(report: RunReport) -> list[tuple[str, float]]:
         (f'{{genre="{_label(g)}",mode="{_label(m)}",window="{_label(t.windows.get(g, ""))}"}}', 1)
         for g, m in sorted(t.refresh.items())
     ]
+def _queue_families(q: QueueCounters) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
+    return [
+        ("ingest_queue_batches_total", "counter",
+         "Batch messages by what became of them (received; done: deleted, the batch in the lake; "
+         "failed: left for redelivery; redelivered: received more than once; dead_lettered: failed "
+         "at the queue's maxReceiveCount).",
+         [('{state="received"}', q.received), ('{state="done"}', q.done),
+          ('{state="failed"}', q.failed), ('{state="redelivered"}', q.redelivered),
+          ('{state="dead_lettered"}', q.dead_lettered)]),
+        ("ingest_queue_batches_in_flight", "gauge", "Batches being fetched now.", [("", q.in_flight)]),
+        ("ingest_queue_oldest_message_age_seconds", "gauge",
+         "Age of the oldest message received so far (sent to received).", [("", q.oldest_age_s)]),
+    ]  # fmt: skip
 
 
 def _num(value: float) -> str:

@@ -26,6 +26,7 @@ from aiohttp import web
 from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError
 from ingest.job import run_job
+from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 from ingest.stop import Stop
 from workers.metrics import CONTENT_TYPE, Metrics, Outcome
@@ -87,7 +88,7 @@ class Service:
                 schedule=self._schedule.text,
                 run_at_start=svc.run_at_start,
             )
-            await self._scheduler()
+            await (self._consume() if svc.queue else self._scheduler())
         finally:
             await runner.cleanup()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -129,6 +130,31 @@ class Service:
                     break
             self._metrics.next_run_ts = None
             await self._run_once(tick.date())
+
+    async def _consume(self) -> None:
+        """Fetch batches from the queue until a shutdown; the grace period bounds the drain."""
+        from ingest.queue.consumer import QueueConsumer
+
+        report = RunReport()
+        stop = Stop()
+        self._metrics.run_started(report)
+        self._metrics.queue = counters = QueueCounters()
+        outcome: Outcome = "stopped"
+        try:
+            async with asyncio.timeout(None) as window:
+                self._stop, self._window = stop, window
+                await QueueConsumer(self._settings, report.tmdb, stop, self._stopping, counters).run()
+        except TimeoutError:
+            if not window.expired():
+                raise
+            log.warning("queue_drain_cancelled", grace_s=self._settings.service.grace_s)
+        except IngestError as exc:
+            outcome = "failed"
+            log.error("queue_consumer_failed", error=type(exc).__name__, message=str(exc))
+            raise
+        finally:
+            self._stop = self._window = None
+            self._metrics.run_finished(outcome)
 
     async def _sleep_until(self, when: dt.datetime) -> bool:
         """Sleep until ``when``; True if a shutdown cut the sleep short."""

@@ -45,6 +45,12 @@ class Lake(Protocol):
 
     async def write(self, key: str, data: bytes, *, sha256: str | None = None) -> None: ...
 
+    async def create(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if no object holds it yet; return False (writing nothing) when
+        one does. Of any number of concurrent creators, exactly one gets True: the lake
+        arbitrates what must be made once (a plan), not timing."""
+        ...
+
     async def list(self, prefix: str) -> list[str]: ...
 
     async def upload_file(

@@ -105,6 +105,25 @@ class LocalLake:
         self._atomic(self._path(key), lambda fh: fh.write(data))
         self._record_sha(key, sha256)
 
+    async def create(self, key: str, data: bytes) -> bool:
+        return await asyncio.to_thread(self._create, key, data)
+
+    def _create(self, key: str, data: bytes) -> bool:
+        created = False
+
+        def link(tmp: Path) -> None:
+            nonlocal created
+            try:
+                # link(2) fails when the name exists, where rename(2) would replace it.
+                os.link(tmp, target)
+                created = True
+            except FileExistsError:
+                created = False
+
+        target = self._path(key)
+        self._atomic(target, lambda fh: fh.write(data), place=link)
+        return created
+
     async def list(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._list, prefix)
 
@@ -158,7 +177,14 @@ class LocalLake:
         else:
             meta.unlink(missing_ok=True)
 
-    def _atomic(self, target: Path, fill: Callable[[BinaryIO], object]) -> None:
+    def _atomic(
+        self,
+        target: Path,
+        fill: Callable[[BinaryIO], object],
+        place: Callable[[Path], None] | None = None,
+    ) -> None:
+        """Fill a locked temporary file, then ``place`` it under ``target`` (default: rename
+        over whatever is there)."""
         self._make_folder(target.parent)
         try:
             _sweep_leftovers(target)
@@ -167,7 +193,10 @@ class LocalLake:
                     fill(fh)
                     fh.flush()
                     os.fsync(fh.fileno())
-                    os.replace(tmp, target)
+                    if place is None:
+                        os.replace(tmp, target)
+                    else:
+                        place(tmp)
                 finally:
                     tmp.unlink(missing_ok=True)
         except PermissionError as exc:

@@ -9,6 +9,7 @@ retries ran out, and retries show at INFO as a periodic ``requests_retried`` sum
 failure aborts the upload, and an upload a killed run left open is aborted before the same
 key is uploaded again, so no open multipart upload lingers. The file's SHA-256 goes in the
 object metadata (``x-amz-meta-sha256``) so a rerun can tell the object is already there.
+``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ log = structlog.get_logger(__name__)
 # Waits between attempts of one S3 call; tests shorten it.
 BACKOFF = Backoff(base_s=0.25, cap_s=20.0)
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
+# A conditional write found the key taken.
+_TAKEN = ("412", "PreconditionFailed")
 
 
 class S3Lake:
@@ -175,6 +178,25 @@ class S3Lake:
             Metadata={"sha256": sha256} if sha256 else {},
             ChecksumAlgorithm="CRC32",
         )
+
+    async def create(self, key: str, data: bytes) -> bool:
+        async def put_if_absent() -> bool:
+            try:
+                await self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=self._key(key),
+                    Body=data,
+                    IfNoneMatch="*",
+                    ChecksumAlgorithm="CRC32",
+                )
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code")) in _TAKEN:
+                    return False
+                raise
+            return True
+
+        created: bool = await self._retrying(f"create {key}", put_if_absent)
+        return created
 
     async def list(self, prefix: str) -> list[str]:
         async def listing() -> list[str]:

@@ -3,6 +3,7 @@ package's error tree, and tells a transient failure (worth another attempt) from
 
     AccessDenied, NoSuchBucket, bad keys ... ConfigError (exit 2)
     5xx, SlowDown, RequestTimeout,
+    ConditionalRequestConflict (409),
     connection and timeout errors .......... transient: retried, then RetryableError
     any other refusal ...................... LakeError
     an error of ours (InputError, ...) ..... itself
@@ -34,7 +35,16 @@ _FATAL_ACCESS = {
     "ExpiredToken",
     "InvalidToken",
 }
-_RETRYABLE_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "503"}
+# ConditionalRequestConflict (409): a conditional write raced another write of the key;
+# S3 asks for the request again.
+_RETRYABLE_CODES = {
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "503",
+    "ConditionalRequestConflict",
+}
 TRANSPORT = (
     EndpointConnectionError,
     ConnectionClosedError,

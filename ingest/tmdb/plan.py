@@ -27,6 +27,8 @@ Rules that make reruns safe:
   keys, same records), and a data file deleted by hand is fetched again. Deleting
   ``plan.json`` starts the dataset over: the new plan has a new id, and no old marker
   counts for it.
+- A dataset's first plan is created, not written (``create_plan``): of runs planning the
+  same dataset at once, one plan wins in the lake and the others adopt it.
 """
 
 from __future__ import annotations
@@ -234,6 +236,18 @@ async def load_plan(lake: Lake, date: dt.date, kind: Kind, genre: str) -> Plan |
 
 async def save_plan(lake: Lake, plan: Plan) -> None:
     await lake.write(plan_key(plan.date, plan.kind, plan.genre), plan.to_json())
+
+
+async def create_plan(lake: Lake, plan: Plan) -> Plan:
+    """Freeze a dataset's first plan, unless another process froze one first: then that
+    one is returned, and every process goes on with the same plan (and plan id)."""
+    key = plan_key(plan.date, plan.kind, plan.genre)
+    if await lake.create(key, plan.to_json()):
+        return plan
+    winner = await lake.read(key)
+    if winner is None:
+        raise LakeError(f"plan {key} was created by another run but cannot be read back; rerun")
+    return Plan.from_json(winner, key)
 
 
 async def done_batches(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict[int, str]:

@@ -4,7 +4,9 @@ A movie plan is reused when it covers the run's ``--limit``; otherwise discover 
 its ids are appended (a plan only grows). A collection plan is reused when it was drawn
 from the same movie plan and covers as many movies; otherwise the collection ids of the
 planned movies (``ingest.tmdb.collections``) are frozen into it, appended likewise.
-Each plan keeps a history entry per time it was fed.
+Each plan keeps a history entry per time it was fed. A dataset's first plan is created in
+the lake, not overwritten: runs that plan the same genre at once all go on with the one
+that won (``plan_adopted``). Growing a plan later is still a plain write.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_ids
 from ingest.tmdb.discover import Discoverer, Enumeration
-from ingest.tmdb.plan import Plan, load_plan, save_plan
+from ingest.tmdb.plan import Plan, create_plan, load_plan, save_plan
 from ingest.tmdb.refresh import FULL, INCREMENTAL, Refresh, decide, fell_back, incremental_plan
 
 log = structlog.get_logger(__name__)
@@ -83,8 +85,12 @@ class GenrePlanner:
         attempts_before = self._stats.requests
         found = await Discoverer(self._client, genre, progress=self._progress).run(None)
         entry = self._entry(found, attempts_before)
-        plan = incremental_plan(genre, self._date, refresh, changes, found, entry)
-        await save_plan(self._lake, plan)
+        mine = incremental_plan(genre, self._date, refresh, changes, found, entry)
+        # Created once, as a full plan is: a run that lost the race goes on with the winner's.
+        plan = await create_plan(self._lake, mine)
+        if plan.plan_id != mine.plan_id:
+            log.info("plan_adopted", kind="movies", genre=genre.slug, plan_id=plan.plan_id, ids=len(plan.ids))
+            return plan
         counts = {k: v for k, v in (plan.increment or {}).items() if k not in ("left_genre", "windows")}
         log.info(
             "plan_frozen",
@@ -117,7 +123,7 @@ class GenrePlanner:
         found = await Discoverer(self._client, genre, progress=self._progress).run(self._limit)
         entry = self._entry(found, attempts_before)
         if old is None:
-            plan = Plan(
+            mine = Plan(
                 Kind.MOVIES,
                 genre.id,
                 genre.slug,
@@ -127,7 +133,15 @@ class GenrePlanner:
                 limit=None if found.complete else self._limit,
                 history=(entry,),
             )
-        else:
+            plan = await create_plan(self._lake, mine)
+            if plan.plan_id != mine.plan_id:
+                log.info(
+                    "plan_adopted", kind="movies", genre=genre.slug, plan_id=plan.plan_id, ids=len(plan.ids)
+                )
+                if plan.covers(self._limit):
+                    return plan
+                old = plan
+        if old is not None:
             plan = old.extended(
                 found.ids,
                 complete=old.complete or found.complete,
@@ -138,7 +152,7 @@ class GenrePlanner:
                 members=None,
                 increment=None,
             )
-        await save_plan(self._lake, plan)
+            await save_plan(self._lake, plan)
         appended = len(plan.ids) - (len(old.ids) if old else 0)
         log.info(
             "plan_frozen",
@@ -173,23 +187,32 @@ class GenrePlanner:
             return plan
         ids = await collection_ids(self._lake, movies, target, known)
         entry: dict[str, Any] = {"at": _now(), "movies": target, "found": len(ids)}
-        if plan is None or plan.source_plan_id != movies.plan_id:
-            plan = Plan(
-                Kind.COLLECTIONS,
-                genre.id,
-                genre.slug,
-                self._date,
-                tuple(ids),
-                complete=True,
-                source_plan_id=movies.plan_id,
-                covered=target,
-                history=(entry,),
-                # The collections of an incremental movie plan are an increment too.
-                refresh=movies.refresh,
+        fresh = Plan(
+            Kind.COLLECTIONS,
+            genre.id,
+            genre.slug,
+            self._date,
+            tuple(ids),
+            complete=True,
+            source_plan_id=movies.plan_id,
+            covered=target,
+            history=(entry,),
+            # The collections of an incremental movie plan are an increment too.
+            refresh=movies.refresh,
+        )
+        if plan is None:
+            plan = await create_plan(self._lake, fresh)
+            if plan.plan_id != fresh.plan_id:
+                log.info("plan_adopted", kind="collections", genre=genre.slug, plan_id=plan.plan_id)
+                if plan.source_plan_id == movies.plan_id and plan.covered >= target:
+                    return plan
+        if plan.plan_id != fresh.plan_id:
+            plan = (
+                fresh
+                if plan.source_plan_id != movies.plan_id
+                else plan.extended(ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh)
             )
-        else:
-            plan = plan.extended(ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh)
-        await save_plan(self._lake, plan)
+            await save_plan(self._lake, plan)
         log.info(
             "plan_frozen",
             kind="collections",

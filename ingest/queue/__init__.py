@@ -1,0 +1,8 @@
+"""Fan-out on Amazon SQS: one message per batch of a frozen plan.
+
+- ``messages``: what a message says (a batch of a plan) and its one wire format;
+- ``sqs``: the queue itself (send in tens, receive with long polling, renew, delete);
+- ``enqueue``: ``python -m ingest ... --enqueue``, plan and send;
+- ``work``: fetch the batch one message names (the worker, the Lambda);
+- ``consumer``: ``python -m workers --queue``, the polling loop around ``work``.
+"""

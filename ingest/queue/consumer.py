@@ -1,0 +1,198 @@
+"""``python -m workers --queue``: receive batch messages and fetch their batches, until a stop.
+
+One long poll at a time asks for as many messages as there are free slots
+(``[queue] batches_in_flight``); each message runs in its own task of the consumer's
+TaskGroup, through the process' one ``TmdbClient`` (one rate, one connection cap, however
+many batches are in flight). While a batch runs, its message's visibility is renewed
+every third of ``visibility_s``, so a slow batch is not handed to a second worker; a
+worker killed mid-batch stops renewing, and the message comes back after at most
+``visibility_s``. A message is deleted only once its batch's file(s) and done-marker are
+in the lake (or were already); a failed batch is left to come back, and a batch failing
+at the queue's ``maxReceiveCount`` is counted and logged as dead-lettered: SQS moves it
+to the dead-letter queue instead of handing it out again.
+
+A TMDB that stops answering ends the consumer (``UnreachableError``, exit 1) rather than
+fail every message into the dead-letter queue. A stop (SIGTERM) ends the poll, starts no
+new batch, lets started ones finish (the service cancels them after its grace period) and
+makes the messages it will not run visible again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from ingest.config import Settings
+from ingest.errors import IngestError, InputError, RetryableError
+from ingest.lake import open_lake
+from ingest.queue.counters import QueueCounters
+from ingest.queue.messages import BatchMessage
+from ingest.queue.sqs import Received, SqsQueue
+from ingest.queue.work import SETTLED, BatchWorker, Outcome
+from ingest.report import TmdbStats
+from ingest.stop import Stop
+from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.crawl import raise_primary
+
+log = structlog.get_logger(__name__)
+
+# After a failed receive (SQS or the network down for now), wait this long before the next.
+_RECEIVE_PAUSE_S = 5.0
+
+
+class QueueConsumer:
+    def __init__(
+        self,
+        settings: Settings,
+        stats: TmdbStats,
+        stop: Stop,
+        stopping: asyncio.Event,
+        counters: QueueCounters,
+        *,
+        tuning: ClientTuning | None = None,
+    ) -> None:
+        assert settings.queue.url, "the service refuses --queue without a queue"
+        self._settings = settings
+        self._stats = stats
+        self._stop = stop
+        self._stopping = stopping
+        self.counters = counters
+        self._tuning = tuning
+        self._changed = asyncio.Condition()
+        self._max_receives: int | None = None
+
+    async def run(self) -> None:
+        s = self._settings
+        assert s.queue.url
+        async with (
+            open_lake(s.lake, s.upload) as lake,
+            SqsQueue.connect(s.queue.url) as queue,
+            TmdbClient(s.tmdb, self._stats, tuning=self._tuning, stop=self._stop) as client,
+        ):
+            self._max_receives = await queue.max_receive_count()
+            log.info(
+                "queue_consumer_started",
+                queue=queue.url,
+                batches_in_flight=s.queue.batches_in_flight,
+                max_receive_count=self._max_receives,
+            )
+            worker = BatchWorker(
+                lake, client, self._stats, self._stop, concurrency=s.tmdb.concurrency, queue=queue
+            )
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    while (received := await self._poll(queue, client)) is not None:
+                        for r in received:
+                            self.counters.in_flight += 1
+                            tg.create_task(self._handle(queue, worker, r))
+            except BaseExceptionGroup as group:
+                raise_primary(group)
+        log.info("queue_consumer_stopped", **_fields(self.counters))
+
+    async def _poll(self, queue: SqsQueue, client: TmdbClient) -> list[Received] | None:
+        """The next messages, as many as there are free slots; None once stopping."""
+        most = self._settings.queue.batches_in_flight
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.counters.in_flight < most or self._stopping.is_set())
+        if self._stopping.is_set():
+            return None
+        if client.unreachable:
+            # Every batch would fail (and be dead-lettered for nothing): end, and let the
+            # orchestrator start a worker again later.
+            raise client.unreachable_error()
+        async with asyncio.TaskGroup() as tg:
+            receive = tg.create_task(self._receive(queue, most - self.counters.in_flight))
+            watch = tg.create_task(self._stopping.wait())
+            # Whichever ends first ends the other: a stop cuts a 20 s long poll short.
+            receive.add_done_callback(lambda _: watch.cancel())
+            watch.add_done_callback(lambda _: receive.cancel())
+        # A message received just as the poll is dropped comes back after its visibility.
+        return None if receive.cancelled() else receive.result()
+
+    async def _receive(self, queue: SqsQueue, most: int) -> list[Received]:
+        """The next messages; none, after a pause, when SQS fails for now (the worker goes on)."""
+        q = self._settings.queue
+        try:
+            return await queue.receive(most, q.wait_s, q.visibility_s)
+        except RetryableError as exc:
+            log.warning("queue_receive_failed", error=str(exc), retry_in_s=_RECEIVE_PAUSE_S)
+            await asyncio.sleep(_RECEIVE_PAUSE_S)
+            return []
+
+    async def _handle(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> None:
+        c = self.counters
+        c.received += 1
+        c.redelivered += r.receive_count > 1
+        c.oldest_age_s = max(c.oldest_age_s, time.time() - r.sent_at)
+        try:
+            outcome = await self._run(queue, worker, r)
+            await self._settle(queue, r, outcome)
+        except IngestError as exc:
+            log.error(
+                "queue_call_failed", message_id=r.message_id, error=type(exc).__name__, message=str(exc)
+            )
+        finally:
+            c.in_flight -= 1
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> Outcome | str:
+        try:
+            message = BatchMessage.parse(r.body)
+        except InputError as exc:
+            # Left alone: after maxReceiveCount it lands in the dead-letter queue to be read.
+            log.error("batch_message_unreadable", message_id=r.message_id, why=str(exc))
+            return "failed"
+        async with asyncio.TaskGroup() as tg:
+            renewing = tg.create_task(self._renew(queue, r.receipt))
+            try:
+                return await worker.run(message)
+            except IngestError as exc:
+                log.error("batch_run_failed", batch=message.name, error=type(exc).__name__, message=str(exc))
+                return "failed"
+            finally:
+                renewing.cancel()
+
+    async def _renew(self, queue: SqsQueue, receipt: str) -> None:
+        visibility_s = self._settings.queue.visibility_s
+        while True:
+            await asyncio.sleep(visibility_s / 3)
+            try:
+                await queue.renew(receipt, visibility_s)
+            except IngestError as exc:
+                log.warning("visibility_renewal_failed", error=str(exc))
+
+    async def _settle(self, queue: SqsQueue, r: Received, outcome: Outcome | str) -> None:
+        c = self.counters
+        if outcome in SETTLED:
+            await queue.delete(r.receipt)
+            c.done += 1
+            return
+        if outcome == "stopped":
+            # Not ours to finish: let another worker have it now rather than after the timeout.
+            await queue.renew(r.receipt, 0)
+            return
+        c.failed += 1
+        if self._max_receives is not None and r.receive_count >= self._max_receives:
+            c.dead_lettered += 1
+            log.error(
+                "batch_dead_lettered",
+                message_id=r.message_id,
+                receives=r.receive_count,
+                max_receive_count=self._max_receives,
+                body=r.body,
+            )
+        else:
+            log.warning("batch_left_for_redelivery", message_id=r.message_id, receives=r.receive_count)
+
+
+def _fields(c: QueueCounters) -> dict[str, float]:
+    return {
+        "received": c.received,
+        "done": c.done,
+        "failed": c.failed,
+        "redelivered": c.redelivered,
+        "dead_lettered": c.dead_lettered,
+    }

@@ -1,0 +1,97 @@
+"""``python -m ingest ... --enqueue``: plan each selected genre exactly as a one-shot run does,
+then send one message per batch the lake does not hold yet, instead of fetching it.
+
+With collections asked for, a genre whose movie batches are all in the lake already gets
+its collection plan frozen and its collection batches sent; otherwise the movie messages
+carry ``then_collections`` and the worker that lands the genre's last movie batch does
+that (``ingest.queue.work``). Sending again what is queued already is harmless: a worker
+that receives a batch already in the lake deletes the message and goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from ingest.config import Settings
+from ingest.genres import Genre
+from ingest.lake import Lake
+from ingest.queue.messages import BatchMessage
+from ingest.queue.sqs import SqsQueue
+from ingest.report import TmdbStats
+from ingest.stop import Stop
+from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.plan import Batch, Plan, done_batches
+from ingest.tmdb.planner import GenrePlanner
+
+log = structlog.get_logger(__name__)
+
+
+async def run_enqueue(
+    lake: Lake,
+    settings: Settings,
+    stats: TmdbStats,
+    *,
+    stop: Stop,
+    tuning: ClientTuning | None = None,
+) -> bool:
+    """Plan and send every selected genre's missing batches; True once all are sent."""
+    assert settings.queue.url, "preflight refuses --enqueue without a queue"
+    async with (
+        SqsQueue.connect(settings.queue.url) as queue,
+        TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client,
+    ):
+        planner = GenrePlanner(lake, settings.date, settings.job.limit, client, stats, progress=False)
+        for genre in settings.job.genres:
+            if stop.requested:
+                return False
+            await enqueue_genre(lake, planner, queue, genre, settings)
+    return True
+
+
+async def enqueue_genre(
+    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, settings: Settings
+) -> int:
+    """Send the genre's missing movie batches (or, when none is missing and collections
+    are asked for, its missing collection batches); return how many were sent."""
+    plan = await planner.movies(genre)
+    target = plan.target(settings.job.limit)
+    todo = await missing_batches(lake, plan, target)
+    if todo:
+        messages = [BatchMessage.of(plan, b, target, then_collections=settings.job.collections) for b in todo]
+        return await _send(queue, plan, messages, len(plan.batches(target)))
+    if not settings.job.collections:
+        log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
+        return 0
+    return await enqueue_collections(lake, planner, queue, genre, plan, target)
+
+
+async def enqueue_collections(
+    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, movies: Plan, target: int
+) -> int:
+    """Freeze the genre's collection plan (every movie batch is in the lake) and send its
+    missing batches."""
+    plan = await planner.collections(genre, movies, target, {})
+    todo = await missing_batches(lake, plan, len(plan.ids))
+    messages = [BatchMessage.of(plan, b, len(plan.ids)) for b in todo]
+    return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
+
+
+async def missing_batches(lake: Lake, plan: Plan, target: int) -> list[Batch]:
+    batches = plan.batches(target)
+    done = await done_batches(lake, plan, batches)
+    return [b for b in batches if b.number not in done]
+
+
+async def _send(queue: SqsQueue, plan: Plan, messages: Sequence[BatchMessage], batches: int) -> int:
+    sent = await queue.send([m.body() for m in messages])
+    log.info(
+        "batches_enqueued",
+        kind=plan.kind,
+        genre=plan.genre,
+        plan_id=plan.plan_id,
+        batches=sent,
+        already_in_lake=batches - sent,
+    )
+    return sent

@@ -1,0 +1,94 @@
+"""The Lambda handler's SQS side: an event source mapping hands it up to ten batch messages;
+it fetches them (several at once, within the function's TMDB rate) and answers with the
+ones that failed, for ``ReportBatchItemFailures``::
+
+    {"batchItemFailures": [{"itemIdentifier": "<messageId>"}, ...]}
+
+SQS deletes the others and hands the failed ones out again (and, after
+``maxReceiveCount``, to the dead-letter queue). A batch already in the lake counts as
+done; a batch not started before the invocation's reserve counts as failed, to come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from ingest.config import Settings
+from ingest.errors import IngestError, InputError
+from ingest.lake import open_lake
+from ingest.queue.messages import BatchMessage
+from ingest.queue.sqs import SqsQueue
+from ingest.queue.work import SETTLED, BatchWorker
+from ingest.report import TmdbStats
+from ingest.stop import Stop
+from ingest.tmdb.client import TmdbClient
+
+log = structlog.get_logger(__name__)
+
+
+def is_sqs_event(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+async def run_records(settings: Settings, records: Sequence[Mapping[str, Any]], stop: Stop) -> dict[str, Any]:
+    """Fetch every record's batch; answer with the message ids of those that failed."""
+    stats = TmdbStats()
+    failed: list[str] = []
+    gate = asyncio.Semaphore(settings.queue.batches_in_flight)
+    async with (
+        open_lake(settings.lake, settings.upload) as lake,
+        _queue(settings) as queue,
+        TmdbClient(settings.tmdb, stats, stop=stop) as client,
+    ):
+        worker = BatchWorker(lake, client, stats, stop, concurrency=settings.tmdb.concurrency, queue=queue)
+
+        async def one(record: Mapping[str, Any]) -> None:
+            async with gate:
+                if not await _settled(worker, record):
+                    failed.append(str(record.get("messageId")))
+
+        async with asyncio.TaskGroup() as tg:
+            for record in records:
+                tg.create_task(one(record))
+    log.info("sqs_records_finished", records=len(records), failed=len(failed), written=stats.written)
+    # In the order SQS sent them: the answer reads like the event.
+    order = {str(r.get("messageId")): n for n, r in enumerate(records)}
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(failed, key=order.__getitem__)]}
+
+
+async def _settled(worker: BatchWorker, record: Mapping[str, Any]) -> bool:
+    """Whether the record's batch is in the lake now (or never will be: a stale plan)."""
+    message_id = record.get("messageId")
+    try:
+        message = BatchMessage.parse(str(record.get("body", "")))
+    except InputError as exc:
+        log.error("batch_message_unreadable", message_id=message_id, why=str(exc))
+        return False
+    try:
+        outcome = await worker.run(message)
+    except IngestError as exc:
+        log.error("batch_run_failed", batch=message.name, error=type(exc).__name__, message=str(exc))
+        return False
+    if outcome not in SETTLED:
+        log.warning("batch_left_for_redelivery", batch=message.name, message_id=message_id, outcome=outcome)
+    return outcome in SETTLED
+
+
+@contextlib.asynccontextmanager
+async def _queue(settings: Settings) -> AsyncIterator[SqsQueue | None]:
+    """The queue collection batches go to, when the function knows it (INGEST_QUEUE_URL)."""
+    if not settings.queue.url:
+        yield None
+        return
+    async with SqsQueue.connect(settings.queue.url) as queue:
+        yield queue

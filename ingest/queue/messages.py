@@ -1,0 +1,97 @@
+"""A batch message: which batch of which frozen plan to fetch. The one owner of its body.
+
+The body names the plan by its key parts and its id, and the batch by number and size
+(a short last batch's size depends on the run's target): the worker reads the plan from
+the lake and takes the batch's ids from it, so a message stays a few hundred bytes
+whatever the batch. A message whose plan was replaced since (another plan id) is stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import orjson
+
+from ingest.errors import InputError
+from ingest.lake.keys import Kind
+from ingest.tmdb.plan import BATCH_SIZE, Batch, Plan
+
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMessage:
+    kind: Kind
+    genre_id: int
+    genre: str
+    date: dt.date
+    plan_id: str
+    batch: int
+    size: int
+    # Movies: how many of the plan's ids the run covers (its target), and whether their
+    # collections follow once every batch of them is in the lake.
+    target: int = 0
+    then_collections: bool = False
+
+    @classmethod
+    def of(cls, plan: Plan, batch: Batch, target: int, *, then_collections: bool = False) -> BatchMessage:
+        return cls(
+            plan.kind,
+            plan.genre_id,
+            plan.genre,
+            plan.date,
+            plan.plan_id,
+            batch.number,
+            len(batch.ids),
+            target,
+            then_collections,
+        )
+
+    def batch_of(self, plan: Plan) -> Batch:
+        start = (self.batch - 1) * BATCH_SIZE
+        return Batch(self.batch, plan.ids[start : start + self.size])
+
+    @property
+    def name(self) -> str:
+        """How logs name it: ``war movies 3``."""
+        return f"{self.genre} {self.kind} {self.batch}"
+
+    def body(self) -> str:
+        return orjson.dumps(
+            {
+                "v": VERSION,
+                "kind": self.kind,
+                "genre": {"id": self.genre_id, "slug": self.genre},
+                "date": self.date.isoformat(),
+                "plan_id": self.plan_id,
+                "batch": self.batch,
+                "size": self.size,
+                "target": self.target,
+                "then_collections": self.then_collections,
+            }
+        ).decode()
+
+    @classmethod
+    def parse(cls, body: str) -> BatchMessage:
+        """The message in ``body``; ``InputError`` when it is not one of ours."""
+        try:
+            d = orjson.loads(body)
+            if d.get("v") != VERSION:
+                raise ValueError(f"version {d.get('v')!r}, expected {VERSION}")
+            message = cls(
+                kind=Kind(d["kind"]),
+                genre_id=int(d["genre"]["id"]),
+                genre=str(d["genre"]["slug"]),
+                date=dt.date.fromisoformat(d["date"]),
+                plan_id=str(d["plan_id"]),
+                batch=int(d["batch"]),
+                size=int(d["size"]),
+                target=int(d["target"]),
+                then_collections=bool(d["then_collections"]),
+            )
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not a batch message ({type(exc).__name__}: {exc}): {body[:80]!r}") from None
+        if message.batch < 1 or not 0 < message.size <= BATCH_SIZE:
+            raise InputError(f"batch message with batch {message.batch} of size {message.size}")
+        return message

@@ -1,0 +1,105 @@
+"""Fetch the batch one message names: the step a queue worker and the Lambda share.
+
+The batch is fetched by the same pool and sink as a one-shot run (``ingest.tmdb.pool``),
+through the process' one ``TmdbClient``, so every batch in flight shares one rate and one
+connection cap. A batch's outcome says what to do with its message:
+
+    written, already_done, stale ... delete it: the lake holds the batch (or never will)
+    failed, stopped ................ leave it: SQS hands it out again after its visibility
+
+When a movie message asks for its collections and its batch was the genre's last one to
+land, the worker freezes the collection plan and enqueues its batches, once: the lake's
+conditional create of ``enqueued-<plan id>`` beside the collection plan decides which
+worker sends them, whatever the timing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import structlog
+
+from ingest.errors import ConfigError
+from ingest.genres import Genre, resolve_genre
+from ingest.lake import Lake
+from ingest.lake.keys import Kind
+from ingest.queue.enqueue import enqueue_collections, missing_batches
+from ingest.queue.messages import BatchMessage
+from ingest.queue.sqs import SqsQueue
+from ingest.report import TmdbStats
+from ingest.stop import Stop
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, load_plan
+from ingest.tmdb.planner import GenrePlanner
+from ingest.tmdb.pool import BatchPool
+
+log = structlog.get_logger(__name__)
+
+Outcome = Literal["written", "already_done", "stale", "failed", "stopped"]
+# Outcomes after which the message is deleted.
+SETTLED: frozenset[Outcome] = frozenset({"written", "already_done", "stale"})
+
+
+class BatchWorker:
+    """Run batch messages against one lake and one TMDB client; ``queue`` (if any) is
+    where a genre's collection batches go once its movies are all in."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        client: TmdbClient,
+        stats: TmdbStats,
+        stop: Stop,
+        *,
+        concurrency: int,
+        queue: SqsQueue | None = None,
+    ) -> None:
+        self._lake = lake
+        self._client = client
+        self._stats = stats
+        self._stop = stop
+        self._concurrency = concurrency
+        self._queue = queue
+
+    async def run(self, message: BatchMessage) -> Outcome:
+        if self._stop.requested:
+            return "stopped"
+        plan = await load_plan(self._lake, message.date, message.kind, message.genre)
+        batch = None if plan is None or plan.plan_id != message.plan_id else message.batch_of(plan)
+        if plan is None or batch is None or len(batch.ids) != message.size:
+            # The plan was deleted or replaced since the message was sent: its batches are
+            # another plan's now, and a rerun of --enqueue sends those.
+            log.warning("batch_message_stale", batch=message.name, plan_id=message.plan_id)
+            return "stale"
+        if await done_batches(self._lake, plan, [batch]):
+            log.info("batch_already_done", batch=message.name)
+            return "already_done"
+        pool = BatchPool(
+            self._lake, self._client, self._stats, self._stop, plan, workers=self._concurrency, progress=False
+        )
+        tally = await pool.run([batch])
+        if tally.written_batches != 1:
+            # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
+            return "stopped" if tally.unstarted and self._stop.requested else "failed"
+        if plan.kind is Kind.MOVIES and message.then_collections:
+            await self._collections_if_last(plan, message)
+        return "written"
+
+    async def _collections_if_last(self, movies: Plan, message: BatchMessage) -> None:
+        if self._queue is None or await missing_batches(self._lake, movies, message.target):
+            return
+        genre = _genre(message)
+        planner = GenrePlanner(self._lake, movies.date, None, self._client, self._stats, progress=False)
+        plan = await planner.collections(genre, movies, message.target, {})
+        claim = f"{dataset_prefix(plan.date, plan.kind, plan.genre)}enqueued-{plan.plan_id}"
+        if not await self._lake.create(claim, message.body().encode()):
+            return  # another worker landed a last batch too, and sends them
+        sent = await enqueue_collections(self._lake, planner, self._queue, genre, movies, message.target)
+        log.info("collections_enqueued", genre=genre.slug, plan_id=plan.plan_id, batches=sent)
+
+
+def _genre(message: BatchMessage) -> Genre:
+    try:
+        return resolve_genre(message.genre_id)
+    except ConfigError:  # an id TMDB added since: its slug came with the message
+        return Genre(message.genre_id, message.genre)

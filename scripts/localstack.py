@@ -1,0 +1,161 @@
+"""LocalStack 4.14.0 (what docker-compose.yml runs) without Docker: its own virtualenv on
+Python 3.13, and a server on a free loopback port for as long as a ``with`` lasts.
+
+    ensure_venv(path)   create or reuse the virtualenv; reinstall only when PINS change
+    serve(path)         start S3, SQS and STS in it; yield the endpoint; stop it after
+
+Standard library only: ``dev.py test`` calls ``ensure_venv`` before pytest (it needs no
+more than Python), and the tests' session fixture calls ``serve``. Python 3.13 is found
+as ``$LOCALSTACK_PYTHON``, then ``pyenv prefix 3.13.0``, then ``python3.13`` on PATH.
+Every failure is a ``LocalStackUnavailable`` whose message is one line saying why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# $LOCALSTACK_VENV, else here (ignored by git like .venv/).
+DEFAULT_VENV = Path(os.environ.get("LOCALSTACK_VENV") or ROOT / ".venv-localstack")
+# LocalStack's own pins, and the versions of its dependencies that work with it on 3.13.
+PINS = (
+    "localstack-core[runtime]==4.14.0",
+    "service_identity",
+    "cryptography==43.0.3",
+    "pyopenssl==24.2.1",
+    "cbor2==5.6.5",
+    "joserfc<1.1",
+)
+READY_S = 120.0
+
+
+class LocalStackUnavailable(Exception):
+    """LocalStack cannot be installed or started here; the message is one line."""
+
+
+def _python313() -> str:
+    named = os.environ.get("LOCALSTACK_PYTHON")
+    if named:
+        return named
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        found = subprocess.run([pyenv, "prefix", "3.13.0"], capture_output=True, text=True, check=False)
+        candidate = Path(found.stdout.strip()) / "bin" / "python3.13"
+        if found.returncode == 0 and candidate.exists():
+            return str(candidate)
+    plain = shutil.which("python3.13")
+    if plain:
+        return plain
+    raise LocalStackUnavailable("no Python 3.13 (set LOCALSTACK_PYTHON, or install 3.13.0 with pyenv)")
+
+
+def _python(path: Path) -> Path:
+    return path / "bin" / "python"
+
+
+def _stamp(path: Path) -> Path:
+    return path / ".installed-pins"
+
+
+def ensure_venv(path: Path = DEFAULT_VENV) -> Path:
+    """Create the virtualenv at ``path`` (or reuse it) with ``PINS`` installed; its python."""
+    digest = hashlib.sha256("\n".join(PINS).encode()).hexdigest()
+    if _python(path).exists() and _stamp(path).exists() and _stamp(path).read_text() == digest:
+        return _python(path)
+    if not _python(path).exists():
+        made = subprocess.run([_python313(), "-m", "venv", str(path)], capture_output=True, text=True)
+        if made.returncode:
+            raise LocalStackUnavailable(f"cannot create {path}: {made.stderr.strip()[-200:]}")
+    pip = [str(_python(path)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PINS]
+    done = subprocess.run(pip, capture_output=True, text=True)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise LocalStackUnavailable(f"cannot install LocalStack into {path}: {last}")
+    _stamp(path).write_text(digest)
+    return _python(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(path: Path = DEFAULT_VENV) -> Iterator[str]:
+    """Run LocalStack (S3, SQS, STS) from the virtualenv at ``path``; yield its endpoint."""
+    python = _python(path)
+    if not python.exists():
+        raise LocalStackUnavailable(f"no LocalStack virtualenv at {path}: run `python3 dev.py test` once")
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="localstack-") as volume:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_"))}
+        env |= {
+            "SERVICES": "s3,sqs,sts",
+            "GATEWAY_LISTEN": f"127.0.0.1:{port}",
+            "LOCALSTACK_VOLUME_DIR": volume,
+            "SQS_ENDPOINT_STRATEGY": "path",
+            # Queue URLs on the endpoint itself, not on localhost.localstack.cloud (DNS).
+            "LOCALSTACK_HOST": f"127.0.0.1:{port}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        proc = subprocess.Popen(
+            [str(python), "-m", "localstack.runtime.main"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _wait_ready(proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> None:
+    """Read its output until ``Ready.``; keep draining it after, so it never blocks on a pipe."""
+    ready = threading.Event()
+    tail: list[str] = []
+
+    def drain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail[:] = [*tail[-20:], line.rstrip()]
+            if line.strip() == "Ready.":
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(READY_S) or proc.poll() is not None:
+        proc.kill()
+        last = next((t for t in reversed(tail) if t.strip()), "no output")
+        raise LocalStackUnavailable(f"LocalStack did not start: {last[-200:]}")
+
+
+if __name__ == "__main__":
+    # `python scripts/localstack.py`: install (if needed), then serve until Ctrl-C.
+    try:
+        ensure_venv()
+        with serve() as endpoint:
+            print(endpoint, flush=True)
+            threading.Event().wait()
+    except LocalStackUnavailable as exc:
+        sys.exit(f"localstack: {exc}")
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,121 @@
+"""Plan creation is arbitrated by the lake: a conditional create (``If-None-Match: *`` on S3,
+``link(2)`` in a directory). Two one-shot runs for the same genre and date started together
+both finish, with one plan and every movie once, on a directory lake and on S3 (moto)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingest.lake import open_lake
+from ingest.lake.keys import Kind
+from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.tmdb.plan import load_plan
+from tests.tmdb_fixtures import DATE, lake_files, records
+
+WAR = 10752
+ROUNDS = 10
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.synthetic({WAR: 120}, seed=5)
+
+
+async def test_create_is_won_by_exactly_one_of_many(tmp_path: Path) -> None:
+    async with open_lake(str(tmp_path / "lake")) as lake:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(lake.create("_ingest/x/plan.json", b"%d" % i)) for i in range(8)]
+        results = [t.result() for t in tasks]
+        assert sum(results) == 1
+        assert await lake.read("_ingest/x/plan.json") == b"%d" % results.index(True)
+        assert await lake.list("_ingest/x/") == ["_ingest/x/plan.json"]
+
+
+def _env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
+    env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN, "PYTHONUNBUFFERED": "1"}
+    return env
+
+
+async def _run(lake: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ingest",
+        "--genre",
+        "war",
+        "--collections",
+        "--lake",
+        lake,
+        "--date",
+        DATE.isoformat(),
+        "--rate",
+        "1000",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def _check_one_plan(lake_url: str, catalog: Catalog) -> None:
+    async with open_lake(lake_url) as lake:
+        plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
+        assert plan is not None
+        markers = await lake.list(f"_ingest/{DATE:%Y/%m/%d}/tmdb/movies-war/done/")
+        # Every marker was written for the one plan in the lake: nobody fetched for another.
+        assert markers and all(m.endswith(f"-{plan.plan_id}.done") for m in markers)
+        ids = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war"))]
+        assert Counter(ids) == Counter(catalog.genre_ids(WAR))
+        collections = [r["id"] for r in records(await lake_files(lake, Kind.COLLECTIONS, "war"))]
+        assert Counter(collections) == Counter(catalog.collection_ids(catalog.genre_ids(WAR)))
+
+
+@pytest.mark.parametrize("home", ["directory", "s3"])
+async def test_two_runs_started_together_share_one_plan(
+    tmp_path: Path, catalog: Catalog, home: str, request: pytest.FixtureRequest
+) -> None:
+    # Latency on every answer: both runs are still discovering when the first one plans.
+    fake = FakeTmdb(catalog, latency_s=0.01)
+    adopted = 0
+    async with fake.serve() as url:
+        env = _env(url)
+        for n in range(ROUNDS):
+            if home == "s3":
+                s3 = request.getfixturevalue("s3")
+                bucket = f"race-{os.getpid()}-{n}"
+                s3.create_bucket(Bucket=bucket)
+                lake = f"s3://{bucket}"
+                env |= {k: os.environ[k] for k in os.environ if k.startswith("AWS_")}
+            else:
+                lake = str(tmp_path / f"lake-{n}")
+            async with asyncio.TaskGroup() as tg:
+                first = tg.create_task(_run(lake, env, tmp_path))
+                second = tg.create_task(_run(lake, env, tmp_path))
+            (a, err_a), (b, err_b) = first.result(), second.result()
+            assert (a, b) == (0, 0), (err_a + err_b)[-3000:]
+            adopted += sum(_events(err, "plan_adopted") for err in (err_a, err_b))
+            await _check_one_plan(lake, catalog)
+    # The race was real: in some rounds a run found the other's plan when it came to freeze its own.
+    assert adopted >= 1
+
+
+def _events(err: str, name: str) -> int:
+    count = 0
+    for line in err.splitlines():
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        count += isinstance(event, dict) and event.get("event") == name
+    return count

@@ -1,0 +1,69 @@
+"""The Lambda handler given an SQS event (an event source mapping with
+ReportBatchItemFailures): it fetches each message's batch and names the failed ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.aws_lambda import handler
+from ingest.lake import open_lake
+from ingest.lake.keys import Kind
+from ingest.queue.enqueue import missing_batches
+from ingest.queue.messages import BatchMessage
+from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.tmdb.plan import Plan, create_plan
+from tests.tmdb_fixtures import DATE, lake_files, records
+
+WAR = 10752
+
+
+class FakeContext:
+    def __init__(self, budget_s: float) -> None:
+        self.deadline = time.monotonic() + budget_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def _record(n: int, body: str) -> dict[str, Any]:
+    return {
+        "messageId": f"message-{n}",
+        "receiptHandle": f"receipt-{n}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:batches",
+        "awsRegion": "us-east-1",
+    }
+
+
+async def test_an_sqs_event_answers_with_exactly_the_failed_batch(
+    s3_lake_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = Catalog.synthetic({WAR: 300}, seed=4)
+    ids = tuple(sorted(catalog.genre_ids(WAR)))
+    async with open_lake(s3_lake_url) as lake:
+        plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
+        batches = plan.batches(len(ids))
+        event = {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
+        # Every movie of the second batch answers 503, whatever the retries.
+        fake = FakeTmdb(catalog, broken_ids=batches[1].ids)
+        (tmp_path / "config.toml").write_text("[tmdb]\nrate_per_s = 1000\nmax_attempts = 2\n")
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
+        monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+        for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
+            monkeypatch.delenv(name, raising=False)
+        async with fake.serve() as url:
+            monkeypatch.setenv("TMDB_BASE_URL", url)
+            # The handler runs its own event loop, as in Lambda: in a thread beside the stand-in's.
+            answer = await asyncio.to_thread(handler, event, FakeContext(120))
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "message-2"}]}
+        assert [b.number for b in await missing_batches(lake, plan, len(ids))] == [2]
+        written = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war"))]
+        assert sorted(written) == sorted(batches[0].ids + batches[2].ids)
