@@ -115,8 +115,7 @@ def test(args: list[str]) -> int:
 def ensure_localstack() -> None:
     """Set up LocalStack's own virtualenv for the tests that run against it (minutes, the
     first time only); where it cannot be, those tests skip, saying why."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from localstack import DEFAULT_VENV, LocalStackUnavailable, ensure_venv
+    from scripts.localstack import DEFAULT_VENV, LocalStackUnavailable, ensure_venv
 
     if not (DEFAULT_VENV / "bin" / "python").exists():
         say(f"installing LocalStack into {DEFAULT_VENV.name}/ (first time only, a few minutes)")

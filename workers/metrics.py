@@ -193,6 +193,8 @@ def _refresh_labels(report: RunReport) -> list[tuple[str, float]]:
         (f'{{genre="{_label(g)}",mode="{_label(m)}",window="{_label(t.windows.get(g, ""))}"}}', 1)
         for g, m in sorted(t.refresh.items())
     ]
+
+
 def _queue_families(q: QueueCounters) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
     return [
         ("ingest_queue_batches_total", "counter",

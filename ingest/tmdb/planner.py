@@ -210,7 +210,9 @@ class GenrePlanner:
             plan = (
                 fresh
                 if plan.source_plan_id != movies.plan_id
-                else plan.extended(ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh)
+                else plan.extended(
+                    ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh
+                )
             )
             await save_plan(self._lake, plan)
         log.info(
