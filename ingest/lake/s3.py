@@ -1,14 +1,14 @@
 """The lake as an S3 bucket (or LocalStack/moto through ``AWS_ENDPOINT_URL``), via aioboto3.
 
-Large files go up as a streaming multipart upload (``ingest.lake.multipart``). Every call
-is CRC32 checksummed explicitly (create, parts and complete agree, as recent botocore
-expects). There is one retry layer, ours: botocore's own retries are off, and every call
-(each part on its own) is tried at most ``UploadTuning.max_attempts`` times, waiting
-``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last error says the
-retries ran out, and retries show at INFO as a periodic ``requests_retried`` summary. Any
-failure aborts the upload, and an upload a killed run left open is aborted before the same
-key is uploaded again, so no open multipart upload lingers. The file's SHA-256 goes in the
-object metadata (``x-amz-meta-sha256``) so a rerun can tell the object is already there.
+Large files go up as a streaming multipart upload (``ingest.lake.multipart``), whose reader
+computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
+complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
+off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
+times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last
+error says the retries ran out, and retries show at INFO as a periodic ``requests_retried``
+summary. Any failure aborts the upload, and an upload a killed run left open is aborted
+before the same key is uploaded again. The file's SHA-256 goes in the object metadata
+(``x-amz-meta-sha256``) so a rerun can tell the object is already there.
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ class S3Lake:
             connect_timeout=10,
             read_timeout=120,
             request_checksum_calculation="when_supported",
+            # UNSIGNED-PAYLOAD (as over https): no 2nd SHA-256 of each part; CRC32 covers it.
+            s3={"payload_signing_enabled": False},
         )
         session = aioboto3.Session()
         async with session.client("s3", config=config) as client:
@@ -225,7 +227,7 @@ class S3Lake:
         upload_id = created["UploadId"]
         log.info("multipart_started", key=key, parts=count, part_size=part_size, bytes=size)
 
-        async def send(number: int, region: Callable[[], FileRegion]) -> Any:
+        async def send(number: int, region: Callable[[], FileRegion], crc32: str) -> Any:
             def attempt() -> Awaitable[Any]:
                 body = region()
                 return self._client.upload_part(  # type: ignore[no-any-return]
@@ -235,7 +237,7 @@ class S3Lake:
                     PartNumber=number,
                     Body=body,
                     ContentLength=body.length,
-                    ChecksumAlgorithm="CRC32",
+                    ChecksumCRC32=crc32,
                 )
 
             return await self._retrying(f"upload part {number}/{count} of {key}", attempt)
