@@ -57,7 +57,7 @@ async def test_a_part_that_keeps_failing_is_sent_max_attempts_times(
         with capture_logs() as logs:
             async with open_lake(f"s3://{bucket}", tuning) as lake:
                 with pytest.raises(RetryableError) as caught:
-                    await lake.upload_file(KEY, src, sha256="0" * 64)
+                    await lake.upload_file(KEY, src)
     # One retry layer: exactly the configured budget went over the wire, not 5 x 3.
     assert _part_requests(proxy.seen, 2) == proxy.faults[0].hits == 5
     message = str(caught.value)
@@ -77,7 +77,7 @@ async def test_an_upload_a_killed_run_left_open_is_aborted_first(
     tuning = UploadTuning(part_size=5 * MIB, parts_in_flight=2)
     with capture_logs() as logs:
         async with open_lake(s3_lake_url, tuning) as lake:
-            await lake.upload_file(KEY, src, sha256="0" * 64)
+            await lake.upload_file(KEY, src)
     left = {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
     assert stale not in left and left == {neighbour}
     aborted = [e for e in logs if e["event"] == "stale_uploads_aborted"]
@@ -94,7 +94,7 @@ async def test_each_part_carries_its_crc32_and_no_payload_hash(
     async with faulty_s3(aws_env) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         async with open_lake(f"s3://{bucket}", tuning) as lake:
-            await lake.upload_file(KEY, src, sha256="0" * 64)
+            await lake.upload_file(KEY, src)
     parts = {
         int(q.split("partNumber=")[1].split("&")[0]): h
         for m, q, h in proxy.seen

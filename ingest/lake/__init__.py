@@ -52,9 +52,13 @@ class Lake(Protocol):
         key: str,
         path: Path,
         *,
-        sha256: str,
+        sha256: str | None = None,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> None: ...
+    ) -> str:
+        """Copy the file to ``key``; return and record (``stat``'s ``sha256``) the SHA-256
+        of what was copied, hashed in the copy's own read. Given ``sha256``, a file that no
+        longer hashes to it is refused (InputError) before the key changes."""
+        ...
 
 
 @asynccontextmanager
