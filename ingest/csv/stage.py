@@ -1,10 +1,8 @@
 """Stage 1: local CSV files into ``Raw/Local/CSV/<Name>/YYYY/MM/DD/<file>``, byte for byte.
 
-For each file: if the lake already holds an object of the same size and SHA-256 the file
-is skipped (hashed only when the manifest of the last check cannot vouch for it by size and
-mtime); otherwise it is streamed up (multipart on S3), hashed in the upload's own read,
-while a thread validates it (``csv_scan``), and the stored size and SHA-256 are checked
-afterwards. A manifest of what
+For each file: one streaming pass hashes and validates it (``csv_scan``); if the lake
+already holds an object of the same size and SHA-256 the file is skipped; otherwise it is
+streamed up (multipart on S3) and the stored size checked afterwards. A manifest of what
 was found (rows, malformed line numbers, hash) and of when the bytes arrived and were
 checked is kept under ``_ingest/`` for every file (``ingest.csv.manifest``).
 """
@@ -16,17 +14,17 @@ import datetime as dt
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from ingest.config import Settings
-from ingest.csv.manifest import previous_scan, read_manifest, unchanged_since, write_manifest
+from ingest.csv.manifest import previous_scan, read_manifest, write_manifest
 from ingest.csv.scan import CsvScan, hash_file, read_header, scan_csv
 from ingest.errors import IngestError, InputError, LakeError
-from ingest.lake import Lake, ObjectInfo
+from ingest.lake import Lake
 from ingest.lake.keys import csv_key
 from ingest.progress import Progress
 from ingest.report import CsvFileResult, RunReport
@@ -63,6 +61,29 @@ def check_inputs(paths: Sequence[Path]) -> None:
         keys[key] = path
 
 
+@dataclass(frozen=True, slots=True)
+class FileIdentity:
+    # (size, mtime) when hashing began: a file that changes afterwards is caught.
+    fingerprint: tuple[int, int]
+    size: int
+    sha256: str
+
+
+def identify(path: Path) -> FileIdentity:
+    before = _fingerprint(path)
+    size, sha256 = hash_file(path)
+    return FileIdentity(before, size, sha256)
+
+
+def start_hashing(paths: Sequence[Path]) -> dict[Path, asyncio.Future[FileIdentity]]:
+    """Hash every file in worker threads from now on (hashlib runs outside the GIL), so the
+    hashing overlaps whatever the run does before it needs them, such as importing and
+    building the S3 client. Futures, not tasks: nothing to cancel if the run never gets
+    that far; a thread finishes its file and its result is dropped."""
+    loop = asyncio.get_running_loop()
+    return {path: loop.run_in_executor(None, identify, path) for path in dict.fromkeys(paths)}
+
+
 async def run_csv(
     lake: Lake,
     settings: Settings,
@@ -70,15 +91,19 @@ async def run_csv(
     *,
     stop: Stop,
     progress: bool,
+    hashing: Mapping[Path, Awaitable[FileIdentity]] | None = None,
 ) -> bool:
     """Ingest every CSV file of the job; return True when none was left undone by a stop."""
+    hashing = hashing or {}
     # Names this run in the manifests, which keep which run brought each file's bytes.
     run = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     for path in settings.job.csv:
         if stop.requested:
             log.warning("csv_stopped", reason=stop.reason, left=str(path))
             return False
-        result = await ingest_file(lake, path, settings.date, progress=progress, run=run)
+        result = await ingest_file(
+            lake, path, settings.date, progress=progress, identity=hashing.get(path), run=run
+        )
         report.csv.append(result)
     return True
 
@@ -89,31 +114,31 @@ async def ingest_file(
     date: dt.date,
     *,
     progress: bool,
+    identity: Awaitable[FileIdentity] | None = None,
     run: str = "",
 ) -> CsvFileResult:
     """Put one file in the lake unless it is already there; validate it on the way."""
     started = time.monotonic()
     key = csv_key(path.name, date)
     try:
-        # (size, mtime) before anything is read: a file that changes afterwards is caught.
-        before = _fingerprint(path)
+        # Hashing first is cheap (hashlib runs outside the GIL at memory speed) and is what
+        # lets the object carry its SHA-256 from the start and a rerun skip it.
+        ident = await (identity or asyncio.to_thread(identify, path))
     except OSError as exc:
         raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
-    size = before[0]
+    before, size, sha256 = ident.fingerprint, ident.size, ident.sha256
     existing = await lake.stat(key)
     previous = await read_manifest(lake, date, path)
     try:
         scan: CsvScan | None
-        known, skip_reason = await _already_in_lake(path, before, existing, previous)
-        if skip_reason is not None and known is not None:
-            log.info("csv_skipped", path=str(path), key=key, reason=skip_reason)
-            sha256 = known
+        if existing and existing.size == size and existing.sha256 == sha256:
+            log.info("csv_skipped", path=str(path), key=key, reason="same size and sha256 in lake")
             scan = previous_scan(previous, sha256)
             if scan is None:
                 scan = await asyncio.to_thread(scan_csv, path, with_hash=False)
             action = "skipped"
         else:
-            sha256, scan = await _upload_and_validate(lake, key, path, size, known, progress=progress)
+            scan = await _upload_and_validate(lake, key, path, size, sha256, progress=progress)
             action = "uploaded"
     except ValueError as exc:
         raise InputError(f"{path} cannot be ingested: {exc}; the first line must be the header") from None
@@ -126,8 +151,7 @@ async def ingest_file(
         stored = await lake.stat(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
             raise LakeError(
-                f"{key} holds {stored.size if stored else 'no'} bytes after upload "
-                f"(SHA-256 {stored.sha256 if stored else None}), expected {size} bytes, {sha256}"
+                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected {size}"
             )
     _log_scan(path, scan)
     seconds = time.monotonic() - started
@@ -142,9 +166,7 @@ async def ingest_file(
         first_malformed_lines=list(scan.first_malformed_lines),
         seconds=round(seconds, 3),
     )
-    await write_manifest(
-        lake, date, path, scan, result, previous=previous, run=run or "unnamed", source_stat=before
-    )
+    await write_manifest(lake, date, path, scan, result, previous=previous, run=run or "unnamed")
     log.info(
         "csv_ingested" if action == "uploaded" else "csv_checked",
         path=str(path),
@@ -159,36 +181,14 @@ async def ingest_file(
     return result
 
 
-async def _already_in_lake(
-    path: Path,
-    fingerprint: tuple[int, int],
-    existing: ObjectInfo | None,
-    previous: dict[str, Any] | None,
-) -> tuple[str | None, str | None]:
-    """(SHA-256 of the file if it was worked out, why the upload can be skipped or None).
-
-    The file is hashed only when the lake holds an object of its size with a recorded
-    SHA-256 and the manifest cannot vouch for it: a file whose size and mtime are those the
-    manifest recorded when it last checked these very bytes is taken as unchanged."""
-    if existing is None or existing.size != fingerprint[0] or not existing.sha256:
-        return None, None
-    if unchanged_since(previous, fingerprint, existing.sha256):
-        return existing.sha256, "same size and mtime as when last checked, same sha256 in lake"
-    _, sha256 = await asyncio.to_thread(hash_file, path)
-    if sha256 == existing.sha256:
-        return sha256, "same size and sha256 in lake"
-    return sha256, None
-
-
 async def _upload_and_validate(
-    lake: Lake, key: str, path: Path, size: int, sha256: str | None, *, progress: bool
-) -> tuple[str, CsvScan]:
-    """Stream the file up (hashing it in the same read) while a thread validates it; a
-    failure of either cancels both. Returns the SHA-256 of what was uploaded."""
+    lake: Lake, key: str, path: Path, size: int, sha256: str, *, progress: bool
+) -> CsvScan:
+    """Stream the file up while a thread validates it; a failure of either cancels both."""
     bar = Progress(f"{path.name} -> lake", size, unit="bytes", enabled=progress)
     try:
         async with asyncio.TaskGroup() as tg:
-            uploading = tg.create_task(lake.upload_file(key, path, sha256=sha256, on_bytes=bar.advance))
+            tg.create_task(lake.upload_file(key, path, sha256=sha256, on_bytes=bar.advance))
             validation = tg.create_task(asyncio.to_thread(scan_csv, path, with_hash=False))
     except* IngestError as group:
         raise group.exceptions[0] from None
@@ -196,7 +196,7 @@ async def _upload_and_validate(
         raise group.exceptions[0] from None
     finally:
         bar.close()
-    return uploading.result(), validation.result()
+    return validation.result()
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:

@@ -52,13 +52,9 @@ class Lake(Protocol):
         key: str,
         path: Path,
         *,
-        sha256: str | None = None,
+        sha256: str,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> str:
-        """Copy the file to ``key``; return and record (``stat``'s ``sha256``) the SHA-256
-        of what was copied, hashed in the copy's own read. Given ``sha256``, a file that no
-        longer hashes to it is refused (InputError) before the key changes."""
-        ...
+    ) -> None: ...
 
 
 @asynccontextmanager

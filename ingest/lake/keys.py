@@ -70,8 +70,3 @@ def tmdb_key(kind: Kind, date: dt.date, genre_slug: str, number: int) -> str:
 def state_key(date: dt.date, *parts: str) -> str:
     """A key for the pipeline's own state (plans, manifests) of one processing date."""
     return "/".join((STATE_ROOT, _date_path(date), *parts))
-
-
-def sha256_key(key: str) -> str:
-    """Where the SHA-256 of the object at ``key`` is recorded beside it (both lakes)."""
-    return f"{STATE_ROOT}/objects/{key}.sha256"

@@ -10,9 +10,8 @@ kernel drops it when the process dies (even by SIGKILL). So the next write of th
 key can tell a dead run's leftover (lock free: deleted) from a live writer's file in
 another process (locked: left alone). Temporary files are never listed.
 
-``upload_file`` hashes what it copies and renames only when the source kept its size and
-mtime throughout (and hashes as the caller said, if it did): a source appended to mid-copy
-leaves the key and its recorded hash as they were.
+``upload_file`` hashes what it copies and renames only when that is the SHA-256 it was
+given: a source appended to mid-copy leaves the key and its recorded hash as they were.
 """
 
 from __future__ import annotations
@@ -127,37 +126,30 @@ class LocalLake:
         key: str,
         path: Path,
         *,
-        sha256: str | None = None,
+        sha256: str,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> str:
-        return await asyncio.to_thread(self._copy, key, path, sha256, on_bytes)
+    ) -> None:
+        await asyncio.to_thread(self._copy, key, path, sha256, on_bytes)
 
-    def _copy(self, key: str, path: Path, sha256: str | None, on_bytes: Callable[[int], None] | None) -> str:
-        digest = hashlib.sha256()
-
+    def _copy(self, key: str, path: Path, sha256: str, on_bytes: Callable[[int], None] | None) -> None:
         def copy(dst: BinaryIO) -> None:
+            digest = hashlib.sha256()
             try:
                 src = path.open("rb")
             except OSError as exc:
                 raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
             with src:
-                start = os.fstat(src.fileno())
-                copied = 0
                 while chunk := src.read(self._tuning.part_size):
                     dst.write(chunk)
                     digest.update(chunk)
-                    copied += len(chunk)
                     if on_bytes:
                         on_bytes(len(chunk))
-                now = os.fstat(src.fileno())
-            grew = (now.st_size, now.st_mtime_ns) != (copied, start.st_mtime_ns)
-            if grew or (sha256 is not None and digest.hexdigest() != sha256):
+            if digest.hexdigest() != sha256:
                 # Raised before the rename: the key keeps what it held, matching its hash.
                 raise InputError(f"{path} changed while it was being ingested: rerun once it is complete")
 
         self._atomic(self._path(key), copy)
-        self._record_sha(key, digest.hexdigest())
-        return digest.hexdigest()
+        self._record_sha(key, sha256)
 
     def _record_sha(self, key: str, sha256: str | None) -> None:
         meta = self._meta_path(key)

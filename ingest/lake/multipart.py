@@ -5,9 +5,7 @@ create, bounded part queue, N uploaders, sort by PartNumber, complete, abort on 
 
 One reader, in a worker thread, takes each part's CRC32 before the part is queued, and
 the uploader hands it to the SDK: botocore then does not read the part again on the event
-loop to compute it, and the part's body is read only once more, by the HTTP client. The
-reader goes through the file in order, so the same read also feeds the whole file's
-SHA-256 (``upload_parts(digest=...)``): no separate hashing pass before the upload.
+loop to compute it, and the part's body is read only once more, by the HTTP client.
 """
 
 from __future__ import annotations
@@ -20,19 +18,12 @@ import os
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ingest.errors import InputError
 
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
-
-
-class Digest(Protocol):
-    """What the reader needs of a ``hashlib`` hash."""
-
-    def update(self, data: memoryview, /) -> None: ...
-
 
 # Steps the CRC32 reader takes through a part: one buffer of this size, reused for every
 # part, so the reader costs 1 MiB whatever the part size (zlib releases the GIL per step).
@@ -114,12 +105,9 @@ def shrank(name: str) -> InputError:
     return InputError(f"{name} changed while it was being ingested: rerun once it is complete")
 
 
-def part_crc32(
-    fd: int, name: str, offset: int, length: int, buffer: bytearray, digest: Digest | None = None
-) -> str:
+def part_crc32(fd: int, name: str, offset: int, length: int, buffer: bytearray) -> str:
     """The CRC32 of ``length`` bytes of ``fd`` from ``offset``, base64 as S3 wants it, read
-    through ``buffer`` in ``len(buffer)`` steps (fed to ``digest`` too, when given). Runs in
-    a worker thread; zlib and hashlib release the GIL."""
+    through ``buffer`` in ``len(buffer)`` steps. Runs in a worker thread."""
     view = memoryview(buffer)
     crc = 0
     done = 0
@@ -129,17 +117,15 @@ def part_crc32(
         if n == 0:
             raise shrank(name)
         crc = zlib.crc32(step[:n], crc)
-        if digest is not None:
-            digest.update(step[:n])
         done += n
     return base64.b64encode(crc.to_bytes(4, "big")).decode()
 
 
-def check_unchanged(path: Path, source: tuple[int, int], expected: str | None, got: str) -> None:
-    """Refuse to commit what was read unless the file kept its size and mtime throughout
-    (and hashes as the caller said, if it did): no torn copy replaces a good object."""
+def check_unchanged(path: Path, source: tuple[int, int]) -> None:
+    """Refuse to commit what was read unless the file kept its size and mtime throughout:
+    a torn copy of a file changed mid-upload must not replace a good object."""
     now = os.stat(path)
-    if (now.st_size, now.st_mtime_ns) != source or (expected is not None and got != expected):
+    if (now.st_size, now.st_mtime_ns) != source:
         raise shrank(str(path))
 
 
@@ -157,12 +143,10 @@ async def upload_parts(
     parts_in_flight: int,
     send: PartSender,
     on_bytes: Callable[[int], None] | None = None,
-    digest: Digest | None = None,
 ) -> list[dict[str, Any]]:
     """Send every part of the open file ``fd`` through ``send``; return the parts for
-    ``complete_multipart_upload``, sorted by number. ``digest`` is fed the whole file in
-    order. One TaskGroup; the first failure cancels the rest and escapes in an
-    ``ExceptionGroup``."""
+    ``complete_multipart_upload``, sorted by number. One TaskGroup; the first failure
+    cancels the rest and escapes in an ``ExceptionGroup``."""
     count = -(-size // part_size)
     workers = min(parts_in_flight, count)
     done: list[dict[str, Any]] = []
@@ -175,7 +159,7 @@ async def upload_parts(
         for number in range(1, count + 1):
             offset = (number - 1) * part_size
             length = min(part_size, size - offset)
-            crc = await asyncio.to_thread(part_crc32, fd, name, offset, length, buffer, digest)
+            crc = await asyncio.to_thread(part_crc32, fd, name, offset, length, buffer)
             await queue.put((number, crc))
         for _ in range(workers):
             await queue.put(None)

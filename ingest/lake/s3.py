@@ -1,23 +1,19 @@
 """The lake as an S3 bucket (or LocalStack/moto through ``AWS_ENDPOINT_URL``), via aioboto3.
 
 Large files go up as a streaming multipart upload (``ingest.lake.multipart``), whose reader
-gives botocore each part's CRC32. Every call is CRC32 checksummed. One retry layer, ours:
-botocore's is off, and each call (each part on its own) is tried at most
-``UploadTuning.max_attempts`` times, waiting ``BACKOFF`` between transient failures
-(``ingest.lake.s3_errors``); retries show at INFO as a periodic ``requests_retried``
+computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
+complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
+off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
+times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last
+error says the retries ran out, and retries show at INFO as a periodic ``requests_retried``
 summary. Any failure aborts the upload, and an upload a killed run left open is aborted
-before the same key is uploaded again.
-
-``upload_file`` records the SHA-256 it computed in its own read as the side object
-``_ingest/objects/<key>.sha256``, as the local lake does (known only at the end: too late
-for the object's metadata). One-part files, and every object written before, also carry it
-as ``x-amz-meta-sha256``; ``stat`` reads the metadata first, then the side object.
+before the same key is uploaded again. The file's SHA-256 goes in the object metadata
+(``x-amz-meta-sha256``) so a rerun can tell the object is already there.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +28,6 @@ from botocore.exceptions import ClientError
 
 from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, UploadTuning
-from ingest.lake.keys import sha256_key
 from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
 from ingest.lake.s3_errors import check_bucket, classify, transient_reason
 from ingest.retry import Backoff, RetrySummary
@@ -126,13 +121,11 @@ class S3Lake:
         resp = await self._retrying(f"stat {key}", head)
         if resp is None:
             return None
-        sha256 = resp.get("Metadata", {}).get("sha256")
-        if not sha256:
-            recorded = (await self.read(sha256_key(key)) or b"").decode("ascii", "replace").split()
-            # A record with an ETag belongs to that object only (see _multipart).
-            if recorded and recorded[1:] in ([], [resp.get("ETag", "")]):
-                sha256 = recorded[0]
-        return ObjectInfo(key=key, size=int(resp["ContentLength"]), sha256=sha256 or None)
+        return ObjectInfo(
+            key=key,
+            size=int(resp["ContentLength"]),
+            sha256=resp.get("Metadata", {}).get("sha256"),
+        )
 
     async def read(self, key: str) -> bytes | None:
         async def get() -> bytes | None:
@@ -175,31 +168,28 @@ class S3Lake:
         key: str,
         path: Path,
         *,
-        sha256: str | None = None,
+        sha256: str,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> str:
+    ) -> None:
         # Nothing is committed unless the file still has this size and mtime once read.
         start = os.stat(path)
-        source = (start.st_size, start.st_mtime_ns)
-        if start.st_size <= self._tuning.part_size:
+        size = start.st_size
+        if size <= self._tuning.part_size:
             data = await asyncio.to_thread(path.read_bytes)
-            got = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-            check_unchanged(path, source, sha256, got)
-            await self.write(key, data, sha256=got)
-            await self.write(sha256_key(key), got.encode())
+            await self.write(key, data, sha256=sha256)
             if on_bytes:
                 on_bytes(len(data))
-            return got
-        return await self._multipart(key, path, source, sha256, on_bytes)
+            return
+        await self._multipart(key, path, (size, start.st_mtime_ns), sha256, on_bytes)
 
     async def _multipart(
         self,
         key: str,
         path: Path,
         source: tuple[int, int],
-        sha256: str | None,
+        sha256: str,
         on_bytes: Callable[[int], None] | None,
-    ) -> str:
+    ) -> None:
         size = source[0]
         part_size = part_size_for(size, self._tuning.part_size)
         count = -(-size // part_size)
@@ -209,6 +199,7 @@ class S3Lake:
             self._client.create_multipart_upload,
             Bucket=self._bucket,
             Key=self._key(key),
+            Metadata={"sha256": sha256},
             ChecksumAlgorithm="CRC32",
         )
         upload_id = created["UploadId"]
@@ -230,21 +221,12 @@ class S3Lake:
             return await self._retrying(f"upload part {number}/{count} of {key}", attempt)
 
         fd = os.open(path, os.O_RDONLY)
-        digest = hashlib.sha256()
         try:
             parts = await upload_parts(
-                fd, str(path), size, part_size, self._tuning.parts_in_flight, send, on_bytes, digest
+                fd, str(path), size, part_size, self._tuning.parts_in_flight, send, on_bytes
             )
-            check_unchanged(path, source, sha256, digest.hexdigest())
-            # The old object's hash must not outlive it: a run killed after the new object
-            # is complete but before its hash is recorded leaves none, so the next uploads.
+            check_unchanged(path, source)
             await self._call(
-                f"forget the SHA-256 of {key}",
-                self._client.delete_object,
-                Bucket=self._bucket,
-                Key=self._key(sha256_key(key)),
-            )
-            completed = await self._call(
                 f"complete upload of {key}",
                 self._client.complete_multipart_upload,
                 Bucket=self._bucket,
@@ -261,11 +243,6 @@ class S3Lake:
         finally:
             os.close(fd)
         log.info("multipart_completed", key=key, parts=count, bytes=size)
-        # With the object's ETag, so that a later write of the key by anything else leaves
-        # this record pointing at an object that is no longer there (stat ignores it).
-        got = digest.hexdigest()
-        await self.write(sha256_key(key), f"{got}\n{completed.get('ETag', '')}\n".encode())
-        return got
 
     async def _abort_stale_uploads(self, key: str) -> None:
         """Abort the multipart uploads still open for exactly ``key`` (a killed run's)."""
