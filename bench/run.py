@@ -1,6 +1,6 @@
 """The benchmark, in one command: this pipeline against the ways people fill the lake today.
 
-    python bench/run.py            # full run (about 30 min on 2 cores): writes bench/RESULTS.md
+    python bench/run.py            # full run (about 25 min on 2 cores): writes bench/RESULTS.md
     python bench/run.py --smoke    # tiny sizes (a few min), for CI: fails only if a runner breaks
     python bench/run.py --skip-crawl --servers moto,seaweedfs   # the upload part, two servers
 
