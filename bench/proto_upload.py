@@ -217,7 +217,9 @@ async def _send_part(
 def _patch_mem() -> None:
     from ingest.lake.s3 import S3Lake
 
-    async def multipart(self: Any, key: str, path: Path, size: int, sha256: str, on_bytes: Any) -> None:
+    async def multipart(self: Any, key: str, path: Path, source: Any, sha256: str, on_bytes: Any) -> None:
+        # S3Lake._multipart takes the file's (size, mtime_ns) since phase B; an int before.
+        size = source[0] if isinstance(source, tuple) else source
         await _multipart_mem(self, key, path, size, sha256, on_bytes)
 
     S3Lake._multipart = multipart  # type: ignore[method-assign]
@@ -299,6 +301,7 @@ def _patch_fold(feed_scan: bool) -> None:
 
     import ingest.csv.stage as stage
     import ingest.job as job
+    from ingest.csv.manifest import manifest_key
     from ingest.errors import InputError, LakeError
     from ingest.lake.keys import csv_key
     from ingest.report import CsvFileResult
@@ -306,11 +309,11 @@ def _patch_fold(feed_scan: bool) -> None:
     job.start_hashing = lambda paths: {}  # nothing hashed up front
 
     async def _prev(lake: Any, date: dt.date, path: Path) -> dict[str, Any] | None:
-        raw = await lake.read(stage._manifest_key(date, path))
+        raw = await lake.read(manifest_key(date, path))
         return orjson.loads(raw) if raw else None
 
     async def ingest_file(
-        lake: Any, path: Path, date: dt.date, *, progress: bool, identity: Any = None
+        lake: Any, path: Path, date: dt.date, *, progress: bool, identity: Any = None, run: str = ""
     ) -> Any:
         started = time.monotonic()
         key = csv_key(path.name, date)
@@ -374,11 +377,11 @@ def _patch_fold(feed_scan: bool) -> None:
             seconds=round(time.monotonic() - started, 3),
         )
         if action == "uploaded":
-            await stage._write_manifest(lake, date, path, scan, result)
+            await stage.write_manifest(lake, date, path, scan, result, previous=None, run="proto")
             # Prototype only: the two new manifest fields, added by a rewrite.
-            m = orjson.loads(await lake.read(stage._manifest_key(date, path)))
+            m = orjson.loads(await lake.read(manifest_key(date, path)))
             m.update(etag=head["ETag"], fingerprint=list(fingerprint or ()))
-            await lake.write(stage._manifest_key(date, path), orjson.dumps(m, option=orjson.OPT_INDENT_2))
+            await lake.write(manifest_key(date, path), orjson.dumps(m, option=orjson.OPT_INDENT_2))
         return result
 
     stage.ingest_file = ingest_file

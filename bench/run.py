@@ -1,13 +1,17 @@
 """The benchmark, in one command: this pipeline against the ways people fill the lake today.
 
-    python bench/run.py            # full run (about 13 min on 2 cores): writes bench/RESULTS.md
-    python bench/run.py --smoke    # tiny sizes (< 1 min), for CI: fails only if a runner breaks
+    python bench/run.py            # full run (about 30 min on 2 cores): writes bench/RESULTS.md
+    python bench/run.py --smoke    # tiny sizes (a few min), for CI: fails only if a runner breaks
+    python bench/run.py --skip-crawl --servers moto,seaweedfs   # the upload part, two servers
 
 Any Python 3.11+ starts it. It makes what it needs: the project's ``.venv`` if missing,
 ``bench/.venv`` with the baselines (``bench/requirements.txt``), the data under
-``bench/work/``, a moto S3 server and one TMDB stand-in per crawl (``ingest.standin``,
-started through ``standin_process``), all on loopback ports it picks. Every upload and
-crawl is read back from the bucket and checked before it counts. It never judges timings: the exit status is non-zero only when a runner failed.
+``bench/work/``, the S3 servers of ``s3servers`` (moto, SeaweedFS, LocalStack; each
+upload runs against all three, one server at a time; a server that cannot start here is
+skipped with one line saying why) and one TMDB stand-in per crawl (``ingest.standin``,
+started through ``standin_process``, with moto as the lake), all on loopback ports it
+picks. Every upload and crawl is read back from the bucket and checked before it counts.
+It never judges timings: the exit status is non-zero only when a runner failed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from dataclasses import dataclass, field
 import crawl
 import refresh
 import report
+import s3servers
 import upload
 from datagen import make_csv
 from procs import RunFailed, moto_server
@@ -50,6 +55,7 @@ class Plan:
     scale_limits: crawl.Limits
     scale_factors: tuple[int, ...]
     out: Path
+    servers: tuple[str, ...] = tuple(s3servers.SERVERS)
     # The daily refresh: day 1 incremental against day 1 full, for a genre of this size.
     refresh_size: int = 10_000
     refresh_limits: crawl.Limits = field(default_factory=crawl.Limits)
@@ -69,6 +75,7 @@ def plans(args: argparse.Namespace) -> Plan:
             scale_limits=crawl.Limits(rate_per_s=400, connections=20, latency_ms=5),
             scale_factors=(1, 4),
             out=WORK / "RESULTS-smoke.md",
+            servers=tuple(args.servers.split(",")),
             handshake_ms=10,
             refresh_size=300,
             refresh_limits=crawl.Limits(rate_per_s=400, connections=20, latency_ms=5),
@@ -85,9 +92,124 @@ def plans(args: argparse.Namespace) -> Plan:
         scale_limits=crawl.Limits(rate_per_s=args.scale_rate, connections=20, latency_ms=50),
         scale_factors=(1, 4, 16),
         out=Path(args.out),
+        servers=tuple(args.servers.split(",")),
         refresh_size=args.refresh_genre_size,
         refresh_limits=crawl.Limits(rate_per_s=args.refresh_rate, connections=20, latency_ms=50),
     )
+
+
+Say = Callable[[str], None]
+
+
+def run_uploads(
+    plan: Plan, logs: Path, failures: list[str], say: Say
+) -> tuple[list[upload.FileResult], dict[str, str]]:
+    """Every upload runner on every file, one server at a time; servers that cannot start
+    are returned with the one line saying why."""
+    files = []
+    for label, sub, size_args, reps in plan.files:
+        path = WORK / sub / "movies.csv"
+        meta = make_csv(path, **size_args)
+        say(
+            f"upload {label}: {path} ({meta['size']:,} bytes, {meta['rows']:,} rows), {reps} run(s) per runner"
+        )
+        files.append((label, path, meta, reps))
+    uploads: list[upload.FileResult] = []
+    skipped: dict[str, str] = {}
+    for server in plan.servers:
+        try:
+            with s3servers.SERVERS[server](logs / f"server-{server}.log") as endpoint:
+                say(f"{server}: serving S3 at {endpoint}")
+                upload.warm_up(endpoint)
+                for label, path, meta, reps in files:
+                    res = upload.bench_file(
+                        label, path, meta, endpoint, reps, logs, upload.RUNNERS, say=say, server=server
+                    )
+                    failures += [f"upload {server} {label} {k}: {v}" for k, v in res.failed.items()]
+                    uploads.append(res)
+        except s3servers.ServerUnavailable as exc:
+            say(f"{server}: skipped: {exc}")
+            skipped[server] = str(exc)
+    return uploads, skipped
+
+
+def run_crawls(
+    plan: Plan, endpoint: str, logs: Path, failures: list[str], say: Say
+) -> tuple[dict[str, crawl.CrawlResult], list[crawl.CrawlResult]]:
+    crawls: dict[str, crawl.CrawlResult] = {}
+    scale: list[crawl.CrawlResult] = []
+    lim = plan.limits
+    n = plan.genre_size
+    hs = plan.handshake_ms
+    half = max(1, plan.seed_movies // 2)
+    runs = [
+        ("pipeline", crawl.pipeline_cmd(lim, False), crawl.PIPELINE_ENV, n, False, 0),
+        ("pipeline --collections", crawl.pipeline_cmd(lim, True), crawl.PIPELINE_ENV, n, True, 0),
+        (
+            "seed (tmdbv3api)",
+            crawl.seed_cmd(plan.seed_movies),
+            crawl.SEED_ENV,
+            plan.seed_movies,
+            False,
+            0,
+        ),
+        (
+            f"pipeline, {hs:g} ms per new connection",
+            crawl.pipeline_cmd(lim, False),
+            crawl.PIPELINE_ENV,
+            n,
+            False,
+            hs,
+        ),
+        (
+            f"seed (tmdbv3api), {hs:g} ms per new connection",
+            crawl.seed_cmd(half),
+            crawl.SEED_ENV,
+            half,
+            False,
+            hs,
+        ),
+    ]
+    say(f"crawl: genre of {n} movies at {lim}")
+    for label, cmd, env, expect, coll, handshake in runs:
+        try:
+            crawls[label] = crawl.run_crawl(
+                label,
+                cmd,
+                genre_size=n,
+                expect_movies=expect,
+                limits=lim,
+                endpoint=endpoint,
+                logs=logs,
+                env_extra=env,
+                with_collections=coll,
+                handshake_ms=handshake,
+                say=say,
+            )
+        except RunFailed as exc:
+            failures.append(f"crawl {label}: {exc}")
+            say(f"  crawl {label}: FAILED: {exc}")
+    say(f"crawl growth: {plan.scale_factors} x {n} movies at {plan.scale_limits}")
+    for k in plan.scale_factors:
+        label = f"pipeline {k}x"
+        try:
+            scale.append(
+                crawl.run_crawl(
+                    label,
+                    crawl.pipeline_cmd(plan.scale_limits, False),
+                    genre_size=n * k,
+                    expect_movies=n * k,
+                    limits=plan.scale_limits,
+                    endpoint=endpoint,
+                    logs=logs,
+                    env_extra=crawl.PIPELINE_ENV,
+                    say=say,
+                )
+            )
+        except RunFailed as exc:
+            failures.append(f"crawl {label}: {exc}")
+            say(f"  crawl {label}: FAILED: {exc}")
+    return crawls, scale
 
 
 def main() -> int:
@@ -109,6 +231,11 @@ def main() -> int:
         help="rate limit for the 1x/4x/16x growth runs (the real 40/s would take "
         "an hour at 16x; time per request is what grows or not)",
     )
+    p.add_argument(
+        "--servers",
+        default=",".join(s3servers.SERVERS),
+        help=f"S3 servers the uploads run against, in order (of {', '.join(s3servers.SERVERS)})",
+    )
     p.add_argument("--refresh-genre-size", type=int, default=10_000, help="movies in the daily-refresh genre")
     p.add_argument(
         "--refresh-rate", type=float, default=40, help="rate limit of the daily-refresh runs (TMDB's: 40)"
@@ -123,6 +250,9 @@ def main() -> int:
     args = p.parse_args()
     if args.only_refresh:
         args.skip_upload = args.skip_crawl = True
+    unknown = set(args.servers.split(",")) - set(s3servers.SERVERS)
+    if unknown:
+        p.error(f"unknown server(s) {', '.join(sorted(unknown))}: use {','.join(s3servers.SERVERS)}")
     # SIGTERM unwinds like Ctrl-C, so the servers and any runner in flight are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = plans(args)
@@ -134,94 +264,19 @@ def main() -> int:
         print(f"[{time.monotonic() - started:6.0f}s] {msg}", flush=True)
 
     uploads: list[upload.FileResult] = []
+    skipped: dict[str, str] = {}
     crawls: dict[str, crawl.CrawlResult] = {}
     scale: list[crawl.CrawlResult] = []
-    with moto_server(logs / "moto.log") as endpoint:
-        say(f"moto server at {endpoint}")
-        if not args.skip_upload:
-            for label, sub, size_args, reps in plan.files:
-                path = WORK / sub / "movies.csv"
-                meta = make_csv(path, **size_args)
-                say(
-                    f"upload {label}: {path} ({meta['size']:,} bytes, {meta['rows']:,} rows), "
-                    f"{reps} run(s) per runner"
-                )
-                res = upload.bench_file(label, path, meta, endpoint, reps, logs, upload.RUNNERS, say=say)
-                failures += [f"upload {label} {k}: {v}" for k, v in res.failed.items()]
-                uploads.append(res)
-        if not args.skip_crawl:
-            lim = plan.limits
-            n = plan.genre_size
-            hs = plan.handshake_ms
-            half = max(1, plan.seed_movies // 2)
-            runs = [
-                ("pipeline", crawl.pipeline_cmd(lim, False), crawl.PIPELINE_ENV, n, False, 0),
-                ("pipeline --collections", crawl.pipeline_cmd(lim, True), crawl.PIPELINE_ENV, n, True, 0),
-                (
-                    "seed (tmdbv3api)",
-                    crawl.seed_cmd(plan.seed_movies),
-                    crawl.SEED_ENV,
-                    plan.seed_movies,
-                    False,
-                    0,
-                ),
-                (
-                    f"pipeline, {hs:g} ms per new connection",
-                    crawl.pipeline_cmd(lim, False),
-                    crawl.PIPELINE_ENV,
-                    n,
-                    False,
-                    hs,
-                ),
-                (
-                    f"seed (tmdbv3api), {hs:g} ms per new connection",
-                    crawl.seed_cmd(half),
-                    crawl.SEED_ENV,
-                    half,
-                    False,
-                    hs,
-                ),
-            ]
-            say(f"crawl: genre of {n} movies at {lim}")
-            for label, cmd, env, expect, coll, handshake in runs:
-                try:
-                    crawls[label] = crawl.run_crawl(
-                        label,
-                        cmd,
-                        genre_size=n,
-                        expect_movies=expect,
-                        limits=lim,
-                        endpoint=endpoint,
-                        logs=logs,
-                        env_extra=env,
-                        with_collections=coll,
-                        handshake_ms=handshake,
-                        say=say,
-                    )
-                except RunFailed as exc:
-                    failures.append(f"crawl {label}: {exc}")
-                    say(f"  crawl {label}: FAILED: {exc}")
-            say(f"crawl growth: {plan.scale_factors} x {n} movies at {plan.scale_limits}")
-            for k in plan.scale_factors:
-                label = f"pipeline {k}x"
-                try:
-                    scale.append(
-                        crawl.run_crawl(
-                            label,
-                            crawl.pipeline_cmd(plan.scale_limits, False),
-                            genre_size=n * k,
-                            expect_movies=n * k,
-                            limits=plan.scale_limits,
-                            endpoint=endpoint,
-                            logs=logs,
-                            env_extra=crawl.PIPELINE_ENV,
-                            say=say,
-                        )
-                    )
-                except RunFailed as exc:
-                    failures.append(f"crawl {label}: {exc}")
-                    say(f"  crawl {label}: FAILED: {exc}")
-        refreshed = None if args.skip_refresh else _refresh(plan, endpoint, logs, failures, say)
+    if not args.skip_upload:
+        uploads, skipped = run_uploads(plan, logs, failures, say)
+    refreshed: refresh.RefreshResult | None = None
+    if not (args.skip_crawl and args.skip_refresh):
+        with moto_server(logs / "moto.log") as endpoint:
+            say(f"moto server at {endpoint} (the crawls' lake)")
+            if not args.skip_crawl:
+                crawls, scale = run_crawls(plan, endpoint, logs, failures, say)
+            if not args.skip_refresh:
+                refreshed = run_refresh(plan, endpoint, logs, failures, say)
     elapsed = time.monotonic() - started
     ctx = report.Context(
         command=" ".join(["python", "bench/run.py", *sys.argv[1:]]),
@@ -233,6 +288,7 @@ def main() -> int:
         genre_size=plan.genre_size,
         seed_movies=plan.seed_movies,
         failures=failures,
+        skipped_servers=skipped,
     )
     text = report.render(ctx, uploads, crawls, scale, refreshed)
     plan.out.parent.mkdir(parents=True, exist_ok=True)
@@ -246,8 +302,8 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def _refresh(
-    plan: Plan, endpoint: str, logs: Path, failures: list[str], say: Callable[[str], None]
+def run_refresh(
+    plan: Plan, endpoint: str, logs: Path, failures: list[str], say: Say
 ) -> refresh.RefreshResult | None:
     say(f"refresh: day 1 of a genre of {plan.refresh_size} movies at {plan.refresh_limits}")
     try:

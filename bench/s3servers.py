@@ -10,23 +10,21 @@ started) when the block ends. Any credentials work on all three.
   (a Go server). It also listens on each of its ports + 10000 (gRPC) and on 8181 (an
   Iceberg catalog), so its ports are picked below 55535 with the +10000 port free as
   well, and only one may run at a time.
-- ``localstack``: LocalStack's S3 without Docker, in a Python 3.13 venv of its own
-  (``bench/.localstack-venv``, made from pyenv's 3.13 and reinstalled only when
-  ``LOCALSTACK_PINS`` change).
+- ``localstack``: LocalStack without Docker, through ``scripts/localstack.py`` (the same
+  virtualenv and starter the tests use).
 
 A server that cannot start raises ``ServerUnavailable`` with one line saying why; callers
-print it and skip that server. ``SERVERS`` maps a name to its starter, so the queue's
-tests can reuse the LocalStack one.
+print it and skip that server. ``SERVERS`` maps a name to its starter.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -36,20 +34,12 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import psutil
-from bootstrap import BENCH, BENCH_VENV, PROJECT_VENV, venv_python
+from bootstrap import BENCH_VENV, PROJECT_VENV, ROOT, venv_python
 
-LOCALSTACK_VENV = BENCH / ".localstack-venv"
-LOCALSTACK_PYTHON = "3.13.0"
-# The pins LocalStack 4.14 needs beside its own: newer cryptography/pyopenssl/cbor2/joserfc
-# break its start-up (verified by hand; see bench/PROPOSALS.md).
-LOCALSTACK_PINS = (
-    "localstack-core[runtime]==4.14.0",
-    "service_identity",
-    "cryptography==43.0.3",
-    "pyopenssl==24.2.1",
-    "cbor2==5.6.5",
-    "joserfc<1.1",
-)
+sys.path.insert(0, str(ROOT))
+from scripts.localstack import DEFAULT_VENV, LocalStackUnavailable, ensure_venv, serve
+from scripts.localstack import PINS as LOCALSTACK_PINS
+
 SEAWEED_PORTS = 4  # master, volume, filer, s3
 SEAWEED_ICEBERG_PORT = 8181  # fixed by weed; a second weed (or anything else) there fails it
 START_TIMEOUT_S = 60.0
@@ -199,60 +189,19 @@ def _bucket_listing(url: str) -> bool:
         return False
 
 
-def _pins_digest() -> str:
-    return hashlib.sha256("\n".join((LOCALSTACK_PYTHON, *LOCALSTACK_PINS)).encode()).hexdigest()
-
-
-def ensure_localstack_venv(say: Callable[[str], None] = print) -> Path:
-    """The Python of ``bench/.localstack-venv``, made (2-3 min, ~500 MB) when its pins changed."""
-    py = venv_python(LOCALSTACK_VENV)
-    stamp = LOCALSTACK_VENV / ".bench-stamp"
-    if py.exists() and stamp.exists() and stamp.read_text() == _pins_digest():
-        return py
-    try:
-        prefix = subprocess.run(
-            ["pyenv", "prefix", LOCALSTACK_PYTHON], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        raise ServerUnavailable(
-            f"localstack: needs Python {LOCALSTACK_PYTHON} from pyenv (pyenv install {LOCALSTACK_PYTHON})"
-        ) from None
-    base = Path(prefix) / "bin" / f"python{LOCALSTACK_PYTHON.rsplit('.', 1)[0]}"
-    say(f"bench: installing LocalStack into {LOCALSTACK_VENV} (2-3 min, once)")
-    try:
-        subprocess.run([str(base), "-m", "venv", "--clear", str(LOCALSTACK_VENV)], check=True)
-        pip = [str(py), "-m", "pip", "install", "-q"]
-        subprocess.run([*pip, "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, *LOCALSTACK_PINS], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ServerUnavailable(f"localstack: installing its venv failed ({exc})") from None
-    stamp.write_text(_pins_digest())
-    return py
-
-
 @contextlib.contextmanager
 def localstack(log: Path) -> Iterator[str]:
-    """LocalStack's S3 (with SQS and STS, for the queue's tests) on a loopback port."""
-    py = ensure_localstack_venv()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="bench-localstack-") as volume:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYENV_"))}
-        env.update(
-            SERVICES="s3,sqs,sts",
-            GATEWAY_LISTEN=f"127.0.0.1:{port}",
-            LOCALSTACK_VOLUME_DIR=volume,
-            # Its own pinned copies only; the bench venv's site-packages must not leak in.
-            PYTHONNOUSERSITE="1",
-        )
-        env.pop("PYTHONPATH", None)
-        cmd = [str(py), "-m", "localstack.runtime.main"]
-
-        def ready() -> bool:
-            return "Ready." in log.read_text(errors="replace") and _s3_answers(url)
-
-        with _serve("localstack", cmd, url, log, env=env, ready=ready) as endpoint:
+    """LocalStack (S3, SQS, STS) through the project's own starter, ``scripts/localstack.py``:
+    one virtualenv (``.venv-localstack``, what ``dev.py test`` makes) for the tests and the
+    benchmark."""
+    try:
+        ensure_venv(DEFAULT_VENV)
+        with serve(DEFAULT_VENV) as endpoint:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(f"LocalStack {LOCALSTACK_PINS[0]} at {endpoint}\n")
             yield endpoint
+    except LocalStackUnavailable as exc:
+        raise ServerUnavailable(f"localstack: {exc}") from None
 
 
 SERVERS: dict[str, Callable[[Path], AbstractContextManager[str]]] = {

@@ -13,7 +13,6 @@ that cannot start is skipped with one line. Results go to OUT.json and OUT.md.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import sys
@@ -45,6 +44,18 @@ def _proto(variant: str, body: str = "mem", scan: str = "thread") -> upload.CmdF
     return cmd
 
 
+def _pipeline_at(tree: Path) -> upload.CmdFn:
+    """The pipeline as it was in another source tree (``git archive REV ingest | tar -x -C
+    TREE``), run by the same interpreter: today's code against an earlier revision's."""
+
+    def cmd(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+        # -P: the working directory (this tree) must not come before TREE on sys.path.
+        py, *rest = upload._pipeline(f, bucket, key, endpoint)
+        return ["env", f"PYTHONPATH={tree}", py, "-P", *rest]
+
+    return cmd
+
+
 SHORT: dict[str, tuple[str, upload.CmdFn]] = {
     "pipeline": ("pipeline (python -m ingest --csv)", upload._pipeline),
     "boto3": ("boto3 upload_file (defaults)", upload._boto3),
@@ -59,6 +70,15 @@ SHORT["proto-fold-stream-niced"] = (
     "prototype fold, body streamed, scan in a nice-19 process",
     _proto("fold", "stream", "process"),
 )
+
+
+def runner(short: str) -> tuple[str, upload.CmdFn]:
+    """A runner by its short name; ``pipeline@NAME`` is the pipeline of the source tree
+    ``bench/work/trees/NAME`` (made with ``git archive REV ingest | tar -x -C ...``)."""
+    if short.startswith("pipeline@"):
+        name = short.split("@", 1)[1]
+        return f"pipeline as of {name}", _pipeline_at(WORK / "trees" / name)
+    return SHORT[short]
 
 
 def run_one(endpoint: str, label: str, path: Path, meta: dict, cmd_fn: upload.CmdFn, tag: str) -> Measured:
@@ -77,28 +97,18 @@ def run_one(endpoint: str, label: str, path: Path, meta: dict, cmd_fn: upload.Cm
     return m
 
 
-def warm_up(endpoint: str) -> None:
-    """One 64 MiB multipart upload first: SeaweedFS grows its volumes on the first writes
-    (the first runner measured after start-up took 3x longer than the same runner later)."""
-    s3 = upload.s3_client(endpoint)
-    s3.create_bucket(Bucket="probe-warm-up")
-    s3.put_object(Bucket="probe-warm-up", Key="warm", Body=b"w" * (8 << 20))
-    s3.upload_fileobj(io.BytesIO(b"w" * (64 << 20)), "probe-warm-up", "warm-multipart")
-    upload.drop_bucket(s3, "probe-warm-up")
-
-
 def probe_server(server: str, args: argparse.Namespace, results: dict) -> None:
     starter = s3servers.SERVERS[server]
     try:
         with starter(WORK / "logs" / f"server-{server}.log") as endpoint:
             print(f"{server}: serving at {endpoint}", flush=True)
-            warm_up(endpoint)
+            upload.warm_up(endpoint)
             for size in args.sizes:
                 path = WORK / size / "movies.csv"
                 meta = make_csv(path, **SIZES[size])
                 for rep in range(args.reps):
                     for i, short in enumerate(args.runners):
-                        cmd_fn = SHORT[short][1]
+                        cmd_fn = runner(short)[1]
                         cell = results.setdefault(server, {}).setdefault(size, {}).setdefault(short, {})
                         if "failed" in cell:
                             continue

@@ -1,4 +1,4 @@
-"""Stage 1 benchmark: one CSV file to S3 (moto's server), by each tool in turn.
+"""Stage 1 benchmark: one CSV file to an S3 server (``s3servers``), by each tool in turn.
 
 Every run gets a fresh bucket, uploads the file under the contract's key, and is then
 checked by reading the object back (size and MD5 of the bytes) before the bucket is
@@ -10,6 +10,7 @@ the shared machine spreads over every runner rather than landing on one.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import statistics
 from collections.abc import Callable
@@ -67,16 +68,24 @@ RUNNERS: dict[str, CmdFn] = {
 }
 
 
+PIPE = "pipeline (python -m ingest --csv)"
+BOTO3 = "boto3 upload_file (defaults)"
+
+
 @dataclass
 class FileResult:
     label: str
     size: int
     rows: int
+    server: str = "moto"
     runs: dict[str, list[Measured]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
     def median_s(self, runner: str) -> float:
         return statistics.median(m.seconds for m in self.runs[runner])
+
+    def median_cpu_s(self, runner: str) -> float:
+        return statistics.median(m.cpu_s for m in self.runs[runner])
 
     def mb_per_s(self, runner: str) -> float:
         return self.size / 1e6 / self.median_s(runner)
@@ -134,6 +143,16 @@ def verify_and_drop(s3, bucket: str, key: str, size: int, md5: str) -> None:  # 
         drop_bucket(s3, bucket)
 
 
+def warm_up(endpoint: str) -> None:
+    """One 64 MiB multipart upload before measuring: SeaweedFS grows its volumes on the
+    first writes (the first runner measured after start-up took 3x longer than later)."""
+    s3 = s3_client(endpoint)
+    s3.create_bucket(Bucket="bench-warm-up")
+    s3.put_object(Bucket="bench-warm-up", Key="warm", Body=b"w" * (8 << 20))
+    s3.upload_fileobj(io.BytesIO(b"w" * (64 << 20)), "bench-warm-up", "warm-multipart")
+    drop_bucket(s3, "bench-warm-up")
+
+
 def drop_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
     """Free moto's memory and disk before the next run."""
     for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
@@ -153,19 +172,20 @@ def bench_file(
     logs: Path,
     runners: dict[str, CmdFn] = RUNNERS,
     say: Callable[[str], None] = print,
+    server: str = "moto",
 ) -> FileResult:
     path = path.resolve()
     s3 = s3_client(endpoint)
     env = aws_env(endpoint)
     key = f"Raw/Local/CSV/Movies/{DATE.replace('-', '/')}/{path.name}"
-    res = FileResult(label, int(meta["size"]), int(meta["rows"]))
+    res = FileResult(label, int(meta["size"]), int(meta["rows"]), server)
     for rep in range(reps):
         for i, (name, cmd_fn) in enumerate(runners.items()):
             if name in res.failed:
                 continue
             bucket = f"bench-{label.lower().replace(' ', '')}-r{i}-{rep}"
             s3.create_bucket(Bucket=bucket)
-            log = logs / f"upload-{label.replace(' ', '')}-r{i}-{rep}.log"
+            log = logs / f"upload-{server}-{label.replace(' ', '')}-r{i}-{rep}.log"
             try:
                 try:
                     m = measure(cmd_fn(path, bucket, key, endpoint), env=env, log=log)
@@ -175,11 +195,11 @@ def bench_file(
                 verify_and_drop(s3, bucket, key, int(meta["size"]), str(meta["md5"]))
             except RunFailed as exc:
                 res.failed[name] = str(exc)
-                say(f"  upload {label} {name}: FAILED: {exc}")
+                say(f"  upload {server} {label} {name}: FAILED: {exc}")
                 continue
             res.runs.setdefault(name, []).append(m)
             say(
-                f"  upload {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s "
-                f"{res.size / 1e6 / m.seconds:.1f} MB/s peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB"
+                f"  upload {server} {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s wall "
+                f"{m.cpu_s:.2f}s CPU peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB"
             )
     return res

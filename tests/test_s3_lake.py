@@ -4,8 +4,11 @@ errors a user sees: through real S3 protocol (moto's server, behind the fault pr
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import socket
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from ingest.csv.scan import KNOWN_HEADERS
-from ingest.errors import RetryableError
+from ingest.errors import InputError, RetryableError
 from ingest.lake import Lake, UploadTuning, open_lake
 from ingest.lake import s3 as s3_module
 from ingest.retry import Backoff
@@ -87,6 +90,57 @@ async def test_an_upload_a_killed_run_left_open_is_aborted_first(
     aborted = [e for e in logs if e["event"] == "stale_uploads_aborted"]
     assert [(e["key"], e["count"]) for e in aborted] == [(KEY, 1)]
     assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == src.read_bytes()
+
+
+async def test_each_part_carries_its_crc32_and_no_payload_hash(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _csv(tmp_path / "movies.csv", 11 * MIB)
+    data = src.read_bytes()
+    tuning = UploadTuning(part_size=5 * MIB, parts_in_flight=2)
+    async with faulty_s3(aws_env) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        async with open_lake(f"s3://{bucket}", tuning) as lake:
+            await lake.upload_file(KEY, src, sha256="0" * 64)
+    parts = {
+        int(q.split("partNumber=")[1].split("&")[0]): h
+        for m, q, h in proxy.seen
+        if m == "PUT" and "partNumber=" in q
+    }
+    assert sorted(parts) == [1, 2, 3]
+    for number, headers in parts.items():
+        chunk = data[(number - 1) * 5 * MIB : number * 5 * MIB]
+        expected = base64.b64encode(zlib.crc32(chunk).to_bytes(4, "big")).decode()
+        # The CRC32 the server checks is the part's own, computed once by the reader; the
+        # SigV4 signature does not hash the payload a second time (http endpoint).
+        assert headers["x-amz-checksum-crc32"] == expected
+        assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == data
+
+
+async def test_a_file_touched_during_the_upload_does_not_replace_the_object(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _csv(tmp_path / "movies.csv", 11 * MIB)
+    s3.put_object(Bucket=bucket, Key=KEY, Body=b"what an earlier run stored")
+
+    def touch_on_part_2(request: web.Request) -> bool:
+        if request.method == "PUT" and request.query.get("partNumber") == "2":
+            st = src.stat()
+            os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        return False
+
+    tuning = UploadTuning(part_size=5 * MIB, parts_in_flight=1)
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(Fault(touch_on_part_2, 500, "unused"))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        async with open_lake(f"s3://{bucket}", tuning) as lake:
+            with pytest.raises(InputError, match="changed while it was being ingested"):
+                await lake.upload_file(KEY, src, sha256="0" * 64)
+    # Every part went up, but the upload was aborted instead of completed.
+    assert _part_requests(proxy.seen, 3) == 1
+    assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == b"what an earlier run stored"
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 async def _ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str]:

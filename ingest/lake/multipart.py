@@ -2,15 +2,22 @@
 each reading only its own part from disk (``os.pread``), so memory stays near
 ``part_size x parts_in_flight`` whatever the file size (the aioboto3 ``inject.py`` protocol:
 create, bounded part queue, N uploaders, sort by PartNumber, complete, abort on failure).
+
+One reader, in a worker thread, takes each part's CRC32 before the part is queued, and
+the uploader hands it to the SDK: botocore then does not read the part again on the event
+loop to compute it, and the part's body is read only once more, by the HTTP client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import io
 import os
+import zlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from ingest.errors import InputError
@@ -18,17 +25,22 @@ from ingest.errors import InputError
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
 
-# Uploads one part and returns S3's answer: given the part number and a maker of a fresh
-# region of the file, so that each attempt of a retried part starts from its first byte.
-PartSender = Callable[[int, Callable[[], "FileRegion"]], Awaitable[Any]]
+# Steps the CRC32 reader takes through a part: one buffer of this size, reused for every
+# part, so the reader costs 1 MiB whatever the part size (zlib releases the GIL per step).
+READ_STEP = MIB
+
+# Uploads one part and returns S3's answer: given the part number, a maker of a fresh
+# region of the file (so each attempt of a retried part starts from its first byte) and
+# the part's CRC32 (base64, as S3's ChecksumCRC32 header carries it).
+PartSender = Callable[[int, Callable[[], "FileRegion"], str], Awaitable[Any]]
 
 
 class FileRegion(io.RawIOBase):
     """A read-only, seekable view of ``length`` bytes of an open file from ``offset``.
 
-    Handing the SDK this instead of the part's bytes lets it stream the part: the CRC32,
-    the SigV4 payload hash and the HTTP body each read it in small chunks (and seek back),
-    so a part in flight costs kilobytes, not ``part_size``. It reads with ``os.pread``, so
+    Handing the SDK this instead of the part's bytes lets it stream the part: the HTTP
+    body reads it in small chunks (and seeks back for a retry), so a part in flight costs
+    kilobytes, not ``part_size``. It reads with ``os.pread``, so
     parts sharing one descriptor never disturb each other's position. No ``fileno``: the
     SDK would take the whole file's size from it.
     """
@@ -86,7 +98,35 @@ class FileRegion(io.RawIOBase):
         return data
 
     def _shrank(self) -> InputError:
-        return InputError(f"{self._name} changed while it was being ingested: rerun once it is complete")
+        return shrank(self._name)
+
+
+def shrank(name: str) -> InputError:
+    return InputError(f"{name} changed while it was being ingested: rerun once it is complete")
+
+
+def part_crc32(fd: int, name: str, offset: int, length: int, buffer: bytearray) -> str:
+    """The CRC32 of ``length`` bytes of ``fd`` from ``offset``, base64 as S3 wants it, read
+    through ``buffer`` in ``len(buffer)`` steps. Runs in a worker thread."""
+    view = memoryview(buffer)
+    crc = 0
+    done = 0
+    while done < length:
+        step = view[: min(len(view), length - done)]
+        n = os.preadv(fd, [step], offset + done)
+        if n == 0:
+            raise shrank(name)
+        crc = zlib.crc32(step[:n], crc)
+        done += n
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
+def check_unchanged(path: Path, source: tuple[int, int]) -> None:
+    """Refuse to commit what was read unless the file kept its size and mtime throughout:
+    a torn copy of a file changed mid-upload must not replace a good object."""
+    now = os.stat(path)
+    if (now.st_size, now.st_mtime_ns) != source:
+        raise shrank(str(path))
 
 
 def part_size_for(size: int, wanted: int) -> int:
@@ -110,24 +150,28 @@ async def upload_parts(
     count = -(-size // part_size)
     workers = min(parts_in_flight, count)
     done: list[dict[str, Any]] = []
-    # Part numbers waiting for an uploader: bounded, so the producer never runs ahead.
-    queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=parts_in_flight)
+    # Parts (number, CRC32) waiting for an uploader: bounded, so the reader never runs
+    # more than ``parts_in_flight`` parts ahead of the uploads.
+    queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=parts_in_flight)
 
     async def feed() -> None:
+        buffer = bytearray(min(READ_STEP, part_size))
         for number in range(1, count + 1):
-            await queue.put(number)
+            offset = (number - 1) * part_size
+            length = min(part_size, size - offset)
+            crc = await asyncio.to_thread(part_crc32, fd, name, offset, length, buffer)
+            await queue.put((number, crc))
         for _ in range(workers):
             await queue.put(None)
 
     async def upload() -> None:
-        while (number := await queue.get()) is not None:
+        while (item := await queue.get()) is not None:
+            number, crc = item
             offset = (number - 1) * part_size
             length = min(part_size, size - offset)
-            resp = await send(number, functools.partial(FileRegion, fd, offset, length, name))
-            part: dict[str, Any] = {"PartNumber": number, "ETag": resp["ETag"]}
-            if resp.get("ChecksumCRC32"):
-                part["ChecksumCRC32"] = resp["ChecksumCRC32"]
-            done.append(part)
+            resp = await send(number, functools.partial(FileRegion, fd, offset, length, name), crc)
+            # Our CRC32, not the answer's: the servers differ in whether they echo it.
+            done.append({"PartNumber": number, "ETag": resp["ETag"], "ChecksumCRC32": crc})
             if on_bytes:
                 on_bytes(length)
 

@@ -1,14 +1,14 @@
 """The lake as an S3 bucket (or LocalStack/moto through ``AWS_ENDPOINT_URL``), via aioboto3.
 
-Large files go up as a streaming multipart upload (``ingest.lake.multipart``). Every call
-is CRC32 checksummed explicitly (create, parts and complete agree, as recent botocore
-expects). There is one retry layer, ours: botocore's own retries are off, and every call
-(each part on its own) is tried at most ``UploadTuning.max_attempts`` times, waiting
-``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last error says the
-retries ran out, and retries show at INFO as a periodic ``requests_retried`` summary. Any
-failure aborts the upload, and an upload a killed run left open is aborted before the same
-key is uploaded again, so no open multipart upload lingers. The file's SHA-256 goes in the
-object metadata (``x-amz-meta-sha256``) so a rerun can tell the object is already there.
+Large files go up as a streaming multipart upload (``ingest.lake.multipart``), whose reader
+computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
+complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
+off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
+times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last
+error says the retries ran out, and retries show at INFO as a periodic ``requests_retried``
+summary. Any failure aborts the upload, and an upload a killed run left open is aborted
+before the same key is uploaded again. The file's SHA-256 goes in the object metadata
+(``x-amz-meta-sha256``) so a rerun can tell the object is already there.
 ``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken.
 """
 
@@ -25,12 +25,12 @@ from typing import Any
 import aioboto3
 import structlog
 from aiobotocore.config import AioConfig
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 
-from ingest.errors import ConfigError, RetryableError, redact_url
+from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, UploadTuning
-from ingest.lake.multipart import FileRegion, first_failure, part_size_for, upload_parts
-from ingest.lake.s3_errors import TRANSPORT, classify, transient_reason
+from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
+from ingest.lake.s3_errors import check_bucket, classify, transient_reason
 from ingest.retry import Backoff, RetrySummary
 
 __all__ = ["BACKOFF", "S3Lake", "part_size_for"]
@@ -70,11 +70,13 @@ class S3Lake:
             connect_timeout=10,
             read_timeout=120,
             request_checksum_calculation="when_supported",
+            # UNSIGNED-PAYLOAD (as over https): no 2nd SHA-256 of each part; CRC32 covers it.
+            s3={"payload_signing_enabled": False},
         )
         session = aioboto3.Session()
         async with session.client("s3", config=config) as client:
             lake = cls(client, bucket, f"{prefix}/" if prefix else "", tuning)
-            await lake._check_bucket()
+            await check_bucket(client, bucket)
             try:
                 yield lake
             finally:
@@ -83,31 +85,6 @@ class S3Lake:
     @property
     def url(self) -> str:
         return f"s3://{self._bucket}/{self._prefix}".rstrip("/")
-
-    async def _check_bucket(self) -> None:
-        try:
-            await self._client.head_bucket(Bucket=self._bucket)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchBucket"):
-                raise ConfigError(
-                    f"bucket {self._bucket!r} does not exist: create it "
-                    f"(aws s3 mb s3://{self._bucket}) or fix --lake/INGEST_LAKE"
-                ) from None
-            if code in ("403", "AccessDenied"):
-                raise ConfigError(
-                    f"access to bucket {self._bucket!r} is denied: check the AWS credentials and their policy"
-                ) from None
-            raise classify(exc, f"checking bucket {self._bucket}") from None
-        except NoCredentialsError as exc:
-            raise classify(exc, "connect") from None
-        except TRANSPORT as exc:
-            # Not retried: at the start of a run an endpoint that cannot be reached is a setting.
-            endpoint = redact_url(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
-            raise ConfigError(
-                f"cannot reach S3 at {endpoint} ({type(exc).__name__}): check AWS_ENDPOINT_URL "
-                "and the network"
-            ) from None
 
     def _key(self, key: str) -> str:
         return self._prefix + key
@@ -216,23 +193,26 @@ class S3Lake:
         sha256: str,
         on_bytes: Callable[[int], None] | None = None,
     ) -> None:
-        size = os.stat(path).st_size
+        # Nothing is committed unless the file still has this size and mtime once read.
+        start = os.stat(path)
+        size = start.st_size
         if size <= self._tuning.part_size:
             data = await asyncio.to_thread(path.read_bytes)
             await self.write(key, data, sha256=sha256)
             if on_bytes:
                 on_bytes(len(data))
             return
-        await self._multipart(key, path, size, sha256, on_bytes)
+        await self._multipart(key, path, (size, start.st_mtime_ns), sha256, on_bytes)
 
     async def _multipart(
         self,
         key: str,
         path: Path,
-        size: int,
+        source: tuple[int, int],
         sha256: str,
         on_bytes: Callable[[int], None] | None,
     ) -> None:
+        size = source[0]
         part_size = part_size_for(size, self._tuning.part_size)
         count = -(-size // part_size)
         await self._abort_stale_uploads(key)
@@ -247,7 +227,7 @@ class S3Lake:
         upload_id = created["UploadId"]
         log.info("multipart_started", key=key, parts=count, part_size=part_size, bytes=size)
 
-        async def send(number: int, region: Callable[[], FileRegion]) -> Any:
+        async def send(number: int, region: Callable[[], FileRegion], crc32: str) -> Any:
             def attempt() -> Awaitable[Any]:
                 body = region()
                 return self._client.upload_part(  # type: ignore[no-any-return]
@@ -257,7 +237,7 @@ class S3Lake:
                     PartNumber=number,
                     Body=body,
                     ContentLength=body.length,
-                    ChecksumAlgorithm="CRC32",
+                    ChecksumCRC32=crc32,
                 )
 
             return await self._retrying(f"upload part {number}/{count} of {key}", attempt)
@@ -267,6 +247,7 @@ class S3Lake:
             parts = await upload_parts(
                 fd, str(path), size, part_size, self._tuning.parts_in_flight, send, on_bytes
             )
+            check_unchanged(path, source)
             await self._call(
                 f"complete upload of {key}",
                 self._client.complete_multipart_upload,

@@ -12,6 +12,8 @@ package's error tree, and tells a transient failure (worth another attempt) from
 from __future__ import annotations
 
 import asyncio
+import os
+from typing import Any
 
 import aiohttp
 from botocore.exceptions import (
@@ -24,7 +26,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from ingest.errors import ConfigError, IngestError, LakeError, RetryableError
+from ingest.errors import ConfigError, IngestError, LakeError, RetryableError, redact_url
 
 _FATAL_ACCESS = {
     "AccessDenied",
@@ -95,3 +97,29 @@ def classify(exc: BaseException, what: str) -> Exception:
     if isinstance(exc, BotoCoreError):
         return LakeError(f"S3 client error during {what}: {exc}")
     return LakeError(f"unexpected error during {what}: {type(exc).__name__}: {exc}")
+
+
+async def check_bucket(client: Any, bucket: str) -> None:
+    """Fail with a clear setting error when ``bucket`` is missing, forbidden or unreachable."""
+    try:
+        await client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            raise ConfigError(
+                f"bucket {bucket!r} does not exist: create it "
+                f"(aws s3 mb s3://{bucket}) or fix --lake/INGEST_LAKE"
+            ) from None
+        if code in ("403", "AccessDenied"):
+            raise ConfigError(
+                f"access to bucket {bucket!r} is denied: check the AWS credentials and their policy"
+            ) from None
+        raise classify(exc, f"checking bucket {bucket}") from None
+    except NoCredentialsError as exc:
+        raise classify(exc, "connect") from None
+    except TRANSPORT as exc:
+        # Not retried: at the start of a run an endpoint that cannot be reached is a setting.
+        endpoint = redact_url(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
+        raise ConfigError(
+            f"cannot reach S3 at {endpoint} ({type(exc).__name__}): check AWS_ENDPOINT_URL and the network"
+        ) from None
