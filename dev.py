@@ -48,7 +48,8 @@ def ensure_venv(extras: str) -> None:
     target = f".[{extras}]" if extras else "."
     say(f"installing {target} into {VENV.name}/ (first time only)")
     subprocess.run(
-        [str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--editable", target],
+        # -qq: errors only; pip's warnings about this machine's own index settings are not ours.
+        [str(PY), "-m", "pip", "install", "-qq", "--disable-pip-version-check", "--editable", target],
         cwd=ROOT,
         check=True,
     )
