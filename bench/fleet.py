@@ -5,7 +5,7 @@ processes, in the two pictures of the TMDB budget (issue 11):
   40 requests/s by its own limiter, so the fleet's rate grows with its size;
 - *one NAT*: the stand-in enforces one 40 requests/s limit over the whole fleet (as TMDB
   does per IP); each worker is configured the documented way, ``egress_workers = N``
-  (40 / N each). The fleet must draw no more 429s than one process does. For contrast,
+  (40 / N each, less each limiter's burst room). The fleet must draw no more 429s than one process does. For contrast,
   the same fleet with every worker at 40 (``egress_workers = 1``) is run too.
 
     .venv/bin/python bench/fleet.py [--movies 800] [--out bench/work/fleet.md]
@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest.standin import free_port, standin_process  # noqa: E402
+from ingest.tmdb.rate import fleet_share  # noqa: E402
 
 DATE = "2026-11-28"
 RATE = 40
@@ -145,7 +146,7 @@ def run_once(endpoint: str, work: Path, picture: str, workers: int, egress: int,
 
 def _each(egress_workers: int) -> float:
     """Each worker's rate, as the settings work it out ([tmdb] egress_workers)."""
-    return RATE / egress_workers
+    return fleet_share(RATE, egress_workers)
 
 
 def report(results: list[Result]) -> str:

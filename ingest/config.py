@@ -24,6 +24,7 @@ from ingest.genres import Genre
 from ingest.lake import UploadTuning
 from ingest.settings_table import MIB, ROWS, Invalid, Setting, default, file_keys, flagged, row
 from ingest.settings_types import suggestion
+from ingest.tmdb.rate import fleet_share
 
 DEFAULT_LAKE: str = default("job.lake")
 DEFAULT_TMDB_BASE_URL: str = default("tmdb.base_url")
@@ -189,7 +190,7 @@ def load_settings(
             token=v("tmdb.token"),
             api_key=v("tmdb.api_key"),
             # The budget is per egress IP: the processes behind one share it.
-            rate_per_s=v("tmdb.rate_per_s") / v("tmdb.egress_workers"),
+            rate_per_s=fleet_share(v("tmdb.rate_per_s"), v("tmdb.egress_workers")),
             concurrency=max(1, v("tmdb.concurrency") // v("tmdb.egress_workers")),
             connect_timeout_s=v("tmdb.connect_timeout_s"),
             read_timeout_s=v("tmdb.read_timeout_s"),

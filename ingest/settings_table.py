@@ -122,7 +122,7 @@ ROWS: tuple[Setting, ...] = (
        "TMDB requests per second",
        section="tmdb", key="rate_per_s", flag="--rate", dest="rate_per_s", metavar="REQ_PER_S"),
     _S("tmdb.egress_workers", Whole(1, 1000), 1,
-       "processes sharing one egress IP (one NAT): each takes rate_per_s and concurrency / egress_workers",
+       "processes sharing one egress IP (one NAT): each takes its share of rate_per_s and concurrency",
        section="tmdb", key="egress_workers", env="TMDB_EGRESS_WORKERS"),
     _S("tmdb.concurrency", Whole(1, 100), 20, "TMDB requests in flight",
        section="tmdb", key="concurrency", flag="--concurrency", dest="concurrency", metavar="N"),

@@ -31,7 +31,10 @@ def test_egress_workers_split_the_per_ip_budget(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[tmdb]\nrate_per_s = 40\nconcurrency = 20\negress_workers = 4\n")
     tmdb = load_settings(Overrides(config=cfg), env={}).tmdb
-    assert (tmdb.rate_per_s, tmdb.concurrency) == (10.0, 5)
+    # 40 / 4, less the 1.1 requests of burst room each limiter has: four limiters lined up
+    # can never pass 40 in a second.
+    assert (round(tmdb.rate_per_s, 6), tmdb.concurrency) == (8.9, 5)
+    assert 4 * (tmdb.rate_per_s + 1.1) <= 40 + 1e-9
     alone = load_settings(Overrides(config=cfg), env={"TMDB_EGRESS_WORKERS": "1"}).tmdb
     assert (alone.rate_per_s, alone.concurrency) == (40.0, 20)
 

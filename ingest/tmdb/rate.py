@@ -131,5 +131,20 @@ _ROOM = 1.1
 _UNDER = 0.99
 
 
+def fleet_share(budget_per_s: float, workers: int) -> float:
+    """One process's rate when ``workers`` processes share one egress IP's budget.
+
+    Each limiter admits at most ``_ROOM + rate x T`` requests in any T seconds, and
+    limiters in separate processes, each paced evenly, can still line their bursts up.
+    So each gets its share less its room, ``N x (_ROOM + share) <= budget`` in any second,
+    and the fleet never passes the budget however the processes fall. One process keeps
+    the whole budget (its own pacing already holds it to the sliding second).
+    """
+    if workers <= 1:
+        return budget_per_s
+    share = budget_per_s / workers
+    return max(share - _ROOM, share / 2)
+
+
 def _limiter_at(rate: float) -> AsyncLimiter:
     return AsyncLimiter(_ROOM, _ROOM / (rate * _UNDER))
