@@ -53,6 +53,12 @@ class ConfigError(UsageError):
 class InputError(UsageError):
     """A file given to stage 1 cannot be ingested as it is."""
 
+    @classmethod
+    def changed(cls, path: object) -> InputError:
+        """The file changed (grew, shrank, was rewritten) while it was being ingested: one
+        wording for every place that notices, whichever lake it was going to."""
+        return cls(f"{path} changed while it was being ingested: rerun once it is complete")
+
 
 class AuthError(UsageError):
     """TMDB answered 401: the token or key is missing, wrong or revoked."""

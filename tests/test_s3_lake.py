@@ -143,6 +143,23 @@ async def test_a_file_touched_during_the_upload_does_not_replace_the_object(
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+async def test_a_small_file_changed_since_it_was_hashed_is_not_put(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str
+) -> None:
+    # One PUT (the file fits one part) is held to the same rule as a multipart upload: the
+    # file must still be what was hashed, here a second older than it is now.
+    src = _csv(tmp_path / "movies.csv", MIB)
+    s3.put_object(Bucket=bucket, Key=KEY, Body=b"what an earlier run stored")
+    st = src.stat()
+    hashed = (st.st_size, st.st_mtime_ns - 1_000_000_000)
+    async with open_lake(f"s3://{bucket}") as lake:
+        with pytest.raises(InputError, match="changed while it was being ingested"):
+            await lake.upload_file(KEY, src, sha256="0" * 64, source=hashed)
+        await lake.upload_file(KEY, src, sha256="1" * 64, source=(st.st_size, st.st_mtime_ns))
+    stored = s3.get_object(Bucket=bucket, Key=KEY)
+    assert stored["Body"].read() == src.read_bytes() and stored["Metadata"]["sha256"] == "1" * 64
+
+
 async def _ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,

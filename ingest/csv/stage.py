@@ -138,7 +138,7 @@ async def ingest_file(
                 scan = await asyncio.to_thread(scan_csv, path, with_hash=False)
             action = "skipped"
         else:
-            scan = await _upload_and_validate(lake, key, path, size, sha256, progress=progress)
+            scan = await _upload_and_validate(lake, key, path, ident, progress=progress)
             action = "uploaded"
     except ValueError as exc:
         raise InputError(f"{path} cannot be ingested: {exc}; the first line must be the header") from None
@@ -146,7 +146,7 @@ async def ingest_file(
         raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
     scan.sha256 = sha256
     if _fingerprint(path) != before or scan.size != size:
-        raise InputError(f"{path} changed while it was being ingested: rerun once it is complete")
+        raise InputError.changed(path)
     if action == "uploaded":
         stored = await lake.stat(key)
         if stored is None or stored.size != size or stored.sha256 != sha256:
@@ -182,13 +182,15 @@ async def ingest_file(
 
 
 async def _upload_and_validate(
-    lake: Lake, key: str, path: Path, size: int, sha256: str, *, progress: bool
+    lake: Lake, key: str, path: Path, ident: FileIdentity, *, progress: bool
 ) -> CsvScan:
-    """Stream the file up while a thread validates it; a failure of either cancels both."""
-    bar = Progress(f"{path.name} -> lake", size, unit="bytes", enabled=progress)
+    """Stream the file up while a thread validates it; a failure of either cancels both.
+    The lake commits nothing unless the file is still what was hashed (``ident``)."""
+    bar = Progress(f"{path.name} -> lake", ident.size, unit="bytes", enabled=progress)
+    upload = lake.upload_file(key, path, sha256=ident.sha256, on_bytes=bar.advance, source=ident.fingerprint)
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(lake.upload_file(key, path, sha256=sha256, on_bytes=bar.advance))
+            tg.create_task(upload)
             validation = tg.create_task(asyncio.to_thread(scan_csv, path, with_hash=False))
     except* IngestError as group:
         raise group.exceptions[0] from None

@@ -60,7 +60,11 @@ class Lake(Protocol):
         *,
         sha256: str,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> None: ...
+        source: tuple[int, int] | None = None,
+    ) -> None:
+        """Store the file at ``key`` with its SHA-256. ``source`` is the file's (size,
+        mtime_ns) when ``sha256`` was computed: nothing is committed if the file no longer
+        matches what was hashed (default: the file as it is when the call starts)."""
 
 
 @asynccontextmanager

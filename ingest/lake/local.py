@@ -147,7 +147,10 @@ class LocalLake:
         *,
         sha256: str,
         on_bytes: Callable[[int], None] | None = None,
+        source: tuple[int, int] | None = None,
     ) -> None:
+        # ``source`` is not needed here: the copy hashes what it copies and compares it with
+        # ``sha256`` itself, which catches any change since hashing, whatever its mtime.
         await asyncio.to_thread(self._copy, key, path, sha256, on_bytes)
 
     def _copy(self, key: str, path: Path, sha256: str, on_bytes: Callable[[int], None] | None) -> None:
@@ -165,7 +168,7 @@ class LocalLake:
                         on_bytes(len(chunk))
             if digest.hexdigest() != sha256:
                 # Raised before the rename: the key keeps what it held, matching its hash.
-                raise InputError(f"{path} changed while it was being ingested: rerun once it is complete")
+                raise InputError.changed(path)
 
         self._atomic(self._path(key), copy)
         self._record_sha(key, sha256)

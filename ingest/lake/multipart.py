@@ -98,11 +98,7 @@ class FileRegion(io.RawIOBase):
         return data
 
     def _shrank(self) -> InputError:
-        return shrank(self._name)
-
-
-def shrank(name: str) -> InputError:
-    return InputError(f"{name} changed while it was being ingested: rerun once it is complete")
+        return InputError.changed(self._name)
 
 
 def part_crc32(fd: int, name: str, offset: int, length: int, buffer: bytearray) -> str:
@@ -115,7 +111,7 @@ def part_crc32(fd: int, name: str, offset: int, length: int, buffer: bytearray) 
         step = view[: min(len(view), length - done)]
         n = os.preadv(fd, [step], offset + done)
         if n == 0:
-            raise shrank(name)
+            raise InputError.changed(name)
         crc = zlib.crc32(step[:n], crc)
         done += n
     return base64.b64encode(crc.to_bytes(4, "big")).decode()
@@ -126,7 +122,7 @@ def check_unchanged(path: Path, source: tuple[int, int]) -> None:
     a torn copy of a file changed mid-upload must not replace a good object."""
     now = os.stat(path)
     if (now.st_size, now.st_mtime_ns) != source:
-        raise shrank(str(path))
+        raise InputError.changed(path)
 
 
 def part_size_for(size: int, wanted: int) -> int:

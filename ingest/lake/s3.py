@@ -192,17 +192,21 @@ class S3Lake:
         *,
         sha256: str,
         on_bytes: Callable[[int], None] | None = None,
+        source: tuple[int, int] | None = None,
     ) -> None:
-        # Nothing is committed unless the file still has this size and mtime once read.
-        start = os.stat(path)
-        size = start.st_size
-        if size <= self._tuning.part_size:
+        # Nothing is committed unless the file still has the size and mtime it had when it
+        # was hashed, once read: one PUT or a multipart upload alike.
+        if source is None:
+            start = os.stat(path)
+            source = (start.st_size, start.st_mtime_ns)
+        if source[0] <= self._tuning.part_size:
             data = await asyncio.to_thread(path.read_bytes)
+            check_unchanged(path, source)
             await self.write(key, data, sha256=sha256)
             if on_bytes:
                 on_bytes(len(data))
             return
-        await self._multipart(key, path, (size, start.st_mtime_ns), sha256, on_bytes)
+        await self._multipart(key, path, source, sha256, on_bytes)
 
     async def _multipart(
         self,
