@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 
 class LambdaContext:
@@ -13,3 +15,24 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+async def kill_once_written(proc: asyncio.subprocess.Process, folder: Path, pattern: str, files: int) -> int:
+    """``kill -9`` a run once ``folder`` holds ``files`` files matching ``pattern`` (polled
+    every 10 ms for at most 30 s): a crash in the middle of the work, not before or after
+    it. Return how many such files the run left behind."""
+    try:
+        for _ in range(3000):
+            if _count(folder, pattern) >= files:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        proc.kill()
+        await proc.wait()
+    assert proc.returncode == -9, "the run ended before it could be killed"
+    return _count(folder, pattern)
+
+
+def _count(folder: Path, pattern: str) -> int:
+    # A few directory entries, polled: not worth a thread hop.
+    return len(list(folder.glob(pattern)))

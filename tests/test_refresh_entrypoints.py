@@ -28,7 +28,7 @@ from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, fre
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import cursor_key
-from tests.helpers import LambdaContext
+from tests.helpers import LambdaContext, kill_once_written
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 
 WAR = 10752
@@ -90,16 +90,7 @@ async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the
         fake.day = 1
         fake.counters = type(fake.counters)()
         proc = await _start(lake_dir, url, *args)
-        try:
-            for _ in range(3000):
-                if len(list(folder.glob("war-*.json"))) >= 2:
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            proc.kill()
-            await proc.wait()
-        assert proc.returncode == -9
-        left_behind = len(list(folder.glob("war-*.json")))
+        left_behind = await kill_once_written(proc, folder, "war-*.json", 2)
         # Killed halfway: the cursor stays on day 0.
         assert cursor_date(lake_dir) == day(0).isoformat()
         planning = (fake.counters.requests["changes"], fake.counters.requests["discover"])

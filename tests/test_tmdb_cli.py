@@ -13,6 +13,7 @@ import pytest
 
 from ingest.lake.keys import Kind
 from ingest.standin import FAKE_API_KEY, FAKE_TOKEN, Catalog, FakeTmdb
+from tests.helpers import kill_once_written
 from tests.tmdb_fixtures import DATE, dir_records
 
 WAR = 10752
@@ -127,16 +128,7 @@ async def test_a_killed_run_resumes_with_every_movie_exactly_once(tmp_path: Path
     async with fake.serve() as url:
         env = _env(url, token=FAKE_TOKEN)
         proc = await _start(tmp_path, env, *args)
-        try:
-            for _ in range(3000):
-                if len(list(folder.glob("war-*.json"))) >= 2:
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            proc.kill()
-            await proc.wait()
-        assert proc.returncode == -9
-        left_behind = len(list(folder.glob("war-*.json")))
+        left_behind = await kill_once_written(proc, folder, "war-*.json", 2)
         assert 2 <= left_behind < 8
         first_run = Counter(fake.counters.movie_requests)
         fake.counters.movie_requests.clear()
