@@ -84,7 +84,7 @@ ROWS: tuple[Setting, ...] = (
        env="INGEST_CONFIG", flag="--config", dest="config", metavar="PATH"),
     _S("run.date", Day(), _today, "processing date used in the partition path (default: today, UTC)",
        flag="--date", dest="date", metavar="YYYY-MM-DD", event="date"),
-    _S("run.log_level", Text("one of DEBUG, INFO, WARNING, ERROR", ("DEBUG", "INFO", "WARNING", "ERROR")),
+    _S("run.log_level", Choice(("DEBUG", "INFO", "WARNING", "ERROR")),
        "INFO", "how much to log", env="INGEST_LOG_LEVEL"),
     _S("job.lake", LakeUrl(), "./datalake", "s3://bucket[/prefix] or a local directory "
        "(default: INGEST_LAKE, then config.toml, then ./datalake)",

@@ -107,18 +107,18 @@ class Flag:
 @dataclass(frozen=True, slots=True)
 class Text:
     expected: str = "a non-empty string"
-    choices: tuple[str, ...] = ()
 
     def parse(self, raw: Any) -> str:
         value = _text(raw, self.expected)
-        if _CONTROL.search(value) or (self.choices and value.upper() not in self.choices):
+        if _CONTROL.search(value):
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
-        return value.upper() if self.choices else value
+        return value
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """One of a few lower-case words (``full``, ``incremental``), kept as written."""
+    """One of a few words (``full``, ``incremental``; ``DEBUG``, ``INFO``), in any case;
+    the value is the word as the table writes it."""
 
     choices: tuple[str, ...]
 
@@ -127,10 +127,13 @@ class Choice:
         return "one of " + ", ".join(self.choices)
 
     def parse(self, raw: Any) -> str:
-        value = _text(raw, self.expected).lower()
-        if value not in self.choices:
-            raise Invalid(f"must be {self.expected}, got {show(raw)}{suggestion(value, self.choices)}")
-        return value
+        value = _text(raw, self.expected)
+        # The table's spelling of the word, so "Full" and "debug" are read as meant.
+        found = next((c for c in self.choices if c.lower() == value.lower()), None)
+        if found is None:
+            hint = suggestion(value, self.choices, ignore_case=True)
+            raise Invalid(f"must be {self.expected}, got {show(raw)}{hint}")
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,9 +259,10 @@ def _genre(raw: Any) -> Genre:
     )
 
 
-def suggestion(word: str, known: Sequence[str]) -> str:
-    """ " (did you mean X?)" for the closest known word, or nothing."""
+def suggestion(word: str, known: Sequence[str], *, ignore_case: bool = False) -> str:
+    """ " (did you mean X?)" for the closest known word (as ``known`` spells it), or nothing."""
     from difflib import get_close_matches
 
-    close = get_close_matches(word, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    spelled = {k.lower() if ignore_case else k: k for k in known}
+    close = get_close_matches(word.lower() if ignore_case else word, list(spelled), n=1, cutoff=0.6)
+    return f" (did you mean {spelled[close[0]]}?)" if close else ""
