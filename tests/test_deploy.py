@@ -170,23 +170,32 @@ def test_the_artifacts_agree_on_bucket_and_port() -> None:
     assert config_port and int(config_port.group(1)) == exposed
 
 
-def test_the_init_script_creates_the_bucket_once(
-    base_env: dict[str, str], aws_env: str, s3: Any, tmp_path: Path
-) -> None:
+def _run_hook_twice(
+    script: str, names: dict[str, str], base_env: dict[str, str], tmp_path: Path
+) -> tuple[list[subprocess.CompletedProcess[str]], Path]:
+    """Run a LocalStack ready hook twice, as LocalStack would, with the test's ``aws`` on
+    PATH (it records each call in the returned log); both runs must succeed."""
     shim_dir, log = tmp_path / "bin", tmp_path / "aws-calls.log"
     shim_dir.mkdir()
     (shim_dir / "aws").write_text(AWS_SHIM.format(python=sys.executable))
     (shim_dir / "aws").chmod(0o755)
-    bucket = f"init-{tmp_path.name[-20:].lower().replace('_', '-')}"
     env = base_env | {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    env |= {"PATH": f"{shim_dir}:/usr/bin:/bin", "INGEST_BUCKET": bucket, "AWS_SHIM_LOG": str(log)}
+    env |= {"PATH": f"{shim_dir}:/usr/bin:/bin", "AWS_SHIM_LOG": str(log), **names}
     outs = [
         subprocess.run(
-            ["bash", str(ROOT / "deploy/localstack/init-s3.sh")], env=env, capture_output=True, text=True
+            ["bash", str(ROOT / "deploy/localstack" / script)], env=env, capture_output=True, text=True
         )
         for _ in range(2)
     ]
     assert [o.returncode for o in outs] == [0, 0], [o.stderr for o in outs]
+    return outs, log
+
+
+def test_the_init_script_creates_the_bucket_once(
+    base_env: dict[str, str], aws_env: str, s3: Any, tmp_path: Path
+) -> None:
+    bucket = f"init-{tmp_path.name[-20:].lower().replace('_', '-')}"
+    outs, log = _run_hook_twice("init-s3.sh", {"INGEST_BUCKET": bucket}, base_env, tmp_path)
     assert log.read_text().split("\n")[:-1] == [
         f"head-bucket {bucket}",
         f"create-bucket {bucket}",
@@ -199,20 +208,8 @@ def test_the_init_script_creates_the_bucket_once(
 def test_the_init_script_creates_the_queues_once(
     base_env: dict[str, str], aws_env: str, tmp_path: Path
 ) -> None:
-    shim_dir, log = tmp_path / "bin", tmp_path / "aws-calls.log"
-    shim_dir.mkdir()
-    (shim_dir / "aws").write_text(AWS_SHIM.format(python=sys.executable))
-    (shim_dir / "aws").chmod(0o755)
     queue = f"batches-{tmp_path.name[-12:].lower().replace('_', '-')}"
-    env = base_env | {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    env |= {"PATH": f"{shim_dir}:/usr/bin:/bin", "INGEST_QUEUE": queue, "AWS_SHIM_LOG": str(log)}
-    outs = [
-        subprocess.run(
-            ["bash", str(ROOT / "deploy/localstack/init-sqs.sh")], env=env, capture_output=True, text=True
-        )
-        for _ in range(2)
-    ]
-    assert [o.returncode for o in outs] == [0, 0], [o.stderr for o in outs]
+    outs, log = _run_hook_twice("init-sqs.sh", {"INGEST_QUEUE": queue}, base_env, tmp_path)
     assert all(f"queue {queue} ready" in o.stdout for o in outs)
     sqs = boto3.client("sqs", endpoint_url=aws_env)
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
