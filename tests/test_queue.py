@@ -21,7 +21,9 @@ from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.queue.enqueue import missing_batches
 from ingest.standin import Catalog, FakeTmdb
+from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import load_plan
+from ingest.tmdb.removed import removed_key
 from tests.queue_kit import (
     Queues,
     Worker,
@@ -114,6 +116,12 @@ async def test_three_workers_land_every_movie_and_collection_once(
         await _assert_every_record_once(lake, catalog)
         colls = await load_plan(lake, DATE, Kind.COLLECTIONS, "war")
         assert colls is not None
+        # The fleet's run is a complete run, as a one-shot's is: both cursors moved to its
+        # date, so the next run of the genre is incremental.
+        for kind in (Kind.MOVIES, Kind.COLLECTIONS):
+            cursor = await read_cursor(lake, kind, "war")
+            assert cursor is not None and cursor.date == DATE, kind
+        assert await lake.read(removed_key(DATE, "war")) is not None
     done = sum(m['ingest_queue_batches_total{state="done"}'] for m in metrics)
     assert done == BIG // 100 + len(colls.batches(len(colls.ids)))
     # Exactly one worker froze the collections' plan and sent its batches.

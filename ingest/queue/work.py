@@ -29,6 +29,7 @@ from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.crawl import dataset_completed
 from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
@@ -81,9 +82,28 @@ class BatchWorker:
         if tally.written_batches != 1:
             # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
             return "stopped" if tally.unstarted and self._stop.requested else "failed"
+        await self._complete_if_last(plan, message)
         if plan.kind is Kind.MOVIES and message.then_collections:
             await self._collections_if_last(plan, message)
         return "written"
+
+    async def _complete_if_last(self, plan: Plan, message: BatchMessage) -> None:
+        """When this batch was the last of a whole-genre plan to land, the date's run of the
+        dataset is complete: take the step a one-shot run takes (``removed.json``, the
+        cursor), so a fleet's next run is incremental too. Two workers landing last batches
+        at once both take it; it writes the same thing twice."""
+        movies = (
+            plan
+            if plan.kind is Kind.MOVIES
+            else await load_plan(self._lake, plan.date, Kind.MOVIES, plan.genre)
+        )
+        if movies is None or not movies.complete or plan.source_plan_id not in (None, movies.plan_id):
+            return
+        # A movie message names how many ids its run covered: a --limit run is no whole genre.
+        if plan.kind is Kind.MOVIES and message.target < len(plan.ids):
+            return
+        if not await missing_batches(self._lake, plan, len(plan.ids)):
+            await dataset_completed(self._lake, self._stats, movies, plan)
 
     async def _collections_if_last(self, movies: Plan, message: BatchMessage) -> None:
         if self._queue is None or await missing_batches(self._lake, movies, message.target):

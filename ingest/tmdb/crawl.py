@@ -132,6 +132,17 @@ def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
     )
 
 
+async def dataset_completed(lake: Lake, stats: TmdbStats, movies: Plan, plan: Plan) -> None:
+    """``plan`` (movies, or collections drawn from ``movies``, a plan of the whole genre) is
+    entirely in the lake: record what the movies lost, and move the dataset's cursor to
+    this date. One step for a one-shot run and for the queue worker that lands the last
+    batch."""
+    if plan.kind is Kind.MOVIES:
+        removed = await record_removed(lake, plan)
+        stats.removed += removed.count
+    await move_cursor(lake, plan.kind, plan.genre, plan.date, plan.plan_id, movies.refresh)
+
+
 # What explains a failed TaskGroup best, most telling first.
 _PRIMARY = (AuthError, UsageError, LakeError, IngestError)
 
@@ -219,12 +230,8 @@ class GenreCrawler:
         """``plan`` (movies, or collections drawn from ``movies``) is entirely in the lake:
         record what the movies lost, and move the dataset's cursor to this date. Not for a
         ``--limit`` run, which is no complete run of the genre."""
-        if self._settings.job.limit is not None or not movies.complete:
-            return
-        if plan.kind is Kind.MOVIES:
-            removed = await record_removed(self._lake, plan)
-            self._stats.removed += removed.count
-        await move_cursor(self._lake, plan.kind, plan.genre, plan.date, plan.plan_id, movies.refresh)
+        if self._settings.job.limit is None and movies.complete:
+            await dataset_completed(self._lake, self._stats, movies, plan)
 
     async def _fetch(self, plan: Plan, target: int) -> tuple[FetchTally, bool]:
         """Fetch the batches of ``plan``'s first ``target`` ids that are not in the lake;
