@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,10 @@ CASES = {
     + ROW
     + b"|x\n"
     + ROW,
+    # Counts alone would pass these: one row a field short and one a field over, and a
+    # two-byte character split by an ASCII byte whose halves would pair up without it.
+    "compensating_fields": HEADER + b"\n" + ROW + b"|x\n" + ROW.replace(b"|M|", b"|") + b"\n" + ROW + b"\n",
+    "split_character": HEADER + b"\n" + ROW + b"\n" + ROW.replace(b"Z\xc3\xa9", b"Z\xc3-\xa9") + b"\n",
     "header_only": HEADER + b"\n",
     "header_no_newline": HEADER,
 }
@@ -66,6 +71,32 @@ def test_scan_matches_naive(tmp_path: Path, name: str, chunk: int) -> None:
     assert scan.first_malformed_lines == bad
     assert scan.malformed_rows == len(bad)
     assert scan.kind == "series" and scan.columns == 16
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_scan_matches_naive_on_damaged_files(tmp_path: Path, seed: int) -> None:
+    """Rows damaged at random (a field added or lost, bytes that are not UTF-8, a character
+    cut in half, a stray carriage return) are found exactly where a line-by-line reading
+    finds them, whichever block of the scan they fall in."""
+    rng = random.Random(seed)
+    damage = [
+        lambda r: r + b"|extra",
+        lambda r: r.replace(b"|M|", b"|", 1),
+        lambda r: r.replace(b"Z\xc3\xa9", b"Z\xe9", 1),
+        lambda r: r.replace(b"Z\xc3\xa9", b"Z\xc3 \xa9", 1),
+        lambda r: r.replace(b"Cidade", b"Cid\xff", 1),
+        lambda r: r + b"\r",
+    ]
+    rows = [rng.choice(damage)(ROW) if rng.random() < 0.02 else ROW for _ in range(3000)]
+    data = HEADER + b"\n" + b"\n".join(rows) + b"\n"
+    path = tmp_path / "series.csv"
+    path.write_bytes(data)
+    rows_seen, bad = naive(data)
+    assert bad, "the damage must hit some rows"
+    for chunk in (997, 64 * 1024):
+        scan = scan_csv(path, chunk_size=chunk)
+        assert (scan.rows, scan.malformed_rows) == (rows_seen, len(bad))
+        assert scan.first_malformed_lines == bad[:20]
 
 
 def test_unknown_header_is_kept_with_its_column_count(tmp_path: Path) -> None:
