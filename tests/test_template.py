@@ -67,8 +67,12 @@ def test_json_tables_hold_every_field_tmdb_sends(tables: dict[str, GlueTable]) -
         assert t.serde["Parameters"]["ignore.malformed.json"] == "false"
 
 
-def test_killed_multipart_uploads_expire() -> None:
+def test_killed_uploads_and_replaced_versions_expire() -> None:
     bucket = load_template()["Resources"]["LakeBucket"]["Properties"]
     rules = bucket["LifecycleConfiguration"]["Rules"]
     aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r and r["Status"] == "Enabled"]
     assert [r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for r in aborts] == [2]
+    # The bucket is versioned: replaced versions must not be kept (and billed) forever.
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    expiring = [r for r in rules if "NoncurrentVersionExpiration" in r and r["Status"] == "Enabled"]
+    assert [r["NoncurrentVersionExpiration"]["NoncurrentDays"] for r in expiring] == [30]
