@@ -180,6 +180,45 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
     assert rc == 0 and body["complete"]
 
 
+async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
+    tmp_path: Path, lake_url: str, catalog: Catalog
+) -> None:
+    """A run stopped after a genre's movies were all in and before it froze their
+    collections left no collection plan: the date is not complete until a rerun."""
+    async with open_lake(lake_url) as lake:
+        await write_raw_zone(lake, catalog)
+    _delete(lake_url, plan_key(DATE, Kind.COLLECTIONS, "war"))
+
+    rc, body = await _status_json(tmp_path, lake_url)
+    assert rc == 1 and not body["complete"]
+    tmdb = _by_name(body)
+    assert tmdb["war movies"]["complete"] and tmdb["crime collections"]["complete"]
+    war = tmdb["war collections"]
+    assert (war["complete"], war["planned_yet"], war["plan_id"], war["batches_missing"]) == (
+        False,
+        False,
+        None,
+        0,
+    )
+    assert tmdb["crime collections"]["planned_yet"] is True
+
+    rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
+    assert rc == 1
+    assert (
+        next(line for line in out.splitlines() if line.startswith("war collections")).split()[2]
+        == "unplanned"
+    )
+    assert out.splitlines()[-1] == (
+        "incomplete: the collections of 1 genre not in the lake; "
+        "rerun the same command with --date 2026-11-28 to finish it"
+    )
+
+    async with open_lake(lake_url) as lake:
+        await write_raw_zone(lake, catalog)
+    rc, body = await _status_json(tmp_path, lake_url)
+    assert rc == 0 and body["complete"] and _by_name(body)["war collections"]["planned_yet"]
+
+
 async def _marker(lake: Lake, kind: Kind, genre: str, number: int) -> str:
     plan = await load_plan(lake, DATE, kind, genre)
     assert plan is not None

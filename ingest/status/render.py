@@ -47,8 +47,11 @@ def verdict(status: DateStatus) -> str:
     parts = []
     batches = sum(len(t.missing_batches) for t in status.tmdb)
     files = sum(not c.complete for c in status.csv)
+    unplanned = sum(t.unplanned for t in status.tmdb)
     if batches:
         parts.append(f"{batches} TMDB batch{'es' if batches != 1 else ''}")
+    if unplanned:
+        parts.append(f"the collections of {unplanned} genre{'s' if unplanned != 1 else ''}")
     if files:
         parts.append(f"{files} CSV file{'s' if files != 1 else ''}")
     return (
@@ -91,7 +94,8 @@ def render_json(status: DateStatus) -> str:
                 "gap": t.gap,
                 "gap_reason": t.gap_reason,
                 "cursor": t.cursor,
-                "plan_id": t.plan_id,
+                "plan_id": t.plan_id or None,
+                "planned_yet": not t.unplanned,
             }
             for t in status.tmdb
         ],
@@ -107,7 +111,7 @@ def _csv_row(c: CsvStatus) -> list[str]:
 def _tmdb_row(t: TmdbStatus) -> list[str]:
     return [
         f"{t.genre} {t.kind}",
-        "ok" if t.complete else "missing",
+        "ok" if t.complete else "unplanned" if t.unplanned else "missing",
         t.refresh,
         _n(t.planned),
         _n(t.written),

@@ -69,10 +69,13 @@ class TmdbStatus:
     # from (None before its first complete run).
     cursor: str | None
     plan_id: str
+    # Collections a run asked for whose plan was never saved: the run stopped after the
+    # genre's movies were all in and before it froze their collections.
+    unplanned: bool = False
 
     @property
     def complete(self) -> bool:
-        return not self.missing_batches
+        return not self.missing_batches and not self.unplanned
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,9 @@ class DateStatus:
 
 async def survey(lake: Lake, date: dt.date) -> DateStatus:
     csv = await _csv_files(lake, date)
-    tmdb = [await _dataset(lake, plan) for plan in await _plans(lake, date)]
+    plans = await _plans(lake, date)
+    tmdb = [await _dataset(lake, plan) for plan in plans]
+    tmdb += _unplanned_collections(plans, tmdb)
     tmdb.sort(key=lambda t: (t.genre, t.kind is not Kind.MOVIES))
     return DateStatus(lake.url, date, tuple(csv), tuple(tmdb))
 
@@ -186,6 +191,36 @@ async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
         cursor=cursor.date.isoformat() if cursor else None,
         plan_id=plan.plan_id,
     )
+
+
+def _unplanned_collections(plans: list[Plan], datasets: list[TmdbStatus]) -> list[TmdbStatus]:
+    """A row for each genre whose movies are all in, whose runs asked for collections
+    (recorded in the movie plan's history), and which has no collection plan."""
+    planned = {p.genre for p in plans if p.kind is Kind.COLLECTIONS}
+    rows = []
+    for plan, movies in zip(plans, datasets, strict=True):
+        if plan.kind is not Kind.MOVIES or plan.genre in planned or not movies.complete:
+            continue
+        if any(entry.get("collections") is True for entry in plan.history):
+            rows.append(
+                TmdbStatus(
+                    genre=plan.genre,
+                    kind=Kind.COLLECTIONS,
+                    refresh=plan.refresh,
+                    planned=0,
+                    written=0,
+                    not_found=0,
+                    batches=0,
+                    missing_batches=(),
+                    removed=0,
+                    gap=None,
+                    gap_reason=None,
+                    cursor=None,
+                    plan_id="",
+                    unplanned=True,
+                )
+            )
+    return rows
 
 
 async def _marker_bodies(lake: Lake, done: dict[int, str]) -> dict[int, dict[str, Any]]:

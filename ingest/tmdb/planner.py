@@ -116,6 +116,10 @@ class GenrePlanner:
             "windows": found.windows,
             "discover_requests": found.requests,
             "discover_attempts": self._stats.requests - attempts_before,
+            # Whether this run also wanted the genre's collections: ``status`` then knows a
+            # date whose movies are all in but whose collections were never planned (a run
+            # stopped in between) is not complete.
+            "collections": self._job.collections,
         }
 
     async def _discover(self, genre: Genre, old: Plan | None) -> Plan:
