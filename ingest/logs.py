@@ -62,6 +62,14 @@ def _plain_values(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> 
     return event
 
 
+def _json_containers(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """For the console: a dict or list field as compact JSON, not as a Python repr."""
+    for key, value in event.items():
+        if isinstance(value, dict | list):
+            event[key] = orjson.dumps(value).decode()
+    return event
+
+
 class _LineLogger:
     """structlog's Print/BytesLogger, but writing each line through ``write_line``."""
 
@@ -100,7 +108,7 @@ def configure_logging(*, json: bool | None = None, level: str | None = None) -> 
         )
     else:
         structlog.configure(
-            processors=[*shared, structlog.dev.ConsoleRenderer(colors=False)],
+            processors=[*shared, _json_containers, structlog.dev.ConsoleRenderer(colors=False)],
             wrapper_class=structlog.make_filtering_bound_logger(level_no),
             logger_factory=_line_logger,
             cache_logger_on_first_use=False,

@@ -15,10 +15,11 @@ SECRET = "tok-0123456789abcdef"
 
 LOGGING_PROCESS = f"""
 import pathlib
+import sys
 import structlog
 from ingest.logs import configure_logging, register_secret
 
-configure_logging(json=True)
+configure_logging(json=sys.argv[1] == "json")
 register_secret({SECRET!r})
 structlog.get_logger("t").info(
     "run_counted",
@@ -32,7 +33,7 @@ structlog.get_logger("t").info(
 
 def test_structured_fields_stay_json_and_secrets_are_masked_at_any_depth() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", LOGGING_PROCESS], capture_output=True, cwd=ROOT, timeout=60, check=True
+        [sys.executable, "-c", LOGGING_PROCESS, "json"], capture_output=True, cwd=ROOT, timeout=60, check=True
     )
     assert SECRET.encode() not in proc.stderr
     event = orjson.loads(proc.stderr.strip().splitlines()[-1])
@@ -40,3 +41,21 @@ def test_structured_fields_stay_json_and_secrets_are_masked_at_any_depth() -> No
     assert event["ids"] == [1, 2]
     assert event["path"] == "/data/movies.csv"
     assert event["note"] == "bearer ***"
+
+
+def test_the_console_shows_structured_fields_as_json_too() -> None:
+    """On a terminal the line is for a person, but a dict or list field is still JSON a
+    person can paste, not ``{'succeeded': 2}``; secrets are masked the same way."""
+    proc = subprocess.run(
+        [sys.executable, "-c", LOGGING_PROCESS, "console"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    line = proc.stderr.decode().strip().splitlines()[-1]
+    assert SECRET not in line
+    # The console renderer quotes a value holding quotes; inside them is the JSON.
+    assert 'runs=\'{"succeeded":2,"failed":0,"nested":{"url":"https://x/?t=***"}}\'' in line
+    assert "ids=[1,2]" in line
+    assert "path=/data/movies.csv" in line
