@@ -10,19 +10,28 @@ finish, and says so in the logs and /metrics.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+import boto3
 import orjson
 import pytest
 
+from ingest.genres import resolve_genre
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.queue.enqueue import missing_batches
+from ingest.queue.messages import BatchMessage
+from ingest.queue.work import claim_key, claim_state
+from ingest.report import TmdbStats
 from ingest.standin import Catalog, FakeTmdb
+from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import load_plan
+from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
 from tests.queue_kit import (
     Queues,
@@ -35,7 +44,7 @@ from tests.queue_kit import (
     start_worker,
     write_config,
 )
-from tests.tmdb_fixtures import DATE, lake_files, records
+from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
 WAR = 10752
 # The fleet test's genre is the issue's 6,000 movies (60 batches, about 20 s per
@@ -159,6 +168,66 @@ async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
         assert codes == [0, 0]
         await _assert_every_record_once(lake, catalog)
     assert sum(m['ingest_queue_batches_total{state="redelivered"}'] for m in metrics) >= 1
+
+
+async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_message_comes_back(
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+) -> None:
+    """A worker landed the genre's last movie batch, claimed its collections and died
+    before sending them (and before deleting its message). Its message comes back with
+    the batch already done: the worker that takes it sends the collections in its place."""
+    queues = make_queues(aws_env, max_receives=5, visibility_s=2)
+    config = write_config(tmp_path, visibility_s=2)
+    movies_only = tmp_path / "movies-only.toml"
+    movies_only.write_text("[job]\ncollections = false\n")
+    fake = FakeTmdb(catalog, latency_s=0.005)
+    async with fake.serve() as url, open_lake(s3_lake_url) as lake:
+        env = env_for(url, s3_lake_url, queues.url)
+        # The state the dead worker left: every movie batch in the lake...
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ingest", "--date", DATE.isoformat(), "--genre", "war",
+            "--config", str(movies_only), env=env, cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        movies = await load_plan(lake, DATE, Kind.MOVIES, "war")
+        assert movies is not None and not await missing_batches(lake, movies, len(movies.ids))
+        # ...the collection plan it froze, and its claim, unsent, from an hour ago.
+        settings = settings_for(url, s3_lake_url)
+        async with TmdbClient(settings.tmdb, TmdbStats(), tuning=FAST) as client:
+            planner = GenrePlanner(lake, DATE, None, client, TmdbStats(), progress=False)
+            colls = await planner.collections(resolve_genre("war"), movies, len(movies.ids), {})
+        last = movies.batches(len(movies.ids))[-1]
+        message = BatchMessage.of(movies, last, len(movies.ids), then_collections=True)
+        claimed = {"claimed_at": "2026-11-28T00:00:00+00:00", "sent": False, "by": message.name}
+        assert await lake.create(claim_key(colls), orjson.dumps(claimed))
+        # Its message, back after the visibility timeout.
+        sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
+        sqs.send_message(QueueUrl=queues.url, MessageBody=message.body())
+
+        worker = await start_worker(env, tmp_path, config, 0)
+        try:
+            await _wait_until_whole(lake, aws_env, queues, [worker])
+        finally:
+            assert await worker.terminate() == 0
+        await _assert_every_record_once(lake, catalog)
+        assert claim_state(await lake.read(claim_key(colls))) == "sent"
+    assert len(worker.events("collections_claim_taken_over")) == 1
+    assert len(worker.events("collections_enqueued")) == 1
+
+
+def test_a_claim_is_pending_while_its_worker_may_still_be_sending() -> None:
+    now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
+
+    def claim(**body: object) -> bytes:
+        return orjson.dumps(body)
+
+    assert claim_state(claim(claimed_at="2026-11-28T11:59:30+00:00", sent=False), now) == "pending"
+    assert claim_state(claim(claimed_at="2026-11-28T11:58:30+00:00", sent=False), now) == "abandoned"
+    assert claim_state(claim(claimed_at="2026-11-28T11:59:30+00:00", sent=True), now) == "sent"
+    # A claim from before claims said whether they were sent, or one that cannot be read.
+    assert claim_state(b'{"kind": "movies"}', now) == claim_state(b"not json", now) == "sent"
 
 
 async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(

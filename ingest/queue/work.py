@@ -10,13 +10,18 @@ connection cap. A batch's outcome says what to do with its message:
 When a movie message asks for its collections and its batch was the genre's last one to
 land, the worker freezes the collection plan and enqueues its batches, once: the lake's
 conditional create of ``enqueued-<plan id>`` beside the collection plan decides which
-worker sends them, whatever the timing.
+worker sends them, whatever the timing. The claim says ``"sent": false`` until they are
+sent. A worker that dies in between never deletes its own message, so the message comes
+back, finds its batch already done, and whoever takes it sends the collections in the
+dead worker's place once the claim is older than ``CLAIM_GRACE_S``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Any, Literal
 
+import orjson
 import structlog
 
 from ingest.errors import ConfigError
@@ -39,6 +44,9 @@ log = structlog.get_logger(__name__)
 Outcome = Literal["written", "already_done", "stale", "failed", "stopped"]
 # Outcomes after which the message is deleted.
 SETTLED: frozenset[Outcome] = frozenset({"written", "already_done", "stale"})
+# An unsent collections claim older than this was left by a worker that died between
+# claiming and sending: a live one sends within seconds of its claim.
+CLAIM_GRACE_S = 60.0
 
 
 class BatchWorker:
@@ -74,6 +82,11 @@ class BatchWorker:
             return "stale"
         if await done_batches(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
+            # Back although done: its worker died after writing it, maybe between claiming
+            # the genre's collections and sending them.
+            if plan.kind is Kind.MOVIES and message.then_collections:
+                if not await self._collections_if_last(plan, message, redelivered=True):
+                    return "failed"
             return "already_done"
         pool = BatchPool(
             self._lake, self._client, self._stats, self._stop, plan, workers=self._concurrency, progress=False
@@ -105,17 +118,64 @@ class BatchWorker:
         if not await missing_batches(self._lake, plan, len(plan.ids)):
             await dataset_completed(self._lake, self._stats, movies, plan)
 
-    async def _collections_if_last(self, movies: Plan, message: BatchMessage) -> None:
+    async def _collections_if_last(
+        self, movies: Plan, message: BatchMessage, *, redelivered: bool = False
+    ) -> bool:
+        """Send the genre's collection batches if the movies are all in and no other worker
+        did or does; False when a claim is too young to tell a dead sender from a live one
+        (the message then comes back later)."""
         if self._queue is None or await missing_batches(self._lake, movies, message.target):
-            return
+            return True
         genre = _genre(message)
         planner = GenrePlanner(self._lake, movies.date, None, self._client, self._stats, progress=False)
         plan = await planner.collections(genre, movies, message.target, {})
-        claim = f"{dataset_prefix(plan.date, plan.kind, plan.genre)}enqueued-{plan.plan_id}"
-        if not await self._lake.create(claim, message.body().encode()):
-            return  # another worker landed a last batch too, and sends them
+        claim = claim_key(plan)
+        if not await self._lake.create(claim, _claim(message, sent=False)):
+            if not redelivered:
+                return True  # another worker landed a last batch too, and sends them
+            state = claim_state(await self._lake.read(claim))
+            if state == "sent":
+                return True
+            if state == "pending":
+                log.info("collections_claim_pending", genre=genre.slug, plan_id=plan.plan_id)
+                return False
+            log.warning("collections_claim_taken_over", genre=genre.slug, plan_id=plan.plan_id)
         sent = await enqueue_collections(self._lake, planner, self._queue, genre, movies, message.target)
+        await self._lake.write(claim, _claim(message, sent=True))
         log.info("collections_enqueued", genre=genre.slug, plan_id=plan.plan_id, batches=sent)
+        return True
+
+
+def claim_key(collections: Plan) -> str:
+    """Where the one worker that sends a collection plan's batches says so."""
+    prefix = dataset_prefix(collections.date, collections.kind, collections.genre)
+    return f"{prefix}enqueued-{collections.plan_id}"
+
+
+def _claim(message: BatchMessage, *, sent: bool) -> bytes:
+    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return orjson.dumps({"claimed_at": at, "sent": sent, "by": message.name})
+
+
+def claim_state(
+    data: bytes | None, now: dt.datetime | None = None
+) -> Literal["sent", "pending", "abandoned"]:
+    """A claim's state: its batches were sent, are being sent, or never will be by its
+    worker. A claim that cannot be read, or was written before claims said, counts as sent."""
+    try:
+        body: Any = orjson.loads(data or b"")
+    except orjson.JSONDecodeError:
+        return "sent"
+    if not isinstance(body, dict) or body.get("sent") is not False:
+        return "sent"
+    try:
+        at = dt.datetime.fromisoformat(str(body.get("claimed_at")))
+    except ValueError:
+        return "abandoned"
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    age = ((now or dt.datetime.now(dt.UTC)) - at).total_seconds()
+    return "pending" if age < CLAIM_GRACE_S else "abandoned"
 
 
 def _genre(message: BatchMessage) -> Genre:
