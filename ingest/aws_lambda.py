@@ -163,8 +163,12 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 def _handle_sqs(event: Mapping[str, Any], budget_s: float, started: float) -> dict[str, Any]:
     """Batch messages from an SQS event source mapping (``ingest.queue.lambda_sqs``)."""
     settings = start("lambda", env=_environment(), json_logs=True)
-    stop = Stop(deadline=started + budget_s - settings.lambda_reserve_s)
-    return asyncio.run(run_records(settings, event["Records"], stop))
+    reserve_s = settings.lambda_reserve_s
+    # As for a scheduled event: no batch starts after the reserve, and a batch still running
+    # near the hard deadline is cut, so the answer (its record among the failures) is sent.
+    stop = Stop(deadline=started + budget_s - reserve_s)
+    cut_after_s = budget_s - min(_CUT_MARGIN_S, reserve_s / 2) - (time.monotonic() - started)
+    return asyncio.run(run_records(settings, event["Records"], stop, cut_after_s=cut_after_s))
 
 
 async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:

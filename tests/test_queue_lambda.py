@@ -67,3 +67,34 @@ async def test_an_sqs_event_answers_with_exactly_the_failed_batch(
         assert [b.number for b in await missing_batches(lake, plan, len(ids))] == [2]
         written = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war"))]
         assert sorted(written) == sorted(batches[0].ids + batches[2].ids)
+
+
+async def test_batches_still_running_near_the_deadline_are_cut_and_answered_as_failed(
+    s3_lake_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TMDB so slow that no batch can finish in the invocation: the handler cuts them
+    before Lambda would stop it, and answers with every record, so each comes back."""
+    catalog = Catalog.synthetic({WAR: 200}, seed=5)
+    ids = tuple(sorted(catalog.genre_ids(WAR)))
+    async with open_lake(s3_lake_url) as lake:
+        plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
+        batches = plan.batches(len(ids))
+        event = {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
+        # 100 movies at 2 in flight and 1 s each: 50 s a batch, against 6 s of invocation.
+        fake = FakeTmdb(catalog, latency_s=1.0)
+        (tmp_path / "config.toml").write_text(
+            "[tmdb]\nrate_per_s = 1000\nconcurrency = 2\n[lambda]\nreserve_s = 2\n"
+        )
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
+        monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+        for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
+            monkeypatch.delenv(name, raising=False)
+        async with fake.serve() as url:
+            monkeypatch.setenv("TMDB_BASE_URL", url)
+            context = FakeContext(6)
+            answer = await asyncio.to_thread(handler, event, context)
+            # Answered while the invocation still had time left (the cut is 1 s before).
+            assert context.get_remaining_time_in_millis() > 0
+        assert answer == {"batchItemFailures": [{"itemIdentifier": f"message-{b.number}"} for b in batches]}
+        assert [b.number for b in await missing_batches(lake, plan, len(ids))] == [1, 2]

@@ -6,7 +6,9 @@ ones that failed, for ``ReportBatchItemFailures``::
 
 SQS deletes the others and hands the failed ones out again (and, after
 ``maxReceiveCount``, to the dead-letter queue). A batch already in the lake counts as
-done; a batch not started before the invocation's reserve counts as failed, to come back.
+done; a batch not started before the invocation's reserve counts as failed, to come back,
+and so does one still running when the invocation is about to end (it is cut, so that the
+answer is sent before Lambda stops the function).
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ def is_sqs_event(event: Any) -> bool:
     )
 
 
-async def run_records(settings: Settings, records: Sequence[Mapping[str, Any]], stop: Stop) -> dict[str, Any]:
-    """Fetch every record's batch; answer with the message ids of those that failed."""
+async def run_records(
+    settings: Settings, records: Sequence[Mapping[str, Any]], stop: Stop, *, cut_after_s: float | None = None
+) -> dict[str, Any]:
+    """Fetch every record's batch; answer with the message ids of those not settled, which
+    includes any still running ``cut_after_s`` from now."""
     stats = TmdbStats()
-    failed: list[str] = []
+    settled: set[str] = set()
     gate = asyncio.Semaphore(settings.queue.batches_in_flight)
     async with (
         open_lake(settings.lake, settings.upload) as lake,
@@ -54,16 +59,21 @@ async def run_records(settings: Settings, records: Sequence[Mapping[str, Any]], 
 
         async def one(record: Mapping[str, Any]) -> None:
             async with gate:
-                if not await _settled(worker, record):
-                    failed.append(str(record.get("messageId")))
+                if await _settled(worker, record):
+                    settled.add(str(record.get("messageId")))
 
-        async with asyncio.TaskGroup() as tg:
-            for record in records:
-                tg.create_task(one(record))
-    log.info("sqs_records_finished", records=len(records), failed=len(failed), written=stats.written)
+        try:
+            async with asyncio.timeout(cut_after_s), asyncio.TaskGroup() as tg:
+                for record in records:
+                    tg.create_task(one(record))
+        except TimeoutError:
+            log.warning(
+                "sqs_records_cut", records=len(records), settled=len(settled), cut_after_s=cut_after_s
+            )
     # In the order SQS sent them: the answer reads like the event.
-    order = {str(r.get("messageId")): n for n, r in enumerate(records)}
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(failed, key=order.__getitem__)]}
+    failed = [m for m in (str(r.get("messageId")) for r in records) if m not in settled]
+    log.info("sqs_records_finished", records=len(records), failed=len(failed), written=stats.written)
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
 
 async def _settled(worker: BatchWorker, record: Mapping[str, Any]) -> bool:
