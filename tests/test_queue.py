@@ -29,7 +29,7 @@ from ingest.queue.work import claim_key, claim_state
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, FakeTmdb
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.cursor import read_cursor
+from ingest.tmdb.cursor import cursor_key, read_cursor
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
@@ -202,6 +202,10 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
         message = BatchMessage.of(movies, last, len(movies.ids), then_collections=True)
         claimed = {"claimed_at": "2026-11-28T00:00:00+00:00", "sent": False, "by": message.name}
         assert await lake.create(claim_key(colls), orjson.dumps(claimed))
+        # It died before the completion step too: no removed.json, no cursor for the date.
+        for key in (cursor_key(Kind.MOVIES, "war"), removed_key(DATE, "war")):
+            _delete_key(aws_env, s3_lake_url, key)
+        assert await read_cursor(lake, Kind.MOVIES, "war") is None
         # Its message, back after the visibility timeout.
         sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
         sqs.send_message(QueueUrl=queues.url, MessageBody=message.body())
@@ -213,8 +217,17 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
             assert await worker.terminate() == 0
         await _assert_every_record_once(lake, catalog)
         assert claim_state(await lake.read(claim_key(colls))) == "sent"
+        # The worker that took the message back took the completion step in its place.
+        cursor = await read_cursor(lake, Kind.MOVIES, "war")
+        assert cursor is not None and cursor.date == DATE
+        assert await lake.read(removed_key(DATE, "war")) is not None
     assert len(worker.events("collections_claim_taken_over")) == 1
     assert len(worker.events("collections_enqueued")) == 1
+
+
+def _delete_key(endpoint: str, lake_url: str, key: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.delete_object(Bucket=lake_url.removeprefix("s3://"), Key=key)
 
 
 def test_a_claim_is_pending_while_its_worker_may_still_be_sending() -> None:

@@ -82,8 +82,9 @@ class BatchWorker:
             return "stale"
         if await done_batches(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
-            # Back although done: its worker died after writing it, maybe between claiming
-            # the genre's collections and sending them.
+            # Back although done: its worker died after writing it, maybe before taking the
+            # completion step or between claiming the genre's collections and sending them.
+            await self._complete_if_last(plan, message)
             if plan.kind is Kind.MOVIES and message.then_collections:
                 if not await self._collections_if_last(plan, message, redelivered=True):
                     return "failed"
