@@ -134,9 +134,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             f"the invocation has {budget_s:.0f} s but {reserve_s:.0f} s are reserved: raise the "
             "function's timeout or lower INGEST_LAMBDA_RESERVE_S / [lambda] reserve_s"
         )
-    # No batch starts after `deadline`; anything still running at `cut_after_s` is cancelled.
-    stop = Stop(deadline=started + budget_s - reserve_s)
-    cut_after_s = budget_s - min(_CUT_MARGIN_S, reserve_s / 2) - (time.monotonic() - started)
+    stop, cut_after_s = _deadlines(started, budget_s, reserve_s)
     log.info("invocation_started", **plan.as_event(), budget_s=round(budget_s, 1), reserve_s=reserve_s)
     try:
         report = asyncio.run(_run(settings, stop, cut_after_s))
@@ -163,12 +161,18 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 def _handle_sqs(event: Mapping[str, Any], budget_s: float, started: float) -> dict[str, Any]:
     """Batch messages from an SQS event source mapping (``ingest.queue.lambda_sqs``)."""
     settings = start("lambda", env=_environment(), json_logs=True)
-    reserve_s = settings.lambda_reserve_s
-    # As for a scheduled event: no batch starts after the reserve, and a batch still running
-    # near the hard deadline is cut, so the answer (its record among the failures) is sent.
+    # As for a scheduled event; a batch cut is answered among the failures.
+    stop, cut_after_s = _deadlines(started, budget_s, settings.lambda_reserve_s)
+    return asyncio.run(run_records(settings, event["Records"], stop, cut_after_s=cut_after_s))
+
+
+def _deadlines(started: float, budget_s: float, reserve_s: float) -> tuple[Stop, float]:
+    """No batch starts once ``reserve_s`` of the invocation remain (the Stop); anything still
+    running after the returned number of seconds from now is cancelled, so the handler
+    answers before Lambda stops the function."""
     stop = Stop(deadline=started + budget_s - reserve_s)
     cut_after_s = budget_s - min(_CUT_MARGIN_S, reserve_s / 2) - (time.monotonic() - started)
-    return asyncio.run(run_records(settings, event["Records"], stop, cut_after_s=cut_after_s))
+    return stop, cut_after_s
 
 
 async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:

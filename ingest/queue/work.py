@@ -80,26 +80,28 @@ class BatchWorker:
             # another plan's now, and a rerun of --enqueue sends those.
             log.warning("batch_message_stale", batch=message.name, plan_id=message.plan_id)
             return "stale"
+        outcome: Outcome = "already_done"
         if await done_batches(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
-            # Back although done: its worker died after writing it, maybe before taking the
-            # completion step or between claiming the genre's collections and sending them.
-            await self._complete_if_last(plan, message)
-            if plan.kind is Kind.MOVIES and message.then_collections:
-                if not await self._collections_if_last(plan, message, redelivered=True):
-                    return "failed"
-            return "already_done"
-        pool = BatchPool(
-            self._lake, self._client, self._stats, self._stop, plan, workers=self._concurrency, progress=False
-        )
-        tally = await pool.run([batch])
-        if tally.written_batches != 1:
-            # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
-            return "stopped" if tally.unstarted and self._stop.requested else "failed"
+        else:
+            pool = BatchPool(
+                self._lake, self._client, self._stats, self._stop, plan,
+                workers=self._concurrency, progress=False,
+            )  # fmt: skip
+            tally = await pool.run([batch])
+            if tally.written_batches != 1:
+                # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
+                return "stopped" if tally.unstarted and self._stop.requested else "failed"
+            outcome = "written"
+        # The batch is in the lake: if it was the last, take the steps that follow. A message
+        # back although its batch was done may be one whose worker died before taking them
+        # (or between claiming the genre's collections and sending them).
         await self._complete_if_last(plan, message)
         if plan.kind is Kind.MOVIES and message.then_collections:
-            await self._collections_if_last(plan, message)
-        return "written"
+            redelivered = outcome == "already_done"
+            if not await self._collections_if_last(plan, message, redelivered=redelivered):
+                return "failed"
+        return outcome
 
     async def _complete_if_last(self, plan: Plan, message: BatchMessage) -> None:
         """When this batch was the last of a whole-genre plan to land, the date's run of the
