@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
+
+import boto3
 
 
 class LambdaContext:
@@ -36,3 +39,13 @@ async def kill_once_written(proc: asyncio.subprocess.Process, folder: Path, patt
 def _count(folder: Path, pattern: str) -> int:
     # A few directory entries, polled: not worth a thread hop.
     return len(list(folder.glob(pattern)))
+
+
+def delete_from_lake(lake_url: str, key: str) -> None:
+    """Take one object out of a lake (a directory, or S3 at ``AWS_ENDPOINT_URL``), as a
+    kill mid-write or a hand would leave it."""
+    if lake_url.startswith("s3://"):
+        client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+        client.delete_object(Bucket=lake_url.removeprefix("s3://"), Key=key)
+    else:
+        (Path(lake_url) / key).unlink()

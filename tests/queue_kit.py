@@ -83,8 +83,13 @@ def write_config(folder: Path, *, visibility_s: int, max_attempts: int = 8) -> P
 
 
 async def enqueue(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
+    return await run_ingest(env, cwd, "--enqueue", *args)
+
+
+async def run_ingest(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
+    """``python -m ingest --date DATE ARGS...``: its exit code and stderr."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--date", DATE.isoformat(), "--enqueue", *args,
+        sys.executable, "-m", "ingest", "--date", DATE.isoformat(), *args,
         env=env, cwd=cwd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _, err = await asyncio.wait_for(proc.communicate(), 120)

@@ -19,6 +19,7 @@ import structlog
 from ingest.aws_lambda import _token_cache, handler, plan_from_event
 from ingest.errors import ConfigError
 from ingest.standin import FAKE_TOKEN, Catalog, standin_process
+from tests.helpers import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 WAR, CRIME = 10752, 80
@@ -31,16 +32,6 @@ def _fresh_logging() -> Iterator[None]:
     """The handler configures structlog for the process (JSON, INFO): undo it for the next test."""
     yield
     structlog.reset_defaults()
-
-
-class FakeContext:
-    """Lambda's context, as far as the handler uses it: a clock that runs out."""
-
-    def __init__(self, budget_s: float) -> None:
-        self.deadline = time.monotonic() + budget_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +82,7 @@ def _chain(event: dict[str, Any], budget_s: float) -> list[tuple[dict[str, Any],
     """Invoke as the state machine does: again with "continue" until "done"."""
     answers = []
     for _ in range(10):
-        context = FakeContext(budget_s)
+        context = LambdaContext(budget_s)
         answer = handler(event, context)
         answers.append((answer, context.deadline - time.monotonic()))
         if answer["status"] == "done":
@@ -130,17 +121,17 @@ def test_a_chain_of_invocations_writes_every_movie_exactly_once(
 
 
 def test_the_seeds_tipo_events(lambda_env: str, s3: Any, bucket: str, catalog: Catalog) -> None:
-    answer = handler({"tipo": "guerra", "date": DATE, "limit": 30}, FakeContext(30))
+    answer = handler({"tipo": "guerra", "date": DATE, "limit": 30}, LambdaContext(30))
     assert answer["status"] == "done"
     assert answer["summary"]["genres"] == ["war"] and answer["summary"]["collections"] is False
     war = _records(s3, bucket, "Raw/TMDB/JSON/Movies/2026/11/20/war-")
     assert len(war) == 30 and {m["id"] for m in war} <= catalog.genre_ids(WAR)
 
-    answer = handler({"tipo": "crime", "date": DATE, "limit": 30}, FakeContext(30))
+    answer = handler({"tipo": "crime", "date": DATE, "limit": 30}, LambdaContext(30))
     assert answer["status"] == "done"
     assert len(_records(s3, bucket, "Raw/TMDB/JSON/Movies/2026/11/20/crime-")) == 30
 
-    answer = handler({"tipo": "franquias", "date": DATE, "limit": 30}, FakeContext(30))
+    answer = handler({"tipo": "franquias", "date": DATE, "limit": 30}, LambdaContext(30))
     assert answer["status"] == "done"
     assert answer["summary"]["genres"] == ["crime", "war"]
     assert answer["summary"]["movies"] is False and answer["summary"]["collections"] is True
@@ -160,13 +151,13 @@ def test_the_token_comes_from_ssm_when_the_environment_has_none(
     monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name)
     _token_cache.clear()
     answer = handler({"genres": ["war"], "collections": False, "limit": 5, "date": DATE},
-                     FakeContext(30))  # fmt: skip
+                     LambdaContext(30))  # fmt: skip
     assert answer["status"] == "done"
     assert len(_records(s3, bucket, "Raw/TMDB/JSON/Movies/")) == 5
 
     monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name + "-missing")
     with pytest.raises(ConfigError, match="cannot read the TMDB token from SSM parameter"):
-        handler({"tipo": "guerra", "limit": 5}, FakeContext(30))
+        handler({"tipo": "guerra", "limit": 5}, LambdaContext(30))
 
 
 def test_a_token_from_ssm_is_checked_by_the_same_row_and_never_shown(
@@ -179,14 +170,14 @@ def test_a_token_from_ssm_is_checked_by_the_same_row_and_never_shown(
     monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name)
     _token_cache.clear()
     with pytest.raises(ConfigError) as caught:
-        handler({"tipo": "guerra", "limit": 5}, FakeContext(30))
+        handler({"tipo": "guerra", "limit": 5}, LambdaContext(30))
     assert "must be the token or key alone, on one line" in str(caught.value)
     assert "half" not in str(caught.value)
 
 
 def test_an_invocation_shorter_than_the_reserve_is_refused(lambda_env: str) -> None:
     with pytest.raises(ConfigError, match="reserved"):
-        handler({}, FakeContext(2.0))
+        handler({}, LambdaContext(2.0))
 
 
 # Events, resolved against the configuration (no network) ----------------------------------

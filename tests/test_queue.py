@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from ingest.tmdb.cursor import cursor_key, read_cursor
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
+from tests.helpers import delete_from_lake
 from tests.queue_kit import (
     Queues,
     Worker,
@@ -41,6 +41,7 @@ from tests.queue_kit import (
     make_queues,
     queue_depth,
     receive_all,
+    run_ingest,
     start_worker,
     write_config,
 )
@@ -184,13 +185,8 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         # The state the dead worker left: every movie batch in the lake...
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", "--date", DATE.isoformat(), "--genre", "war",
-            "--config", str(movies_only), env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        _, err = await asyncio.wait_for(proc.communicate(), 120)
-        assert proc.returncode == 0, err.decode()[-2000:]
+        rc, err = await run_ingest(env, tmp_path, "--genre", "war", "--config", str(movies_only))
+        assert rc == 0, err[-2000:]
         movies = await load_plan(lake, DATE, Kind.MOVIES, "war")
         assert movies is not None and not await missing_batches(lake, movies, len(movies.ids))
         # ...the collection plan it froze, and its claim, unsent, from an hour ago.
@@ -204,7 +200,7 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
         assert await lake.create(claim_key(colls), orjson.dumps(claimed))
         # It died before the completion step too: no removed.json, no cursor for the date.
         for key in (cursor_key(Kind.MOVIES, "war"), removed_key(DATE, "war")):
-            _delete_key(aws_env, s3_lake_url, key)
+            delete_from_lake(s3_lake_url, key)
         assert await read_cursor(lake, Kind.MOVIES, "war") is None
         # Its message, back after the visibility timeout.
         sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
@@ -223,11 +219,6 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
         assert await lake.read(removed_key(DATE, "war")) is not None
     assert len(worker.events("collections_claim_taken_over")) == 1
     assert len(worker.events("collections_enqueued")) == 1
-
-
-def _delete_key(endpoint: str, lake_url: str, key: str) -> None:
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    s3.delete_object(Bucket=lake_url.removeprefix("s3://"), Key=key)
 
 
 def test_a_claim_is_pending_while_its_worker_may_still_be_sending() -> None:

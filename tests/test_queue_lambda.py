@@ -4,30 +4,22 @@ ReportBatchItemFailures): it fetches each message's batch and names the failed o
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingest.aws_lambda import handler
-from ingest.lake import open_lake
+from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.queue.enqueue import missing_batches
 from ingest.queue.messages import BatchMessage
 from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
 from ingest.tmdb.plan import Plan, create_plan
+from tests.helpers import LambdaContext
 from tests.tmdb_fixtures import DATE, lake_files, records
 
 WAR = 10752
-
-
-class FakeContext:
-    def __init__(self, budget_s: float) -> None:
-        self.deadline = time.monotonic() + budget_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def _record(n: int, body: str) -> dict[str, Any]:
@@ -42,27 +34,39 @@ def _record(n: int, body: str) -> dict[str, Any]:
     }
 
 
+async def _plan_and_event(lake: Lake, ids: tuple[int, ...]) -> tuple[Plan, dict[str, Any]]:
+    """A movie plan of ``ids`` in the lake, and the SQS event carrying one message per batch."""
+    plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
+    batches = plan.batches(len(ids))
+    return plan, {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
+
+
+def _lambda_env(monkeypatch: pytest.MonkeyPatch, folder: Path, lake_url: str, config: str) -> None:
+    """The function's environment: ``config`` as its config.toml, the lake, a token; nothing
+    else of ours (TMDB_BASE_URL is set once the stand-in serves)."""
+    (folder / "config.toml").write_text(config)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("INGEST_LAKE", lake_url)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+
+
 async def test_an_sqs_event_answers_with_exactly_the_failed_batch(
     s3_lake_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = Catalog.synthetic({WAR: 300}, seed=4)
     ids = tuple(sorted(catalog.genre_ids(WAR)))
     async with open_lake(s3_lake_url) as lake:
-        plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
+        plan, event = await _plan_and_event(lake, ids)
         batches = plan.batches(len(ids))
-        event = {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
         # Every movie of the second batch answers 503, whatever the retries.
         fake = FakeTmdb(catalog, broken_ids=batches[1].ids)
-        (tmp_path / "config.toml").write_text("[tmdb]\nrate_per_s = 1000\nmax_attempts = 2\n")
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
-        monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
-        for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
-            monkeypatch.delenv(name, raising=False)
+        _lambda_env(monkeypatch, tmp_path, s3_lake_url, "[tmdb]\nrate_per_s = 1000\nmax_attempts = 2\n")
         async with fake.serve() as url:
             monkeypatch.setenv("TMDB_BASE_URL", url)
             # The handler runs its own event loop, as in Lambda: in a thread beside the stand-in's.
-            answer = await asyncio.to_thread(handler, event, FakeContext(120))
+            answer = await asyncio.to_thread(handler, event, LambdaContext(120))
         assert answer == {"batchItemFailures": [{"itemIdentifier": "message-2"}]}
         assert [b.number for b in await missing_batches(lake, plan, len(ids))] == [2]
         written = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war"))]
@@ -77,22 +81,15 @@ async def test_batches_still_running_near_the_deadline_are_cut_and_answered_as_f
     catalog = Catalog.synthetic({WAR: 200}, seed=5)
     ids = tuple(sorted(catalog.genre_ids(WAR)))
     async with open_lake(s3_lake_url) as lake:
-        plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
+        plan, event = await _plan_and_event(lake, ids)
         batches = plan.batches(len(ids))
-        event = {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
         # 100 movies at 2 in flight and 1 s each: 50 s a batch, against 6 s of invocation.
         fake = FakeTmdb(catalog, latency_s=1.0)
-        (tmp_path / "config.toml").write_text(
-            "[tmdb]\nrate_per_s = 1000\nconcurrency = 2\n[lambda]\nreserve_s = 2\n"
-        )
-        monkeypatch.chdir(tmp_path)
-        monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
-        monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
-        for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
-            monkeypatch.delenv(name, raising=False)
+        config = "[tmdb]\nrate_per_s = 1000\nconcurrency = 2\n[lambda]\nreserve_s = 2\n"
+        _lambda_env(monkeypatch, tmp_path, s3_lake_url, config)
         async with fake.serve() as url:
             monkeypatch.setenv("TMDB_BASE_URL", url)
-            context = FakeContext(6)
+            context = LambdaContext(6)
             answer = await asyncio.to_thread(handler, event, context)
             # Answered while the invocation still had time left (the cut is 1 s before).
             assert context.get_remaining_time_in_millis() > 0

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 
@@ -21,6 +20,7 @@ from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
 from ingest.tmdb.plan import Plan, done_batches, load_plan, plan_key, save_plan
+from tests.helpers import delete_from_lake
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
 
@@ -63,15 +63,6 @@ async def _status_json(cwd: Path, lake_url: str, date: str = DATE.isoformat()) -
     rc, out, err = await _status(cwd, "--lake", lake_url, "--date", date, "--json")
     assert out.count("\n") == 1, (out, err)
     return rc, orjson.loads(out)
-
-
-def _delete(lake_url: str, key: str) -> None:
-    """Take one object out of the lake, as a kill mid-write or a hand would leave it."""
-    if lake_url.startswith("s3://"):
-        client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
-        client.delete_object(Bucket=lake_url.removeprefix("s3://"), Key=key)
-    else:
-        (Path(lake_url) / key).unlink()
 
 
 def _rows(path: Path) -> int:
@@ -152,9 +143,9 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
         crime_collections = await _marker(lake, Kind.COLLECTIONS, "crime", 1)
     # What a kill leaves: a batch file that never landed, a marker never written, a CSV
     # uploaded but its manifest not yet written.
-    _delete(lake_url, tmdb_key(Kind.MOVIES, DATE, "war", 2))
-    _delete(lake_url, crime_collections)
-    _delete(lake_url, state_key(DATE, "csv", "series.csv.manifest.json"))
+    delete_from_lake(lake_url, tmdb_key(Kind.MOVIES, DATE, "war", 2))
+    delete_from_lake(lake_url, crime_collections)
+    delete_from_lake(lake_url, state_key(DATE, "csv", "series.csv.manifest.json"))
 
     rc, body = await _status_json(tmp_path, lake_url)
     assert rc == 1 and not body["complete"] and not body["empty"]
@@ -187,7 +178,7 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
     collections left no collection plan: the date is not complete until a rerun."""
     async with open_lake(lake_url) as lake:
         await write_raw_zone(lake, catalog)
-    _delete(lake_url, plan_key(DATE, Kind.COLLECTIONS, "war"))
+    delete_from_lake(lake_url, plan_key(DATE, Kind.COLLECTIONS, "war"))
 
     rc, body = await _status_json(tmp_path, lake_url)
     assert rc == 1 and not body["complete"]
