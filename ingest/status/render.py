@@ -94,7 +94,7 @@ def render_json(status: DateStatus) -> str:
                 "gap": t.gap,
                 "gap_reason": t.gap_reason,
                 "cursor": t.cursor,
-                "plan_id": t.plan_id or None,
+                "plan_id": t.plan_id,
                 "planned_yet": not t.unplanned,
             }
             for t in status.tmdb

@@ -68,10 +68,13 @@ class TmdbStatus:
     # The date of the dataset's last complete run: where the next incremental run starts
     # from (None before its first complete run).
     cursor: str | None
-    plan_id: str
-    # Collections a run asked for whose plan was never saved: the run stopped after the
-    # genre's movies were all in and before it froze their collections.
-    unplanned: bool = False
+    # None for collections a run asked for whose plan was never saved: the run stopped
+    # after the genre's movies were all in and before it froze their collections.
+    plan_id: str | None
+
+    @property
+    def unplanned(self) -> bool:
+        return self.plan_id is None
 
     @property
     def complete(self) -> bool:
@@ -216,8 +219,7 @@ def _unplanned_collections(plans: list[Plan], datasets: list[TmdbStatus]) -> lis
                     gap=None,
                     gap_reason=None,
                     cursor=None,
-                    plan_id="",
-                    unplanned=True,
+                    plan_id=None,
                 )
             )
     return rows
