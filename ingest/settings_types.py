@@ -142,10 +142,12 @@ class LakeUrl:
 
     def parse(self, raw: Any) -> str:
         value = _text(raw, self.expected)
-        scheme, sep, rest = value.partition("://")
-        if _CONTROL.search(value) or (sep and (scheme != "s3" or not rest.strip("/"))):
+        if _CONTROL.search(value):
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
-        return value
+        # The rule's owner is the lake package (imported here: it imports this module).
+        from ingest.lake.url import check_lake_url
+
+        return check_lake_url(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +162,19 @@ class HttpUrl:
             parts = None
         if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
             raise Invalid(f"must be {self.expected}, got {show(without_userinfo(value))}")
+        if bad_port(parts.netloc):
+            raise Invalid(f"must have a port between 1 and 65535, got {show(without_userinfo(value))}")
         # TMDB's documentation writes the root with /3; the client adds it itself.
         return value.rstrip("/").removesuffix("/3")
+
+
+def bad_port(netloc: str) -> bool:
+    """Whether the ``host:port`` part of a URL names a port no socket can have."""
+    try:
+        port = urlsplit(f"//{netloc}").port
+    except ValueError:  # out of range, or not a number
+        return True
+    return port == 0
 
 
 def without_userinfo(url: str) -> str:

@@ -53,6 +53,10 @@ class LocalLake:
     def url(self) -> str:
         return str(self._root)
 
+    @property
+    def location(self) -> str:
+        return os.path.abspath(self._root)
+
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
             # No rerun changes the key: it comes from an input name, which must change.

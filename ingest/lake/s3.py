@@ -86,6 +86,10 @@ class S3Lake:
     def url(self) -> str:
         return f"s3://{self._bucket}/{self._prefix}".rstrip("/")
 
+    @property
+    def location(self) -> str:
+        return self.url
+
     def _key(self, key: str) -> str:
         return self._prefix + key
 
