@@ -53,6 +53,7 @@ from ingest.config import Job, Settings, load_settings
 from ingest.errors import ConfigError, IngestError
 from ingest.genres import Genre
 from ingest.job import run_job
+from ingest.preflight import run_checks
 from ingest.queue.lambda_sqs import is_sqs_event, run_records
 from ingest.report import RunReport
 from ingest.settings_table import ROWS, row
@@ -163,7 +164,16 @@ def _handle_sqs(event: Mapping[str, Any], budget_s: float, started: float) -> di
     settings = start("lambda", env=_environment(), json_logs=True)
     # As for a scheduled event; a batch cut is answered among the failures.
     stop, cut_after_s = _deadlines(started, budget_s, settings.lambda_reserve_s)
-    return asyncio.run(run_records(settings, event["Records"], stop, cut_after_s=cut_after_s))
+    return asyncio.run(_run_records(settings, event["Records"], stop, cut_after_s))
+
+
+async def _run_records(
+    settings: Settings, records: list[Mapping[str, Any]], stop: Stop, cut_after_s: float
+) -> dict[str, Any]:
+    # A setting that fails every batch (a missing bucket, a refused token) fails the
+    # invocation instead: every message comes back, none is dead-lettered for it.
+    await run_checks(settings, tmdb=True, queue=True)
+    return await run_records(settings, records, stop, cut_after_s=cut_after_s)
 
 
 def _deadlines(started: float, budget_s: float, reserve_s: float) -> tuple[Stop, float]:

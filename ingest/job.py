@@ -16,6 +16,7 @@ from ingest.config import Settings
 from ingest.csv.stage import check_inputs, run_csv, start_hashing
 from ingest.errors import ConfigError
 from ingest.lake import open_lake
+from ingest.preflight import run_checks
 from ingest.report import RunReport
 from ingest.stop import Stop
 
@@ -45,6 +46,8 @@ async def run_job(
     stop = stop or Stop()
     report = report if report is not None else RunReport()
     preflight(settings)
+    # The lake, TMDB's answer to the credentials, the queue: a wrong setting is one line now.
+    await run_checks(settings, tmdb=settings.job.uses_tmdb, queue=settings.job.enqueue)
     started = time.monotonic()
     complete = True
     hashing = start_hashing(settings.job.csv)

@@ -2,7 +2,8 @@
 
 Routes: ``/3/discover/movie`` (20 a page, the 500-page refusal), ``/3/movie/{id}``
 (``append_to_response=keywords``), ``/3/movie/{id}/keywords``, ``/3/movie/changes``
-(100 ids a page, at most 14 days), ``/3/collection/{id}``, ``/3/genre/movie/list``; and
+(100 ids a page, at most 14 days), ``/3/collection/{id}``, ``/3/genre/movie/list``,
+``/3/authentication`` (TMDB's check of the credentials, which start-up checks use); and
 its own ``/__stats`` (the counters as JSON) and ``POST /__day?day=N`` (move the clock).
 Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5xx).
 Faults a client must survive: an enforced request rate over a sliding one-second window,
@@ -128,6 +129,7 @@ class FakeTmdb:
         app.router.add_get(r"/3/movie/{id:\d+}/keywords", self._keywords)
         app.router.add_get(r"/3/collection/{id:\d+}", self._collection)
         app.router.add_get("/3/genre/movie/list", self._genres)
+        app.router.add_get("/3/authentication", self._authentication)
         app.router.add_get("/__stats", self._stats)
         app.router.add_post("/__day", self._set_day)
         return app
@@ -285,6 +287,10 @@ class FakeTmdb:
 
     async def _genres(self, _request: web.Request) -> web.Response:
         return json_response({"genres": [{"id": k, "name": v} for k, v in GENRE_NAMES.items()]})
+
+    async def _authentication(self, _request: web.Request) -> web.Response:
+        # TMDB's check of the credentials: the gate has already answered 401 to bad ones.
+        return json_response({"success": True, "status_code": 1, "status_message": "Success."})
 
     async def _stats(self, _request: web.Request) -> web.Response:
         clock = {"day": self.day, "date": self.catalog.date.isoformat()}

@@ -1,0 +1,143 @@
+"""Start-up checks: the lake, TMDB's answer to the credentials, and the queue, before any work.
+
+Every entry point goes through here when it starts (``ingest.job.run_job`` for a one-shot
+run, a service tick and a Lambda invocation; ``ingest status`` for the lake alone; the
+service's readiness, ``workers.ready``, for all three; the Lambda's SQS side), so a
+mistake in a setting is one line naming the setting, within seconds, never a traceback
+or a run that retries for a minute before it says what is wrong:
+
+    AWS_ENDPOINT_URL without a scheme, or a port no socket has ... ConfigError
+    the bucket missing or forbidden, S3 not answering ............ ConfigError
+    TMDB not answering at TMDB_BASE_URL .......................... ConfigError
+    TMDB answering 404 (or another refusal) at /3/authentication . ConfigError
+    TMDB answering 401 (token or key refused) .................... AuthError
+    the queue missing or forbidden, SQS not answering ............ ConfigError
+
+TMDB is asked ``GET /3/authentication``, its own check of a token or key (one request,
+paced and retried like every other). A TMDB that answers 5xx for every attempt stays a
+``RetryableError`` (exit 1): that is an outage, not a setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlsplit
+
+import structlog
+
+from ingest.config import Settings
+from ingest.errors import ConfigError, RemoteError, SkippedRecord
+from ingest.lake import UploadTuning, open_lake
+from ingest.lake.url import s3_guess
+from ingest.settings_types import bad_port, show, without_userinfo
+
+log = structlog.get_logger(__name__)
+
+# The AWS SDK's endpoint variables: the general one, and those of the services used here.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS")
+_TMDB_ROOT = "TMDB_BASE_URL (or [tmdb] base_url in config.toml)"
+
+Check = tuple[str, Callable[[], Awaitable[None]]]
+
+
+def checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) -> list[Check]:
+    """The checks an entry point needs, by name, in the order they run."""
+    found: list[Check] = []
+    if lake:
+        found.append(("lake", lambda: check_lake(settings.lake, settings.upload)))
+    if tmdb and settings.tmdb.has_credentials:
+        found.append(("tmdb", lambda: check_tmdb(settings)))
+    if queue and settings.queue.url:
+        url = settings.queue.url
+        found.append(("queue", lambda: check_queue(url)))
+    return found
+
+
+async def run_checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) -> None:
+    """Run the checks an entry point needs; raise the first failure (a ``UsageError`` for a
+    setting, a ``RunError`` for an outage)."""
+    for _name, check in checks(settings, tmdb=tmdb, queue=queue, lake=lake):
+        await check()
+
+
+def check_endpoints(env: Mapping[str, str] | None = None) -> None:
+    """Refuse an AWS endpoint variable the SDK could not use, naming the variable."""
+    env = os.environ if env is None else env
+    for name in ENDPOINT_VARIABLES:
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        shown = show(without_userinfo(value))
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            guess = f": did you mean http://{value}?" if "://" not in value else ""
+            raise ConfigError(
+                f"{name} must be an http:// or https:// URL such as http://127.0.0.1:4566, got {shown}{guess}"
+            )
+        if bad_port(parts.netloc):
+            raise ConfigError(f"{name} must have a port between 1 and 65535, got {shown}")
+
+
+async def check_lake(url: str, tuning: UploadTuning | None = None) -> None:
+    """Open the lake (S3: the bucket exists and may be used); log where it is."""
+    if url.startswith("s3://"):
+        check_endpoints()
+    async with open_lake(url, tuning) as lake:
+        location = lake.location
+    if url.startswith("s3://") or os.path.isdir(location):
+        log.info("lake_opened", lake=location)
+        return
+    # A new local directory named like a bucket: say which S3 URL it may have meant.
+    guess = s3_guess(url)
+    note = f"a new local directory; for S3 write {guess}" if guess else "a new local directory"
+    (log.warning if guess else log.info)("lake_opened", lake=location, note=note)
+
+
+async def check_tmdb(settings: Settings) -> None:
+    """Ask TMDB whether it takes the credentials: 401 is ``AuthError``, no answer or a 404
+    (not TMDB's API root) a ``ConfigError`` naming ``TMDB_BASE_URL``."""
+    # Imported here: a run without TMDB never pays for the client's imports.
+    from ingest.report import TmdbStats
+    from ingest.tmdb.client import TmdbClient
+
+    async with TmdbClient(settings.tmdb, TmdbStats()) as client:
+        try:
+            await client.get("/authentication")
+        except SkippedRecord:
+            raise ConfigError(
+                f"TMDB at {client.shown_root} has no /authentication (404): {_TMDB_ROOT} must be "
+                "TMDB's API root without /3, such as https://api.themoviedb.org"
+            ) from None
+        except RemoteError as exc:
+            raise ConfigError(
+                f"TMDB at {client.shown_root} refused /authentication ({exc.status}): check {_TMDB_ROOT}"
+            ) from None
+
+
+async def check_queue(url: str) -> None:
+    """Read the queue's attributes once: it exists, and the credentials may use it."""
+    import aioboto3
+    from aiobotocore.config import AioConfig
+    from botocore.exceptions import BotoCoreError
+
+    from ingest.errors import RetryableError
+    from ingest.queue.sqs import SqsQueue
+
+    check_endpoints()
+    # One attempt, short timeouts: at start, an SQS that does not answer is a setting.
+    config = AioConfig(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+    async with aioboto3.Session().client("sqs", config=config) as client:
+        try:
+            await SqsQueue(client, url).max_receive_count()
+        except RetryableError as exc:
+            if isinstance(exc.__context__, BotoCoreError | OSError):
+                endpoint = without_userinfo(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
+                raise ConfigError(
+                    f"cannot reach SQS at {endpoint} ({type(exc.__context__).__name__}) for "
+                    "INGEST_QUEUE_URL: check AWS_ENDPOINT_URL and the network"
+                ) from None
+            raise
