@@ -172,8 +172,11 @@ async def _run_records(
 ) -> dict[str, Any]:
     # A setting that fails every batch (a missing bucket, a refused token) fails the
     # invocation instead: every message comes back, none is dead-lettered for it.
+    loop = asyncio.get_running_loop()
+    cut_at = loop.time() + cut_after_s
     await run_checks(settings, tmdb=True, queue=True)
-    return await run_records(settings, records, stop, cut_after_s=cut_after_s)
+    # The checks' time comes out of the invocation's, not on top of it.
+    return await run_records(settings, records, stop, cut_after_s=cut_at - loop.time())
 
 
 def _deadlines(started: float, budget_s: float, reserve_s: float) -> tuple[Stop, float]:
@@ -187,12 +190,8 @@ def _deadlines(started: float, budget_s: float, reserve_s: float) -> tuple[Stop,
 
 async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:
     report = RunReport()
-    try:
-        async with asyncio.timeout(cut_after_s) as window:
-            await run_job(settings, stop=stop, report=report)
-    except TimeoutError:
-        if not window.expired():
-            raise
+    await stop.finish(run_job(settings, stop=stop, report=report), cut_after_s=cut_after_s)
+    if stop.cut:
         # The batches in flight did not make it before the deadline: they are cancelled
         # whole (atomic writes) and the next invocation redoes them.
         stop.request("deadline")

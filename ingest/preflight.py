@@ -88,6 +88,12 @@ async def check_lake(url: str, tuning: UploadTuning | None = None) -> None:
         check_endpoints()
     async with open_lake(url, tuning) as lake:
         location = lake.location
+    _log_opened(url, location)
+
+
+def _log_opened(url: str, location: str) -> None:
+    """One line saying where the lake is (a relative path is read from the current
+    directory, so the absolute one is what a person needs to see)."""
     if url.startswith("s3://") or os.path.isdir(location):
         log.info("lake_opened", lake=location)
         return
@@ -129,7 +135,9 @@ async def check_queue(url: str) -> None:
 
     check_endpoints()
     # One attempt, short timeouts: at start, an SQS that does not answer is a setting.
-    config = AioConfig(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+    config = AioConfig(
+        retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10
+    )
     async with aioboto3.Session().client("sqs", config=config) as client:
         try:
             await SqsQueue(client, url).max_receive_count()

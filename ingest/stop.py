@@ -6,20 +6,28 @@ half-written. A wait that can last long (the rate limiter's next slot at ``--rat
 runs under ``async with stop.interruptible():``: once a stop is requested such a wait
 gets ``GRACE_S`` more (enough for started batches at any ordinary rate), then it ends in
 ``Interrupted``, so a stop never waits for a slot minutes away.
+
+What is in flight when the stop comes gets a bounded time to finish, then is cancelled:
+``finish`` awaits the work and cancels it once its time is up (``cut_after_s``, or what
+``cut_in`` says later: the service's grace period after a signal). The one copy of that
+drain-then-cancel, for the service, the queue worker and the Lambda's two sides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from ingest.errors import Interrupted
 
+T = TypeVar("T")
+
 
 class Stop:
-    __slots__ = ("_clock", "_deadline", "_reason", "_requested_at", "_waits")
+    __slots__ = ("_clock", "_cut_at", "_deadline", "_reason", "_requested_at", "_waits", "_window", "cut")
 
     # Seconds an interruptible wait may still take after a stop is requested.
     GRACE_S = 2.0
@@ -34,6 +42,12 @@ class Stop:
         self._requested_at: float | None = None
         # The interruptible waits going on now, each under its own asyncio timeout.
         self._waits: set[asyncio.Timeout] = set()
+        # The event loop's time at which the work ``finish`` awaits is cancelled (None: no
+        # limit yet), and the timeout that does it while that work runs.
+        self._cut_at: float | None = None
+        self._window: asyncio.Timeout | None = None
+        # True once ``finish`` cancelled its work: what was in flight did not make it.
+        self.cut = False
 
     def request(self, reason: str = "requested") -> None:
         if self._reason is None:
@@ -73,3 +87,40 @@ class Stop:
             if not timeout.expired():
                 raise
             raise Interrupted(f"stopped ({self._reason}) while waiting for the rate limiter") from None
+
+    async def finish(self, work: Awaitable[T], *, cut_after_s: float | None = None) -> T | None:
+        """Await ``work`` and return its result; cancel it once its time is up, set ``cut``
+        and return None. Its time is up ``cut_after_s`` from now or when ``cut_in`` says,
+        whichever comes first. A ``TimeoutError`` of the work's own goes through.
+
+        Modelled on arq's ``Worker._wait_for_tasks_to_complete``: stop taking work
+        (``request``), give what is in flight a bounded time, then cancel it. The lake's
+        writes are atomic, so a cancelled batch leaves nothing half-written.
+        """
+        loop = asyncio.get_running_loop()
+        if cut_after_s is not None:
+            self._cut_at = _sooner(self._cut_at, loop.time() + cut_after_s)
+        try:
+            async with asyncio.timeout_at(self._cut_at) as window:
+                self._window = window
+                try:
+                    return await work
+                finally:
+                    self._window = None
+        except TimeoutError:
+            if not window.expired():
+                raise
+            self.cut = True
+            return None
+
+    def cut_in(self, seconds: float) -> None:
+        """Cancel the work ``finish`` awaits (now, or once it starts) ``seconds`` from now,
+        unless an earlier cut is already due."""
+        loop = asyncio.get_running_loop()
+        self._cut_at = _sooner(self._cut_at, loop.time() + seconds)
+        if self._window is not None:
+            self._window.reschedule(self._cut_at)
+
+
+def _sooner(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)

@@ -48,7 +48,6 @@ class Service:
         "_settings",
         "_stop",
         "_stopping",
-        "_window",
     )
 
     def __init__(self, settings: Settings, schedule: Schedule) -> None:
@@ -57,10 +56,9 @@ class Service:
         self._metrics = Metrics()
         # Set once a shutdown signal arrives; nothing new starts after that.
         self._stopping = asyncio.Event()
-        # The run in progress' Stop (asks its stages to start nothing new) and its time
-        # window (cancels it when the grace period runs out); None between runs.
+        # The run in progress' Stop: asks its stages to start nothing new, and cancels
+        # what is still running when the grace period runs out. None between runs.
         self._stop: Stop | None = None
-        self._window: asyncio.Timeout | None = None
         self._last_run: dict[str, Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -97,12 +95,11 @@ class Service:
 
     def shutdown(self, reason: str = "shutdown") -> None:
         """Stop taking work; give the run in progress ``grace_s`` to finish, then cancel it."""
-        loop = self._loop or asyncio.get_running_loop()
         if self._stopping.is_set():
             # A second signal: the operator is not willing to wait for the grace period.
             log.warning("shutdown_hurried", signal=reason)
-            if self._window is not None:
-                self._window.reschedule(loop.time())
+            if self._stop is not None:
+                self._stop.cut_in(0)
             return
         self._stopping.set()
         grace_s = self._settings.service.grace_s
@@ -114,8 +111,7 @@ class Service:
         )
         if self._stop is not None:
             self._stop.request(reason.lower())
-        if self._window is not None:
-            self._window.reschedule(loop.time() + grace_s)
+            self._stop.cut_in(grace_s)
 
     async def _scheduler(self) -> None:
         first = self._settings.service.run_at_start
@@ -141,19 +137,17 @@ class Service:
         self._metrics.queue = counters = QueueCounters()
         outcome: Outcome = "stopped"
         try:
-            async with asyncio.timeout(None) as window:
-                self._stop, self._window = stop, window
-                await QueueConsumer(self._settings, report.tmdb, stop, self._stopping, counters).run()
-        except TimeoutError:
-            if not window.expired():
-                raise
-            log.warning("queue_drain_cancelled", grace_s=self._settings.service.grace_s)
+            self._stop = stop
+            consumer = QueueConsumer(self._settings, report.tmdb, stop, self._stopping, counters)
+            await stop.finish(consumer.run())
+            if stop.cut:
+                log.warning("queue_drain_cancelled", grace_s=self._settings.service.grace_s)
         except IngestError as exc:
             outcome = "failed"
             log.error("queue_consumer_failed", error=type(exc).__name__, message=str(exc))
             raise
         finally:
-            self._stop = self._window = None
+            self._stop = None
             self._metrics.run_finished(outcome)
 
     async def _sleep_until(self, when: dt.datetime) -> bool:
@@ -179,19 +173,13 @@ class Service:
         self._metrics.run_started(report)
         log.info("run_started", date=date.isoformat())
         try:
-            async with asyncio.timeout(None) as window:
-                self._stop, self._window = stop, window
-                if self._stopping.is_set():
-                    stop.request("shutdown")
-                await run_job(settings, stop=stop, report=report)
-            outcome = "succeeded" if report.complete else "stopped"
-        except TimeoutError as exc:
-            if window.expired():
-                outcome = "stopped"
+            self._stop = stop
+            if self._stopping.is_set():
+                stop.request("shutdown")
+            await stop.finish(run_job(settings, stop=stop, report=report))
+            outcome = "succeeded" if report.complete and not stop.cut else "stopped"
+            if stop.cut:
                 log.warning("run_cancelled", date=date.isoformat(), grace_s=self._settings.service.grace_s)
-            else:
-                error = type(exc).__name__
-                log.error("run_failed", date=date.isoformat(), error=error, message=str(exc))
         except IngestError as exc:
             error = type(exc).__name__
             log.error("run_failed", date=date.isoformat(), error=error, message=str(exc))
@@ -200,7 +188,7 @@ class Service:
             error = type(exc).__name__
             log.exception("run_failed", date=date.isoformat(), error=error)
         finally:
-            self._stop = self._window = None
+            self._stop = None
             self._metrics.run_finished(outcome, error=error)
         self._last_run = {
             "date": date.isoformat(),

@@ -62,11 +62,13 @@ async def run_records(
                 if await _settled(worker, record):
                     settled.add(str(record.get("messageId")))
 
-        try:
-            async with asyncio.timeout(cut_after_s), asyncio.TaskGroup() as tg:
+        async def every_record() -> None:
+            async with asyncio.TaskGroup() as tg:
                 for record in records:
                     tg.create_task(one(record))
-        except TimeoutError:
+
+        await stop.finish(every_record(), cut_after_s=cut_after_s)
+        if stop.cut:
             log.warning(
                 "sqs_records_cut", records=len(records), settled=len(settled), cut_after_s=cut_after_s
             )
