@@ -82,6 +82,8 @@ class ServiceSettings:
     port: int = default("service.port")
     grace_s: float = default("service.grace_s")
     run_at_start: bool = default("service.run_at_start")
+    # While a start-up check fails, seconds between checks (/readyz).
+    recheck_s: float = default("service.recheck_s")
     # Consume batches from the queue instead of running the job on the schedule.
     queue: bool = default("service.queue")
 
@@ -207,6 +209,7 @@ def load_settings(
             port=v("service.port"),
             grace_s=v("service.grace_s"),
             run_at_start=v("service.run_at_start"),
+            recheck_s=v("service.recheck_s"),
             queue=v("service.queue"),
         ),
         queue=QueueSettings(

@@ -151,6 +151,9 @@ ROWS: tuple[Setting, ...] = (
        "on SIGTERM, seconds to let in-flight batches finish", section="service", key="grace_s"),
     _S("service.run_at_start", Flag(), False, "run the job once at start as well",
        section="service", key="run_at_start"),
+    _S("service.recheck_s", Number(0.1, 3600, " of seconds"), 30.0,
+       "while a start-up check (lake, TMDB, queue) fails, seconds between checks; /readyz is 503 meanwhile",
+       section="service", key="recheck_s"),
     # The queue (SQS): `--enqueue` sends batches, `workers --queue` and the Lambda fetch them.
     _S("job.enqueue", Flag(), False,
        "plan as usual, then send one message per batch to the queue (INGEST_QUEUE_URL) instead of fetching",

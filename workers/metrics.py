@@ -22,6 +22,7 @@ from ingest.report import RunReport
 
 Outcome = Literal["succeeded", "failed", "stopped"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+QUEUE_STATES = ("starting", "idle", "consuming", "draining")
 
 
 @dataclass(slots=True)
@@ -78,15 +79,17 @@ class Metrics:
         "_current",
         "_finished",
         "_last",
+        "draining",
         "last_error",
         "last_failure_ts",
         "last_success_ts",
         "next_run_ts",
         "queue",
+        "queue_mode",
         "runs",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, queue_mode: bool = False) -> None:
         # What every finished run counted, so counters survive from one run to the next.
         self._finished = _Totals()
         # The report of the run in progress, read live; None between runs.
@@ -99,12 +102,31 @@ class Metrics:
         # The class name of the last failure (never its message, which may name a path).
         self.last_error: str | None = None
         self.next_run_ts: float | None = None
-        # The queue consumer's counters (``workers --queue``); None for the scheduled service.
+        # The queue consumer's counters (``workers --queue``); None for the scheduled service,
+        # and for a queue worker until its start-up checks pass.
         self.queue: QueueCounters | None = None
+        # A queue worker (``workers --queue``) reports its own state, not a scheduled run's.
+        self.queue_mode = queue_mode
+        # Set on shutdown while the work in progress finishes.
+        self.draining = False
 
     @property
     def running(self) -> bool:
+        """A run (scheduled) or a batch (queue worker) is going on now."""
+        if self.queue_mode:
+            return self.queue is not None and self.queue.in_flight > 0
         return self._current is not None
+
+    @property
+    def queue_state(self) -> str | None:
+        """A queue worker's state: starting (checks not passed), idle, consuming or draining."""
+        if not self.queue_mode:
+            return None
+        if self.queue is None:
+            return "draining" if self.draining else "starting"
+        if self.draining:
+            return "draining"
+        return "consuming" if self.queue.in_flight else "idle"
 
     def run_started(self, report: RunReport) -> None:
         self._current = report
@@ -165,7 +187,8 @@ class Metrics:
             ("ingest_runs_total", "counter",
              "Finished runs by outcome (stopped: ended early by a shutdown).",
              [(f'{{outcome="{k}"}}', v) for k, v in self.runs.items()]),
-            ("ingest_run_in_progress", "gauge", "1 while a run is going on.",
+            ("ingest_run_in_progress", "gauge",
+             "1 while a run is going on (a queue worker: while a batch is).",
              [("", 1 if self.running else 0)]),
             ("ingest_last_success_timestamp_seconds", "gauge",
              "Unix time the last successful run finished (0: never).",
@@ -178,6 +201,12 @@ class Metrics:
             ("ingest_next_run_timestamp_seconds", "gauge",
              "Unix time of the next scheduled run (0: none).", [("", self.next_run_ts or 0)]),
         ]  # fmt: skip
+        if self.queue_state is not None:
+            families.append(
+                ("ingest_queue_worker_state", "gauge",
+                 "The queue worker's state (1 for the current one).",
+                 [(f'{{state="{s}"}}', int(s == self.queue_state)) for s in QUEUE_STATES])
+            )  # fmt: skip
         if self.queue is not None:
             families += _queue_families(self.queue)
         out: list[str] = []

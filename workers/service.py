@@ -1,9 +1,13 @@
-"""The long-running service: the main job on a schedule, /healthz and /metrics over HTTP.
+"""The long-running service: the main job on a schedule, /healthz, /readyz and /metrics over HTTP.
 
 Each tick runs the job ``config.toml`` describes, for the tick's UTC date; runs never
 overlap, because the scheduler awaits one before it looks for the next tick. A failed
 run is logged and counted and the service waits for the next tick: a container that
 exits on the first TMDB outage would only be restarted into the same outage.
+
+``/healthz`` says the process is alive; ``/readyz`` whether it can work (``workers.ready``:
+the start-up checks, run in the background once the HTTP server answers, and the last
+run). Runs, and a queue worker's consuming, wait for the checks to pass.
 
 Shutdown (SIGTERM or SIGINT): stop taking work, let the run in progress finish the
 batches it started for up to ``grace_s`` seconds, then cancel it; a second signal cancels
@@ -23,6 +27,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from ingest import preflight
 from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError
 from ingest.job import run_job
@@ -30,6 +35,7 @@ from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 from ingest.stop import Stop
 from workers.metrics import CONTENT_TYPE, Metrics, Outcome
+from workers.ready import Readiness
 from workers.schedule import Schedule
 
 log = structlog.get_logger(__name__)
@@ -44,6 +50,7 @@ class Service:
         "_last_run",
         "_loop",
         "_metrics",
+        "_ready",
         "_schedule",
         "_settings",
         "_stop",
@@ -53,7 +60,11 @@ class Service:
     def __init__(self, settings: Settings, schedule: Schedule) -> None:
         self._settings = settings
         self._schedule = schedule
-        self._metrics = Metrics()
+        self._metrics = Metrics(queue_mode=settings.service.queue)
+        # The queue worker fetches from TMDB whatever the job says; the queue when it consumes.
+        tmdb = settings.job.uses_tmdb or settings.service.queue
+        checks = preflight.checks(settings, tmdb=tmdb, queue=settings.service.queue)
+        self._ready = Readiness(checks, recheck_s=settings.service.recheck_s)
         # Set once a shutdown signal arrives; nothing new starts after that.
         self._stopping = asyncio.Event()
         # The run in progress' Stop: asks its stages to start nothing new, and cancels
@@ -86,7 +97,13 @@ class Service:
                 schedule=self._schedule.text,
                 run_at_start=svc.run_at_start,
             )
-            await (self._consume() if svc.queue else self._scheduler())
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._ready.watch(self._stopping))
+                    tg.create_task(self._consume() if svc.queue else self._scheduler())
+            except BaseExceptionGroup as group:
+                # Only the work can fail (the checks report, never raise): its error as such.
+                raise group.exceptions[0] from None
         finally:
             await runner.cleanup()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -102,6 +119,7 @@ class Service:
                 self._stop.cut_in(0)
             return
         self._stopping.set()
+        self._metrics.draining = True
         grace_s = self._settings.service.grace_s
         log.info(
             "shutdown_requested",
@@ -125,12 +143,16 @@ class Service:
                 if await self._sleep_until(tick):
                     break
             self._metrics.next_run_ts = None
+            if not await self._ready.wait(self._stopping):
+                break
             await self._run_once(tick.date())
 
     async def _consume(self) -> None:
         """Fetch batches from the queue until a shutdown; the grace period bounds the drain."""
         from ingest.queue.consumer import QueueConsumer
 
+        if not await self._ready.wait(self._stopping):
+            return
         report = RunReport()
         stop = Stop()
         self._metrics.run_started(report)
@@ -178,10 +200,13 @@ class Service:
                 stop.request("shutdown")
             await stop.finish(run_job(settings, stop=stop, report=report))
             outcome = "succeeded" if report.complete and not stop.cut else "stopped"
+            if outcome == "succeeded":
+                self._ready.run_ended(None)
             if stop.cut:
                 log.warning("run_cancelled", date=date.isoformat(), grace_s=self._settings.service.grace_s)
         except IngestError as exc:
             error = type(exc).__name__
+            self._ready.run_ended(exc)
             log.error("run_failed", date=date.isoformat(), error=error, message=str(exc))
         except Exception as exc:
             # The service outlives any one run: whatever broke, the next tick tries again.
@@ -207,6 +232,7 @@ class Service:
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
         return app
 
@@ -217,11 +243,17 @@ class Service:
             "status": "stopping" if self._stopping.is_set() else "ok",
             "schedule": self._schedule.text,
             "running": m.running,
+            # A queue worker's own state: starting, idle, consuming or draining.
+            **({"state": m.queue_state} if m.queue_state else {}),
             "next_run": _iso(m.next_run_ts) if m.next_run_ts else None,
             "last_run": self._last_run,
             "runs": dict(m.runs),
         }
         return web.json_response(body, status=503 if self._stopping.is_set() else 200)
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        status, body = self._ready.answer(stopping=self._stopping.is_set())
+        return web.json_response(body, status=status)
 
     async def _metrics_page(self, _request: web.Request) -> web.Response:
         return web.Response(body=self._metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
