@@ -38,7 +38,8 @@ log = structlog.get_logger(__name__)
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS")
 _TMDB_ROOT = "TMDB_BASE_URL (or [tmdb] base_url in config.toml)"
 
-Check = tuple[str, Callable[[], Awaitable[None]]]
+# A check by name; what it returns (the lake's location) is logged once all have passed.
+Check = tuple[str, Callable[[], Awaitable[object]]]
 
 
 def checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) -> list[Check]:
@@ -56,9 +57,11 @@ def checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) ->
 
 async def run_checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) -> None:
     """Run the checks an entry point needs; raise the first failure (a ``UsageError`` for a
-    setting, a ``RunError`` for an outage)."""
-    for _name, check in checks(settings, tmdb=tmdb, queue=queue, lake=lake):
-        await check()
+    setting, a ``RunError`` for an outage). Nothing is logged before they all pass, so a
+    refusal is the one line on stderr."""
+    found = {name: await check() for name, check in checks(settings, tmdb=tmdb, queue=queue, lake=lake)}
+    if lake:
+        log_opened(settings.lake, str(found["lake"]))
 
 
 def check_endpoints(env: Mapping[str, str] | None = None) -> None:
@@ -82,16 +85,15 @@ def check_endpoints(env: Mapping[str, str] | None = None) -> None:
             raise ConfigError(f"{name} must have a port between 1 and 65535, got {shown}")
 
 
-async def check_lake(url: str, tuning: UploadTuning | None = None) -> None:
-    """Open the lake (S3: the bucket exists and may be used); log where it is."""
+async def check_lake(url: str, tuning: UploadTuning | None = None) -> str:
+    """Open the lake (S3: the bucket exists and may be used); return its ``location``."""
     if url.startswith("s3://"):
         check_endpoints()
     async with open_lake(url, tuning) as lake:
-        location = lake.location
-    _log_opened(url, location)
+        return lake.location
 
 
-def _log_opened(url: str, location: str) -> None:
+def log_opened(url: str, location: str) -> None:
     """One line saying where the lake is (a relative path is read from the current
     directory, so the absolute one is what a person needs to see)."""
     if url.startswith("s3://") or os.path.isdir(location):

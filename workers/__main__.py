@@ -3,7 +3,9 @@ container's command): the main job on a schedule, or with ``--queue`` a consumer
 messages (``ingest.queue.consumer``).
 
 Exit status: 0 after a clean shutdown (SIGTERM/SIGINT); 2 when the configuration cannot
-work (bad schedule, no TMDB credentials, port taken), with one line on stderr.
+work (bad schedule, no TMDB credentials, port taken, an AWS_ENDPOINT_URL without a scheme),
+with one line on stderr. A dependency that is down or missing (the bucket, TMDB, the
+queue) does not stop the service: ``/readyz`` says 503 with the reason until it is fixed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import NoReturn
 
 from ingest.config import Overrides, Settings
 from ingest.errors import ConfigError, IngestError, UsageError
+from ingest.preflight import check_endpoints
 from ingest.settings_table import add_flags
 from ingest.startup import refuse, start
 from workers.schedule import Schedule
@@ -32,6 +35,9 @@ def _check(settings: Settings) -> None:
     Schedule.parse(settings.service.schedule)
     if settings.service.queue and not settings.queue.url:
         raise ConfigError("--queue needs a queue: set INGEST_QUEUE_URL or [queue] url in config.toml")
+    if settings.lake.startswith("s3://") or settings.service.queue:
+        # A mistake no recheck can cure ends the start; the rest is /readyz's (workers.ready).
+        check_endpoints()
 
 
 def main(argv: list[str] | None = None) -> int:

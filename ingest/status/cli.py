@@ -17,7 +17,7 @@ from ingest.config import Overrides, load_settings
 from ingest.errors import IngestError, UsageError
 from ingest.lake import open_lake
 from ingest.logs import configure_logging
-from ingest.preflight import check_lake
+from ingest.preflight import check_lake, log_opened
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import DateStatus, survey
 
@@ -51,7 +51,7 @@ def lake_and_date(args: argparse.Namespace) -> tuple[str, dt.date]:
 
 
 async def _survey(lake_url: str, date: dt.date) -> DateStatus:
-    await check_lake(lake_url)
+    log_opened(lake_url, await check_lake(lake_url))
     async with open_lake(lake_url) as lake:
         return await survey(lake, date)
 

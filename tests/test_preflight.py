@@ -1,0 +1,160 @@
+"""Start-up mistakes are exit 2 with one line on stderr, naming what to fix, within seconds:
+``python -m ingest``, ``python -m ingest status`` and ``python -m workers`` as real processes,
+against moto's S3 and the TMDB stand-in over HTTP (``ingest.preflight``, ``ingest.lake.url``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.lake.url import bucket_error, check_lake_url
+from ingest.settings_types import Invalid
+from ingest.standin import FAKE_TOKEN, StandinProcess, free_port, standin_process
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _refused(args: list[str], env: dict[str, str], cwd: Path, module: str = "ingest") -> str:
+    """Run ``python -m module args``; assert exit 2 with one line on stderr; return it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=env | {"PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandinProcess]:
+    with standin_process("--seed", "1", "--war", "20") as proc:
+        yield proc
+
+
+@pytest.mark.parametrize(
+    ("lake", "meant"),
+    [
+        ("s3:/movies-lake", "s3://movies-lake"),
+        ("s3//movies-lake", "s3://movies-lake"),
+        ("s3:movies-lake/raw", "s3://movies-lake/raw"),
+        ("S3://movies-lake", "s3://movies-lake"),
+        ("s3://Bad_Bucket!", "s3://bad-bucket"),
+    ],
+)
+@pytest.mark.parametrize("status", [False, True])
+def test_a_misspelled_s3_lake_is_refused_with_what_it_meant(
+    lake: str, meant: str, status: bool, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    args = ["status", "--lake", lake] if status else ["--csv", "x.csv", "--lake", lake]
+    line = _refused(args, subprocess_env, tmp_path)
+    assert line.startswith("ingest status: --lake" if status else "ingest: --lake")
+    assert line.endswith(f"did you mean {meant}?")
+    # Nothing was written where the typo would have put it.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lake_url_rules() -> None:
+    assert check_lake_url("s3://movies-lake/raw/zone") == "s3://movies-lake/raw/zone"
+    # A bare word or a relative path is a local directory.
+    assert check_lake_url("movies-lake") == "movies-lake"
+    assert check_lake_url("s3/lake") == "s3/lake"
+    for bad in ("s3://", "s3://ab", "s3://a..b", "s3://192.168.1.1", "s3://-lake", "ftp://host/x"):
+        with pytest.raises(Invalid):
+            check_lake_url(bad)
+    assert bucket_error("x" * 64) is not None and bucket_error("my.lake-01") is None
+
+
+def test_a_new_local_lake_named_like_a_bucket_is_written_and_its_path_said(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    (tmp_path / "films.csv").write_text("id,title\n1,Ran\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ingest", "--csv", "films.csv", "--lake", "movies-lake"],
+        env=subprocess_env | {"PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    opened = next(line for line in proc.stderr.splitlines() if '"lake_opened"' in line)
+    assert f'"lake":"{tmp_path / "movies-lake"}"' in opened
+    assert "for S3 write s3://movies-lake" in opened
+
+
+_COMMANDS = {
+    "ingest": ("ingest", ["--csv", "x.csv"]),
+    "status": ("ingest", ["status"]),
+    "workers": ("workers", ["--port"]),
+}
+
+
+def _aws_refused(command: str, endpoint: str, tmp_path: Path, env: dict[str, str]) -> str:
+    (tmp_path / "x.csv").write_text("id,title\n1,Ran\n")
+    env = env | {"AWS_ENDPOINT_URL": endpoint, "INGEST_LAKE": "s3://movies-lake"}
+    module, args = _COMMANDS[command]
+    if module == "workers":
+        args = [*args, str(free_port())]
+    return _refused(args, env | {"TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}, tmp_path, module)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "said"),
+    [
+        ("127.0.0.1:5000", "AWS_ENDPOINT_URL must be an http:// or https:// URL"),
+        ("http://127.0.0.1:99999", "AWS_ENDPOINT_URL must have a port between 1 and 65535"),
+        ("ftp://127.0.0.1", "AWS_ENDPOINT_URL must be an http:// or https:// URL"),
+    ],
+)
+@pytest.mark.parametrize("command", list(_COMMANDS))
+def test_a_malformed_aws_endpoint_is_one_line_naming_it(
+    endpoint: str, said: str, command: str, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    line = _aws_refused(command, endpoint, tmp_path, subprocess_env)
+    assert said in line
+    if "://" not in endpoint:
+        assert line.endswith(f"did you mean http://{endpoint}?")
+
+
+@pytest.mark.parametrize("command", ["ingest", "status"])
+def test_an_aws_endpoint_that_does_not_answer_is_one_line_naming_it(
+    command: str, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """(The service stays up for this one: its /readyz says why, test_readiness.)"""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    line = _aws_refused(command, endpoint, tmp_path, subprocess_env)
+    assert f"cannot reach S3 at {endpoint}" in line and "AWS_ENDPOINT_URL" in line
+
+
+@pytest.mark.parametrize("fault", ["unreachable", "wrong path", "port", "scheme", "token"])
+def test_a_wrong_tmdb_endpoint_or_token_is_one_line_naming_it(
+    fault: str, standin: StandinProcess, tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    base, token = {
+        "unreachable": (f"http://127.0.0.1:{free_port()}", FAKE_TOKEN),
+        "wrong path": (f"{standin.url}/api", FAKE_TOKEN),
+        "port": ("http://127.0.0.1:99999", FAKE_TOKEN),
+        "scheme": (f"ftp://127.0.0.1:{free_port()}", FAKE_TOKEN),
+        "token": (standin.url, "not-the-token"),
+    }[fault]
+    env = subprocess_env | {"TMDB_BASE_URL": base, "TMDB_READ_ACCESS_TOKEN": token}
+    line = _refused(["--genre", "war", "--limit", "5", "--lake", str(tmp_path / "lake")], env, tmp_path)
+    expected = {
+        "unreachable": "cannot reach TMDB at",
+        "wrong path": "has no /authentication (404): TMDB_BASE_URL",
+        "port": "TMDB_BASE_URL must have a port between 1 and 65535",
+        "scheme": "TMDB_BASE_URL must be an http:// or https:// URL",
+        "token": "TMDB refused the credentials",
+    }[fault]
+    assert expected in line
+    assert not (tmp_path / "lake" / "Raw").exists()
