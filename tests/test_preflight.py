@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from ingest.aws_lambda import handler
+from ingest.errors import AuthError, ConfigError
 from ingest.lake.url import bucket_error, check_lake_url
 from ingest.settings_types import Invalid
 from ingest.standin import FAKE_TOKEN, StandinProcess, free_port, standin_process
+from tests.helpers import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,3 +161,26 @@ def test_a_wrong_tmdb_endpoint_or_token_is_one_line_naming_it(
     }[fault]
     assert expected in line
     assert not (tmp_path / "lake" / "Raw").exists()
+
+
+@pytest.mark.parametrize("fault", ["bucket", "token"])
+def test_a_lambda_sqs_invocation_fails_whole_on_a_setting(
+    fault: str,
+    standin: StandinProcess,
+    s3_lake_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every message comes back (none is counted a failure towards the dead-letter queue)
+    when what is wrong is a setting that would fail each of them."""
+    lake = f"{s3_lake_url}-missing" if fault == "bucket" else s3_lake_url
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INGEST_LAKE", lake)
+    monkeypatch.setenv("TMDB_BASE_URL", standin.url)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", "not-the-token" if fault == "token" else FAKE_TOKEN)
+    for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+    event = {"Records": [{"eventSource": "aws:sqs", "messageId": "m-1", "body": "{}"}]}
+    error = ConfigError if fault == "bucket" else AuthError
+    with pytest.raises(error, match="does not exist" if fault == "bucket" else "refused the credentials"):
+        handler(event, LambdaContext(60))
