@@ -42,9 +42,10 @@ async def test_cut_in_moves_the_cut_of_running_work_and_of_work_not_started_yet(
     stop = Stop()
     started = asyncio.Event()
 
-    async def forever() -> None:
+    async def forever() -> str:
         started.set()
         await asyncio.Event().wait()
+        return "never"
 
     async with asyncio.TaskGroup() as tg:
         running = tg.create_task(stop.finish(forever()))
@@ -64,8 +65,9 @@ async def test_a_later_cut_never_postpones_an_earlier_one() -> None:
     stop.cut_in(0)
     stop.cut_in(3600)
 
-    async def forever() -> None:
+    async def forever() -> str:
         await asyncio.Event().wait()
+        return "never"
 
     assert await stop.finish(forever()) is None
 
