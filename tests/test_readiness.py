@@ -19,7 +19,10 @@ import pytest
 
 from ingest.config import Settings, load_settings
 from ingest.errors import AuthError, ConfigError, RetryableError
+from ingest.queue.counters import QueueCounters
+from ingest.report import RunReport
 from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb, free_port
+from workers.metrics import Metrics
 from workers.ready import Readiness
 from workers.schedule import Schedule
 from workers.service import Service
@@ -183,3 +186,21 @@ async def test_a_run_failed_on_a_setting_is_503_until_a_run_succeeds() -> None:
         503,
         {"status": "stopping", "reason": "the service is shutting down"},
     )
+
+
+def test_a_queue_workers_state_is_its_own() -> None:
+    metrics = Metrics(queue_mode=True)
+    assert metrics.queue_state == "starting" and not metrics.running
+    metrics.queue = counters = QueueCounters()
+    metrics.run_started(RunReport())  # the consumer's life, which is not a run in progress
+    assert metrics.queue_state == "idle" and not metrics.running
+    assert "ingest_run_in_progress 0" in metrics.render().splitlines()
+    counters.in_flight = 2
+    assert metrics.queue_state == "consuming" and metrics.running
+    page = metrics.render().splitlines()
+    assert 'ingest_queue_worker_state{state="consuming"} 1' in page
+    assert 'ingest_queue_worker_state{state="idle"} 0' in page
+    metrics.draining = True
+    assert metrics.queue_state == "draining"
+    # The scheduled service has no such state.
+    assert Metrics().queue_state is None
