@@ -101,7 +101,8 @@ def log_opened(url: str, location: str) -> None:
         return
     # A new local directory named like a bucket: say which S3 URL it may have meant.
     guess = s3_guess(url)
-    note = f"a new local directory; for S3 write {guess}" if guess else "a new local directory"
+    new = "no such directory yet (a run creates it)"
+    note = f"{new}; for S3 write {guess}" if guess else new
     (log.warning if guess else log.info)("lake_opened", lake=location, note=note)
 
 
