@@ -173,3 +173,11 @@ def test_the_command_runs_without_the_test_extras() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_authentication_answers_as_tmdb_does(standin: FakeTmdb) -> None:
+    """``/3/authentication``, the start-up check of the credentials (``ingest.preflight``)."""
+    status, body = await _get(f"{standin.url}/3/authentication")
+    assert (status, body) == (200, {"success": True, "status_code": 1, "status_message": "Success."})
+    async with aiohttp.ClientSession() as http, http.get(f"{standin.url}/3/authentication") as resp:
+        assert (resp.status, (await resp.json())["status_code"]) == (401, 7)
