@@ -42,11 +42,10 @@ _TMDB_ROOT = "TMDB_BASE_URL (or [tmdb] base_url in config.toml)"
 Check = tuple[str, Callable[[], Awaitable[object]]]
 
 
-def checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) -> list[Check]:
-    """The checks an entry point needs, by name, in the order they run."""
-    found: list[Check] = []
-    if lake:
-        found.append(("lake", lambda: check_lake(settings.lake, settings.upload)))
+def checks(settings: Settings, *, tmdb: bool, queue: bool) -> list[Check]:
+    """The checks an entry point needs, by name, in the order they run: the lake always,
+    TMDB when ``tmdb`` (and credentials are set), the queue when ``queue`` (and one is)."""
+    found: list[Check] = [("lake", lambda: check_lake(settings.lake, settings.upload))]
     if tmdb and settings.tmdb.has_credentials:
         found.append(("tmdb", lambda: check_tmdb(settings)))
     if queue and settings.queue.url:
@@ -55,13 +54,12 @@ def checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) ->
     return found
 
 
-async def run_checks(settings: Settings, *, tmdb: bool, queue: bool, lake: bool = True) -> None:
+async def run_checks(settings: Settings, *, tmdb: bool, queue: bool) -> None:
     """Run the checks an entry point needs; raise the first failure (a ``UsageError`` for a
     setting, a ``RunError`` for an outage). Nothing is logged before they all pass, so a
     refusal is the one line on stderr."""
-    found = {name: await check() for name, check in checks(settings, tmdb=tmdb, queue=queue, lake=lake)}
-    if lake:
-        log_opened(settings.lake, str(found["lake"]))
+    found = {name: await check() for name, check in checks(settings, tmdb=tmdb, queue=queue)}
+    log_opened(settings.lake, str(found["lake"]))
 
 
 def check_endpoints(env: Mapping[str, str] | None = None) -> None:
