@@ -14,14 +14,15 @@ or a run that retries for a minute before it says what is wrong:
     the queue missing or forbidden, SQS not answering ............ ConfigError
 
 TMDB is asked ``GET /3/authentication``, its own check of a token or key (one request,
-paced and retried like every other). A TMDB that answers 5xx for every attempt stays a
-``RetryableError`` (exit 1): that is an outage, not a setting.
+paced like every other, at most three attempts). A TMDB that answers 5xx for every
+attempt stays a ``RetryableError`` (exit 1): that is an outage, not a setting.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import structlog
@@ -37,6 +38,7 @@ log = structlog.get_logger(__name__)
 # The AWS SDK's endpoint variables: the general one, and those of the services used here.
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS")
 _TMDB_ROOT = "TMDB_BASE_URL (or [tmdb] base_url in config.toml)"
+_TMDB_ATTEMPTS = 3
 
 # A check by name; what it returns (the lake's location) is logged once all have passed.
 Check = tuple[str, Callable[[], Awaitable[object]]]
@@ -111,7 +113,9 @@ async def check_tmdb(settings: Settings) -> None:
     from ingest.report import TmdbStats
     from ingest.tmdb.client import TmdbClient
 
-    async with TmdbClient(settings.tmdb, TmdbStats()) as client:
+    # A few attempts, not a run's budget: a TMDB failing at start is said within seconds.
+    tmdb = replace(settings.tmdb, max_attempts=min(settings.tmdb.max_attempts, _TMDB_ATTEMPTS))
+    async with TmdbClient(tmdb, TmdbStats()) as client:
         try:
             await client.get("/authentication")
         except SkippedRecord:
