@@ -12,10 +12,9 @@ import pytest
 from ingest.aws_lambda import handler
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
-from ingest.queue.enqueue import missing_batches
 from ingest.queue.messages import BatchMessage
 from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
-from ingest.tmdb.plan import Plan, create_plan
+from ingest.tmdb.plan import Plan, create_plan, missing_batches
 from tests.helpers import LambdaContext
 from tests.tmdb_fixtures import DATE, lake_files, records
 

@@ -49,8 +49,7 @@ class BatchMessage:
         )
 
     def batch_of(self, plan: Plan) -> Batch:
-        start = (self.batch - 1) * BATCH_SIZE
-        return Batch(self.batch, plan.ids[start : start + self.size])
+        return plan.batch(self.batch, self.target or len(plan.ids))
 
     @property
     def name(self) -> str:

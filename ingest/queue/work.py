@@ -24,18 +24,19 @@ from typing import Any, Literal
 import orjson
 import structlog
 
+from ingest.config import Job
 from ingest.errors import ConfigError
 from ingest.genres import Genre, resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
-from ingest.queue.enqueue import enqueue_collections, missing_batches
+from ingest.queue.enqueue import enqueue_collections
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import dataset_completed
-from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, load_plan
+from ingest.tmdb.plan import Plan, batches_in_lake, dataset_prefix, load_plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 
@@ -81,7 +82,7 @@ class BatchWorker:
             log.warning("batch_message_stale", batch=message.name, plan_id=message.plan_id)
             return "stale"
         outcome: Outcome = "already_done"
-        if await done_batches(self._lake, plan, [batch]):
+        if await batches_in_lake(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
         else:
             pool = BatchPool(
@@ -130,7 +131,9 @@ class BatchWorker:
         if self._queue is None or await missing_batches(self._lake, movies, message.target):
             return True
         genre = _genre(message)
-        planner = GenrePlanner(self._lake, movies.date, None, self._client, self._stats, progress=False)
+        # Only the collections are planned here; no movie plan is made from this job.
+        job = Job(genres=(genre,), collections=True)
+        planner = GenrePlanner(self._lake, movies.date, job, self._client, self._stats, progress=False)
         plan = await planner.collections(genre, movies, message.target, {})
         claim = claim_key(plan)
         if not await self._lake.create(claim, _claim(message, sent=False)):
