@@ -195,7 +195,7 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
             planner = GenrePlanner(lake, DATE, Job(), client, TmdbStats(), progress=False)
             colls = await planner.collections(resolve_genre("war"), movies, len(movies.ids), {})
         last = movies.batches(len(movies.ids))[-1]
-        message = BatchMessage.of(movies, last, len(movies.ids), then_collections=True)
+        message = BatchMessage.of(movies, last, len(movies.ids), lake.url, then_collections=True)
         claimed = {"claimed_at": "2026-11-28T00:00:00+00:00", "sent": False, "by": message.name}
         assert await lake.create(claim_key(colls), orjson.dumps(claimed))
         # It died before the completion step too: no removed.json, no cursor for the date.

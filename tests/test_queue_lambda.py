@@ -37,7 +37,9 @@ async def _plan_and_event(lake: Lake, ids: tuple[int, ...]) -> tuple[Plan, dict[
     """A movie plan of ``ids`` in the lake, and the SQS event carrying one message per batch."""
     plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
     batches = plan.batches(len(ids))
-    return plan, {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
+    return plan, {
+        "Records": [_record(b.number, BatchMessage.of(plan, b, len(ids), lake.url).body()) for b in batches]
+    }
 
 
 def _lambda_env(monkeypatch: pytest.MonkeyPatch, folder: Path, lake_url: str, config: str) -> None:

@@ -59,7 +59,10 @@ async def enqueue_genre(
     target = plan.target(settings.job.limit)
     todo = await missing_batches(lake, plan, target)
     if todo:
-        messages = [BatchMessage.of(plan, b, target, then_collections=settings.job.collections) for b in todo]
+        messages = [
+            BatchMessage.of(plan, b, target, lake.url, then_collections=settings.job.collections)
+            for b in todo
+        ]
         return await _send(queue, plan, messages, len(plan.batches(target)))
     if not settings.job.collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
@@ -74,7 +77,7 @@ async def enqueue_collections(
     missing batches."""
     plan = await planner.collections(genre, movies, target, {})
     todo = await missing_batches(lake, plan, len(plan.ids))
-    messages = [BatchMessage.of(plan, b, len(plan.ids)) for b in todo]
+    messages = [BatchMessage.of(plan, b, len(plan.ids), lake.url) for b in todo]
     return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
 
 
