@@ -190,7 +190,7 @@ def _deadlines(started: float, budget_s: float, reserve_s: float) -> tuple[Stop,
 
 async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:
     report = RunReport()
-    await stop.finish(run_job(settings, stop=stop, report=report), cut_after_s=cut_after_s)
+    await stop.finish(run_job(settings, stop=stop, report=report, entry="lambda"), cut_after_s=cut_after_s)
     if stop.cut:
         # The batches in flight did not make it before the deadline: they are cancelled
         # whole (atomic writes) and the next invocation redoes them.

@@ -80,3 +80,8 @@ class RunReport:
     # False when a stop (SIGTERM, Lambda deadline) ended the run before all work was done.
     complete: bool = True
     stopped_because: str | None = None
+    # Where it landed: the lake's absolute path or URI.
+    lake: str = ""
+    # --enqueue: the TMDB work was sent to the queue, not done; ``complete`` says it was sent.
+    enqueued: bool = False
+    batches_enqueued: int = 0

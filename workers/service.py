@@ -198,7 +198,7 @@ class Service:
             self._stop = stop
             if self._stopping.is_set():
                 stop.request("shutdown")
-            await stop.finish(run_job(settings, stop=stop, report=report))
+            await stop.finish(run_job(settings, stop=stop, report=report, entry="service"))
             outcome = "succeeded" if report.complete and not stop.cut else "stopped"
             if outcome == "succeeded":
                 self._ready.run_ended(None)

@@ -22,7 +22,7 @@ from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.plan import Batch, Plan, done_batches
+from ingest.tmdb.plan import Plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 
 log = structlog.get_logger(__name__)
@@ -42,7 +42,7 @@ async def run_enqueue(
         SqsQueue.connect(settings.queue.url) as queue,
         TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client,
     ):
-        planner = GenrePlanner(lake, settings.date, settings.job.limit, client, stats, progress=False)
+        planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
         for genre in settings.job.genres:
             if stop.requested:
                 return False
@@ -59,7 +59,10 @@ async def enqueue_genre(
     target = plan.target(settings.job.limit)
     todo = await missing_batches(lake, plan, target)
     if todo:
-        messages = [BatchMessage.of(plan, b, target, then_collections=settings.job.collections) for b in todo]
+        messages = [
+            BatchMessage.of(plan, b, target, lake.url, then_collections=settings.job.collections)
+            for b in todo
+        ]
         return await _send(queue, plan, messages, len(plan.batches(target)))
     if not settings.job.collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
@@ -74,14 +77,8 @@ async def enqueue_collections(
     missing batches."""
     plan = await planner.collections(genre, movies, target, {})
     todo = await missing_batches(lake, plan, len(plan.ids))
-    messages = [BatchMessage.of(plan, b, len(plan.ids)) for b in todo]
+    messages = [BatchMessage.of(plan, b, len(plan.ids), lake.url) for b in todo]
     return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
-
-
-async def missing_batches(lake: Lake, plan: Plan, target: int) -> list[Batch]:
-    batches = plan.batches(target)
-    done = await done_batches(lake, plan, batches)
-    return [b for b in batches if b.number not in done]
 
 
 async def _send(queue: SqsQueue, plan: Plan, messages: Sequence[BatchMessage], batches: int) -> int:
