@@ -184,3 +184,26 @@ def test_a_lambda_sqs_invocation_fails_whole_on_a_setting(
     error = ConfigError if fault == "bucket" else AuthError
     with pytest.raises(error, match="does not exist" if fault == "bucket" else "refused the credentials"):
         handler(event, LambdaContext(60))
+
+
+@pytest.mark.parametrize("fault", ["missing queue", "unreachable"])
+def test_enqueue_to_a_queue_that_is_not_there_is_one_line_before_any_plan(
+    fault: str, standin: StandinProcess, tmp_path: Path, subprocess_env: dict[str, str], aws_env: str
+) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}" if fault == "unreachable" else aws_env
+    env = subprocess_env | {
+        "AWS_ENDPOINT_URL": endpoint,
+        "INGEST_QUEUE_URL": f"{endpoint}/123456789012/no-such-queue",
+        "TMDB_BASE_URL": standin.url,
+        "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+    }
+    lake = tmp_path / "lake"
+    line = _refused(["--genre", "war", "--enqueue", "--lake", str(lake)], env, tmp_path)
+    said = (
+        "does not exist: create it or fix INGEST_QUEUE_URL"
+        if fault == "missing queue"
+        else "cannot reach SQS"
+    )
+    assert said in line
+    # Refused before planning: no plan frozen for a queue nobody can read.
+    assert not lake.exists() or not any(lake.rglob("plan.json"))
