@@ -54,13 +54,21 @@ def standin() -> Iterator[StandinProcess]:
         ("s3://Bad_Bucket!", "s3://bad-bucket"),
     ],
 )
-@pytest.mark.parametrize("status", [False, True])
+@pytest.mark.parametrize("command", ["ingest", "status", "workers"])
 def test_a_misspelled_s3_lake_is_refused_with_what_it_meant(
-    lake: str, meant: str, status: bool, tmp_path: Path, subprocess_env: dict[str, str]
+    lake: str, meant: str, command: str, tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    args = ["status", "--lake", lake] if status else ["--csv", "x.csv", "--lake", lake]
-    line = _refused(args, subprocess_env, tmp_path)
-    assert line.startswith("ingest status: --lake" if status else "ingest: --lake")
+    module, args, prog = {
+        "ingest": ("ingest", ["--csv", "x.csv", "--lake", lake], "ingest: --lake"),
+        "status": ("ingest", ["status", "--lake", lake], "ingest status: --lake"),
+        # The service takes its lake from the environment (or config.toml).
+        "workers": ("workers", ["--port", str(free_port())], "python -m workers: INGEST_LAKE"),
+    }[command]
+    env = subprocess_env | (
+        {"INGEST_LAKE": lake, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN} if command == "workers" else {}
+    )
+    line = _refused(args, env, tmp_path, module)
+    assert line.startswith(prog)
     assert line.endswith(f"did you mean {meant}?")
     # Nothing was written where the typo would have put it.
     assert list(tmp_path.iterdir()) == []
