@@ -25,7 +25,7 @@ _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3")
 # A start that means S3 whatever came after it: s3: s3/ S3: (any case), but not s3:// itself.
 _S3_LIKE = re.compile(r"(?i)s3(:/{0,3}|/{2,})")
-# Characters that cannot follow a scheme: anything else is a path.
+# Any other scheme (ftp://, https://): refused by name. What has none is a local path.
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
