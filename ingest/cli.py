@@ -13,7 +13,7 @@ import asyncio
 import signal
 import sys
 from dataclasses import fields
-from typing import Any, NoReturn
+from typing import Any
 
 import structlog
 
@@ -23,7 +23,8 @@ from ingest.errors import IngestError, UsageError
 from ingest.job import run_job
 from ingest.report import RunReport
 from ingest.settings_table import add_flags
-from ingest.startup import refuse, start
+from ingest.settings_types import suggestion
+from ingest.startup import CommandParser, refuse, start
 from ingest.stop import Stop
 from ingest.summary import human_line, log_summary
 
@@ -46,22 +47,31 @@ FLAGS = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: the contract promises one clear line.
-        self.exit(2, f"ingest: {message} (see python -m ingest --help)\n")
+# The commands beside the run itself: ``python -m ingest <command> --help`` for each.
+COMMANDS = (("status", "what the lake holds for a date, and whether it is complete"),)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m ingest",
-        description="Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
+    p = CommandParser(
+        "python -m ingest",
+        "Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
         "Without a selection flag (--csv, --genre, --collections) it runs the main job "
         "that config.toml describes.",
+        commands=[(f"python -m ingest {name}", what) for name, what in COMMANDS],
     )
     add_flags(p, FLAGS)
     p.add_argument("--version", action="version", version=f"ingest {__version__}")
     return p
+
+
+def unknown_command(word: str) -> str:
+    """The one line for a bare word where a command or a flag belongs."""
+    names = [name for name, _ in COMMANDS]
+    close = suggestion(word, names)
+    return (
+        f"ingest: unknown command {word!r}{close}; the commands are {', '.join(names)}, "
+        "and a run takes flags only (see python -m ingest --help)"
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> Overrides:
@@ -80,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         from ingest.status import main as status_main
 
         return status_main(argv[1:])
+    if argv and not argv[0].startswith("-"):
+        print(unknown_command(argv[0]), file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     report = RunReport()
     settings: Settings | None = None
