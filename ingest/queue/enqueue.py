@@ -46,17 +46,18 @@ async def run_enqueue(
         for genre in settings.job.genres:
             if stop.requested:
                 return False
-            await enqueue_genre(lake, planner, queue, genre, settings)
+            stats.batches_enqueued += await enqueue_genre(lake, planner, queue, genre, settings, stats)
     return True
 
 
 async def enqueue_genre(
-    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, settings: Settings
+    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, settings: Settings, stats: TmdbStats
 ) -> int:
     """Send the genre's missing movie batches (or, when none is missing and collections
     are asked for, its missing collection batches); return how many were sent."""
     plan = await planner.movies(genre)
     target = plan.target(settings.job.limit)
+    stats.planned += target
     todo = await missing_batches(lake, plan, target)
     if todo:
         messages = [
@@ -67,15 +68,23 @@ async def enqueue_genre(
     if not settings.job.collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
         return 0
-    return await enqueue_collections(lake, planner, queue, genre, plan, target)
+    return await enqueue_collections(lake, planner, queue, genre, plan, target, stats)
 
 
 async def enqueue_collections(
-    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, movies: Plan, target: int
+    lake: Lake,
+    planner: GenrePlanner,
+    queue: SqsQueue,
+    genre: Genre,
+    movies: Plan,
+    target: int,
+    stats: TmdbStats | None = None,
 ) -> int:
     """Freeze the genre's collection plan (every movie batch is in the lake) and send its
     missing batches."""
     plan = await planner.collections(genre, movies, target, {})
+    if stats is not None:
+        stats.collections_planned += len(plan.ids)
     todo = await missing_batches(lake, plan, len(plan.ids))
     messages = [BatchMessage.of(plan, b, len(plan.ids), lake.url) for b in todo]
     return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
