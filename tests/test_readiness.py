@@ -204,3 +204,18 @@ def test_a_queue_workers_state_is_its_own() -> None:
     assert metrics.queue_state == "draining"
     # The scheduled service has no such state.
     assert Metrics().queue_state is None
+
+
+async def test_healthz_answers_while_a_check_hangs(tmp_path: Path) -> None:
+    """The checks run beside the HTTP server: a TMDB that never answers blocks neither."""
+    fake = FakeTmdb(Catalog.synthetic({WAR: 5}, seed=3), stall_rate=1.0, stall_s=600)
+    async with fake.serve() as url, serving(_settings(tmp_path, str(tmp_path / "lake"), url)) as get:
+        await _until(lambda: _stalled(fake))
+        status, health = await get("/healthz")
+        assert status == 200 and health["status"] == "ok"
+        status, body = await get("/readyz")
+        assert status == 503 and body["check"] == "starting"
+
+
+async def _stalled(fake: FakeTmdb) -> bool:
+    return fake.counters.stalled > 0

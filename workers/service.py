@@ -99,8 +99,11 @@ class Service:
             )
             try:
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._ready.watch(self._stopping))
-                    tg.create_task(self._consume() if svc.queue else self._scheduler())
+                    watch = tg.create_task(self._ready.watch(self._stopping))
+                    work = tg.create_task(self._consume() if svc.queue else self._scheduler())
+                    # Once the work is over (a shutdown), a check still waiting on a
+                    # stalled endpoint must not hold the exit.
+                    work.add_done_callback(lambda _: watch.cancel())
             except BaseExceptionGroup as group:
                 # Only the work can fail (the checks report, never raise): its error as such.
                 raise group.exceptions[0] from None
