@@ -27,10 +27,14 @@ import pytest
 
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
+from ingest.report import TmdbStats
 from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port
 from ingest.status.render import render_json
 from ingest.status.survey import survey
+from ingest.stop import Stop
+from ingest.tmdb.crawl import run_tmdb
 from tests.queue_kit import make_queues
+from tests.tmdb_fixtures import FAST, settings_for
 
 WAR = 10752
 CHANGE = DailyChange(changed=0.2, added=0.05, removed=0.01)
@@ -224,8 +228,11 @@ async def test_every_mode_lands_exactly_once_and_status_says_so(
         cell = Cell(entry, fake, bucket, tmp_path, aws_env)
         date, before = DAY0, day0
         if refresh == "incremental":
-            # The full day before, by the same entry point, then one day of churn.
-            await cell.run(DAY0, "full", collections, kill=False)
+            # The full day before (in this process: its entry point is not what is tried),
+            # then one day of churn.
+            async with open_lake(f"s3://{bucket}") as lake:
+                day0_run = settings_for(fake.url, lake.url, date=DAY0, collections=collections)
+                assert await run_tmdb(lake, day0_run, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
             fake.day = 1
             date = DAY0 + dt.timedelta(days=1)
         await cell.run(date, refresh, collections, kill=kill)
