@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import orjson
 
-from ingest.standin import FAKE_TOKEN, free_port
+from ingest.standin import STANDIN_TOKEN, free_port
 from tests.tmdb_fixtures import DATE
 
 
@@ -63,7 +63,7 @@ def env_for(standin_url: str, lake: str, queue_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
     env |= {
         "TMDB_BASE_URL": standin_url,
-        "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+        "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
         "INGEST_LAKE": lake,
         "INGEST_QUEUE_URL": queue_url,
         "PYTHONUNBUFFERED": "1",

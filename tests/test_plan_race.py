@@ -15,7 +15,7 @@ import pytest
 
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from ingest.tmdb.plan import load_plan
 from tests.tmdb_fixtures import DATE, lake_files, records
 
@@ -40,7 +40,7 @@ async def test_create_is_won_by_exactly_one_of_many(tmp_path: Path) -> None:
 
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN, "PYTHONUNBUFFERED": "1"}
+    env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN, "PYTHONUNBUFFERED": "1"}
     return env
 
 
@@ -86,7 +86,7 @@ async def test_two_runs_started_together_share_one_plan(
     tmp_path: Path, catalog: Catalog, home: str, request: pytest.FixtureRequest
 ) -> None:
     # Latency on every answer: both runs are still discovering when the first one plans.
-    fake = FakeTmdb(catalog, latency_s=0.01)
+    fake = Standin(catalog, latency_s=0.01)
     adopted = 0
     async with fake.serve() as url:
         env = _env(url)

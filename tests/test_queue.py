@@ -26,7 +26,7 @@ from ingest.queue.enqueue import missing_batches
 from ingest.queue.messages import BatchMessage
 from ingest.queue.work import claim_key, claim_state
 from ingest.report import TmdbStats
-from ingest.standin import Catalog, FakeTmdb
+from ingest.standin import Catalog, Standin
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.cursor import cursor_key, read_cursor
 from ingest.tmdb.plan import load_plan
@@ -109,7 +109,7 @@ async def test_three_workers_land_every_movie_and_collection_once(
     catalog = big_catalog
     queues = make_queues(aws_env, max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
-    fake = FakeTmdb(catalog, latency_s=0.005)
+    fake = Standin(catalog, latency_s=0.005)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         rc, err = await enqueue(env, tmp_path, "--genre", "war", "--collections")
@@ -146,7 +146,7 @@ async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
     queues = make_queues(aws_env, max_receives=5, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     # Slow answers: a batch takes long enough to be killed in its middle.
-    fake = FakeTmdb(catalog, latency_s=0.05)
+    fake = Standin(catalog, latency_s=0.05)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         rc, err = await enqueue(env, tmp_path, "--genre", "war", "--collections")
@@ -181,7 +181,7 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
     config = write_config(tmp_path, visibility_s=2)
     movies_only = tmp_path / "movies-only.toml"
     movies_only.write_text("[job]\ncollections = false\n")
-    fake = FakeTmdb(catalog, latency_s=0.005)
+    fake = Standin(catalog, latency_s=0.005)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         # The state the dead worker left: every movie batch in the lake...
@@ -240,7 +240,7 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
     queues = make_queues(aws_env, max_receives=2, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2, max_attempts=2)
     async with open_lake(s3_lake_url) as lake:
-        fake = FakeTmdb(catalog)
+        fake = Standin(catalog)
         async with fake.serve() as url:
             env = env_for(url, s3_lake_url, queues.url)
             rc, err = await enqueue(env, tmp_path, "--genre", "war")
@@ -276,7 +276,7 @@ async def test_sigterm_finishes_the_batches_in_flight_and_leaves_the_rest_queued
 ) -> None:
     queues = make_queues(aws_env, max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
-    fake = FakeTmdb(catalog, latency_s=0.05)
+    fake = Standin(catalog, latency_s=0.05)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         rc, err = await enqueue(env, tmp_path, "--genre", "war")

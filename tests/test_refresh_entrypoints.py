@@ -24,7 +24,7 @@ from ingest.aws_lambda import handler
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port, standin_process
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, standin_process
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import cursor_key
@@ -63,7 +63,7 @@ def cursor_date(lake: Path, kind: Kind = Kind.MOVIES) -> str:
 
 def _env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    return env | {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN, "PYTHONUNBUFFERED": "1"}
+    return env | {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN, "PYTHONUNBUFFERED": "1"}
 
 
 async def _start(lake: Path, url: str, *args: str) -> asyncio.subprocess.Process:
@@ -82,7 +82,7 @@ async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the
     day1 = day0.at_day(1)
     lake_dir = tmp_path / "lake"
     folder = lake_dir / f"Raw/TMDB/JSON/Movies/{day(1):%Y/%m/%d}"
-    fake = FakeTmdb(day0, latency_s=0.02)
+    fake = Standin(day0, latency_s=0.02)
     args = ("--concurrency", "4", "--rate", "300")
     async with fake.serve() as url:
         async with open_lake(str(lake_dir)) as lake:
@@ -158,7 +158,7 @@ def test_a_lambda_chain_runs_incremental_by_default_and_pins_it(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
     monkeypatch.setenv("TMDB_BASE_URL", churning_standin.url)
-    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", STANDIN_TOKEN)
     monkeypatch.setenv("INGEST_LAMBDA_RESERVE_S", "3")
     for name in ("INGEST_CONFIG", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
         monkeypatch.delenv(name, raising=False)

@@ -25,7 +25,7 @@ import pytest
 
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
-from ingest.standin import FAKE_TOKEN, Catalog, free_port, standin_process
+from ingest.standin import STANDIN_TOKEN, Catalog, free_port, standin_process
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
@@ -91,7 +91,7 @@ class Service:
         (home / "data").mkdir(exist_ok=True)
         (home / "data" / "films.csv").write_bytes(CSV)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+        env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
                 "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}  # fmt: skip
         self.log = (home / "service.log").open("wb")
         self.proc = subprocess.Popen(
@@ -178,7 +178,7 @@ def test_a_scheduled_run_is_served_counted_and_the_service_stays_up(
     assert stopped["event"] == "service_stopped"
     # A JSON object, not the text of a Python dict (a secret is registered, so masking ran).
     assert stopped["runs"] == {"succeeded": 1, "failed": 0, "stopped": 0}
-    assert FAKE_TOKEN not in (tmp_path / "service.log").read_text()
+    assert STANDIN_TOKEN not in (tmp_path / "service.log").read_text()
 
 
 def test_sigterm_mid_run_finishes_the_batches_in_flight_and_exits_0(

@@ -14,7 +14,7 @@ from ingest.config import Job, Settings, TmdbSettings
 from ingest.genres import resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.standin import FAKE_TOKEN
+from ingest.standin import STANDIN_TOKEN
 from ingest.tmdb.client import ClientTuning
 
 DATE = dt.date(2026, 11, 28)
@@ -30,7 +30,7 @@ def settings_for(
     movies: bool = True,
     collections: bool = False,
     limit: int | None = None,
-    token: str | None = FAKE_TOKEN,
+    token: str | None = STANDIN_TOKEN,
     api_key: str | None = None,
     rate_per_s: float = 1000.0,
     concurrency: int = 8,

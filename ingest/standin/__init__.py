@@ -20,16 +20,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN, PAGE_SIZE
+from ingest.standin.constants import PAGE_SIZE, STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process
 
 if TYPE_CHECKING:
-    from ingest.standin.app import FakeTmdb, serve_standin
+    from ingest.standin.app import Standin, serve_standin
     from ingest.standin.catalog import DAY0, Catalog, DailyChange
     from ingest.standin.counters import Counters
 
 _LAZY = {
-    "FakeTmdb": "ingest.standin.app",
+    "Standin": "ingest.standin.app",
     "serve_standin": "ingest.standin.app",
     "Catalog": "ingest.standin.catalog",
     "DailyChange": "ingest.standin.catalog",
@@ -46,13 +46,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DAY0",
-    "FAKE_API_KEY",
-    "FAKE_TOKEN",
     "PAGE_SIZE",
+    "STANDIN_API_KEY",
+    "STANDIN_TOKEN",
     "Catalog",
     "Counters",
     "DailyChange",
-    "FakeTmdb",
+    "Standin",
     "StandinFailed",
     "StandinProcess",
     "free_port",

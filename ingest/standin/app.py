@@ -31,7 +31,7 @@ from aiohttp import web
 
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.counters import Counters
 from ingest.standin.errors import (
     ERR_5XX,
@@ -47,15 +47,15 @@ from ingest.standin.listings import changes_days, changes_page, discover_page, p
 _OWN = ("/__stats", "/__day")
 
 
-class FakeTmdb:
+class Standin:
     """The app and its knobs; knobs are plain attributes a test may change between runs."""
 
     def __init__(
         self,
         catalog: Catalog,
         *,
-        token: str | None = FAKE_TOKEN,
-        api_key: str | None = FAKE_API_KEY,
+        token: str | None = STANDIN_TOKEN,
+        api_key: str | None = STANDIN_API_KEY,
         rate_limit: float | None = None,
         retry_after: bool = True,
         max_connections: int | None = None,
@@ -301,10 +301,10 @@ class FakeTmdb:
 @asynccontextmanager
 async def serve_standin(
     catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0, **knobs: Any
-) -> AsyncIterator[FakeTmdb]:
-    """Serve ``catalog`` for the block; ``knobs`` are ``FakeTmdb``'s. Yields the running
+) -> AsyncIterator[Standin]:
+    """Serve ``catalog`` for the block; ``knobs`` are ``Standin``'s. Yields the running
     stand-in: ``.url`` (without ``/3``), ``.counters``, ``.day`` (settable), the knobs."""
-    standin = FakeTmdb(catalog, **knobs)
+    standin = Standin(catalog, **knobs)
     async with standin.serve(host, port):
         yield standin
 
