@@ -31,12 +31,12 @@ from ingest.settings_types import (
     Whole,
 )
 
-__all__ = ["ROWS", "Invalid", "Kind", "Setting", "add_flags", "default", "row"]
+__all__ = ["ROWS", "Invalid", "Setting", "ValueKind", "add_flags", "default", "row"]
 
 MIB = 1024 * 1024
 
 
-class Kind(Protocol):
+class ValueKind(Protocol):
     @property
     def expected(self) -> str: ...
 
@@ -47,7 +47,7 @@ class Kind(Protocol):
 class Setting:
     # Unique, dotted: the dataclass it lands in, then the field ("tmdb.concurrency").
     name: str
-    kind: Kind
+    kind: ValueKind
     # A value, or a function of nothing for defaults that move (today's date).
     default: Any
     help: str

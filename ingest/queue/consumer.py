@@ -30,7 +30,7 @@ from ingest.lake import open_lake
 from ingest.queue.counters import QueueCounters
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import Received, SqsQueue
-from ingest.queue.work import SETTLED, BatchWorker, Outcome
+from ingest.queue.work import SETTLED, BatchOutcome, BatchWorker
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
@@ -138,7 +138,7 @@ class QueueConsumer:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> Outcome | str:
+    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> BatchOutcome | str:
         try:
             message = BatchMessage.parse(r.body)
         except InputError as exc:
@@ -164,7 +164,7 @@ class QueueConsumer:
             except IngestError as exc:
                 log.warning("visibility_renewal_failed", error=str(exc))
 
-    async def _settle(self, queue: SqsQueue, r: Received, outcome: Outcome | str) -> None:
+    async def _settle(self, queue: SqsQueue, r: Received, outcome: BatchOutcome | str) -> None:
         c = self.counters
         if outcome in SETTLED:
             await queue.delete(r.receipt)

@@ -41,9 +41,9 @@ from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
 
-Outcome = Literal["written", "already_done", "stale", "failed", "stopped"]
+BatchOutcome = Literal["written", "already_done", "stale", "failed", "stopped"]
 # Outcomes after which the message is deleted.
-SETTLED: frozenset[Outcome] = frozenset({"written", "already_done", "stale"})
+SETTLED: frozenset[BatchOutcome] = frozenset({"written", "already_done", "stale"})
 # An unsent collections claim older than this was left by a worker that died between
 # claiming and sending: a live one sends within seconds of its claim.
 CLAIM_GRACE_S = 60.0
@@ -70,7 +70,7 @@ class BatchWorker:
         self._concurrency = concurrency
         self._queue = queue
 
-    async def run(self, message: BatchMessage) -> Outcome:
+    async def run(self, message: BatchMessage) -> BatchOutcome:
         if self._stop.requested:
             return "stopped"
         plan = await load_plan(self._lake, message.date, message.kind, message.genre)
@@ -80,7 +80,7 @@ class BatchWorker:
             # another plan's now, and a rerun of --enqueue sends those.
             log.warning("batch_message_stale", batch=message.name, plan_id=message.plan_id)
             return "stale"
-        outcome: Outcome = "already_done"
+        outcome: BatchOutcome = "already_done"
         if await done_batches(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
         else:
@@ -91,7 +91,7 @@ class BatchWorker:
             tally = await pool.run([batch])
             if tally.written_batches != 1:
                 # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
-                return "stopped" if tally.unstarted and self._stop.requested else "failed"
+                return "stopped" if tally.left_for_rerun and self._stop.requested else "failed"
             outcome = "written"
         # The batch is in the lake: if it was the last, take the steps that follow. A message
         # back although its batch was done may be one whose worker died before taking them
