@@ -18,7 +18,7 @@ import structlog
 
 from ingest.aws_lambda import _token_cache, handler, plan_from_event
 from ingest.errors import ConfigError
-from ingest.standin import FAKE_TOKEN, Catalog, standin_process
+from ingest.standin import STANDIN_TOKEN, Catalog, standin_process
 from tests.helpers import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ def lambda_env(tmdb_url: str, s3_lake_url: str, tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
     monkeypatch.setenv("TMDB_BASE_URL", tmdb_url)
-    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", STANDIN_TOKEN)
     for name in ("INGEST_CONFIG", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
         monkeypatch.delenv(name, raising=False)
     # A 6 s invocation stops starting batches with 3 s left: about three batches each.
@@ -146,7 +146,7 @@ def test_the_token_comes_from_ssm_when_the_environment_has_none(
 ) -> None:
     ssm = boto3.client("ssm", endpoint_url=aws_env, region_name="us-east-1")
     name = f"/movies-lake/test-{bucket}"
-    ssm.put_parameter(Name=name, Value=FAKE_TOKEN, Type="SecureString")
+    ssm.put_parameter(Name=name, Value=STANDIN_TOKEN, Type="SecureString")
     monkeypatch.delenv("TMDB_READ_ACCESS_TOKEN")
     monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name)
     _token_cache.clear()
