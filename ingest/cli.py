@@ -12,37 +12,24 @@ import argparse
 import asyncio
 import signal
 import sys
-from dataclasses import fields
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import structlog
 
 from ingest import __version__
-from ingest.config import Overrides, Settings
+from ingest.config import Settings
 from ingest.errors import IngestError, UsageError
 from ingest.job import run_job
 from ingest.report import RunReport
-from ingest.settings_table import add_flags
+from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import refuse, start
 from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 
 
-# The settings this command takes as flags, in --help's order; the table says the rest.
-FLAGS = (
-    "job.csv",
-    "job.genres",
-    "job.collections",
-    "job.lake",
-    "run.date",
-    "job.limit",
-    "job.refresh",
-    "job.enqueue",
-    "tmdb.rate_per_s",
-    "tmdb.concurrency",
-    "run.config",
-)
+# The settings this command takes as flags, in --help's order: the table says which.
+FLAGS = flags_of("ingest")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,16 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def overrides_from(args: argparse.Namespace) -> Overrides:
-    """The flags the command line said, as ``Overrides`` (the parser's dests are its fields)."""
-    said: dict[str, Any] = {}
-    for f in fields(Overrides):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            said[f.name] = tuple(value) if isinstance(value, list) else value
-    return Overrides(**said)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["status"]:
@@ -81,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return status_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        settings = start("ingest", overrides_from(args))
+        settings = start("ingest", flagged(args))
         report = asyncio.run(_run(settings))
     except UsageError as exc:
         return refuse("ingest", exc)

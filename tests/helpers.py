@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
+
+from ingest.settings_table import flagged
+
+
+def flags(**said: Any) -> dict[str, Any]:
+    """What a command line says, by its flags' attributes (``lake=...``, ``genres=(...)``),
+    as ``load_settings`` takes it: setting name -> raw value."""
+    return flagged(argparse.Namespace(**said))
 
 
 class LambdaContext:

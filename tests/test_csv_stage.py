@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from ingest.config import Overrides, Settings, load_settings
+from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError
 from ingest.job import run_job
 from ingest.lake.s3 import part_size_for
+from tests.helpers import flags
 from tests.s3_faults import Fault, faulty_s3, is_part
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def make_csv(path: Path, min_bytes: int, *, source: Path = ROOT / "data" / "movi
 def settings_for(tmp_path: Path, lake: str, *files: Path, part_mib: int = 5) -> Settings:
     config = tmp_path / "config.toml"
     config.write_text(f"[upload]\npart_size_mib = {part_mib}\nparts_in_flight = 3\n")
-    return load_settings(Overrides(config=config, lake=lake, date=DATE, csv=tuple(str(f) for f in files)))
+    return load_settings(flags(config=config, lake=lake, date=DATE, csv=tuple(str(f) for f in files)))
 
 
 def sha(data: bytes) -> str:
@@ -236,5 +237,5 @@ def test_part_size_grows_past_10000_parts() -> None:
 
 
 def test_default_date_is_today_utc(tmp_path: Path) -> None:
-    settings = load_settings(Overrides(lake=str(tmp_path)), env={})
+    settings = load_settings(flags(lake=str(tmp_path)), env={})
     assert settings.date == dt.datetime.now(dt.UTC).date()

@@ -20,7 +20,7 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from ingest.config import Overrides, load_settings
+from ingest.config import load_settings
 from ingest.errors import ConfigError
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
@@ -34,6 +34,7 @@ from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.removed import read_removed
+from tests.helpers import flags
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
 
 WAR = 10752
@@ -291,19 +292,19 @@ def test_the_refresh_settings_come_from_the_table(tmp_path: Path) -> None:
     )
     config = tmp_path / "config.toml"
     config.write_text('[job]\nrefresh = "Full"\nmax_incremental_gap_days = 7\n')
-    job = load_settings(Overrides(config=config), env).job
+    job = load_settings(flags(config=config), env).job
     assert (job.refresh, job.max_incremental_gap_days) == ("full", 7)
     # The flag wins over the file, the event over it too; selections keep the mode.
-    assert load_settings(
-        Overrides(config=config, refresh="incremental", genres=("war",)), env
-    ).job.refresh == ("incremental")
-    assert load_settings(Overrides(config=config), env, event={"refresh": "incremental"}).job.refresh == (
+    assert load_settings(flags(config=config, refresh="incremental", genres=("war",)), env).job.refresh == (
+        "incremental"
+    )
+    assert load_settings(flags(config=config), env, event={"refresh": "incremental"}).job.refresh == (
         "incremental"
     )
     with pytest.raises(
         ConfigError, match=r"^--refresh must be one of full, incremental, got 'ful' \(did you mean full\?\)$"
     ):
-        load_settings(Overrides(refresh="ful"), env)
+        load_settings(flags(refresh="ful"), env)
     config.write_text("[job]\nmax_incremental_gap_days = 0\n")
     with pytest.raises(ConfigError, match=r"max_incremental_gap_days in .* must be a whole number between 1"):
-        load_settings(Overrides(config=config), env)
+        load_settings(flags(config=config), env)

@@ -13,9 +13,9 @@ import asyncio
 import sys
 from typing import NoReturn
 
-from ingest.config import Overrides, Settings
+from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError, UsageError
-from ingest.settings_table import add_flags
+from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import refuse, start
 from workers.schedule import Schedule
 from workers.service import Service
@@ -40,14 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the main ingestion job on the schedule in config.toml (or, with --queue, "
         "fetch the batches sent to INGEST_QUEUE_URL); serve /healthz and /metrics.",
     )
-    add_flags(parser, ("service.queue", "service.port", "run.config"))
+    add_flags(parser, flags_of("workers"))
     args = parser.parse_args(argv)
     try:
-        settings = start(
-            "workers",
-            Overrides(config=args.config, port=args.port, queue=args.queue),
-            check=_check,
-        )
+        settings = start("workers", flagged(args), check=_check)
         schedule = Schedule.parse(settings.service.schedule)
         asyncio.run(Service(settings, schedule).run())
     except UsageError as exc:

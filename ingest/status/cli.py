@@ -13,10 +13,11 @@ import datetime as dt
 import sys
 from typing import NoReturn
 
-from ingest.config import Overrides, load_settings
+from ingest.config import load_settings
 from ingest.errors import IngestError, UsageError
 from ingest.lake import open_lake
 from ingest.logs import configure_logging
+from ingest.settings_table import flagged
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import DateStatus, survey
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def lake_and_date(args: argparse.Namespace) -> tuple[str, dt.date]:
     """The one place status reads settings: the lake and the date, same precedence as a run."""
-    settings = load_settings(Overrides(lake=args.lake, date=args.date))
+    settings = load_settings(flagged(args, ("run.lake", "run.date")))
     return settings.lake, settings.date
 
 
