@@ -80,7 +80,7 @@ def test_retry_after_forms() -> None:
 
 def test_backoff_honours_retry_after_and_grows() -> None:
     rng = random.Random(1)
-    backoff = ClientTuning(backoff_base_s=0.5, backoff_cap_s=30).backoff
+    backoff = ClientTuning().backoff
     assert backoff == Backoff(0.5, 30, 60)
     assert all(4.0 <= backoff.delay_s(1, rng, 4.0) <= 4.8 for _ in range(50))
     # A hint beyond the cap is not waited out in full.
@@ -140,7 +140,7 @@ async def test_a_429_storm_is_survived_and_slows_the_client(catalog: Catalog, re
     ids = sorted(catalog.genre_ids(10752))[:120]
     stats = TmdbStats()
     # Retry-After (1 s) honoured in full, as in production; backoff a little shorter.
-    patient = ClientTuning(backoff_base_s=0.05, backoff_cap_s=1.0, retry_after_cap_s=1.0)
+    patient = ClientTuning(Backoff(base_s=0.05, cap_s=1.0, hint_cap_s=1.0))
     with capture_logs() as logs:
         async with (
             fake.serve() as url,

@@ -14,12 +14,13 @@ from ingest.config import Job, Settings, TmdbSettings
 from ingest.genres import resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
+from ingest.retry import Backoff
 from ingest.standin import STANDIN_TOKEN
 from ingest.tmdb.client import ClientTuning
 
 DATE = dt.date(2026, 11, 28)
 # Retries in milliseconds, not seconds: the fake's faults are many and the suite is short.
-FAST = ClientTuning(backoff_base_s=0.005, backoff_cap_s=0.05, retry_after_cap_s=0.02)
+FAST = ClientTuning(Backoff(base_s=0.005, cap_s=0.05, hint_cap_s=0.02))
 
 
 def settings_for(

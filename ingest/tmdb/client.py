@@ -27,7 +27,7 @@ import asyncio
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -59,22 +59,16 @@ USER_AGENT = "movies-lake-ingest/0.1 (+aiohttp)"
 
 @dataclass(frozen=True, slots=True)
 class ClientTuning:
-    """Retry timing; the defaults suit TMDB, tests shrink them."""
+    """Retry timing and the breaker; the defaults suit TMDB, tests shrink them."""
 
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 30.0
-    # A Retry-After longer than this is not waited out in full (a misbehaving proxy).
-    retry_after_cap_s: float = 60.0
+    # ``Backoff``'s own defaults are TMDB's.
+    backoff: Backoff = field(default_factory=Backoff)
     # The adaptive rate never goes below this many requests per second.
     min_rate_per_s: float = 1.0
     # The breaker (ingest.tmdb.reach): this many connection failures in a row, lasting
     # at least this long, and TMDB is taken to be down.
     unreachable_failures: int = 5
     unreachable_after_s: float = 5.0
-
-    @property
-    def backoff(self) -> Backoff:
-        return Backoff(self.backoff_base_s, self.backoff_cap_s, self.retry_after_cap_s)
 
 
 @dataclass(frozen=True, slots=True)
