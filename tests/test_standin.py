@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, serve_standin, standin_process
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, standin_process
 
 WAR = 10752
 CRIME = 80
@@ -32,7 +32,8 @@ def day0() -> Catalog:
 
 @pytest.fixture
 async def standin(day0: Catalog) -> AsyncIterator[Standin]:
-    async with serve_standin(day0) as running:
+    running = Standin(day0)
+    async with running.serve():
         yield running
 
 
@@ -135,7 +136,8 @@ async def test_ranges_over_14_days_and_pages_over_500_are_refused(standin: Stand
 
 async def test_the_changes_feed_pages_by_100(day0: Catalog) -> None:
     big = Catalog.synthetic({WAR: 1500}, seed=3, daily=DailyChange(changed=0.1))
-    async with serve_standin(big, day=0) as standin:
+    standin = Standin(big, day=0)
+    async with standin.serve():
         standin.day = 1
         status, body = await _get(standin.url + "/3/movie/changes", start_date=_day(1), end_date=_day(1))
     assert status == 200

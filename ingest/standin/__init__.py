@@ -5,8 +5,8 @@ stage 2 offline, and so that tests, the benchmark and the deploy checks all star
 same way, through this face:
 
 - ``Catalog.synthetic(sizes, seed=...)``, ``catalog.at_day(n)``: the catalogue and its clock;
-- ``serve_standin(catalog, **knobs)``: serve it in this event loop (``.url``, ``.counters``,
-  ``.day``);
+- ``Standin(catalog, **knobs)``, ``async with standin.serve() as url``: serve it in this
+  event loop (``.url``, ``.counters``, ``.day``);
 - ``python -m ingest.standin ...``: serve it as a command that prints one ready line;
 - ``standin_process(*args)``: run that command and wait for the line (``.url``, ``.token``).
 
@@ -24,13 +24,12 @@ from ingest.standin.constants import PAGE_SIZE, STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process
 
 if TYPE_CHECKING:
-    from ingest.standin.app import Standin, serve_standin
+    from ingest.standin.app import Standin
     from ingest.standin.catalog import DAY0, Catalog, DailyChange
     from ingest.standin.counters import Counters
 
 _LAZY = {
     "Standin": "ingest.standin.app",
-    "serve_standin": "ingest.standin.app",
     "Catalog": "ingest.standin.catalog",
     "DailyChange": "ingest.standin.catalog",
     "DAY0": "ingest.standin.catalog",
@@ -56,6 +55,5 @@ __all__ = [
     "StandinFailed",
     "StandinProcess",
     "free_port",
-    "serve_standin",
     "standin_process",
 ]

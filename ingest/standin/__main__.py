@@ -15,7 +15,7 @@ import sys
 
 import orjson
 
-from ingest.standin.app import serve_standin
+from ingest.standin.app import Standin
 from ingest.standin.catalog import Catalog, DailyChange
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.process import READY_EVENT
@@ -78,7 +78,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
-    async with serve_standin(catalog, host=args.host, port=args.port, **knobs) as standin:
+    standin = Standin(catalog, **knobs)
+    async with standin.serve(args.host, args.port):
         ready = {
             "event": READY_EVENT,
             "url": standin.url,

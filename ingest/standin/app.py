@@ -8,9 +8,10 @@ Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5
 Faults a client must survive: an enforced request rate over a sliding one-second window,
 a limit on requests in flight, random 5xx/429s, stalled responses, latency.
 
-Start it with ``serve_standin``::
+Start it with ``Standin.serve``::
 
-    async with serve_standin(Catalog.synthetic({80: 300}, seed=1), rate_limit=40) as standin:
+    standin = Standin(Catalog.synthetic({80: 300}, seed=1), rate_limit=40)
+    async with standin.serve():
         standin.url             # e.g. http://127.0.0.1:40123 (no /3)
         standin.day = 3         # the catalogue three days on
         standin.counters.requests["movie"]
@@ -296,17 +297,6 @@ class Standin:
         except (KeyError, ValueError):
             return json_response(ERR_INPUT, 422)
         return json_response({"day": self.day, "date": self.catalog.date.isoformat()})
-
-
-@asynccontextmanager
-async def serve_standin(
-    catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0, **knobs: Any
-) -> AsyncIterator[Standin]:
-    """Serve ``catalog`` for the block; ``knobs`` are ``Standin``'s. Yields the running
-    stand-in: ``.url`` (without ``/3``), ``.counters``, ``.day`` (settable), the knobs."""
-    standin = Standin(catalog, **knobs)
-    async with standin.serve(host, port):
-        yield standin
 
 
 def _endpoint(path: str) -> str:
