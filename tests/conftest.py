@@ -85,9 +85,19 @@ def s3(aws_env: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def bucket(s3) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh bucket, deleted with what the test left in it (objects, open uploads)."""
     name = f"lake-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     yield name
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            if keys := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
+                s3.delete_objects(Bucket=name, Delete={"Objects": keys})
+        for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+        s3.delete_bucket(Bucket=name)
+    except s3.exceptions.NoSuchBucket:
+        pass  # the test removed it itself
 
 
 @pytest.fixture
