@@ -4,14 +4,55 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import boto3
 
 from ingest.settings_table import flagged
+
+T = TypeVar("T")
+
+
+@overload
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, *, within_s: float = ..., every_s: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    probe: Callable[[], T | None], what: str, *, within_s: float = ..., every_s: float = ...
+) -> T: ...
+
+
+async def eventually(
+    probe: Callable[[], Any], what: str, *, within_s: float = 60.0, every_s: float = 0.01
+) -> Any:
+    """Poll ``probe`` (plain or async) until it returns something true, and return that.
+
+    A probe raising ``OSError`` (a port not open yet) has not come true yet; one raising
+    ``AssertionError`` (the process died) ends the wait. ``within_s`` is a bound on a
+    hung test, not a timed assertion: a slow machine only makes the wait longer. Sync
+    tests call it as ``asyncio.run(eventually(...))``.
+    """
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            value = probe()
+            if inspect.isawaitable(value):
+                value = await value
+        except OSError:
+            value = None
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(every_s)
 
 
 def flags(**said: Any) -> dict[str, Any]:
@@ -31,14 +72,11 @@ class LambdaContext:
 
 
 async def kill_once_written(proc: asyncio.subprocess.Process, folder: Path, pattern: str, files: int) -> int:
-    """``kill -9`` a run once ``folder`` holds ``files`` files matching ``pattern`` (polled
-    every 10 ms for at most 30 s): a crash in the middle of the work, not before or after
-    it. Return how many such files the run left behind."""
+    """``kill -9`` a run once ``folder`` holds ``files`` files matching ``pattern``: a crash
+    in the middle of the work, not before or after it. Return how many such files the run
+    left behind."""
     try:
-        for _ in range(3000):
-            if _count(folder, pattern) >= files:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: _count(folder, pattern) >= files, f"{files} files {pattern}")
     finally:
         proc.kill()
         await proc.wait()

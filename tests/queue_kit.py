@@ -19,6 +19,7 @@ import boto3
 import orjson
 
 from ingest.standin import STANDIN_TOKEN, free_port
+from tests.helpers import eventually
 from tests.tmdb_fixtures import DATE
 
 
@@ -141,10 +142,10 @@ async def start_worker(env: dict[str, str], cwd: Path, config: Path, n: int) -> 
             env=env, cwd=cwd, stdout=out, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
     worker = Worker(proc, port, log)
-    for _ in range(600):
-        if worker.events("queue_consumer_started"):
-            return worker
-        if proc.returncode is not None:
-            raise AssertionError(f"worker exited {proc.returncode}: {log.read_text()[-2000:]}")
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"worker did not start: {log.read_text()[-2000:]}")
+
+    def started() -> bool:
+        assert proc.returncode is None, f"worker exited {proc.returncode}: {log.read_text()[-2000:]}"
+        return bool(worker.events("queue_consumer_started"))
+
+    await eventually(started, "the worker to start")
+    return worker

@@ -4,13 +4,12 @@ checks in one message shape; and the hard edges through the real processes
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from ingest.config import (
     load_settings,
 )
 from ingest.errors import ConfigError
-from tests.helpers import flags
+from ingest.standin import free_port
+from tests.helpers import eventually, flags
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,31 +272,21 @@ def test_the_summary_reports_throughput_only_over_uploaded_files(tmp_path: Path)
     assert again["files_skipped"] == 1 and again["bytes"] == 0 and again["mb_per_s"] is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_the_service_listens_on_the_port_flag_over_the_file(tmp_path: Path) -> None:
-    flag_port, file_port = _free_port(), _free_port()
+    flag_port, file_port = free_port(), free_port()
     toml(tmp_path, f'[service]\nhost = "127.0.0.1"\nport = {file_port}\n')
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
     proc = subprocess.Popen([sys.executable, "-m", "workers", "--port", str(flag_port)], cwd=tmp_path,
                             env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "the service exited"
+        with urllib.request.urlopen(f"http://127.0.0.1:{flag_port}/healthz", timeout=5) as resp:
+            return bool(resp.status == 200)
+
     try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{flag_port}/healthz", timeout=5) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, "the service exited"
-                time.sleep(0.05)  # polling a port that is not open yet
-        else:
-            raise AssertionError("the service never listened on the --port given")
+        assert asyncio.run(eventually(healthy, "the service on the --port given"))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -9,7 +9,6 @@ finish, and says so in the logs and /metrics.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from ingest.tmdb.cursor import cursor_key, read_cursor
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
-from tests.helpers import delete_from_lake
+from tests.helpers import delete_from_lake, eventually
 from tests.queue_kit import (
     Queues,
     Worker,
@@ -72,21 +71,21 @@ def big_catalog() -> Catalog:
 
 async def _wait_until_whole(lake: Lake, endpoint: str, queues: Queues, workers: Sequence[Worker]) -> None:
     """Poll until both of the genre's datasets are whole in the lake and the queue is empty."""
-    for _ in range(3000):
+
+    async def whole() -> bool:
         for w in workers:
             assert w.proc.returncode is None, w.log.read_text()[-3000:]
         movies = await load_plan(lake, DATE, Kind.MOVIES, "war")
         colls = await load_plan(lake, DATE, Kind.COLLECTIONS, "war")
-        if (
+        return (
             movies is not None
             and colls is not None
             and not await missing_batches(lake, movies, len(movies.ids))
             and not await missing_batches(lake, colls, len(colls.ids))
             and queue_depth(endpoint, queues.url) == 0
-        ):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the workers did not finish")
+        )
+
+    await eventually(whole, "the workers to finish", within_s=300, every_s=0.1)
 
 
 async def _assert_every_record_once(lake: Lake, catalog: Catalog) -> None:
@@ -152,10 +151,7 @@ async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
         rc, err = await enqueue(env, tmp_path, "--genre", "war", "--collections")
         assert rc == 0, err[-2000:]
         victim = await start_worker(env, tmp_path, config, 0)
-        for _ in range(3000):
-            if fake.counters.requests["movie"] >= 50:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: fake.counters.requests["movie"] >= 50, "50 movie requests")
         assert victim.metrics()["ingest_queue_batches_in_flight"] >= 1
         assert not await lake.list(f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}/")
         victim.proc.kill()
@@ -251,12 +247,15 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
             # A few of its movies answer 503 whatever the retries: the batch can never be written.
             fake.broken_ids = set(broken_batch.ids[:5])
             workers = [await start_worker(env, tmp_path, config, n) for n in range(2)]
+
+            async def only_the_broken_batch_left() -> bool:
+                left = await missing_batches(lake, plan, len(plan.ids))
+                return [b.number for b in left] == [5] and queue_depth(aws_env, queues.url) == 0
+
             try:
-                for _ in range(3000):
-                    left = await missing_batches(lake, plan, len(plan.ids))
-                    if [b.number for b in left] == [5] and queue_depth(aws_env, queues.url) == 0:
-                        break
-                    await asyncio.sleep(0.1)
+                await eventually(
+                    only_the_broken_batch_left, "batch 5 dead-lettered", within_s=300, every_s=0.1
+                )
                 metrics = [w.metrics() for w in workers]
             finally:
                 codes = [await w.terminate() for w in workers]
@@ -282,10 +281,7 @@ async def test_sigterm_finishes_the_batches_in_flight_and_leaves_the_rest_queued
         rc, err = await enqueue(env, tmp_path, "--genre", "war")
         assert rc == 0, err[-2000:]
         worker = await start_worker(env, tmp_path, config, 0)
-        for _ in range(3000):
-            if fake.counters.requests["movie"] >= 30:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: fake.counters.requests["movie"] >= 30, "30 movie requests")
         assert not await lake.list(f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}/")
         assert await worker.terminate() == 0
         plan = await load_plan(lake, DATE, Kind.MOVIES, "war")

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, f
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import cursor_key
-from tests.helpers import LambdaContext, kill_once_written
+from tests.helpers import LambdaContext, eventually, kill_once_written
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 
 WAR = 10752
@@ -237,10 +236,10 @@ def test_the_services_scheduled_run_is_incremental(tmp_path: Path) -> None:
 
 
 def _wait_for_event(log: Path, name: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def event() -> dict[str, Any] | None:
         for line in log.read_bytes().splitlines():
-            if line.startswith(b"{") and (event := orjson.loads(line)).get("event") == name:
-                return dict(event)
-        time.sleep(0.1)
-    raise AssertionError(f"no {name} in {log.read_text()[-2000:]}")
+            if line.startswith(b"{") and (found := orjson.loads(line)).get("event") == name:
+                return dict(found)
+        return None
+
+    return asyncio.run(eventually(event, f"{name} in {log}", within_s=timeout_s, every_s=0.1))

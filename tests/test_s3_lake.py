@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import socket
 import sys
 import zlib
 from pathlib import Path
@@ -21,6 +20,7 @@ from ingest.errors import InputError, RetryableError
 from ingest.lake import Lake, UploadTuning, open_lake
 from ingest.lake import s3 as s3_module
 from ingest.retry import Backoff
+from ingest.standin import free_port
 from tests.s3_faults import Fault, faulty_s3, is_part
 
 MIB = 1024 * 1024
@@ -181,9 +181,7 @@ async def _ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int,
 async def test_an_s3_endpoint_that_cannot_be_reached_is_a_setting(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     env = {**subprocess_env, "AWS_ENDPOINT_URL": endpoint}
     src = _csv(tmp_path / "movies.csv", 1000)
     rc, err = await _ingest(tmp_path, env, "--csv", str(src), "--lake", "s3://some-bucket")

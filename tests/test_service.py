@@ -5,6 +5,7 @@ HTTP and signals between them. Also its schedule and its metrics page, directly.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -26,6 +27,7 @@ import pytest
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
 from ingest.standin import STANDIN_TOKEN, Catalog, free_port, standin_process
+from tests.helpers import eventually
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
@@ -43,15 +45,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def _wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if value := probe():
-                return value
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return asyncio.run(eventually(probe, what, within_s=timeout_s, every_s=0.1))
 
 
 def _page_with(svc: Service, text: str) -> str | None:
