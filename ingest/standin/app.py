@@ -33,7 +33,7 @@ from aiohttp import web
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
-from ingest.standin.counters import Counters
+from ingest.standin.counters import Counters, endpoint_of, query_label
 from ingest.standin.errors import (
     ERR_5XX,
     ERR_AUTH,
@@ -159,7 +159,7 @@ class Standin:
             return await handler(request)  # type: ignore[no-any-return]
         c = self.counters
         c.saw_request(self._clock())
-        endpoint = _endpoint(request.path)
+        endpoint = endpoint_of(request.path)
         c.requests[endpoint] += 1
         item = request.match_info.get("id")
         if item is not None and endpoint == "movie":
@@ -241,7 +241,7 @@ class Standin:
 
     async def _discover(self, request: web.Request) -> web.Response:
         q = request.query
-        self.counters.discover_queries[_query_label(q)] += 1
+        self.counters.discover_queries[query_label(q)] += 1
         page = page_of(q)
         if page is None:
             return json_response(ERR_PAGE, 400)
@@ -297,16 +297,3 @@ class Standin:
         except (KeyError, ValueError):
             return json_response(ERR_INPUT, 422)
         return json_response({"day": self.day, "date": self.catalog.date.isoformat()})
-
-
-def _endpoint(path: str) -> str:
-    if path == "/3/movie/changes":
-        return "changes"
-    parts = path.split("/")
-    endpoint = parts[2] if len(parts) > 2 else "other"
-    return endpoint if endpoint in ("discover", "movie", "collection") else "other"
-
-
-def _query_label(q: Any) -> str:
-    parts = [f"{k}={q[k]}" for k in sorted(q) if k not in ("page", "api_key")]
-    return "&".join(parts)
