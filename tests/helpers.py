@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import inspect
 import os
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
@@ -16,6 +18,49 @@ import boto3
 from ingest.settings_table import flagged
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without its TMDB_/INGEST_ settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
+    return env | extra
+
+
+async def start_cli(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    module: str = "ingest",
+    code: str | None = None,
+    stdout: Any = asyncio.subprocess.PIPE,
+    stderr: Any = asyncio.subprocess.PIPE,
+) -> asyncio.subprocess.Process:
+    """``python -m <module> ARGS`` (or ``python -c <code> ARGS``) started as a real process;
+    ``env`` defaults to ``clean_env()``, and this tree is always on PYTHONPATH."""
+    head = ["-c", code] if code else ["-m", module]
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        *head,
+        *args,
+        cwd=cwd,
+        env={**(clean_env() if env is None else env), "PYTHONPATH": str(ROOT)},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+async def run_cli(
+    *args: str, cwd: Path, timeout_s: float = 120, **how: Any
+) -> subprocess.CompletedProcess[str]:
+    """``start_cli(ARGS, **how)`` run to its end: exit code, stdout, stderr. Async, so a
+    stand-in this test's loop serves keeps answering; a sync test calls
+    ``asyncio.run(run_cli(...))``."""
+    proc = await start_cli(*args, cwd=cwd, **how)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
 
 
 @overload

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import boto3
 import orjson
 
 from ingest.standin import STANDIN_TOKEN, free_port
-from tests.helpers import eventually
+from tests.helpers import eventually, run_cli, start_cli
 from tests.tmdb_fixtures import DATE
 
 
@@ -89,13 +88,8 @@ async def enqueue(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]
 
 async def run_ingest(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
     """``python -m ingest --date DATE ARGS...``: its exit code and stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--date", DATE.isoformat(), *args,
-        env=env, cwd=cwd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    done = await run_cli("--date", DATE.isoformat(), *args, cwd=cwd, env=env)
+    return done.returncode, done.stderr
 
 
 @dataclass(slots=True)
@@ -137,10 +131,10 @@ async def start_worker(env: dict[str, str], cwd: Path, config: Path, n: int) -> 
     port = free_port()
     log = cwd / f"worker-{n}.log"
     with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workers", "--queue", "--port", str(port), "--config", str(config),
-            env=env, cwd=cwd, stdout=out, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+        args = ("--queue", "--port", str(port), "--config", str(config))
+        proc = await start_cli(
+            *args, module="workers", cwd=cwd, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
     worker = Worker(proc, port, log)
 
     def started() -> bool:

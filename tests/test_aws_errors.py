@@ -4,6 +4,9 @@ through a fault-injecting proxy in front of moto's server (real protocol both wa
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import pytest
 from aiohttp import web
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
@@ -16,7 +19,7 @@ from ingest.queue import sqs as sqs_module
 from ingest.queue.sqs import SqsQueue
 from ingest.retry import Backoff
 from tests.queue_kit import make_queues, receive_all
-from tests.s3_faults import Fault, faulty_s3
+from tests.s3_faults import Fault, FaultyS3, faulty_s3
 
 SQS = Remote("SQS", RetryableError, "fix INGEST_QUEUE_URL")
 
@@ -63,39 +66,46 @@ def _send_count(seen: list[tuple[str, str, dict[str, str]]]) -> int:
     return sum(1 for _, _, headers in seen if headers.get("x-amz-target", "").endswith("SendMessageBatch"))
 
 
-@pytest.fixture
-def quick_sqs(monkeypatch: pytest.MonkeyPatch) -> None:
+@asynccontextmanager
+async def _sqs_behind(
+    fault: Fault, endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[SqsQueue, FaultyS3, str]]:
+    """A fresh queue reached through the fault proxy (retries waiting next to nothing)."""
     monkeypatch.setattr(sqs_module, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
+    url = make_queues(endpoint, max_receives=3, visibility_s=30).url
+    async with faulty_s3(endpoint) as proxy:
+        proxy.faults.append(fault)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        async with SqsQueue.connect(url) as queue:
+            yield queue, proxy, url
 
 
-@pytest.mark.usefixtures("quick_sqs")
 async def test_sqs_is_retried_above_botocore_and_summarised(
     aws_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queues = make_queues(aws_env, max_receives=3, visibility_s=30)
-    async with faulty_s3(aws_env) as proxy:
-        proxy.faults.append(Fault(_sends, 503, "ServiceUnavailable", times=2))
-        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-        with capture_logs() as logs:
-            async with SqsQueue.connect(queues.url) as queue:
-                assert await queue.send(["m0", "m1", "m2"]) == 3
-    assert sorted(m["Body"] for m in receive_all(aws_env, queues.url)) == ["m0", "m1", "m2"]
+    with capture_logs() as logs:
+        async with _sqs_behind(Fault(_sends, 503, "ServiceUnavailable", times=2), aws_env, monkeypatch) as (
+            queue,
+            proxy,
+            url,
+        ):
+            assert await queue.send(["m0", "m1", "m2"]) == 3
+    assert sorted(m["Body"] for m in receive_all(aws_env, url)) == ["m0", "m1", "m2"]
     assert _send_count(proxy.seen) == 3
     retried = [e for e in logs if e["event"] == "requests_retried"]
     assert {e["remote"] for e in retried} == {"sqs"} and sum(e["retries"] for e in retried) == 2
 
 
-@pytest.mark.usefixtures("quick_sqs")
 async def test_sqs_gives_up_after_its_attempts_with_one_error(
     aws_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queues = make_queues(aws_env, max_receives=3, visibility_s=30)
-    async with faulty_s3(aws_env) as proxy:
-        proxy.faults.append(Fault(_sends, 500, "InternalError", times=100))
-        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-        async with SqsQueue.connect(queues.url) as queue:
-            with pytest.raises(RetryableError) as caught:
-                await queue.send(["m0"])
+    async with _sqs_behind(Fault(_sends, 500, "InternalError", times=100), aws_env, monkeypatch) as (
+        queue,
+        proxy,
+        _,
+    ):
+        with pytest.raises(RetryableError) as caught:
+            await queue.send(["m0"])
     assert _send_count(proxy.seen) == sqs_module.ATTEMPTS
     assert str(caught.value).startswith(f"SQS send failed after {sqs_module.ATTEMPTS} attempts")
 

@@ -23,7 +23,7 @@ from ingest.config import (
 )
 from ingest.errors import ConfigError
 from ingest.standin import free_port
-from tests.helpers import eventually, flags
+from tests.helpers import clean_env, eventually, flags, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,10 +165,7 @@ def test_the_lambda_reserve_comes_from_the_environment_over_the_file(tmp_path: P
 def run(
     tmp_path: Path, *args: str, module: str = "ingest", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    clean |= {"PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=clean,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return asyncio.run(run_cli(*args, cwd=tmp_path, module=module, env=clean_env(**(env or {}))))
 
 
 def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -244,8 +241,16 @@ def test_userinfo_in_the_base_url_is_never_printed(tmp_path: Path) -> None:
 
     # A failure that names the URL: the exit line goes through the same masking as logs.
     toml(tmp_path, "[tmdb]\nmax_attempts = 1\nconnect_timeout_s = 1\n")
-    result = run(tmp_path, "--genre", "war", "--limit", "1", "--lake", str(tmp_path / "lake"),
-                 env=TOKEN | {"TMDB_BASE_URL": f"http://user:{key}@127.0.0.1:9"})  # fmt: skip
+    result = run(
+        tmp_path,
+        "--genre",
+        "war",
+        "--limit",
+        "1",
+        "--lake",
+        str(tmp_path / "lake"),
+        env=TOKEN | {"TMDB_BASE_URL": f"http://user:{key}@127.0.0.1:9"},
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     assert key not in result.stdout + result.stderr
 
@@ -276,9 +281,13 @@ def test_the_service_listens_on_the_port_flag_over_the_file(tmp_path: Path) -> N
     flag_port, file_port = free_port(), free_port()
     toml(tmp_path, f'[service]\nhost = "127.0.0.1"\nport = {file_port}\n')
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "workers", "--port", str(flag_port)], cwd=tmp_path,
-                            env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers", "--port", str(flag_port)],
+        cwd=tmp_path,
+        env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
     def healthy() -> bool:
         assert proc.poll() is None, "the service exited"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError
 from ingest.job import run_job
 from ingest.lake.s3 import part_size_for
+from tests import helpers
 from tests.helpers import flags
 from tests.s3_faults import Fault, faulty_s3, is_part
 
@@ -163,14 +164,7 @@ async def test_local_lake_gets_the_same_keys(tmp_path: Path) -> None:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingest", *args],
-        capture_output=True,
-        text=True,
-        env=env or dict(os.environ),
-        cwd=cwd,
-        timeout=120,
-    )
+    return asyncio.run(helpers.run_cli(*args, cwd=cwd, env=env or dict(os.environ)))
 
 
 def bad_input(folder: Path, case: str) -> Path:

@@ -10,11 +10,11 @@ import io
 import os
 import pty
 import re
-import sys
 from pathlib import Path
 
 from ingest.progress import Progress
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin
+from tests.helpers import start_cli
 from tests.test_csv_stage import DATE, ROOT, make_csv
 
 WAR = 10752
@@ -66,11 +66,18 @@ async def run_on_a_pty(tmp_path: Path, tmdb_url: str, *args: str) -> tuple[int, 
 
     loop.add_reader(parent, readable)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", "--lake", str(tmp_path / "lake"), "--date", DATE, *args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=child,
-            env=env, cwd=tmp_path,
-        )  # fmt: skip
+        lake = str(tmp_path / "lake")
+        proc = await start_cli(
+            "--lake",
+            lake,
+            "--date",
+            DATE,
+            *args,
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=child,
+        )
         os.close(child)
         await asyncio.wait_for(closed.wait(), 120)
         rc = await proc.wait()

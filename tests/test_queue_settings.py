@@ -3,9 +3,8 @@ do to the TMDB budget, and the exit-2 lines of a queue mode without a queue."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from ingest.config import load_settings
 from ingest.errors import ConfigError
 from ingest.queue.messages import BatchMessage
-from tests.helpers import flags
+from tests.helpers import flags, run_cli
 
 
 def test_the_queue_url_comes_from_the_environment_over_the_file(tmp_path: Path) -> None:
@@ -66,13 +65,7 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     [["ingest", "--genre", "war", "--enqueue"], ["workers", "--queue"]],
 )
 def test_a_queue_mode_without_a_queue_is_one_exit_2_line(tmp_path: Path, command: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=tmp_path,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    done = asyncio.run(run_cli(*command[1:], module=command[0], cwd=tmp_path, env=_clean_env(tmp_path)))
     assert done.returncode == 2, done.stderr
     assert (
         done.stderr.count("\n") == 1 and "INGEST_QUEUE_URL" in done.stderr and "Traceback" not in done.stderr

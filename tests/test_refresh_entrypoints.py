@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import urllib.request
@@ -27,7 +26,7 @@ from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, f
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import cursor_key
-from tests.helpers import LambdaContext, eventually, kill_once_written
+from tests.helpers import LambdaContext, clean_env, eventually, kill_once_written, start_cli
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 
 WAR = 10752
@@ -61,17 +60,12 @@ def cursor_date(lake: Path, kind: Kind = Kind.MOVIES) -> str:
 
 
 def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    return env | {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN, "PYTHONUNBUFFERED": "1"}
+    return clean_env(TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN, PYTHONUNBUFFERED="1")
 
 
 async def _start(lake: Path, url: str, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--lake", str(lake), "--date", day(1).isoformat(),
-        "--genre", "war", *args,
-        env=_env(url), cwd=lake.parent,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    args = ("--lake", str(lake), "--date", day(1).isoformat(), "--genre", "war", *args)
+    return await start_cli(*args, cwd=lake.parent, env=_env(url), stdout=asyncio.subprocess.DEVNULL)
 
 
 async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the_cursor(
@@ -138,9 +132,16 @@ def _fresh_logging() -> Iterator[None]:
 
 
 def _records(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for o in p.get("Contents", ())]  # fmt: skip
-    return [orjson.loads(line) for k in sorted(keys) for line in s3.get_object(Bucket=bucket, Key=k)["Body"].read().splitlines()]  # fmt: skip
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in p.get("Contents", ())
+    ]
+    return [
+        orjson.loads(line)
+        for k in sorted(keys)
+        for line in s3.get_object(Bucket=bucket, Key=k)["Body"].read().splitlines()
+    ]
 
 
 def test_a_lambda_chain_runs_incremental_by_default_and_pins_it(

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import re
 import signal
 import subprocess
@@ -27,7 +26,7 @@ import pytest
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
 from ingest.standin import STANDIN_TOKEN, Catalog, free_port, standin_process
-from tests.helpers import eventually
+from tests.helpers import clean_env, eventually, run_cli
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
@@ -84,14 +83,20 @@ class Service:
         )
         (home / "data").mkdir(exist_ok=True)
         (home / "data" / "films.csv").write_bytes(CSV)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
-                "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        env = clean_env(
+            TMDB_BASE_URL=tmdb_url,
+            TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN,
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",
+        )
         self.log = (home / "service.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers"], cwd=home, env=env,
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", "workers"],
+            cwd=home,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def get(self, path: str) -> tuple[int, str]:
         return _get(self.url + path)
@@ -140,8 +145,11 @@ def test_a_scheduled_run_is_served_counted_and_the_service_stays_up(
     service: Callable[..., Service], fake_tmdb: Callable[..., str], tmp_path: Path
 ) -> None:
     url = fake_tmdb("--war", "150")
-    svc = service('[job]\nlake = "lake"\ncsv = ["data/films.csv"]\ngenres = ["war"]\n'
-                  "collections = false\n[tmdb]\nrate_per_s = 300\n", url)  # fmt: skip
+    svc = service(
+        '[job]\nlake = "lake"\ncsv = ["data/films.csv"]\ngenres = ["war"]\n'
+        "collections = false\n[tmdb]\nrate_per_s = 300\n",
+        url,
+    )
     status, body = _wait_for("/healthz", lambda: svc.get("/healthz"))
     assert status == 200 and json.loads(body)["status"] == "ok"
 
@@ -180,8 +188,11 @@ def test_sigterm_mid_run_finishes_the_batches_in_flight_and_exits_0(
 ) -> None:
     # About 10 s of work at 60 requests/s: a SIGTERM after the first batch lands mid-run.
     url = fake_tmdb("--war", "600", "--latency-ms", "30")
-    svc = service('[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n'
-                  "[tmdb]\nrate_per_s = 60\nconcurrency = 8\n", url)  # fmt: skip
+    svc = service(
+        '[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n'
+        "[tmdb]\nrate_per_s = 60\nconcurrency = 8\n",
+        url,
+    )
     _wait_for(
         "the first batch",
         lambda: _metric(svc.metrics(), 'ingest_records_written_total{kind="movie"}') >= 100,
@@ -212,8 +223,11 @@ def test_a_run_that_outlasts_the_grace_period_is_cancelled_whole(
 ) -> None:
     # A batch takes about 10 s here; the grace period is 1 s.
     url = fake_tmdb("--war", "300", "--latency-ms", "800")
-    svc = service('[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n'
-                  "[tmdb]\nconcurrency = 8\n", url, grace_s=1)  # fmt: skip
+    svc = service(
+        '[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n[tmdb]\nconcurrency = 8\n',
+        url,
+        grace_s=1,
+    )
     _wait_for("requests in flight", lambda: _metric(svc.metrics(), "ingest_tmdb_requests_total") > 10)
     started = time.monotonic()
     assert svc.stop() == 0
@@ -242,16 +256,12 @@ def test_a_failed_run_is_logged_and_counted_and_the_service_stays_up(
 
 def test_a_bad_schedule_or_missing_token_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[service]\nschedule = "25:00"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run([sys.executable, "-m", "workers"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    result = asyncio.run(run_cli(module="workers", cwd=tmp_path))
     assert result.returncode == 2
     assert "schedule '25:00'" in result.stderr and "Traceback" not in result.stderr
 
     (tmp_path / "config.toml").write_text('[job]\ngenres = ["war"]\n')
-    result = subprocess.run([sys.executable, "-m", "workers"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    result = asyncio.run(run_cli(module="workers", cwd=tmp_path))
     assert result.returncode == 2 and "TMDB_READ_ACCESS_TOKEN" in result.stderr
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from ingest.lake.keys import Kind
 from ingest.standin import STANDIN_API_KEY, STANDIN_TOKEN, Catalog, Standin
-from tests.helpers import kill_once_written
+from tests.helpers import kill_once_written, start_cli
 from tests.tmdb_fixtures import DATE, dir_records
 
 WAR = 10752
@@ -36,20 +35,8 @@ def _env(url: str, *, token: str | None = None, api_key: str | None = None) -> d
 
 
 async def _start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ingest",
-        "--lake",
-        str(tmp_path / "lake"),
-        "--date",
-        DATE.isoformat(),
-        *args,
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    lake = str(tmp_path / "lake")
+    return await start_cli("--lake", lake, "--date", DATE.isoformat(), *args, cwd=tmp_path, env=env)
 
 
 async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:

@@ -85,9 +85,14 @@ class BatchWorker:
             log.info("batch_already_done", batch=message.name)
         else:
             pool = BatchPool(
-                self._lake, self._client, self._stats, self._stop, plan,
-                workers=self._concurrency, progress=False,
-            )  # fmt: skip
+                self._lake,
+                self._client,
+                self._stats,
+                self._stop,
+                plan,
+                workers=self._concurrency,
+                progress=False,
+            )
             tally = await pool.run([batch])
             if tally.written_batches != 1:
                 # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
