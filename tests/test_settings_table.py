@@ -4,8 +4,10 @@ its rows (names, defaults, bounds), so none of them can drift from it."""
 
 from __future__ import annotations
 
+import argparse
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -14,7 +16,8 @@ import pytest
 
 from ingest.cli import FLAGS, build_parser
 from ingest.config import Settings, load_settings
-from ingest.settings_table import ROWS, Setting, file_keys, row
+from ingest.settings_table import ROWS, Setting, file_keys, flags_of, row
+from ingest.status.cli import build_parser as status_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 # Rows read while the settings load but not kept as a field: where the settings come
@@ -51,10 +54,11 @@ def test_loading_with_no_source_gives_the_dataclasses_defaults(
     assert Settings(date=loaded.date) == loaded
 
 
-def test_the_flags_are_the_rows_flags() -> None:
-    assert FLAGS == tuple(r.name for r in ROWS if "ingest" in r.cli)
-    shown = {a.option_strings[0] for a in build_parser()._actions if a.option_strings}
-    assert {row(n).flag for n in FLAGS} <= shown
+@pytest.mark.parametrize(("command", "parser"), [("ingest", build_parser), ("status", status_parser)])
+def test_the_flags_are_the_rows_flags(command: str, parser: Callable[[], argparse.ArgumentParser]) -> None:
+    shown = {a.option_strings[0] for a in parser()._actions if a.option_strings}
+    assert {row(n).flag for n in flags_of(command)} <= shown
+    assert FLAGS == flags_of("ingest")
     for r in ROWS:
         assert bool(r.flag) == bool(r.cli), f"{r.name}: a flag needs its commands and back"
 
