@@ -4,7 +4,7 @@ through a fault-injecting proxy in front of moto's server (real protocol both wa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -18,7 +18,7 @@ from ingest.lake.bucket import S3
 from ingest.queue import sqs as sqs_module
 from ingest.queue.sqs import SqsQueue
 from ingest.retry import Backoff
-from tests.queue_kit import make_queues, receive_all
+from tests.queue_kit import Queues, receive_all
 from tests.s3_faults import Fault, FaultyS3, faulty_s3
 
 SQS = Remote("SQS", RetryableError, "fix INGEST_QUEUE_URL")
@@ -66,13 +66,16 @@ def _send_count(seen: list[tuple[str, str, dict[str, str]]]) -> int:
     return sum(1 for _, _, headers in seen if headers.get("x-amz-target", "").endswith("SendMessageBatch"))
 
 
+def _queue(new_queues: Callable[..., Queues]) -> str:
+    return new_queues(max_receives=3, visibility_s=30).url
+
+
 @asynccontextmanager
 async def _sqs_behind(
-    fault: Fault, endpoint: str, monkeypatch: pytest.MonkeyPatch
+    fault: Fault, endpoint: str, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[SqsQueue, FaultyS3, str]]:
-    """A fresh queue reached through the fault proxy (retries waiting next to nothing)."""
+    """Queue ``url`` reached through the fault proxy (retries waiting next to nothing)."""
     monkeypatch.setattr(sqs_module, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
-    url = make_queues(endpoint, max_receives=3, visibility_s=30).url
     async with faulty_s3(endpoint) as proxy:
         proxy.faults.append(fault)
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
@@ -81,14 +84,12 @@ async def _sqs_behind(
 
 
 async def test_sqs_is_retried_above_botocore_and_summarised(
-    aws_env: str, monkeypatch: pytest.MonkeyPatch
+    aws_env: str, new_queues: Callable[..., Queues], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    fault = Fault(_sends, 503, "ServiceUnavailable", times=2)
+    url = _queue(new_queues)
     with capture_logs() as logs:
-        async with _sqs_behind(Fault(_sends, 503, "ServiceUnavailable", times=2), aws_env, monkeypatch) as (
-            queue,
-            proxy,
-            url,
-        ):
+        async with _sqs_behind(fault, aws_env, url, monkeypatch) as (queue, proxy, _):
             assert await queue.send(["m0", "m1", "m2"]) == 3
     assert sorted(m["Body"] for m in receive_all(aws_env, url)) == ["m0", "m1", "m2"]
     assert _send_count(proxy.seen) == 3
@@ -97,9 +98,10 @@ async def test_sqs_is_retried_above_botocore_and_summarised(
 
 
 async def test_sqs_gives_up_after_its_attempts_with_one_error(
-    aws_env: str, monkeypatch: pytest.MonkeyPatch
+    aws_env: str, new_queues: Callable[..., Queues], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with _sqs_behind(Fault(_sends, 500, "InternalError", times=100), aws_env, monkeypatch) as (
+    fault = Fault(_sends, 500, "InternalError", times=100)
+    async with _sqs_behind(fault, aws_env, _queue(new_queues), monkeypatch) as (
         queue,
         proxy,
         _,
@@ -110,8 +112,8 @@ async def test_sqs_gives_up_after_its_attempts_with_one_error(
     assert str(caught.value).startswith(f"SQS send failed after {sqs_module.ATTEMPTS} attempts")
 
 
-async def test_a_missing_queue_names_the_setting(aws_env: str) -> None:
-    url = make_queues(aws_env, max_receives=3, visibility_s=30).url + "-absent"
+async def test_a_missing_queue_names_the_setting(new_queues: Callable[..., Queues]) -> None:
+    url = _queue(new_queues) + "-absent"
     async with SqsQueue.connect(url) as queue:
         with pytest.raises(ConfigError, match="INGEST_QUEUE_URL"):
             await queue.receive(1, wait_s=1, visibility_s=30)

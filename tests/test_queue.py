@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boto3
@@ -37,7 +37,6 @@ from tests.queue_kit import (
     Worker,
     enqueue,
     env_for,
-    make_queues,
     queue_depth,
     receive_all,
     run_ingest,
@@ -103,10 +102,10 @@ async def test_enqueue_without_a_queue_is_exit_2(tmp_path: Path, aws_env: str, s
 
 
 async def test_three_workers_land_every_movie_and_collection_once(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, big_catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, big_catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
     catalog = big_catalog
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
     fake = Standin(catalog, latency_s=0.005)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
@@ -140,9 +139,9 @@ async def test_three_workers_land_every_movie_and_collection_once(
 
 
 async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=5, visibility_s=2)
+    queues = new_queues(max_receives=5, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     # Slow answers: a batch takes long enough to be killed in its middle.
     fake = Standin(catalog, latency_s=0.05)
@@ -168,12 +167,12 @@ async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
 
 
 async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_message_comes_back(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
     """A worker landed the genre's last movie batch, claimed its collections and died
     before sending them (and before deleting its message). Its message comes back with
     the batch already done: the worker that takes it sends the collections in its place."""
-    queues = make_queues(aws_env, max_receives=5, visibility_s=2)
+    queues = new_queues(max_receives=5, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     movies_only = tmp_path / "movies-only.toml"
     movies_only.write_text("[job]\ncollections = false\n")
@@ -231,9 +230,9 @@ def test_a_claim_is_pending_while_its_worker_may_still_be_sending() -> None:
 
 
 async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=2, visibility_s=2)
+    queues = new_queues(max_receives=2, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2, max_attempts=2)
     async with open_lake(s3_lake_url) as lake:
         fake = Standin(catalog)
@@ -271,9 +270,9 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
 
 
 async def test_sigterm_finishes_the_batches_in_flight_and_leaves_the_rest_queued(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
     fake = Standin(catalog, latency_s=0.05)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
