@@ -213,7 +213,7 @@ def test_cli_uploads_to_s3_and_reruns_skip(
     second = run_cli(*args, env=subprocess_env)
     assert second.returncode == 0
     assert second.stderr.count('"csv_skipped"') == 2
-    assert '"files_skipped":2' in second.stderr
+    assert '"csv_files_skipped":2' in second.stderr
 
 
 def test_missing_bucket_is_a_usage_error(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
