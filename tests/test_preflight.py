@@ -16,7 +16,7 @@ from ingest.aws_lambda import handler
 from ingest.errors import AuthError, ConfigError
 from ingest.lake.url import bucket_error, check_lake_url
 from ingest.settings_types import Invalid
-from ingest.standin import FAKE_TOKEN, StandinProcess, free_port, standin_process
+from ingest.standin import STANDIN_TOKEN, StandinProcess, free_port, standin_process
 from tests.helpers import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def test_a_misspelled_s3_lake_is_refused_with_what_it_meant(
         "workers": ("workers", ["--port", str(free_port())], "python -m workers: INGEST_LAKE"),
     }[command]
     env = subprocess_env | (
-        {"INGEST_LAKE": lake, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN} if command == "workers" else {}
+        {"INGEST_LAKE": lake, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN} if command == "workers" else {}
     )
     line = _refused(args, env, tmp_path, module)
     assert line.startswith(prog)
@@ -116,7 +116,7 @@ def _aws_refused(command: str, endpoint: str, tmp_path: Path, env: dict[str, str
     module, args = _COMMANDS[command]
     if module == "workers":
         args = [*args, str(free_port())]
-    return _refused(args, env | {"TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}, tmp_path, module)
+    return _refused(args, env | {"TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}, tmp_path, module)
 
 
 @pytest.mark.parametrize(
@@ -152,10 +152,10 @@ def test_a_wrong_tmdb_endpoint_or_token_is_one_line_naming_it(
     fault: str, standin: StandinProcess, tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     base, token = {
-        "unreachable": (f"http://127.0.0.1:{free_port()}", FAKE_TOKEN),
-        "wrong path": (f"{standin.url}/api", FAKE_TOKEN),
-        "port": ("http://127.0.0.1:99999", FAKE_TOKEN),
-        "scheme": (f"ftp://127.0.0.1:{free_port()}", FAKE_TOKEN),
+        "unreachable": (f"http://127.0.0.1:{free_port()}", STANDIN_TOKEN),
+        "wrong path": (f"{standin.url}/api", STANDIN_TOKEN),
+        "port": ("http://127.0.0.1:99999", STANDIN_TOKEN),
+        "scheme": (f"ftp://127.0.0.1:{free_port()}", STANDIN_TOKEN),
         "token": (standin.url, "not-the-token"),
     }[fault]
     env = subprocess_env | {"TMDB_BASE_URL": base, "TMDB_READ_ACCESS_TOKEN": token}
@@ -185,7 +185,7 @@ def test_a_lambda_sqs_invocation_fails_whole_on_a_setting(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_LAKE", lake)
     monkeypatch.setenv("TMDB_BASE_URL", standin.url)
-    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", "not-the-token" if fault == "token" else FAKE_TOKEN)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", "not-the-token" if fault == "token" else STANDIN_TOKEN)
     for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
         monkeypatch.delenv(name, raising=False)
     event = {"Records": [{"eventSource": "aws:sqs", "messageId": "m-1", "body": "{}"}]}
@@ -203,7 +203,7 @@ def test_enqueue_to_a_queue_that_is_not_there_is_one_line_before_any_plan(
         "AWS_ENDPOINT_URL": endpoint,
         "INGEST_QUEUE_URL": f"{endpoint}/123456789012/no-such-queue",
         "TMDB_BASE_URL": standin.url,
-        "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+        "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
     }
     lake = tmp_path / "lake"
     line = _refused(["--genre", "war", "--enqueue", "--lake", str(lake)], env, tmp_path)

@@ -21,7 +21,7 @@ from ingest.config import Settings, load_settings
 from ingest.errors import AuthError, ConfigError, RetryableError
 from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb, free_port
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin, free_port
 from workers.metrics import Metrics
 from workers.ready import Readiness
 from workers.schedule import Schedule
@@ -41,7 +41,7 @@ def _settings(
         f"queue = {'true' if queue_url else 'false'}\n"
         + (f'[queue]\nurl = "{queue_url}"\nwait_s = 1\n' if queue_url else "")
     )
-    env = {"INGEST_CONFIG": str(config), "TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
+    env = {"INGEST_CONFIG": str(config), "TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
     return load_settings(env=env)
 
 
@@ -96,14 +96,14 @@ async def _readyz_is(get: Callable[[str], Awaitable[tuple[int, Any]]], status: i
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[FakeTmdb]:
-    fake = FakeTmdb(Catalog.synthetic({WAR: 20}, seed=3))
+async def standin() -> AsyncIterator[Standin]:
+    fake = Standin(Catalog.synthetic({WAR: 20}, seed=3))
     async with fake.serve():
         yield fake
 
 
 async def test_a_missing_bucket_is_503_until_the_bucket_exists(
-    tmp_path: Path, standin: FakeTmdb, s3: Any
+    tmp_path: Path, standin: Standin, s3: Any
 ) -> None:
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     async with serving(_settings(tmp_path, f"s3://{bucket}", standin.url)) as get:
@@ -122,22 +122,22 @@ async def test_an_unreachable_tmdb_is_503_until_it_answers(tmp_path: Path) -> No
         body = await _readyz_is(get, 503, "tmdb")
         assert "cannot reach TMDB" in body["reason"] and "TMDB_BASE_URL" in body["reason"]
         assert (await get("/healthz"))[0] == 200
-        async with FakeTmdb(Catalog.synthetic({WAR: 5}, seed=3)).serve(port=port):
+        async with Standin(Catalog.synthetic({WAR: 5}, seed=3)).serve(port=port):
             await _readyz_is(get, 200)
 
 
-async def test_a_refused_token_is_503_until_tmdb_takes_it(tmp_path: Path, standin: FakeTmdb) -> None:
+async def test_a_refused_token_is_503_until_tmdb_takes_it(tmp_path: Path, standin: Standin) -> None:
     standin.token = "another-token"
     async with serving(_settings(tmp_path, str(tmp_path / "lake"), standin.url)) as get:
         body = await _readyz_is(get, 503, "tmdb")
         assert "TMDB refused the credentials" in body["reason"]
-        assert FAKE_TOKEN not in str(body)
-        standin.token = FAKE_TOKEN
+        assert STANDIN_TOKEN not in str(body)
+        standin.token = STANDIN_TOKEN
         await _readyz_is(get, 200)
 
 
 async def test_a_missing_queue_is_503_then_the_idle_worker_says_idle(
-    tmp_path: Path, standin: FakeTmdb, aws_env: str
+    tmp_path: Path, standin: Standin, aws_env: str
 ) -> None:
     sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
     name = f"batches-{uuid.uuid4().hex[:8]}"
@@ -158,7 +158,7 @@ async def test_a_missing_queue_is_503_then_the_idle_worker_says_idle(
 
 
 async def test_a_run_that_failed_on_its_input_makes_the_service_not_ready(
-    tmp_path: Path, standin: FakeTmdb
+    tmp_path: Path, standin: Standin
 ) -> None:
     missing = tmp_path / "films.csv"
     settings = _settings(tmp_path, str(tmp_path / "lake"), standin.url, csv=f'"{missing}"')
@@ -208,7 +208,7 @@ def test_a_queue_workers_state_is_its_own() -> None:
 
 async def test_healthz_answers_while_a_check_hangs(tmp_path: Path) -> None:
     """The checks run beside the HTTP server: a TMDB that never answers blocks neither."""
-    fake = FakeTmdb(Catalog.synthetic({WAR: 5}, seed=3), stall_rate=1.0, stall_s=600)
+    fake = Standin(Catalog.synthetic({WAR: 5}, seed=3), stall_rate=1.0, stall_s=600)
     async with fake.serve() as url, serving(_settings(tmp_path, str(tmp_path / "lake"), url)) as get:
         await _until(lambda: _stalled(fake))
         status, health = await get("/healthz")
@@ -217,5 +217,5 @@ async def test_healthz_answers_while_a_check_hangs(tmp_path: Path) -> None:
         assert status == 503 and body["check"] == "starting"
 
 
-async def _stalled(fake: FakeTmdb) -> bool:
-    return fake.counters.stalled > 0
+async def _stalled(fake: Standin) -> bool:
+    return bool(fake.counters.stalled)

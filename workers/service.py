@@ -34,7 +34,7 @@ from ingest.job import run_job
 from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 from ingest.stop import Stop
-from workers.metrics import CONTENT_TYPE, Metrics, Outcome
+from workers.metrics import CONTENT_TYPE, Metrics, RunOutcome
 from workers.ready import Readiness
 from workers.schedule import Schedule
 
@@ -160,7 +160,7 @@ class Service:
         stop = Stop()
         self._metrics.run_started(report)
         self._metrics.queue = counters = QueueCounters()
-        outcome: Outcome = "stopped"
+        outcome: RunOutcome = "stopped"
         try:
             self._stop = stop
             consumer = QueueConsumer(self._settings, report.tmdb, stop, self._stopping, counters)
@@ -193,7 +193,7 @@ class Service:
         stop = Stop()
         settings = replace(self._settings, date=date)
         started = time.time()
-        outcome: Outcome = "failed"
+        outcome: RunOutcome = "failed"
         error: str | None = None
         self._metrics.run_started(report)
         log.info("run_started", date=date.isoformat())
