@@ -133,24 +133,24 @@ async def check_queue(url: str) -> None:
     """Read the queue's attributes once: it exists, and the credentials may use it."""
     import aioboto3
     from aiobotocore.config import AioConfig
-    from botocore.exceptions import BotoCoreError
 
+    from ingest.aws_errors import TRANSPORT, Remote, aws_error
     from ingest.errors import RetryableError
-    from ingest.queue.sqs import SqsQueue
 
     check_endpoints()
-    # One attempt, short timeouts: at start, an SQS that does not answer is a setting.
+    # One attempt, short timeouts, no retry: at start, an SQS that does not answer is a setting.
     config = AioConfig(
         retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10
     )
+    remote = Remote("SQS", RetryableError, f"create the queue or fix INGEST_QUEUE_URL ({url})")
     async with aioboto3.Session().client("sqs", config=config) as client:
         try:
-            await SqsQueue(client, url).max_receive_count()
-        except RetryableError as exc:
-            if isinstance(exc.__context__, BotoCoreError | OSError):
-                endpoint = without_userinfo(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
-                raise ConfigError(
-                    f"cannot reach SQS at {endpoint} ({type(exc.__context__).__name__}) for "
-                    "INGEST_QUEUE_URL: check AWS_ENDPOINT_URL and the network"
-                ) from None
-            raise
+            await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        except TRANSPORT as exc:
+            endpoint = without_userinfo(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
+            raise ConfigError(
+                f"cannot reach SQS at {endpoint} ({type(exc).__name__}) for INGEST_QUEUE_URL: "
+                "check AWS_ENDPOINT_URL and the network"
+            ) from None
+        except Exception as exc:
+            raise aws_error(exc, remote, "read attributes") from None

@@ -208,7 +208,7 @@ def test_enqueue_to_a_queue_that_is_not_there_is_one_line_before_any_plan(
     lake = tmp_path / "lake"
     line = _refused(["--genre", "war", "--enqueue", "--lake", str(lake)], env, tmp_path)
     said = (
-        "does not exist: create it or fix INGEST_QUEUE_URL"
+        "NonExistentQueue): create the queue or fix INGEST_QUEUE_URL"
         if fault == "missing queue"
         else "cannot reach SQS"
     )

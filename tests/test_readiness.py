@@ -144,7 +144,7 @@ async def test_a_missing_queue_is_503_then_the_idle_worker_says_idle(
     url = f"{aws_env}/123456789012/{name}"
     async with serving(_settings(tmp_path, str(tmp_path / "lake"), standin.url, queue_url=url)) as get:
         body = await _readyz_is(get, 503, "queue")
-        assert "does not exist" in body["reason"] and "INGEST_QUEUE_URL" in body["reason"]
+        assert "NonExistentQueue" in body["reason"] and "INGEST_QUEUE_URL" in body["reason"]
         status, health = await get("/healthz")
         assert status == 200 and health["state"] == "starting" and health["running"] is False
         sqs.create_queue(QueueName=name)
