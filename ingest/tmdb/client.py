@@ -7,7 +7,8 @@ wait short). ``ingest.tmdb.answers.classify`` decides what an answer means:
     200 with a JSON body ...... OK
     429 ....................... THROTTLED: retried after Retry-After, or backoff if absent
     5xx, bad body, timeout,
-    dropped connection ........ RETRY: exponential backoff with jitter
+    dropped connection, a 200
+    that fails ``check`` ...... RETRY: exponential backoff with jitter
     401 ....................... AUTH: fatal, ``AuthError`` (exit 2)
     404 ....................... NOT_FOUND: ``SkippedRecord``, the caller counts and skips
     any other status .......... REFUSED: ``RemoteError``
@@ -48,7 +49,7 @@ from ingest.errors import (
 from ingest.report import TmdbStats
 from ingest.retry import Backoff, RetrySummary
 from ingest.stop import Stop
-from ingest.tmdb.answers import Outcome, Verdict, classify
+from ingest.tmdb.answers import Check, Outcome, Verdict, classify
 from ingest.tmdb.rate import AdaptiveRate
 from ingest.tmdb.reach import Reachability
 
@@ -156,9 +157,16 @@ class TmdbClient:
         )
 
     async def get(
-        self, path: str, params: Mapping[str, str | int] | None = None, *, item_id: int = 0
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        item_id: int = 0,
+        check: Check | None = None,
     ) -> Reply:
-        """GET ``/3{path}``; return the body as sent and parsed, or raise (module docstring)."""
+        """GET ``/3{path}``; return the body as sent and parsed, or raise (module docstring).
+        ``check`` is what the parsed body must pass (``ingest.tmdb.answers.same_id``): a
+        body that fails it is a failed attempt, retried like a 5xx and never returned."""
         assert self._session is not None, "use TmdbClient as an async context manager"
         url = f"{self._root}{path}"
         query = {k: str(v) for k, v in (params or {}).items()}
@@ -173,7 +181,10 @@ class TmdbClient:
                 raise self.unreachable_error()
             outcome = await self._attempt(url, query, first=attempt == 1)
             if outcome.verdict is Verdict.OK:
-                return Reply(outcome.body, outcome.data)
+                problem = None if check is None else check(outcome.data)
+                if problem is None:
+                    return Reply(outcome.body, outcome.data)
+                outcome = Outcome(Verdict.RETRY, 0, detail=f"wrong answer: {problem}")
             _raise_final(outcome, shown, item_id)
             if attempt < attempts:
                 await self._pause(attempt, outcome, shown)

@@ -22,6 +22,7 @@ from ingest.lake.keys import Kind
 from ingest.progress import Progress
 from ingest.report import TmdbStats
 from ingest.stop import Stop
+from ingest.tmdb.answers import same_id
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_of
 from ingest.tmdb.files import as_line
@@ -114,7 +115,10 @@ class BatchPool:
 
     async def _fetch_record(self, item: WorkItem) -> RecordResult:
         try:
-            reply = await self._client.get(self._path.format(item.id), self._params, item_id=item.id)
+            # An answer for another id (a swapped body, an id of another type) is a failed
+            # attempt: a record is never stored under an id it was not fetched for.
+            path = self._path.format(item.id)
+            reply = await self._client.get(path, self._params, item_id=item.id, check=same_id(item.id))
         except SkippedRecord:
             return RecordResult(item)
         except Interrupted:
