@@ -44,6 +44,9 @@ class TmdbSettings:
     connect_timeout_s: float = default("tmdb.connect_timeout_s")
     read_timeout_s: float = default("tmdb.read_timeout_s")
     max_attempts: int = default("tmdb.max_attempts")
+    # A total per attempt (a drip never ends it otherwise), and per batch (retries included).
+    request_timeout_s: float = default("tmdb.request_timeout_s")
+    batch_budget_s: float = default("tmdb.batch_budget_s")
 
     @property
     def has_credentials(self) -> bool:
@@ -195,11 +198,15 @@ def load_settings(
             connect_timeout_s=v("tmdb.connect_timeout_s"),
             read_timeout_s=v("tmdb.read_timeout_s"),
             max_attempts=v("tmdb.max_attempts"),
+            request_timeout_s=v("tmdb.request_timeout_s"),
+            batch_budget_s=v("tmdb.batch_budget_s"),
         ),
         upload=UploadTuning(
             part_size=v("upload.part_size_mib") * MIB,
             parts_in_flight=v("upload.parts_in_flight"),
             max_attempts=v("upload.max_attempts"),
+            request_timeout_s=v("upload.request_timeout_s"),
+            part_budget_s=v("upload.part_budget_s"),
         ),
         service=ServiceSettings(
             schedule=v("service.schedule"),

@@ -4,8 +4,10 @@ Large files go up as a streaming multipart upload (``ingest.lake.multipart``), w
 computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
 complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
 off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
-times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last
-error says the retries ran out, and retries show at INFO as a periodic ``requests_retried``
+times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); each
+attempt has ``request_timeout_s`` in all and each call (a part) ``part_budget_s``, so a
+store that stalls ends the run instead of holding it; the last error says the retries ran
+out, and retries show at INFO as a periodic ``requests_retried``
 summary. Any failure aborts the upload, and an upload a killed run left open is aborted
 before the same key is uploaded again. The file's SHA-256 goes in the object metadata
 (``x-amz-meta-sha256``) so a rerun can tell the object is already there.
@@ -95,13 +97,32 @@ class S3Lake:
 
     async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``attempt_once`` until it succeeds, at most ``max_attempts`` times, backing
-        off between transient failures; anything else is raised classified at once."""
+        off between transient failures; anything else is raised classified at once. The
+        whole call, waits included, has ``part_budget_s``: a store that stalls is left."""
+        budget = asyncio.timeout(self._tuning.part_budget_s)
+        try:
+            async with budget:
+                return await self._attempts(what, attempt_once)
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise RetryableError(
+                f"S3 {what} did not succeed within its {self._tuning.part_budget_s:g} s budget "
+                "([upload] part_budget_s): the store is stalled or very slow"
+            ) from None
+
+    async def _attempts(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
         attempts = self._tuning.max_attempts
+        limit = self._tuning.request_timeout_s
         for attempt in range(1, attempts + 1):
+            # A total per attempt: botocore's read timeout is per read, a stall between
+            # reads or a drip never trips it.
+            deadline = asyncio.timeout(limit)
             try:
-                return await attempt_once()
+                async with deadline:
+                    return await attempt_once()
             except Exception as exc:
-                reason = transient_reason(exc)
+                reason = f"no answer within {limit:g} s" if deadline.expired() else transient_reason(exc)
                 if reason is None:
                     raise classify(exc, what) from exc
                 if attempt >= attempts:
@@ -295,13 +316,16 @@ class S3Lake:
         try:
             # Retried like any call: an abort that lands while parts are still arriving can
             # meet a transient 5xx, and an upload left open costs storage until it expires.
-            await self._call(
-                f"abort upload of {key}",
-                self._client.abort_multipart_upload,
-                Bucket=self._bucket,
-                Key=self._key(key),
-                UploadId=upload_id,
-            )
+            # But within one request's time: on a store that stalls, the run's error (and
+            # its exit) must not wait for an abort that cannot land either.
+            async with asyncio.timeout(self._tuning.request_timeout_s):
+                await self._call(
+                    f"abort upload of {key}",
+                    self._client.abort_multipart_upload,
+                    Bucket=self._bucket,
+                    Key=self._key(key),
+                    UploadId=upload_id,
+                )
             log.warning("multipart_aborted", key=key)
         except Exception as exc:  # the original failure matters more than this one
             log.error("multipart_abort_failed", key=key, upload_id=upload_id, error=str(exc))

@@ -15,7 +15,8 @@ wait short). ``ingest.tmdb.answers.classify`` decides what an answer means:
 
 Retries end after ``max_attempts`` with ``RetryableError``, waiting ``ingest.retry.Backoff``
 between attempts and showing at INFO as a periodic ``requests_retried`` summary. A stalled
-answer is abandoned after ``read_timeout_s`` of silence (``sock_read``) and retried. A TMDB
+answer is abandoned after ``read_timeout_s`` of silence (``sock_read``), and any attempt
+(connect, headers and body) after ``request_timeout_s`` in all, and retried. A TMDB
 that cannot be reached at all is told apart by ``ingest.tmdb.reach``: at the start of a run
 it is a ``ConfigError`` (``TMDB_BASE_URL``), in the middle an ``UnreachableError`` once the
 breaker opens. Secrets stay out of everything this module keeps: the token travels only
@@ -121,6 +122,11 @@ class TmdbClient:
         return self._rate.rate
 
     @property
+    def batch_budget_s(self) -> float:
+        """Seconds a batch of records may take in all (``ingest.tmdb.pool``)."""
+        return self._settings.batch_budget_s
+
+    @property
     def unreachable(self) -> bool:
         return self.reach.down.is_set()
 
@@ -215,11 +221,16 @@ class TmdbClient:
                 self.first_attempts += 1
             else:
                 stats.retries += 1
+            # A total for the attempt: a drip (a byte now and then) never trips sock_read.
+            deadline = asyncio.timeout(self._settings.request_timeout_s)
             try:
-                async with self._session.get(url, params=query) as resp:
+                async with deadline, self._session.get(url, params=query) as resp:
                     body = await resp.read()
                     outcome = classify(resp.status, body, resp.headers)
             except TimeoutError:
+                if deadline.expired():
+                    limit = self._settings.request_timeout_s
+                    return Outcome(Verdict.RETRY, 0, detail=f"timed out: no whole answer within {limit:g} s")
                 return Outcome(Verdict.RETRY, 0, detail="timed out")
             except aiohttp.ClientConnectionError as exc:
                 return self._no_answer(exc)

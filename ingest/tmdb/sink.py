@@ -28,6 +28,8 @@ class WorkItem:
     batch: int
     index: int
     id: int
+    # When the batch's time budget runs out (the event loop's clock), if it has one.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
