@@ -7,14 +7,18 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import orjson
 import pytest
 
 from ingest.errors import RunError
 from ingest.lake import Lake, open_lake
-from ingest.lake.keys import Kind
+from ingest.lake.keys import Kind, state_key
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, FakeTmdb
+from ingest.status.render import render_json, render_text
+from ingest.status.survey import survey
 from ingest.stop import Stop
+from ingest.tmdb import files as batching
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import load_plan
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
@@ -112,3 +116,33 @@ async def test_a_discover_page_without_the_fields_the_walk_needs_is_a_failed_req
     message = str(caught.value)
     assert "still failing after 3 attempts" in message and "a discover page without" in message
     assert fake.counters.requests["discover"] == 3
+
+
+async def test_a_record_over_the_file_cap_is_set_apart_and_its_genre_completes(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cap of 1 MB (a batch of 100 is ~300 KB) and one answer of 1.5 MB: the 10 MB cap and
+    # a 50 MB answer, scaled down.
+    monkeypatch.setattr(batching, "MAX_FILE_BYTES", 1_000_000)
+    ranked = sorted(catalog.genre_ids(WAR), key=lambda i: (-catalog.movies[i].popularity, i))
+    huge = ranked[120]
+    fake = FakeTmdb(catalog, hostile={huge: "huge"}, huge_bytes=1_500_000)
+    async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
+        done, stats = await _run(lake, url)
+        stored = records(await lake_files(lake, Kind.MOVIES, "war"))
+        note = orjson.loads(
+            await lake.read(f"{state_key(DATE, 'tmdb')}/movies-war/oversized/{huge}.json") or b""
+        )
+        again, rerun = await _run(lake, url)
+        status = await survey(lake, DATE)
+    assert done and again and rerun.requests == 0
+    # Fetched once, not retried; every other movie of the genre is in, once.
+    assert fake.counters.movie_requests[huge] == 1 and stats.oversized == 1
+    assert sorted(r["id"] for r in stored) == sorted(catalog.genre_ids(WAR) - {huge})
+    assert (
+        note["id"] == huge and note["bytes"] > 1_500_000 - 100 and "over the 1000000-byte" in note["reason"]
+    )
+    (movies,) = status.tmdb
+    assert status.complete and movies.oversized == 1 and movies.written == 249
+    assert orjson.loads(render_json(status))["tmdb"][0]["oversized"] == 1
+    assert "1 record(s) over the file cap" in render_text(status)

@@ -71,6 +71,8 @@ class TmdbStatus:
     # None for collections a run asked for whose plan was never saved: the run stopped
     # after the genre's movies were all in and before it froze their collections.
     plan_id: str | None
+    # Records over a file's cap, noted under _ingest/.../oversized/ and not in the files.
+    oversized: int = 0
 
     @property
     def unplanned(self) -> bool:
@@ -168,7 +170,7 @@ async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
     done = await done_batches(lake, plan, batches)
     data_keys = set(await lake.list(f"{tmdb_prefix(plan.kind, plan.date)}{plan.genre}-"))
     bodies = await _marker_bodies(lake, done)
-    written = not_found = 0
+    written = not_found = oversized = 0
     missing = []
     for batch in batches:
         body = bodies.get(batch.number)
@@ -176,6 +178,7 @@ async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
             missing.append(batch.number)
             continue
         written, not_found = written + _written(body, batch), not_found + _skipped(body)
+        oversized += _skipped(body, "oversized")
     gap, reason = _last_gap(plan)
     removed = await read_removed(lake, plan.date, plan.genre) if plan.kind is Kind.MOVIES else None
     cursor = await read_cursor(lake, plan.kind, plan.genre)
@@ -193,6 +196,7 @@ async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
         gap_reason=reason,
         cursor=cursor.date.isoformat() if cursor else None,
         plan_id=plan.plan_id,
+        oversized=oversized,
     )
 
 
@@ -251,8 +255,8 @@ def _written(body: dict[str, Any], batch: Batch) -> int:
     return written if isinstance(written, int) else len(batch.ids)
 
 
-def _skipped(body: dict[str, Any]) -> int:
-    skipped = body.get("skipped")
+def _skipped(body: dict[str, Any], name: str = "skipped") -> int:
+    skipped = body.get(name)
     return len(skipped) if isinstance(skipped, list) else 0
 
 

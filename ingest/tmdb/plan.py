@@ -184,6 +184,8 @@ class DoneMarker:
     files: tuple[str, ...]
     # Movies: the distinct collection ids of the batch's records, in plan order.
     collections: tuple[int, ...] | None = None
+    # Ids whose record was over a file's cap: noted apart, not in the files.
+    oversized: tuple[int, ...] = ()
 
     def body(self) -> bytes:
         data: dict[str, Any] = {
@@ -195,6 +197,8 @@ class DoneMarker:
         }
         if self.collections is not None:
             data["collections"] = list(self.collections)
+        if self.oversized:
+            data["oversized"] = list(self.oversized)
         return orjson.dumps(data)
 
 
