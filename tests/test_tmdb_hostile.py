@@ -21,6 +21,8 @@ from ingest.stop import Stop
 from ingest.tmdb import files as batching
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import load_plan
+from ingest.tmdb.removed import read_removed
+from tests.helpers import delete_from_lake
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
 WAR = 10752
@@ -146,3 +148,34 @@ async def test_a_record_over_the_file_cap_is_set_apart_and_its_genre_completes(
     assert status.complete and movies.oversized == 1 and movies.written == 249
     assert orjson.loads(render_json(status))["tmdb"][0]["oversized"] == 1
     assert "1 record(s) over the file cap" in render_text(status)
+
+
+async def test_removed_json_never_lists_a_movie_whose_record_is_in_the_partition(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """Two runs of one date that saw different catalogues wrote the same batch at once:
+    run B (the movie deleted on TMDB: 404) and run A (the movie still there). Their writes
+    interleaved as B's file, A's file, B's marker, A's marker: the file holds the movie,
+    and a marker of B says it was not found. Staged here in that order, one run at a time."""
+    ranked = sorted(catalog.genre_ids(WAR), key=lambda i: (-catalog.movies[i].popularity, i))
+    gone = ranked[130]
+    fake = FakeTmdb(catalog, gone_ids={gone})
+    async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
+        # Run B: the movie answers 404; batch 2 is written without it.
+        assert (await _run(lake, url))[0]
+        (b_marker,) = [
+            k for k in await lake.list(f"{state_key(DATE, 'tmdb')}/movies-war/done/") if "/00002-" in k
+        ]
+        b_body = await lake.read(b_marker)
+        assert b_body is not None and orjson.loads(b_body)["skipped"] == [gone]
+        # Run A: the movie is there; it wrote batch 2 too (B's marker was not there yet).
+        delete_from_lake(lake.url, b_marker)
+        fake.gone_ids.clear()
+        assert (await _run(lake, url))[0]
+        await lake.write(b_marker, b_body)
+        # The completion step, taken again by whichever run ends last.
+        assert (await _run(lake, url))[0]
+        removed = await read_removed(lake, DATE, "war")
+        stored = {r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war"))}
+    assert gone in stored
+    assert removed is not None and removed.not_found == () and removed.count == 0

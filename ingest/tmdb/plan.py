@@ -254,6 +254,19 @@ async def create_plan(lake: Lake, plan: Plan) -> Plan:
     return Plan.from_json(winner, key)
 
 
+async def batch_markers(lake: Lake, plan: Plan) -> dict[int, list[str]]:
+    """Every marker of ``plan``'s batches (at their current size), by batch number: more
+    than one when runs of the same date wrote the same batch at once, each from its own
+    answers (one saw a 404 where the other got the movie)."""
+    sizes = {b.number: len(b.ids) for b in plan.batches(len(plan.ids))}
+    found: dict[int, list[str]] = {}
+    for key in await lake.list(dataset_prefix(plan.date, plan.kind, plan.genre) + "done/"):
+        m = _MARKER.search(key)
+        if m and m.group(4) == plan.plan_id and sizes.get(int(m.group(1))) == int(m.group(2)):
+            found.setdefault(int(m.group(1)), []).append(key)
+    return found
+
+
 async def done_batches(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict[int, str]:
     """The batches (of ``batches``) already in the lake: number -> marker key."""
     prefix = dataset_prefix(plan.date, plan.kind, plan.genre) + "done/"
