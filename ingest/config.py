@@ -207,6 +207,7 @@ def load_settings(
             max_attempts=v("upload.max_attempts"),
             request_timeout_s=v("upload.request_timeout_s"),
             part_budget_s=v("upload.part_budget_s"),
+            single_writer=v("upload.single_writer"),
         ),
         service=ServiceSettings(
             schedule=v("service.schedule"),
@@ -279,6 +280,10 @@ def _check_file(table: Mapping[str, Any], where: str) -> None:
     _refuse_secrets(table, where)
     known = file_keys()
     for section, keys in table.items():
+        # `lake = ...` at the top is [job] lake out of place, not a malformed [lake] table.
+        home = next((s for s, ks in known.items() if section in ks), None)
+        if not isinstance(keys, Mapping) and home:
+            raise ConfigError(f"{where} sets {section} outside any section: put it under [{home}]")
         if section not in known:
             if not isinstance(keys, Mapping):
                 home = next((s for s, ks in known.items() if section in ks), None)

@@ -151,6 +151,9 @@ ROWS: tuple[Setting, ...] = (
     _S("upload.part_budget_s", Number(0.1, 86400, " of seconds"), 300.0,
        "seconds one S3 call (one part) may take in all, retries included, before it fails",
        section="upload", key="part_budget_s"),
+    _S("upload.single_writer", Flag(), False,
+       "only one run at a time writes to this lake: accept an S3 store that ignores If-None-Match",
+       section="lake", key="single_writer"),
     # `python -m workers`.
     _S("service.schedule", Text('"HH:MM" (UTC) or a cron expression'), "03:00",
        "when to run the main job: HH:MM daily in UTC or a cron expression",

@@ -49,6 +49,8 @@ class FaultyS3:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
     stalls: list[Stall] = field(default_factory=list)
+    # Request headers dropped on the way (lower case), as a gateway that ignores them does.
+    strip: set[str] = field(default_factory=set)
     # (method, query, lower-cased headers) of every request seen, in order.
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
@@ -69,7 +71,7 @@ class FaultyS3:
                     f"<Message>injected by the test</Message></Error>"
                 )
                 return web.Response(status=fault.status, body=xml.encode(), content_type="application/xml")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP | self.strip}
         async with aiohttp.ClientSession(auto_decompress=False) as session:
             async with session.request(
                 request.method, self.upstream + request.path_qs, headers=headers, data=body

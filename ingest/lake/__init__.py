@@ -35,6 +35,8 @@ class UploadTuning:
     # (one part: every attempt and the waits between them).
     request_timeout_s: float = default("upload.request_timeout_s")
     part_budget_s: float = default("upload.part_budget_s")
+    # Only one run at a time writes to this lake: a store without conditional writes will do.
+    single_writer: bool = default("upload.single_writer")
 
 
 class Lake(Protocol):

@@ -11,7 +11,8 @@ out, and retries show at INFO as a periodic ``requests_retried``
 summary. Any failure aborts the upload, and an upload a killed run left open is aborted
 before the same key is uploaded again. The file's SHA-256 goes in the object metadata
 (``x-amz-meta-sha256``) so a rerun can tell the object is already there.
-``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken.
+``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken; it is
+used only on a store found to honour the header (``ingest.lake.conditional``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from botocore.exceptions import ClientError
 
 from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, UploadTuning
+from ingest.lake.conditional import ConditionalWrites
 from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
 from ingest.lake.s3_errors import check_bucket, classify, transient_reason
 from ingest.retry import Backoff, RetrySummary
@@ -47,7 +49,7 @@ _TAKEN = ("412", "PreconditionFailed")
 
 
 class S3Lake:
-    __slots__ = ("_bucket", "_client", "_prefix", "_retries", "_rng", "_tuning")
+    __slots__ = ("_bucket", "_client", "_conditional", "_prefix", "_retries", "_rng", "_tuning")
 
     def __init__(self, client: Any, bucket: str, prefix: str, tuning: UploadTuning) -> None:
         self._client = client
@@ -57,6 +59,7 @@ class S3Lake:
         self._tuning = tuning
         self._retries = RetrySummary("s3")
         self._rng = random.Random()
+        self._conditional = ConditionalWrites(f"s3://{bucket}", single_writer=tuning.single_writer)
 
     @classmethod
     @asynccontextmanager
@@ -178,6 +181,13 @@ class S3Lake:
         )
 
     async def create(self, key: str, data: bytes) -> bool:
+        # Only on a store known to honour If-None-Match (or a lake declared single-writer).
+        await self._conditional.ensure(self)
+        return await self.put_if_absent(key, data)
+
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        """A conditional put as the store takes it: the probe's tool, and create's."""
+
         async def put_if_absent() -> bool:
             try:
                 await self._client.put_object(

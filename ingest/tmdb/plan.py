@@ -41,10 +41,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+import structlog
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, state_key, tmdb_key, tmdb_prefix
+
+log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 100
 _MARKER = re.compile(r"(\d{5})-n(\d+)-w(\d+)-([0-9a-f]+)\.done$")
@@ -246,8 +249,18 @@ async def create_plan(lake: Lake, plan: Plan) -> Plan:
     """Freeze a dataset's first plan, unless another process froze one first: then that
     one is returned, and every process goes on with the same plan (and plan id)."""
     key = plan_key(plan.date, plan.kind, plan.genre)
-    if await lake.create(key, plan.to_json()):
-        return plan
+    body = plan.to_json()
+    if await lake.create(key, body):
+        # Verified: a store that let another run's write replace ours (it ignored the
+        # condition) shows it here, and this run goes on with the plan the lake holds.
+        held = await lake.read(key)
+        if held == body:
+            return plan
+        if held is None:
+            raise LakeError(f"plan {key} was created but cannot be read back; rerun")
+        replaced = Plan.from_json(held, key)
+        log.warning("plan_replaced_after_create", key=key, ours=plan.plan_id, held=replaced.plan_id)
+        return replaced
     winner = await lake.read(key)
     if winner is None:
         raise LakeError(f"plan {key} was created by another run but cannot be read back; rerun")
