@@ -18,7 +18,7 @@ from ingest.lake import s3 as s3_module
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.retry import Backoff
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from tests.s3_faults import Stall, faulty_s3
@@ -50,7 +50,7 @@ async def test_an_answer_that_drips_is_cut_retried_and_fails_its_batch(
 ) -> None:
     slow = _first(catalog)
     # A byte every 50 ms: never 2 s of silence (the read timeout), never a whole answer.
-    fake = FakeTmdb(catalog, hostile={slow: "drip"}, drip_s=0.05)
+    fake = Standin(catalog, hostile={slow: "drip"}, drip_s=0.05)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError) as caught:
             await _run(lake, url, max_attempts=3, request_timeout_s=0.3)
@@ -64,7 +64,7 @@ async def test_an_answer_that_drips_is_cut_retried_and_fails_its_batch(
 async def test_a_batch_past_its_budget_fails_and_the_run_ends(tmp_path: Path, catalog: Catalog) -> None:
     slow = _first(catalog)
     # Each request for it hangs 20 s, inside the request's own 30 s: only the budget cuts it.
-    fake = FakeTmdb(catalog, stall_ids={slow}, stall_times=100, stall_s=20)
+    fake = Standin(catalog, stall_ids={slow}, stall_times=100, stall_s=20)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError) as caught:
             await _run(lake, url, read_timeout_s=30, batch_budget_s=0.5)
@@ -77,9 +77,9 @@ async def test_a_batch_past_its_budget_fails_and_the_run_ends(tmp_path: Path, ca
 async def test_the_deadlines_are_settings_of_the_command(tmp_path: Path, catalog: Catalog) -> None:
     slow = _first(catalog)
     (tmp_path / "config.toml").write_text("[tmdb]\nrequest_timeout_s = 0.3\nmax_attempts = 2\n")
-    fake = FakeTmdb(catalog, hostile={slow: "drip"}, drip_s=0.05)
+    fake = Standin(catalog, hostile={slow: "drip"}, drip_s=0.05)
     async with fake.serve() as url:
-        rc, _, err = await _cli(tmp_path, _env(url, token=FAKE_TOKEN), "--genre", "war")
+        rc, _, err = await _cli(tmp_path, _env(url, token=STANDIN_TOKEN), "--genre", "war")
     assert rc == 1, err[-2000:]
     last = err.strip().splitlines()[-1]
     assert "no whole answer within 0.3 s" in last and "Traceback" not in err

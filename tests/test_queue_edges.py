@@ -17,7 +17,7 @@ from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.queue.enqueue import run_enqueue
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, Catalog, DailyChange, serve_standin
+from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import read_cursor
@@ -34,12 +34,13 @@ async def test_an_enqueued_plan_with_no_batches_completes_at_once(s3_lake: Lake,
     catalog = Catalog.synthetic({WAR: 150}, seed=29, daily=DailyChange(changed=0, added=0, removed=0))
     queues = make_queues(aws_env, max_receives=5, visibility_s=30)
     day1 = DAY0 + dt.timedelta(days=1)
-    async with serve_standin(catalog) as standin:
-        full = settings_for(standin.url, s3_lake.url, date=DAY0, collections=True)
+    standin = Standin(catalog)
+    async with standin.serve() as url:
+        full = settings_for(url, s3_lake.url, date=DAY0, collections=True)
         assert await run_tmdb(s3_lake, full, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
         standin.day = 1
         settings = replace(
-            settings_for(standin.url, s3_lake.url, date=day1, collections=True),
+            settings_for(url, s3_lake.url, date=day1, collections=True),
             queue=QueueSettings(url=queues.url),
         )
         assert await run_enqueue(s3_lake, settings, TmdbStats(), stop=Stop(), tuning=FAST)

@@ -9,7 +9,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -26,10 +25,11 @@ from ingest.lake import Lake, ObjectInfo, UploadTuning, open_lake
 from ingest.lake.conditional import PROBE_PREFIX, RECORD_KEY
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
-from ingest.standin import FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port
+from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import Plan, create_plan, load_plan
+from tests.helpers import run_cli
 from tests.s3_faults import faulty_s3
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
@@ -131,7 +131,7 @@ async def test_a_store_that_ignores_if_none_match_is_refused_and_nothing_is_stor
         proxy.strip = {"if-none-match"}
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         # Two runs of one date at once, on catalogues a day apart.
-        early, late = FakeTmdb(catalog), FakeTmdb(catalog.at_day(1))
+        early, late = Standin(catalog), Standin(catalog.at_day(1))
         async with early.serve() as url0, late.serve() as url1, open_lake(s3_lake_url) as lake:
             results = await asyncio.gather(_run(lake, url0), _run(lake, url1), return_exceptions=True)
             record = orjson.loads(await lake.read(RECORD_KEY) or b"{}")
@@ -151,31 +151,22 @@ async def test_a_store_that_ignores_if_none_match_is_refused_and_nothing_is_stor
 async def test_the_refusal_is_one_line_and_exit_2(
     tmp_path: Path, catalog: Catalog, s3_lake_url: str, aws_env: str
 ) -> None:
-    async with faulty_s3(aws_env) as proxy, FakeTmdb(catalog).serve() as url:
+    async with faulty_s3(aws_env) as proxy, Standin(catalog).serve() as url:
         proxy.strip = {"if-none-match"}
         env = dict(
-            os.environ, AWS_ENDPOINT_URL=proxy.url, TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=FAKE_TOKEN
+            os.environ, AWS_ENDPOINT_URL=proxy.url, TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN
         )
-        args = ("--genre", "war", "--lake", s3_lake_url, "--date", DATE.isoformat())
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "ingest",
-            *args,
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
+        done = await run_cli(
+            "--genre", "war", "--lake", s3_lake_url, "--date", DATE.isoformat(), cwd=tmp_path, env=env
         )
-        _, err = await asyncio.wait_for(proc.communicate(), 120)
-    text = err.decode()
-    assert proc.returncode == 2, text[-2000:]
+    text = done.stderr
+    assert done.returncode == 2, text[-2000:]
     last = text.strip().splitlines()[-1]
     assert "If-None-Match" in last and "single_writer = true" in last and "Traceback" not in text
 
 
 async def test_a_store_that_honours_it_is_probed_once(catalog: Catalog, s3_lake: Lake) -> None:
-    async with FakeTmdb(catalog).serve() as url:
+    async with Standin(catalog).serve() as url:
         assert await _run(s3_lake, url)
         assert await _run(s3_lake, url)
     record = orjson.loads(await s3_lake.read(RECORD_KEY) or b"{}")

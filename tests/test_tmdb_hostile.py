@@ -14,7 +14,7 @@ from ingest.errors import RunError
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, state_key
 from ingest.report import TmdbStats
-from ingest.standin import Catalog, FakeTmdb
+from ingest.standin import Catalog, Standin
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop
@@ -56,7 +56,7 @@ async def test_answers_for_another_id_fail_their_movie_and_are_never_stored(
     # One movie per fault: two in batch 1 of the popularity-ordered plan, one in batch 2.
     ranked = sorted(catalog.genre_ids(WAR), key=lambda i: (-catalog.movies[i].popularity, i))
     hostile = {ranked[5]: "wrong_id", ranked[50]: "string_id", ranked[150]: "swapped"}
-    fake = FakeTmdb(catalog, hostile=hostile)
+    fake = Standin(catalog, hostile=hostile)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError) as caught:
             await _run(lake, url)
@@ -78,7 +78,7 @@ async def test_answers_for_another_id_fail_their_movie_and_are_never_stored(
 
 
 async def test_a_collection_answer_for_another_id_fails_its_batch(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         assert (await _run(lake, url))[0]
         wanted = sorted(catalog.collection_ids(catalog.genre_ids(WAR)))
@@ -93,7 +93,7 @@ async def test_a_collection_answer_for_another_id_fails_its_batch(tmp_path: Path
 async def test_discover_results_without_a_usable_id_are_skipped_and_counted(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    fake = FakeTmdb(catalog, page_fault="missing_id")
+    fake = Standin(catalog, page_fault="missing_id")
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url)
         plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
@@ -110,7 +110,7 @@ async def test_discover_results_without_a_usable_id_are_skipped_and_counted(
 async def test_a_discover_page_without_the_fields_the_walk_needs_is_a_failed_request(
     tmp_path: Path, catalog: Catalog, fault: str
 ) -> None:
-    fake = FakeTmdb(catalog, page_fault=fault)
+    fake = Standin(catalog, page_fault=fault)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError) as caught:
             await _run(lake, url)
@@ -128,7 +128,7 @@ async def test_a_record_over_the_file_cap_is_set_apart_and_its_genre_completes(
     monkeypatch.setattr(batching, "MAX_FILE_BYTES", 1_000_000)
     ranked = sorted(catalog.genre_ids(WAR), key=lambda i: (-catalog.movies[i].popularity, i))
     huge = ranked[120]
-    fake = FakeTmdb(catalog, hostile={huge: "huge"}, huge_bytes=1_500_000)
+    fake = Standin(catalog, hostile={huge: "huge"}, huge_bytes=1_500_000)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url)
         stored = records(await lake_files(lake, Kind.MOVIES, "war"))
@@ -159,7 +159,7 @@ async def test_removed_json_never_lists_a_movie_whose_record_is_in_the_partition
     and a marker of B says it was not found. Staged here in that order, one run at a time."""
     ranked = sorted(catalog.genre_ids(WAR), key=lambda i: (-catalog.movies[i].popularity, i))
     gone = ranked[130]
-    fake = FakeTmdb(catalog, gone_ids={gone})
+    fake = Standin(catalog, gone_ids={gone})
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         # Run B: the movie answers 404; batch 2 is written without it.
         assert (await _run(lake, url))[0]

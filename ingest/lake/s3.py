@@ -4,7 +4,7 @@ Large files go up as a streaming multipart upload (``ingest.lake.multipart``), w
 computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
 complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
 off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
-times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); each
+times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); each
 attempt has ``request_timeout_s`` in all and each call (a part) ``part_budget_s``, so a
 store that stalls ends the run instead of holding it; the last error says the retries ran
 out, and retries show at INFO as a periodic ``requests_retried``
@@ -30,11 +30,12 @@ import structlog
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
+from ingest.aws_errors import DeadlinePassed, retrying
 from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, UploadTuning
+from ingest.lake.bucket import S3, check_bucket
 from ingest.lake.conditional import ConditionalWrites
 from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
-from ingest.lake.s3_errors import check_bucket, classify, transient_reason
 from ingest.retry import Backoff, RetrySummary
 
 __all__ = ["BACKOFF", "S3Lake", "part_size_for"]
@@ -99,13 +100,35 @@ class S3Lake:
         return await self._retrying(what, lambda: fn(**kwargs))
 
     async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``attempt_once`` until it succeeds, at most ``max_attempts`` times, backing
-        off between transient failures; anything else is raised classified at once. The
-        whole call, waits included, has ``part_budget_s``: a store that stalls is left."""
+        """Run ``attempt_once`` (within ``request_timeout_s`` each time) until it
+        succeeds, retried while the failure is transient (``ingest.aws_errors.retrying``);
+        the whole call, waits included, has ``part_budget_s``: a store that stalls is left."""
+        limit = self._tuning.request_timeout_s
+
+        async def bounded() -> Any:
+            # A total per attempt: botocore's read timeout is per read, a stall between
+            # reads or a drip never trips it.
+            deadline = asyncio.timeout(limit)
+            try:
+                async with deadline:
+                    return await attempt_once()
+            except TimeoutError:
+                if deadline.expired():
+                    raise DeadlinePassed(f"no answer within {limit:g} s") from None
+                raise
+
         budget = asyncio.timeout(self._tuning.part_budget_s)
         try:
             async with budget:
-                return await self._attempts(what, attempt_once)
+                return await retrying(
+                    S3,
+                    what,
+                    bounded,
+                    attempts=self._tuning.max_attempts,
+                    backoff=BACKOFF,
+                    rng=self._rng,
+                    summary=self._retries,
+                )
         except TimeoutError:
             if not budget.expired():
                 raise
@@ -113,28 +136,6 @@ class S3Lake:
                 f"S3 {what} did not succeed within its {self._tuning.part_budget_s:g} s budget "
                 "([upload] part_budget_s): the store is stalled or very slow"
             ) from None
-
-    async def _attempts(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
-        attempts = self._tuning.max_attempts
-        limit = self._tuning.request_timeout_s
-        for attempt in range(1, attempts + 1):
-            # A total per attempt: botocore's read timeout is per read, a stall between
-            # reads or a drip never trips it.
-            deadline = asyncio.timeout(limit)
-            try:
-                async with deadline:
-                    return await attempt_once()
-            except Exception as exc:
-                reason = f"no answer within {limit:g} s" if deadline.expired() else transient_reason(exc)
-                if reason is None:
-                    raise classify(exc, what) from exc
-                if attempt >= attempts:
-                    raise RetryableError(f"S3 {what} failed after {attempts} attempts ({reason})") from exc
-                delay = BACKOFF.delay_s(attempt, self._rng)
-                self._retries.note(reason, f"{what}: {reason}")
-                log.debug("s3_call_retried", what=what, attempt=attempt, delay_s=round(delay, 2), why=reason)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable: max_attempts is at least 1")
 
     async def stat(self, key: str) -> ObjectInfo | None:
         async def head() -> Any:
