@@ -82,8 +82,13 @@ def seaweedfs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             pytest.skip("SeaweedFS did not start within a minute")
         yield f"http://127.0.0.1:{port}"
     finally:
+        # It does not always end on SIGTERM: a server left behind would hold its ports.
         proc.terminate()
-        proc.wait(30)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def _port_below(limit: int) -> int:
