@@ -13,7 +13,7 @@ import time
 import structlog
 
 from ingest.config import Settings
-from ingest.csv.stage import check_inputs, run_csv, start_hashing
+from ingest.csv.stage import check_inputs, run_csv
 from ingest.errors import ConfigError
 from ingest.lake import open_lake
 from ingest.report import RunReport
@@ -47,13 +47,10 @@ async def run_job(
     preflight(settings)
     started = time.monotonic()
     complete = True
-    hashing = start_hashing(settings.job.csv)
     try:
         async with open_lake(settings.lake, settings.upload) as lake:
             if settings.job.csv:
-                complete = await run_csv(
-                    lake, settings, report, stop=stop, progress=progress, hashing=hashing
-                )
+                complete = await run_csv(lake, settings, report, stop=stop, progress=progress)
             if settings.job.uses_tmdb:
                 # Imported here so stage 1 alone never pays for the TMDB client's imports.
                 from ingest.tmdb.crawl import run_tmdb

@@ -110,6 +110,8 @@ async def write_manifest(
         "action": result.action,
         "bytes": scan.size,
         "sha256": scan.sha256,
+        # S3's full-object checksum of the object, when it keeps one (None otherwise).
+        "crc64nvme": scan.crc64nvme or None,
         "kind": scan.kind,
         "header": list(scan.header),
         "columns": scan.columns,
