@@ -304,9 +304,7 @@ def main() -> int:
     if not args.skip_upload:
         runners = {upload.SHORT[r]: upload.RUNNERS[upload.SHORT[r]] for r in args.runners.split(",")}
         uploads, skipped = run_uploads(plan, logs, failures, say, runners, args.link)
-        (WORK / f"uploads-{plan.name}-{args.link}.json").write_text(
-            json.dumps({"skipped": skipped, "files": [u.to_json() for u in uploads]}, indent=2)
-        )
+        save_uploads(WORK / f"uploads-{plan.name}-{args.link}.json", plan.servers, uploads, skipped)
     # Every link measured so far, this run's included, in one set of tables.
     uploads, skipped = load_uploads(plan.name)
     refreshed: refresh.RefreshResult | None = None
@@ -360,6 +358,19 @@ def enter_link(link: str) -> int:
         return 0
     cmd = [unshare, "-n", "sh", "-c", f'{shape} && exec "$@"', "sh", sys.executable, *sys.argv]
     return subprocess.run(cmd, env=dict(os.environ, BENCH_LINK=link)).returncode
+
+
+def save_uploads(
+    path: Path, servers: tuple[str, ...], uploads: list[upload.FileResult], skipped: dict[str, str]
+) -> None:
+    """This run's figures for its servers, beside what earlier runs measured on the others."""
+    kept: dict[str, object] = {"skipped": {}, "files": []}
+    if path.exists():
+        kept = json.loads(path.read_text())
+    files = [f for f in kept["files"] if f["server"] not in servers]  # type: ignore[attr-defined]
+    old_skips = {k: v for k, v in kept["skipped"].items() if k not in servers}  # type: ignore[attr-defined]
+    data = {"skipped": {**old_skips, **skipped}, "files": files + [u.to_json() for u in uploads]}
+    path.write_text(json.dumps(data, indent=2))
 
 
 def load_uploads(plan_name: str) -> tuple[list[upload.FileResult], dict[str, str]]:
