@@ -9,12 +9,14 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bootstrap import BENCH_VENV, PROJECT_VENV, venv_python
 from crawl import CrawlResult, Limits, ceiling_s, pages_for
 from refresh import RefreshResult
-from s3servers import LOCALSTACK_PINS
 from upload import BOTO3, PIPE, FileResult
+
+from scripts.localstack import PINS as LOCALSTACK_PINS
 
 MIB = 2**20
 RSS_TARGET = 128 * MIB
@@ -448,7 +450,7 @@ def as_json(
     crawls: dict[str, CrawlResult],
     scale: list[CrawlResult],
     refreshed: RefreshResult | None = None,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "refresh": None
         if refreshed is None

@@ -120,7 +120,7 @@ def run_uploads(
     files = []
     for label, sub, size_args, reps in plan.files:
         path = WORK / sub / "movies.csv"
-        meta = make_csv(path, **size_args)
+        meta = make_csv(path, rows=size_args.get("rows", 0), target_bytes=size_args.get("target_bytes", 0))
         say(
             f"upload {label}: {path} ({meta['size']:,} bytes, {meta['rows']:,} rows), {reps} run(s) per runner"
         )

@@ -216,7 +216,7 @@ def drop_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
 def bench_file(
     label: str,
     path: Path,
-    meta: dict,
+    meta: dict[str, int | str],
     endpoint: str,
     reps: int,
     logs: Path,
