@@ -493,21 +493,28 @@ def as_json(
     }
 
 
+# Sections of the last RESULTS.md that a run measuring the uploads only carries over.
+KEPT = ("TMDB crawl", "How crawl cost grows", "Daily refresh", "Finished experiments")
+
+
 def kept_sections(previous: Path) -> str:
-    """The crawl and refresh sections of the last RESULTS.md, for a run that measured the
-    uploads only (marked as such; their targets are in that run's own table)."""
+    """The crawl, refresh and finished-experiment sections of the last RESULTS.md, for a
+    run that measured the uploads only (marked as such; their targets were in that run's
+    own table)."""
     if not previous.exists():
         return ""
     text = previous.read_text()
-    start, end = text.find("\n## TMDB crawl"), text.find("\n## Targets")
-    if start < 0:
-        return ""
     date = next((line for line in text.splitlines() if line.startswith("- Date:")), "- Date: ?")
-    body = text[start : end if end > start else len(text)].rstrip()
-    if "(kept from the run of" in body:
-        return body
-    note = f"\n_(kept from the run of {date.removeprefix('- Date: ')}: this run measured the uploads only)_\n"
-    return note + body
+    note = f"_(kept from the run of {date.removeprefix('- Date: ')}: this run measured the uploads only)_"
+    kept = []
+    for section in text.split("\n## ")[1:]:
+        if section.startswith(KEPT):
+            body = section.rstrip()
+            if "_(kept from the run of" not in body and not section.startswith("Finished"):
+                title, _, rest = body.partition("\n")
+                body = f"{title}\n\n{note}\n{rest}"
+            kept.append("\n## " + body)
+    return "\n".join(kept)
 
 
 def charts(uploads: list[FileResult], where: Path) -> list[Path]:

@@ -252,6 +252,11 @@ def parse_args() -> argparse.Namespace:
         "--refresh-rate", type=float, default=40, help="rate limit of the daily-refresh runs (TMDB's: 40)"
     )
     p.add_argument("--skip-upload", action="store_true")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: RESULTS.md from the figures kept in bench/work",
+    )
     p.add_argument("--skip-crawl", action="store_true")
     p.add_argument("--skip-refresh", action="store_true")
     p.add_argument(
@@ -272,6 +277,8 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     if args.only_refresh:
         args.skip_upload = args.skip_crawl = True
+    if args.report_only:
+        args.skip_upload = args.skip_crawl = args.skip_refresh = True
     unknown = set(args.servers.split(",")) - set(s3servers.SERVERS)
     if unknown:
         p.error(f"unknown server(s) {', '.join(sorted(unknown))}: use {','.join(s3servers.SERVERS)}")
