@@ -29,17 +29,18 @@ def spare_core() -> bool:
     return cores > 1
 
 
-async def scan_beside(path: Path) -> CsvScan:
-    """``scan_csv(path)``, SHA-256 included, off the event loop's core where there is one.
+async def scan_beside(path: Path, *, with_hash: bool = True) -> CsvScan:
+    """``scan_csv(path, with_hash=...)`` off the event loop's core where there is one.
     Raises what ``scan_csv`` raises: ``ValueError`` (no header) or ``OSError``."""
     if not spare_core():
-        return await asyncio.to_thread(scan_csv, path)
+        return await asyncio.to_thread(scan_csv, path, with_hash=with_hash)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (_SOURCE, os.environ.get("PYTHONPATH")))))
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ingest.csv.scan",
         str(path),
+        *([] if with_hash else ["--no-hash"]),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,

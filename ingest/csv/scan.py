@@ -228,10 +228,10 @@ def _read_header(scan: CsvScan, line: bytes) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m ingest.csv.scan FILE``: the scan as JSON on stdout (``ingest.csv.beside``
-    runs it on a core of its own); a failure as JSON too, with exit status 1."""
+    """``python -m ingest.csv.scan FILE [--no-hash]``: the scan as JSON on stdout
+    (``ingest.csv.beside`` runs it on a core of its own); a failure as JSON too, exit 1."""
     try:
-        found = scan_csv(Path(argv[0]))
+        found = scan_csv(Path(argv[0]), with_hash="--no-hash" not in argv[1:])
     except ValueError as exc:
         print(json.dumps({"error": "value", "message": str(exc)}))
         return 1

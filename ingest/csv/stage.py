@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import os
 import time
 import uuid
@@ -118,21 +117,26 @@ async def ingest_file(
     size = before[0]
     existing = await lake.stat(key)
     previous = await read_manifest(lake, date, path)
+    sha256 = _Sha256(path)
     try:
         scan: CsvScan | None = None
         crc64nvme: str | None = None
-        known: str | None = None
         if existing is not None and existing.size == size:
             # Only an object of the same size can be this file: hashing it first is then
             # all the work (the file goes up again only if the checksums differ).
             ident = await asyncio.to_thread(identify, path)
-            known = ident.sha256
+            sha256.value = ident.sha256
             if existing.holds(size, ident.sha256, ident.crc64nvme):
                 log.info("csv_skipped", path=str(path), key=key, reason="same size and checksum in lake")
-                scan = previous_scan(previous, ident.sha256) or await scan_beside(path)
-                crc64nvme = existing.crc64nvme
+                # The manifest keeps the checksum the object is recorded by.
+                crc64nvme = None if existing.sha256 else existing.crc64nvme
+                known = (ident.sha256 if existing.sha256 else "", crc64nvme or "")
+                scan = previous_scan(previous, *known) or await scan_beside(path, with_hash=False)
+                scan.sha256 = known[0]
         if scan is None:
-            scan, crc64nvme = await _upload_and_validate(lake, key, path, before, known, progress=progress)
+            scan, crc64nvme = await _upload_and_validate(lake, key, path, before, sha256, progress=progress)
+            # The SHA-256 is taken only where the object is recorded by it (a lake asked).
+            scan.sha256 = "" if crc64nvme else await sha256()
             action = "uploaded"
         else:
             action = "skipped"
@@ -153,6 +157,7 @@ async def ingest_file(
         bytes=size,
         rows=scan.rows,
         sha256=scan.sha256,
+        crc64nvme=scan.crc64nvme,
         action=action,
         malformed_rows=scan.malformed_rows,
         first_malformed_lines=list(scan.first_malformed_lines),
@@ -174,20 +179,18 @@ async def ingest_file(
 
 
 async def _upload_and_validate(
-    lake: Lake, key: str, path: Path, before: tuple[int, int], known: str | None, *, progress: bool
+    lake: Lake, key: str, path: Path, before: tuple[int, int], sha256: _Sha256, *, progress: bool
 ) -> tuple[CsvScan, str | None]:
-    """Stream the file up while the scan validates and hashes it beside the upload; a
-    failure of either cancels both. The lake commits nothing unless the file still has
-    the size and mtime of ``before``. Returns the scan and the object's CRC64NVME."""
+    """Stream the file up while the scan validates it beside the upload; a failure of
+    either cancels both. The lake commits nothing unless the file still has the size and
+    mtime of ``before``. Returns the scan and the object's CRC64NVME (None: the object is
+    recorded by its SHA-256, which the lake then asked ``sha256`` for)."""
     bar = Progress(f"{path.name} -> lake", before[0], unit="bytes", enabled=progress)
-    # Asked for only by a lake that records the SHA-256 before the first byte (the S3
-    # fallback, a single PUT, a directory): then a hashing pass runs ahead of the upload.
-    sha256 = known or functools.partial(_sha256_of, path)
     upload = lake.upload_file(key, path, sha256=sha256, on_bytes=bar.advance, source=before)
     try:
         async with asyncio.TaskGroup() as tg:
             uploaded = tg.create_task(upload)
-            validation = tg.create_task(scan_beside(path))
+            validation = tg.create_task(scan_beside(path, with_hash=False))
     except* IngestError as group:
         raise group.exceptions[0] from None
     except* (ValueError, OSError) as group:
@@ -197,13 +200,28 @@ async def _upload_and_validate(
     return validation.result(), uploaded.result()
 
 
-async def _sha256_of(path: Path) -> str:
-    return (await asyncio.to_thread(identify, path)).sha256
+class _Sha256:
+    """The file's SHA-256, taken the first time it is asked for and then kept. Only a lake
+    that records it before the first byte asks (the S3 fallback, a single PUT, a
+    directory); an object S3 records by its full-object CRC64NVME never needs it, and no
+    pass over the file runs before its first part."""
+
+    __slots__ = ("path", "value")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # "" until taken (or known from a rerun's look at the file).
+        self.value = ""
+
+    async def __call__(self) -> str:
+        if not self.value:
+            self.value = (await asyncio.to_thread(identify, self.path)).sha256
+        return self.value
 
 
 def _check_stored(key: str, stored: ObjectInfo | None, scan: CsvScan) -> None:
     """The object just written must hold the file: its size, and the record it carries."""
-    if stored is None or not stored.holds(scan.size, scan.sha256, scan.crc64nvme or None):
+    if stored is None or not stored.holds(scan.size, scan.sha256 or None, scan.crc64nvme or None):
         held = (
             f"{stored.size} bytes (sha256 {stored.sha256}, crc64nvme {stored.crc64nvme})"
             if stored
