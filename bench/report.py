@@ -518,8 +518,8 @@ def kept_sections(previous: Path) -> str:
 
 
 def charts(uploads: list[FileResult], where: Path) -> list[Path]:
-    """One PNG per file size: median wall per runner, grouped by server and link, with each
-    link's floor (size / rate) drawn as a line."""
+    """One PNG per file size: median wall (each link's floor, size / rate, dashed) and
+    median CPU per runner, grouped by server and link."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -529,21 +529,26 @@ def charts(uploads: list[FileResult], where: Path) -> list[Path]:
     for label in dict.fromkeys(fr.label for fr in uploads):
         mine = [fr for fr in uploads if fr.label == label and fr.runs]
         runners = list(dict.fromkeys(r for fr in mine for r in fr.runs))
-        fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(mine)), 4.2))
+        fig, axes = plt.subplots(1, 2, figsize=(max(9, 2.6 * len(mine)), 4.4))
         width = 0.8 / max(1, len(runners))
-        for i, runner in enumerate(runners):
-            xs = [g + i * width for g, fr in enumerate(mine) if runner in fr.runs]
-            ys = [fr.median_s(runner) for fr in mine if runner in fr.runs]
-            ax.bar(xs, ys, width, label=runner.split(" (")[0])
+        for ax, what, figure in (
+            (axes[0], "median wall s", FileResult.median_s),
+            (axes[1], "median CPU s", FileResult.median_cpu_s),
+        ):
+            for i, runner in enumerate(runners):
+                xs = [g + i * width for g, fr in enumerate(mine) if runner in fr.runs]
+                ys = [figure(fr, runner) for fr in mine if runner in fr.runs]
+                ax.bar(xs, ys, width, label=runner.split(" (")[0])
+            ax.set_xticks([g + 0.4 - width / 2 for g in range(len(mine))])
+            ax.set_xticklabels([f"{fr.server}\n{fr.link}" for fr in mine], fontsize=8)
+            ax.set_ylabel(what)
         for g, fr in enumerate(mine):
             floor = fr.floor_s()
             if floor:
-                ax.hlines(floor, g - width / 2, g + 0.8 - width / 2, colors="black", linestyles="dashed")
-        ax.set_xticks([g + 0.4 - width / 2 for g in range(len(mine))])
-        ax.set_xticklabels([f"{fr.server}\n{fr.link}" for fr in mine], fontsize=8)
-        ax.set_ylabel("median wall s (dashed: link floor)")
-        ax.set_title(f"CSV upload, {label} file")
-        ax.legend(fontsize=7)
+                axes[0].hlines(floor, g - width / 2, g + 0.8 - width / 2, colors="black", linestyles="dashed")
+        axes[0].set_title(f"CSV upload, {label} file: wall (dashed: the link's floor)", fontsize=9)
+        axes[1].set_title(f"CSV upload, {label} file: CPU", fontsize=9)
+        axes[1].legend(fontsize=7)
         fig.tight_layout()
         out = where / f"upload-{label.lower().replace(' ', '')}.png"
         fig.savefig(out, dpi=110)
