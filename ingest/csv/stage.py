@@ -3,10 +3,11 @@
 For each file: if the lake holds an object of the same size, the file is hashed and
 skipped when its checksum matches the object's record (its SHA-256, or the full-object
 CRC64NVME S3 keeps); otherwise it is streamed up (multipart on S3) at once, while one
-streaming pass on a core of its own validates it and takes its SHA-256
-(``ingest.csv.beside``): nothing reads the whole file before the first part is sent.
-Afterwards the stored object's size and record are checked. A manifest of what was found
-(rows, malformed line numbers, SHA-256, CRC64NVME) and of when the bytes arrived and were
+streaming pass on a core of its own validates it (``ingest.csv.beside``): nothing reads
+the whole file before the first part is sent, and the SHA-256 is taken only where it is
+the object's record. Afterwards the stored object's size and record are checked. A
+manifest of what was found (rows, malformed line numbers, the checksum the object is
+recorded by) and of when the bytes arrived and were
 checked is kept under ``_ingest/`` for every file (``ingest.csv.manifest``).
 """
 
