@@ -230,8 +230,11 @@ def bench_file(
     env = aws_env(endpoint)
     key = f"Raw/Local/CSV/Movies/{DATE.replace('-', '/')}/{path.name}"
     res = FileResult(label, int(meta["size"]), int(meta["rows"]), server, link=link)
+    order = list(enumerate(runners.items()))
     for rep in range(reps):
-        for i, (name, cmd_fn) in enumerate(runners.items()):
+        # Each rep starts one runner further on: on SeaweedFS the first big upload after
+        # the warm-up pays for growing volumes, and it must not always be the same runner.
+        for i, (name, cmd_fn) in order[rep % len(order) :] + order[: rep % len(order)]:
             if name in res.failed:
                 continue
             bucket = f"bench-{label.lower().replace(' ', '')}-r{i}-{rep}"
