@@ -494,7 +494,7 @@ def as_json(
 
 
 # Sections of the last RESULTS.md that a run measuring the uploads only carries over.
-KEPT = ("TMDB crawl", "How crawl cost grows", "Daily refresh", "Finished experiments")
+KEPT = ("TMDB crawl", "How crawl cost grows", "Daily refresh", "Finished experiments", "Closing note")
 
 
 def kept_sections(previous: Path) -> str:
