@@ -5,10 +5,7 @@ the status process's environment: it reads only the lake."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +16,8 @@ from ingest.csv.stage import ingest_file
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
-from ingest.tmdb.plan import Plan, done_batches, load_plan, plan_key, save_plan
-from tests.helpers import delete_from_lake
+from ingest.tmdb.plan import Plan, batches_in_lake, load_plan, plan_key, save_plan
+from tests.helpers import clean_env, delete_from_lake, run_cli
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
 
@@ -37,26 +34,9 @@ def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("s3_lake_url"))
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    return env | extra
-
-
 async def _status(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ingest",
-        "status",
-        *args,
-        cwd=cwd,
-        env=env or _env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    done = await run_cli("status", *args, cwd=cwd, env=env or clean_env())
+    return done.returncode, done.stdout, done.stderr
 
 
 async def _status_json(cwd: Path, lake_url: str, date: str = DATE.isoformat()) -> tuple[int, dict[str, Any]]:
@@ -159,8 +139,9 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
     rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
     assert rc == 1
     assert out.splitlines()[-1] == (
-        "incomplete: 2 TMDB batches and 1 CSV file not in the lake; "
-        "rerun the same command with --date 2026-11-28 to finish it"
+        "incomplete: 2 TMDB batches and 1 CSV file not in the lake; rerun to finish it: "
+        f"python -m ingest --csv {CSV_FILES[0]} --csv {CSV_FILES[1]} --genre war --genre crime "
+        f"--collections --lake {lake_url} --date 2026-11-28"
     )
     assert next(line for line in out.splitlines() if line.startswith("war movies")).split()[2] == "missing"
 
@@ -199,9 +180,8 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
         next(line for line in out.splitlines() if line.startswith("war collections")).split()[2]
         == "unplanned"
     )
-    assert out.splitlines()[-1] == (
-        "incomplete: the collections of 1 genre not in the lake; "
-        "rerun the same command with --date 2026-11-28 to finish it"
+    assert out.splitlines()[-1].startswith(
+        "incomplete: asked for and never planned: war collections; rerun to finish it: python -m ingest "
     )
 
     async with open_lake(lake_url) as lake:
@@ -213,7 +193,7 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
 async def _marker(lake: Lake, kind: Kind, genre: str, number: int) -> str:
     plan = await load_plan(lake, DATE, kind, genre)
     assert plan is not None
-    return (await done_batches(lake, plan, plan.batches(len(plan.ids))))[number]
+    return (await batches_in_lake(lake, plan, plan.batches(len(plan.ids))))[number]
 
 
 async def test_a_changed_csv_object_fails_the_hash_check(tmp_path: Path, lake_url: str) -> None:
@@ -231,12 +211,12 @@ async def test_an_empty_date_is_exit_1_and_the_lake_comes_from_ingest_lake(
 ) -> None:
     async with open_lake(lake_url) as lake:
         await lake.write(state_key(DATE, "csv", "unrelated.txt"), b"x")
-    rc, out, err = await _status(tmp_path, "--date", "2026-11-27", env=_env(INGEST_LAKE=lake_url))
+    rc, out, err = await _status(tmp_path, "--date", "2026-11-27", env=clean_env(INGEST_LAKE=lake_url))
     assert rc == 1, err
     assert out.splitlines() == [
         f"lake {lake_url}  date 2026-11-27",
         "",
-        "empty: nothing planned or written for 2026-11-27 in this lake",
+        f"empty: nothing planned or written for 2026-11-27 in {lake_url}",
     ]
     rc, body = await _status_json(tmp_path, lake_url, "2026-11-27")
     assert rc == 1 and body["empty"] and body["csv"] == body["tmdb"] == []

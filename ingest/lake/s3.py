@@ -1,19 +1,23 @@
 """The lake as an S3 bucket (or LocalStack/moto through ``AWS_ENDPOINT_URL``), via aioboto3.
 
-Large files go up as a streaming multipart upload (``ingest.lake.multipart``) whose reader
-computes each part's checksum for botocore and the whole file's CRC64NVME, which S3
-checks at completion and keeps as the object's full-object checksum (``head-object
---checksum-mode ENABLED`` shows it): that is the object's record, and nothing reads the
-file before the first part goes. A server that refuses a full-object CRC64NVME gets the
-file's SHA-256 in the object metadata (``x-amz-meta-sha256``) instead, hashed before the
-upload starts, and CRC32 parts; so do small files, sent in one PUT. CSV objects are stored
-as ``text/csv; charset=utf-8``. Every other call is CRC32 checksummed. One retry layer,
-ours: botocore's retries are off, and every call (each part on its own) is tried at most
-``UploadTuning.max_attempts`` times, waiting ``BACKOFF`` between transient failures
-(``ingest.lake.s3_errors``); the last error says the retries ran out, and retries show at
-INFO as a periodic ``requests_retried`` summary. Any failure aborts the upload, and an
-upload a killed run left open is aborted before the same key is uploaded again.
-``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken.
+Large files go up as a streaming multipart upload (``ingest.lake.multipart``,
+``ingest.lake.s3_multipart``) whose reader computes each part's checksum for botocore and
+the whole file's CRC64NVME, which S3 checks at completion and keeps as the object's
+full-object checksum (``head-object --checksum-mode ENABLED`` shows it): that is the
+object's record, and nothing reads the file before the first part goes. A server that
+refuses a full-object CRC64NVME gets the file's SHA-256 in the object metadata
+(``x-amz-meta-sha256``) instead, hashed before the upload starts, and CRC32 parts; so do
+small files, sent in one PUT. CSV objects are stored as ``text/csv; charset=utf-8``. Every
+other call is CRC32 checksummed. One retry layer, ours: botocore's retries are
+off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
+times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); each
+attempt has ``request_timeout_s`` in all and each call (a part) ``part_budget_s``, so a
+store that stalls ends the run instead of holding it; the last error says the retries ran
+out, and retries show at INFO as a periodic ``requests_retried``
+summary. Any failure aborts the upload, and an upload a killed run left open is aborted
+before the same key is uploaded again.
+``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken; it is
+used only on a store found to honour the header (``ingest.lake.conditional``).
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ import structlog
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
+from ingest.aws_errors import DeadlinePassed, retrying
 from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, Sha256, UploadTuning, resolve_sha256
+from ingest.lake.bucket import S3, check_bucket
+from ingest.lake.conditional import ConditionalWrites
 from ingest.lake.multipart import check_unchanged, part_size_for
-from ingest.lake.s3_errors import check_bucket, classify, transient_reason
 from ingest.lake.s3_multipart import CSV_CONTENT_TYPE, S3Multipart
 from ingest.retry import Backoff, RetrySummary
 
@@ -50,7 +56,7 @@ _TAKEN = ("412", "PreconditionFailed")
 
 
 class S3Lake(S3Multipart):
-    __slots__ = ("_bucket", "_client", "_prefix", "_retries", "_rng", "_tuning")
+    __slots__ = ("_bucket", "_client", "_conditional", "_prefix", "_retries", "_rng", "_tuning")
 
     def __init__(self, client: Any, bucket: str, prefix: str, tuning: UploadTuning) -> None:
         self._client = client
@@ -60,6 +66,7 @@ class S3Lake(S3Multipart):
         self._tuning = tuning
         self._retries = RetrySummary("s3")
         self._rng = random.Random()
+        self._conditional = ConditionalWrites(f"s3://{bucket}", single_writer=tuning.single_writer)
         # False once the server refused a full-object CRC64NVME (``S3Multipart``).
         self._full_object = True
 
@@ -101,23 +108,42 @@ class S3Lake(S3Multipart):
         return await self._retrying(what, lambda: fn(**kwargs))
 
     async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``attempt_once`` until it succeeds, at most ``max_attempts`` times, backing
-        off between transient failures; anything else is raised classified at once."""
-        attempts = self._tuning.max_attempts
-        for attempt in range(1, attempts + 1):
+        """Run ``attempt_once`` (within ``request_timeout_s`` each time) until it
+        succeeds, retried while the failure is transient (``ingest.aws_errors.retrying``);
+        the whole call, waits included, has ``part_budget_s``: a store that stalls is left."""
+        limit = self._tuning.request_timeout_s
+
+        async def bounded() -> Any:
+            # A total per attempt: botocore's read timeout is per read, a stall between
+            # reads or a drip never trips it.
+            deadline = asyncio.timeout(limit)
             try:
-                return await attempt_once()
-            except Exception as exc:
-                reason = transient_reason(exc)
-                if reason is None:
-                    raise classify(exc, what) from exc
-                if attempt >= attempts:
-                    raise RetryableError(f"S3 {what} failed after {attempts} attempts ({reason})") from exc
-                delay = BACKOFF.delay_s(attempt, self._rng)
-                self._retries.note(reason, f"{what}: {reason}")
-                log.debug("s3_call_retried", what=what, attempt=attempt, delay_s=round(delay, 2), why=reason)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable: max_attempts is at least 1")
+                async with deadline:
+                    return await attempt_once()
+            except TimeoutError:
+                if deadline.expired():
+                    raise DeadlinePassed(f"no answer within {limit:g} s") from None
+                raise
+
+        budget = asyncio.timeout(self._tuning.part_budget_s)
+        try:
+            async with budget:
+                return await retrying(
+                    S3,
+                    what,
+                    bounded,
+                    attempts=self._tuning.max_attempts,
+                    backoff=BACKOFF,
+                    rng=self._rng,
+                    summary=self._retries,
+                )
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise RetryableError(
+                f"S3 {what} did not succeed within its {self._tuning.part_budget_s:g} s budget "
+                "([upload] part_budget_s): the store is stalled or very slow"
+            ) from None
 
     async def stat(self, key: str) -> ObjectInfo | None:
         async def head() -> Any:
@@ -170,6 +196,13 @@ class S3Lake(S3Multipart):
         )
 
     async def create(self, key: str, data: bytes) -> bool:
+        # Only on a store known to honour If-None-Match (or a lake declared single-writer).
+        await self._conditional.ensure(self)
+        return await self.put_if_absent(key, data)
+
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        """A conditional put as the store takes it: the probe's tool, and create's."""
+
         async def put_if_absent() -> bool:
             try:
                 await self._client.put_object(

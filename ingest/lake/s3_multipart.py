@@ -198,13 +198,16 @@ class S3Multipart:
         try:
             # Retried like any call: an abort that lands while parts are still arriving can
             # meet a transient 5xx, and an upload left open costs storage until it expires.
-            await self._call(
-                f"abort upload of {key}",
-                self._client.abort_multipart_upload,
-                Bucket=self._bucket,
-                Key=self._key(key),
-                UploadId=upload_id,
-            )
+            # But within one request's time: on a store that stalls, the run's error (and
+            # its exit) must not wait for an abort that cannot land either.
+            async with asyncio.timeout(self._tuning.request_timeout_s):
+                await self._call(
+                    f"abort upload of {key}",
+                    self._client.abort_multipart_upload,
+                    Bucket=self._bucket,
+                    Key=self._key(key),
+                    UploadId=upload_id,
+                )
             log.warning("multipart_aborted", key=key)
         except Exception as exc:  # the original failure matters more than this one
             log.error("multipart_abort_failed", key=key, upload_id=upload_id, error=str(exc))

@@ -3,7 +3,7 @@
 Once it serves it prints one JSON line on stdout, ``{"event": "standin_ready", "url": ...}``
 (what ``ingest.standin.process`` waits for), and a line for people on stderr; when it stops,
 its counters as one JSON line on stdout. Clients authenticate with the stand-in's own
-token or key (``ingest.standin.FAKE_TOKEN`` / ``FAKE_API_KEY``), which it never prints.
+token or key (``ingest.standin.STANDIN_TOKEN`` / ``STANDIN_API_KEY``), which it never prints.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import sys
 
 import orjson
 
-from ingest.standin.app import serve_standin
+from ingest.standin.app import Standin
 from ingest.standin.catalog import Catalog, DailyChange
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
+from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
 
 _RATES = DailyChange()
@@ -43,6 +44,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of random 5xx/429s")
     p.add_argument("--stall-rate", type=float, default=0.0)
     p.add_argument("--stall-s", type=float, default=5.0)
+    p.add_argument(
+        "--hostile",
+        action="append",
+        default=[],
+        metavar="ID=FAULT",
+        help=f"a hostile 200 for this movie or collection id: {', '.join(ITEM_FAULTS)}",
+    )
+    p.add_argument("--page-fault", choices=PAGE_FAULTS, default=None, help="every discover page broken so")
+    p.add_argument("--drip-s", type=float, default=1.0, help="seconds between the bytes of a drip")
+    p.add_argument("--huge-bytes", type=int, default=50_000_000, help="size of a huge record")
     return p.parse_args(argv)
 
 
@@ -63,8 +74,8 @@ def catalog_for(args: argparse.Namespace) -> Catalog:
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
     knobs = dict(
-        token=None if args.no_token else FAKE_TOKEN,
-        api_key=FAKE_API_KEY,
+        token=None if args.no_token else STANDIN_TOKEN,
+        api_key=STANDIN_API_KEY,
         rate_limit=args.rate,
         retry_after=not args.no_retry_after,
         max_connections=args.max_connections,
@@ -72,13 +83,18 @@ async def serve(args: argparse.Namespace) -> None:
         failure_rate=args.failure_rate,
         stall_rate=args.stall_rate,
         stall_s=args.stall_s,
+        hostile={int(i): f for i, _, f in (spec.partition("=") for spec in args.hostile)},
+        page_fault=args.page_fault,
+        drip_s=args.drip_s,
+        huge_bytes=args.huge_bytes,
         seed=args.seed,
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
-    async with serve_standin(catalog, host=args.host, port=args.port, **knobs) as standin:
+    standin = Standin(catalog, **knobs)
+    async with standin.serve(args.host, args.port):
         ready = {
             "event": READY_EVENT,
             "url": standin.url,

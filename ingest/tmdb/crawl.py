@@ -37,7 +37,7 @@ from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.plan import Plan, done_batches
+from ingest.tmdb.plan import Plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.refresh import full_run_requests, note_plan
@@ -115,6 +115,7 @@ def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
         written=stats.written,
         skipped=stats.skipped,
         failed=stats.failed,
+        oversized=stats.oversized,
         collections_planned=stats.collections_planned,
         collections_written=stats.collections_written,
         files=stats.files,
@@ -197,9 +198,7 @@ class GenreCrawler:
         self._stop = stop
         self._progress = progress
         self._client = client
-        self._planner = GenrePlanner(
-            lake, settings.date, settings.job.limit, client, stats, progress, job=settings.job
-        )
+        self._planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress)
 
     async def genre(self, genre: Genre) -> tuple[bool, list[str]]:
         """Return whether the genre is whole in the lake, and what failed."""
@@ -236,16 +235,15 @@ class GenreCrawler:
     async def _fetch(self, plan: Plan, target: int) -> tuple[FetchTally, bool]:
         """Fetch the batches of ``plan``'s first ``target`` ids that are not in the lake;
         return what happened and whether every one of them is there now."""
-        batches = plan.batches(target)
-        already = await done_batches(self._lake, plan, batches)
-        todo = [b for b in batches if b.number not in already]
+        batches = len(plan.batches(target))
+        todo = await missing_batches(self._lake, plan, target)
         log.info(
             "batches_planned",
             kind=plan.kind,
             genre=plan.genre,
             ids=target,
-            batches=len(batches),
-            already_in_lake=len(already),
+            batches=batches,
+            already_in_lake=batches - len(todo),
             to_fetch=len(todo),
         )
         if not todo:
@@ -271,10 +269,10 @@ class GenreCrawler:
             batches=tally.written_batches,
             records=tally.records,
             failed_batches=tally.failed_batches,
-            unstarted_batches=tally.unstarted,
+            batches_left_for_rerun=tally.left_for_rerun,
             requests=self._stats.requests - requests_at_start,
             logical_requests=self._client.first_attempts - logical_at_start,
             seconds=round(seconds, 3),
             records_per_s=round(tally.records / seconds, 2) if seconds > 0 else None,
         )
-        return tally, tally.failed_batches == 0 and tally.unstarted == 0
+        return tally, tally.failed_batches == 0 and tally.left_for_rerun == 0
