@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bootstrap import BENCH
 from procs import BENCH_PY, PROJECT_PY, Measured, RunFailed, measure, server
@@ -47,7 +48,7 @@ class CrawlResult:
     movies: int  # movies stored (read back from the bucket)
     collections: int  # collection records stored
     measured: Measured
-    stats: dict  # the stand-in's counters
+    stats: dict[str, Any]  # the stand-in's counters
 
     @property
     def seconds(self) -> float:
@@ -93,9 +94,9 @@ def _standin_args(genre_size: int, limits: Limits) -> list[str]:
     ]
 
 
-def _read_lake(s3, bucket: str) -> tuple[dict[str, list[dict]], int]:  # type: ignore[no-untyped-def]
+def _read_lake(s3, bucket: str) -> tuple[dict[str, list[dict[str, Any]]], int]:  # type: ignore[no-untyped-def]
     """Records under Raw/TMDB/JSON/<kind>/, by kind, whatever the file layout."""
-    out: dict[str, list[dict]] = {"Movies": [], "Collections": []}
+    out: dict[str, list[dict[str, Any]]] = {"Movies": [], "Collections": []}
     files = 0
     for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="Raw/TMDB/JSON/"):
         for o in p.get("Contents", []):

@@ -13,13 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import sys
 from pathlib import Path
+from typing import Any
 
-from bootstrap import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import make_sample_csv as sample
+from scripts import make_sample_csv as sample
 
 BLOCK_ROWS = 100_000
 
@@ -31,7 +28,7 @@ def _block(kind: str, seed: int) -> list[bytes]:
 
 def make_csv(
     out: Path, *, kind: str = "movies", rows: int = 0, target_bytes: int = 0, seed: int = 1
-) -> dict[str, int | str]:
+) -> dict[str, Any]:
     """Write ``out`` with ``rows`` data rows, or at least ``target_bytes`` bytes."""
     meta_path = out.with_name(out.name + ".meta.json")
     params = {"kind": kind, "rows": rows, "target_bytes": target_bytes, "seed": seed, "block": BLOCK_ROWS}

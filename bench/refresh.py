@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crawl import PIPELINE_ENV, Limits
 from procs import PROJECT_PY, Measured, RunFailed, measure
@@ -36,8 +37,8 @@ class RefreshRun:
     movie_ids: list[int]
     collections: int
     measured: Measured
-    stats: dict  # the stand-in's counters
-    summary: dict  # the run's run_completed line
+    stats: dict[str, Any]  # the stand-in's counters
+    summary: dict[str, Any]  # the run's run_completed line
 
     @property
     def seconds(self) -> float:
@@ -80,10 +81,11 @@ def _cmd(bucket: str, date: str, refresh: str, rate: float, connections: int) ->
     ]  # fmt: skip
 
 
-def _summary(log: Path) -> dict:
+def _summary(log: Path) -> dict[str, Any]:
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if line.startswith("{") and '"run_completed"' in line:
-            return json.loads(line)
+            found: dict[str, Any] = json.loads(line)
+            return found
     raise RunFailed(f"no run_completed line in {log}")
 
 
@@ -97,7 +99,7 @@ def _run(
     limits: Limits | None,
     endpoint: str,
     logs: Path,
-) -> tuple[Measured, dict, dict, str]:
+) -> tuple[Measured, dict[str, Any], dict[str, Any], str]:
     slug = label.replace(" ", "-")
     with contextlib.ExitStack() as stack:
         fake_log = stack.enter_context((logs / f"fake-refresh-{slug}.log").open("w"))
@@ -153,10 +155,10 @@ def run_refresh(
     return RefreshResult(genre_size, CHURN, limits, inc, full)
 
 
-def _partition(s3, bucket: str, kind: str, date: str) -> list[dict]:  # type: ignore[no-untyped-def]
+def _partition(s3, bucket: str, kind: str, date: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """The records of one kind's partition for ``date`` (JSON Lines)."""
     prefix = f"Raw/TMDB/JSON/{kind}/{dt.date.fromisoformat(date):%Y/%m/%d}/"
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for o in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read().decode("utf-8")

@@ -3,6 +3,7 @@
     python bench/run.py            # full run (about 30 min on 2 cores): writes bench/RESULTS.md
     python bench/run.py --smoke    # tiny sizes (a few min), for CI: fails only if a runner breaks
     python bench/run.py --skip-crawl --servers moto,seaweedfs   # the upload part, two servers
+    python bench/run.py --link 400mbit --servers seaweedfs      # uploads over a shaped link
 
 Any Python 3.11+ starts it. It makes what it needs: the project's ``.venv`` if missing,
 ``bench/.venv`` with the baselines (``bench/requirements.txt``), the data under
@@ -12,6 +13,13 @@ skipped with one line saying why) and one TMDB stand-in per crawl (``ingest.stan
 started through ``standin_process``, with moto as the lake), all on loopback ports it
 picks. Every upload and crawl is read back from the bucket and checked before it counts.
 It never judges timings: the exit status is non-zero only when a runner failed.
+
+``--link 400mbit`` (or ``1gbit``) runs the uploads (only) inside a private network
+namespace whose loopback is shaped by a token bucket (``unshare -n``, ``ip link set lo
+up``, ``tc qdisc add dev lo root tbf rate 400mbit burst 1mb latency 100ms``): the server
+and every runner share that link. Each link's upload figures are kept in
+``bench/work/uploads-<plan>-<link>.json``, and RESULTS.md shows every link measured so
+far, with charts of the wall times beside it (``upload-<size>.png``).
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ if __name__ == "__main__":
 import argparse
 import datetime as dt
 import json
+import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,14 +113,14 @@ Say = Callable[[str], None]
 
 
 def run_uploads(
-    plan: Plan, logs: Path, failures: list[str], say: Say
+    plan: Plan, logs: Path, failures: list[str], say: Say, runners: dict[str, upload.CmdFn], link: str
 ) -> tuple[list[upload.FileResult], dict[str, str]]:
     """Every upload runner on every file, one server at a time; servers that cannot start
     are returned with the one line saying why."""
     files = []
     for label, sub, size_args, reps in plan.files:
         path = WORK / sub / "movies.csv"
-        meta = make_csv(path, **size_args)
+        meta = make_csv(path, rows=size_args.get("rows", 0), target_bytes=size_args.get("target_bytes", 0))
         say(
             f"upload {label}: {path} ({meta['size']:,} bytes, {meta['rows']:,} rows), {reps} run(s) per runner"
         )
@@ -123,7 +134,7 @@ def run_uploads(
                 upload.warm_up(endpoint)
                 for label, path, meta, reps in files:
                     res = upload.bench_file(
-                        label, path, meta, endpoint, reps, logs, upload.RUNNERS, say=say, server=server
+                        label, path, meta, endpoint, reps, logs, runners, say=say, server=server, link=link
                     )
                     failures += [f"upload {server} {label} {k}: {v}" for k, v in res.failed.items()]
                     uploads.append(res)
@@ -212,7 +223,7 @@ def run_crawls(
     return crawls, scale
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark the pipeline against today's tools.")
     p.add_argument("--smoke", action="store_true", help="tiny sizes; for CI")
     p.add_argument("--reps-small", type=int, default=3, help="runs per runner, 150 MB file")
@@ -241,18 +252,48 @@ def main() -> int:
         "--refresh-rate", type=float, default=40, help="rate limit of the daily-refresh runs (TMDB's: 40)"
     )
     p.add_argument("--skip-upload", action="store_true")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: RESULTS.md from the figures kept in bench/work",
+    )
     p.add_argument("--skip-crawl", action="store_true")
     p.add_argument("--skip-refresh", action="store_true")
     p.add_argument(
         "--only-refresh", action="store_true", help="only the daily-refresh section (no upload, no crawl)"
     )
     p.add_argument("--out", default=str(bootstrap.BENCH / "RESULTS.md"))
+    p.add_argument(
+        "--link",
+        choices=("loopback", *upload.LINK_BITS),
+        default="loopback",
+        help="run the uploads (only) over a shaped link in a private network namespace",
+    )
+    p.add_argument(
+        "--runners",
+        default=",".join(upload.SHORT),
+        help=f"upload runners, in order (of {','.join(upload.SHORT)})",
+    )
     args = p.parse_args()
     if args.only_refresh:
         args.skip_upload = args.skip_crawl = True
+    if args.report_only:
+        args.skip_upload = args.skip_crawl = args.skip_refresh = True
     unknown = set(args.servers.split(",")) - set(s3servers.SERVERS)
     if unknown:
         p.error(f"unknown server(s) {', '.join(sorted(unknown))}: use {','.join(s3servers.SERVERS)}")
+    unknown_runners = set(args.runners.split(",")) - set(upload.SHORT)
+    if unknown_runners:
+        p.error(f"unknown runner(s) {', '.join(sorted(unknown_runners))}: use {','.join(upload.SHORT)}")
+    if args.link != "loopback":
+        args.skip_crawl = args.skip_refresh = True
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    if args.link != "loopback" and os.environ.get("BENCH_LINK") != args.link:
+        return enter_link(args.link)
     # SIGTERM unwinds like Ctrl-C, so the servers and any runner in flight are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = plans(args)
@@ -268,7 +309,11 @@ def main() -> int:
     crawls: dict[str, crawl.CrawlResult] = {}
     scale: list[crawl.CrawlResult] = []
     if not args.skip_upload:
-        uploads, skipped = run_uploads(plan, logs, failures, say)
+        runners = {upload.SHORT[r]: upload.RUNNERS[upload.SHORT[r]] for r in args.runners.split(",")}
+        uploads, skipped = run_uploads(plan, logs, failures, say, runners, args.link)
+        save_uploads(WORK / f"uploads-{plan.name}-{args.link}.json", plan.servers, uploads, skipped)
+    # Every link measured so far, this run's included, in one set of tables.
+    uploads, skipped = load_uploads(plan.name)
     refreshed: refresh.RefreshResult | None = None
     if not (args.skip_crawl and args.skip_refresh):
         with moto_server(logs / "moto.log") as endpoint:
@@ -290,9 +335,12 @@ def main() -> int:
         failures=failures,
         skipped_servers=skipped,
     )
-    text = report.render(ctx, uploads, crawls, scale, refreshed)
+    kept = "" if crawls or refreshed else report.kept_sections(plan.out)
+    text = report.render(ctx, uploads, crawls, scale, refreshed, kept=kept)
     plan.out.parent.mkdir(parents=True, exist_ok=True)
     plan.out.write_text(text)
+    for chart in report.charts(uploads, plan.out.parent):
+        say(f"wrote {chart}")
     (WORK / f"results-{plan.name}.json").write_text(
         json.dumps(report.as_json(uploads, crawls, scale, refreshed), indent=2)
     )
@@ -300,6 +348,49 @@ def main() -> int:
     for f in failures:
         print(f"FAILED: {f.splitlines()[0]}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def enter_link(link: str) -> int:
+    """Run this command again inside a private network namespace whose loopback is shaped
+    to ``link``; where no namespace can be made, say so in one line and skip (exit 0)."""
+    shape = f"ip link set lo up && tc qdisc add dev lo root tbf rate {link} burst 1mb latency 100ms"
+    unshare, tc = shutil.which("unshare"), shutil.which("tc")
+    if not (unshare and tc):
+        print(f"bench: --link {link} skipped: no unshare or tc on this machine")
+        return 0
+    probe = subprocess.run([unshare, "-n", "sh", "-c", shape], capture_output=True, text=True)
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["no reason given"])[-1]
+        print(f"bench: --link {link} skipped: cannot make a shaped network namespace ({why})")
+        return 0
+    cmd = [unshare, "-n", "sh", "-c", f'{shape} && exec "$@"', "sh", sys.executable, *sys.argv]
+    return subprocess.run(cmd, env=dict(os.environ, BENCH_LINK=link)).returncode
+
+
+def save_uploads(
+    path: Path, servers: tuple[str, ...], uploads: list[upload.FileResult], skipped: dict[str, str]
+) -> None:
+    """This run's figures for its servers, beside what earlier runs measured on the others."""
+    kept: dict[str, object] = {"skipped": {}, "files": []}
+    if path.exists():
+        kept = json.loads(path.read_text())
+    files = [f for f in kept["files"] if f["server"] not in servers]  # type: ignore[attr-defined]
+    old_skips = {k: v for k, v in kept["skipped"].items() if k not in servers}  # type: ignore[attr-defined]
+    data = {"skipped": {**old_skips, **skipped}, "files": files + [u.to_json() for u in uploads]}
+    path.write_text(json.dumps(data, indent=2))
+
+
+def load_uploads(plan_name: str) -> tuple[list[upload.FileResult], dict[str, str]]:
+    uploads: list[upload.FileResult] = []
+    skipped: dict[str, str] = {}
+    links = ("loopback", *upload.LINK_BITS)
+    for link in links:
+        f = WORK / f"uploads-{plan_name}-{link}.json"
+        if f.exists():
+            data = json.loads(f.read_text())
+            uploads += [upload.FileResult.from_json(d) for d in data["files"]]
+            skipped.update({f"{server} ({link})": why for server, why in data["skipped"].items()})
+    return uploads, skipped
 
 
 def run_refresh(

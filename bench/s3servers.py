@@ -20,6 +20,7 @@ print it and skip that server. ``SERVERS`` maps a name to its starter.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -159,6 +160,22 @@ def seaweedfs(log: Path) -> Iterator[str]:
     master, volume, filer, s3 = _seaweed_ports()
     url = f"http://127.0.0.1:{s3}"
     with tempfile.TemporaryDirectory(prefix="bench-weed-") as data:
+        # The benchmark's key pair as an identity: with none, weed still checks a signed
+        # streaming (aws-chunked) upload's key, as the CRT client sends, and refuses it.
+        identities = Path(data) / "s3.json"
+        identities.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "bench",
+                            "credentials": [{"accessKey": "testing", "secretKey": "testing"}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
         cmd = [
             str(weed),
             "server",
@@ -170,6 +187,7 @@ def seaweedfs(log: Path) -> Iterator[str]:
             f"-filer.port={filer}",
             "-s3",
             f"-s3.port={s3}",
+            f"-s3.config={identities}",
             # The benchmark writes one file at a time; without a cap weed pre-allocates
             # 30 GB volumes and refuses to start on a small disk.
             "-master.volumeSizeLimitMB=1024",

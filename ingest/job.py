@@ -8,14 +8,12 @@ opened for the run.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from pathlib import Path
 
 import structlog
 
 from ingest.config import Settings
-from ingest.csv.stage import FileIdentity, check_inputs, run_csv, start_hashing
+from ingest.csv.stage import check_inputs, run_csv
 from ingest.errors import ConfigError, IngestError
 from ingest.lake import Lake, open_lake
 from ingest.preflight import run_checks
@@ -54,14 +52,13 @@ async def run_job(
     # The lake, TMDB's answer to the credentials, the queue: a wrong setting is one line now.
     await run_checks(settings, tmdb=settings.job.uses_tmdb, queue=settings.job.enqueue)
     started = time.monotonic()
-    hashing = start_hashing(settings.job.csv)
     try:
         async with open_lake(settings.lake, settings.upload) as lake:
             report.lake = lake.url
             request = RunRequest.of(settings, entry)
             await record_request(lake, request)
             try:
-                complete = await _stages(lake, settings, report, stop, progress, hashing)
+                complete = await _stages(lake, settings, report, stop, progress)
             except Exception as exc:
                 # A kill or a Ctrl-C records nothing: status shows the request as unfinished.
                 await _record_end(lake, request.ended("failed", error=type(exc).__name__))
@@ -91,11 +88,10 @@ async def _stages(
     report: RunReport,
     stop: Stop,
     progress: bool,
-    hashing: dict[Path, asyncio.Future[FileIdentity]],
 ) -> bool:
     complete = True
     if settings.job.csv:
-        complete = await run_csv(lake, settings, report, stop=stop, progress=progress, hashing=hashing)
+        complete = await run_csv(lake, settings, report, stop=stop, progress=progress)
     if settings.job.uses_tmdb:
         # Imported here so stage 1 alone never pays for the TMDB client's imports.
         from ingest.tmdb.crawl import run_tmdb

@@ -13,12 +13,15 @@ class CsvFileResult:
     key: str
     bytes: int
     rows: int
+    # The checksum the object is recorded by: its SHA-256 (hex), else S3's full-object
+    # CRC64NVME (base64); the other is "".
     sha256: str
     # "uploaded", or "skipped" when the lake already held the same bytes.
     action: str
     malformed_rows: int = 0
     first_malformed_lines: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    crc64nvme: str = ""
 
 
 @dataclass(slots=True)

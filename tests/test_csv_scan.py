@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.csv.beside import scan_beside
 from ingest.csv.scan import KNOWN_HEADERS, scan_csv
 
 HEADER = "|".join(KNOWN_HEADERS["series"]).encode()
@@ -125,3 +126,23 @@ def test_headerless_file_is_refused(tmp_path: Path) -> None:
     path.write_bytes(ROW + b"\n" + ROW + b"\n")
     with pytest.raises(ValueError, match="not a header"):
         scan_csv(path)
+
+
+async def test_the_scan_in_its_own_process_finds_what_scan_csv_finds(tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    bad_utf8 = ROW.replace("Zé".encode(), b"Z\xe9", 1)
+    short = ROW.rsplit(b"|", 2)[0]
+    path.write_bytes(HEADER + b"\n" + b"\n".join([ROW] * 5000 + [bad_utf8, short] + [ROW] * 300) + b"\n")
+    beside = await scan_beside(path)
+    assert beside == scan_csv(path)
+    assert (beside.rows, beside.first_malformed_lines, beside.non_utf8_rows) == (5302, [5002, 5003], 1)
+    assert beside.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_the_scan_in_its_own_process_refuses_a_headerless_file(tmp_path: Path) -> None:
+    path = tmp_path / "movies.csv"
+    path.write_bytes(ROW + b"\n" + ROW + b"\n")
+    with pytest.raises(ValueError, match="not a header"):
+        await scan_beside(path)
+    with pytest.raises(OSError):
+        await scan_beside(tmp_path / "gone.csv")

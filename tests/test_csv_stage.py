@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hashlib
+import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from awscrt.checksums import crc64nvme
 
 from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError
 from ingest.job import run_job
+from ingest.lake.keys import csv_key
 from ingest.lake.s3 import part_size_for
 from tests import helpers
 from tests.helpers import flags
@@ -23,6 +28,7 @@ from tests.s3_faults import Fault, faulty_s3, is_part
 ROOT = Path(__file__).resolve().parents[1]
 DATE = "2026-11-28"
 KEY = "Raw/Local/CSV/Movies/2026/11/28/movies.csv"
+MANIFEST = "_ingest/2026/11/28/csv/movies.csv.manifest.json"
 MIB = 1024 * 1024
 
 
@@ -46,6 +52,43 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def crc64(data: bytes) -> str:
+    return base64.b64encode(crc64nvme(data).to_bytes(8, "big")).decode()
+
+
+def refuses_full_object(request: web.Request) -> bool:
+    """A create asking for a full-object checksum: what an older S3 server refuses."""
+    return (
+        request.method == "POST" and "uploads" in request.query and "x-amz-checksum-type" in request.headers
+    )
+
+
+async def test_a_server_refusing_a_full_object_checksum_gets_the_sha256_instead(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = make_csv(tmp_path / "movies.csv", 12 * MIB)
+    two = make_csv(tmp_path / "series.csv", 7 * MIB, source=ROOT / "data" / "series.csv")
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(Fault(refuses_full_object, 400, "InvalidRequest", times=99))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        report = await run_job(settings_for(tmp_path, f"s3://{bucket}", one, two))
+        # Asked once: the second file goes straight to the fallback.
+        assert proxy.faults[0].hits == 1
+        creates = [h for m, q, h in proxy.seen if m == "POST" and q.startswith("uploads")]
+        parts = [h for m, q, h in proxy.seen if m == "PUT" and "partNumber=" in q]
+        # A rerun against the same server finds both by their SHA-256 and skips them.
+        rerun = await run_job(settings_for(tmp_path, f"s3://{bucket}", one, two))
+    assert [h.get("x-amz-checksum-algorithm") for h in creates] == ["CRC64NVME", "CRC32", "CRC32"]
+    assert parts and all("x-amz-checksum-crc32" in h for h in parts)
+    for src, key in ((one, KEY), (two, csv_key("series.csv", dt.date(2026, 11, 28)))):
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["Metadata"]["sha256"] == sha(src.read_bytes())
+        assert head["ContentType"] == "text/csv; charset=utf-8"
+    assert [r.action for r in report.csv] == ["uploaded", "uploaded"]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    assert [r.action for r in rerun.csv] == ["skipped", "skipped"]
+
+
 async def test_multipart_upload_lands_byte_identical(
     tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,16 +99,29 @@ async def test_multipart_upload_lands_byte_identical(
 
     body = s3.get_object(Bucket=bucket, Key=KEY)["Body"].read()
     assert body == src.read_bytes()
-    head = s3.head_object(Bucket=bucket, Key=KEY)
-    assert head["Metadata"]["sha256"] == sha(body)
+    head = s3.head_object(Bucket=bucket, Key=KEY, ChecksumMode="ENABLED")
+    # S3's own full-object CRC64NVME is the object's record; no SHA-256 metadata needed.
+    assert head["ChecksumCRC64NVME"] == crc64(body)
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    assert head["ContentType"] == "text/csv; charset=utf-8"
     assert head["ETag"].strip('"').endswith("-3")  # three 5 MiB parts
-    # Checksums are consistent: CRC32 declared at create and sent with every part.
+    # Checksums are consistent: CRC64NVME, full object, declared at create, each part's
+    # own sent with it, the whole file's sent with the completion.
     creates = [h for m, q, h in proxy.seen if m == "POST" and q.startswith("uploads")]
     parts = [h for m, q, h in proxy.seen if m == "PUT" and "partNumber=" in q]
-    assert [h.get("x-amz-checksum-algorithm") for h in creates] == ["CRC32"]
-    assert len(parts) == 3
-    for h in parts:
-        assert "x-amz-checksum-crc32" in h or "x-amz-checksum-crc32" in h.get("x-amz-trailer", "")
+    completes = [h for m, q, h in proxy.seen if m == "POST" and q.startswith("uploadId")]
+    assert [(h.get("x-amz-checksum-algorithm"), h.get("x-amz-checksum-type")) for h in creates] == [
+        ("CRC64NVME", "FULL_OBJECT")
+    ]
+    assert sorted(h["x-amz-checksum-crc64nvme"] for h in parts) == sorted(
+        crc64(body[i : i + 5 * MIB]) for i in range(0, len(body), 5 * MIB)
+    )
+    assert [h.get("x-amz-checksum-crc64nvme") for h in completes] == [crc64(body)]
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=MANIFEST)["Body"].read())
+    # Recorded by S3's checksum, the file is read once by the upload and once by the scan:
+    # no SHA-256 is taken for it.
+    assert (manifest["crc64nvme"], manifest["sha256"]) == (crc64(body), None)
+    assert (report.csv[0].crc64nvme, report.csv[0].sha256) == (crc64(body), "")
     assert report.csv[0].action == "uploaded"
     assert report.csv[0].rows == src.read_bytes().count(b"\n") - 1
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

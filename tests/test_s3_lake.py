@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from awscrt.checksums import crc64nvme
 from structlog.testing import capture_logs
 
 from ingest.csv.scan import KNOWN_HEADERS
@@ -92,7 +92,7 @@ async def test_an_upload_a_killed_run_left_open_is_aborted_first(
     assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == src.read_bytes()
 
 
-async def test_each_part_carries_its_crc32_and_no_payload_hash(
+async def test_each_part_carries_its_crc64nvme_and_no_payload_hash(
     tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = _csv(tmp_path / "movies.csv", 11 * MIB)
@@ -110,10 +110,10 @@ async def test_each_part_carries_its_crc32_and_no_payload_hash(
     assert sorted(parts) == [1, 2, 3]
     for number, headers in parts.items():
         chunk = data[(number - 1) * 5 * MIB : number * 5 * MIB]
-        expected = base64.b64encode(zlib.crc32(chunk).to_bytes(4, "big")).decode()
-        # The CRC32 the server checks is the part's own, computed once by the reader; the
-        # SigV4 signature does not hash the payload a second time (http endpoint).
-        assert headers["x-amz-checksum-crc32"] == expected
+        expected = base64.b64encode(crc64nvme(chunk).to_bytes(8, "big")).decode()
+        # The CRC64NVME the server checks is the part's own, computed once by the reader;
+        # the SigV4 signature does not hash the payload a second time (http endpoint).
+        assert headers["x-amz-checksum-crc64nvme"] == expected
         assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
     assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == data
 

@@ -36,7 +36,7 @@ s3 = boto3.client("s3")
 date_path = time.strftime("%Y/%m/%d")
 
 started = time.monotonic()
-batch: list[dict] = []
+batch: list[dict[str, object]] = []
 batch_size = 100
 file_no = 1
 page = 1

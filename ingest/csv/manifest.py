@@ -39,9 +39,19 @@ async def read_manifest(lake: Lake, date: dt.date, path: Path) -> dict[str, Any]
     return manifest if isinstance(manifest, dict) else None
 
 
-def previous_scan(manifest: dict[str, Any] | None, sha256: str) -> CsvScan | None:
+def same_bytes(manifest: dict[str, Any] | None, sha256: str, crc64nvme: str) -> bool:
+    """Whether ``manifest`` is about the bytes with this checksum: the SHA-256 where the
+    object is recorded by it, else S3's full-object CRC64NVME ("" for one not known)."""
+    if manifest is None:
+        return False
+    if sha256:
+        return bool(manifest.get("sha256") == sha256)
+    return bool(crc64nvme) and manifest.get("crc64nvme") == crc64nvme
+
+
+def previous_scan(manifest: dict[str, Any] | None, sha256: str, crc64nvme: str = "") -> CsvScan | None:
     """The validation a previous run recorded for these exact bytes, if any."""
-    if manifest is None or manifest.get("sha256") != sha256:
+    if manifest is None or not same_bytes(manifest, sha256, crc64nvme):
         return None
     try:
         return CsvScan(
@@ -70,14 +80,15 @@ def _history(previous: dict[str, Any] | None) -> list[dict[str, Any]]:
             "action": previous.get("action"),
             "at": previous.get("checked_at"),
             "sha256": previous.get("sha256"),
+            "crc64nvme": previous.get("crc64nvme"),
             "bytes": previous.get("bytes"),
         }
     ]
 
 
-def _arrival(previous: dict[str, Any] | None, sha256: str) -> tuple[Any, Any]:
+def _arrival(previous: dict[str, Any] | None, scan: CsvScan) -> tuple[Any, Any]:
     """When and by which run the bytes now in the lake arrived, as a previous run saw it."""
-    if previous is None or previous.get("sha256") != sha256:
+    if previous is None or not same_bytes(previous, scan.sha256, scan.crc64nvme):
         return None, None
     if "uploaded_at" in previous:
         return previous.get("uploaded_at"), previous.get("uploaded_by")
@@ -100,8 +111,15 @@ async def write_manifest(
     if result.action == "uploaded":
         uploaded_at, uploaded_by = now, run
     else:
-        uploaded_at, uploaded_by = _arrival(previous, scan.sha256)
-    entry = {"action": result.action, "at": now, "sha256": scan.sha256, "bytes": scan.size, "run": run}
+        uploaded_at, uploaded_by = _arrival(previous, scan)
+    entry = {
+        "action": result.action,
+        "at": now,
+        "sha256": scan.sha256 or None,
+        "crc64nvme": scan.crc64nvme or None,
+        "bytes": scan.size,
+        "run": run,
+    }
     manifest = {
         "file": path.name,
         "source": str(path),
@@ -109,7 +127,11 @@ async def write_manifest(
         # What this run did; the history says what every run before it did.
         "action": result.action,
         "bytes": scan.size,
-        "sha256": scan.sha256,
+        # The checksum the object is recorded by: its SHA-256 (a directory, a single PUT,
+        # a server without full-object checksums), else S3's full-object CRC64NVME.
+        "sha256": scan.sha256 or None,
+        # S3's full-object checksum of the object, when it keeps one (None otherwise).
+        "crc64nvme": scan.crc64nvme or None,
         "kind": scan.kind,
         "header": list(scan.header),
         "columns": scan.columns,

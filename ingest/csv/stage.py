@@ -1,9 +1,13 @@
 """Stage 1: local CSV files into ``Raw/Local/CSV/<Name>/YYYY/MM/DD/<file>``, byte for byte.
 
-For each file: one streaming pass hashes and validates it (``csv_scan``); if the lake
-already holds an object of the same size and SHA-256 the file is skipped; otherwise it is
-streamed up (multipart on S3) and the stored size checked afterwards. A manifest of what
-was found (rows, malformed line numbers, hash) and of when the bytes arrived and were
+For each file: if the lake holds an object of the same size, the file is hashed and
+skipped when its checksum matches the object's record (its SHA-256, or the full-object
+CRC64NVME S3 keeps); otherwise it is streamed up (multipart on S3) at once, while one
+streaming pass on a core of its own validates it (``ingest.csv.beside``): nothing reads
+the whole file before the first part is sent, and the SHA-256 is taken only where it is
+the object's record. Afterwards the stored object's size and record are checked. A
+manifest of what was found (rows, malformed line numbers, the checksum the object is
+recorded by) and of when the bytes arrived and were
 checked is kept under ``_ingest/`` for every file (``ingest.csv.manifest``).
 """
 
@@ -14,17 +18,18 @@ import datetime as dt
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
 from ingest.config import Settings
+from ingest.csv.beside import scan_beside
 from ingest.csv.manifest import previous_scan, read_manifest, write_manifest
-from ingest.csv.scan import CsvScan, hash_file, read_header, scan_csv
+from ingest.csv.scan import CsvScan, hash_file, read_header
 from ingest.errors import IngestError, InputError, LakeError
-from ingest.lake import Lake
+from ingest.lake import Lake, ObjectInfo
 from ingest.lake.keys import csv_key
 from ingest.progress import Progress
 from ingest.report import CsvFileResult, RunReport
@@ -63,25 +68,16 @@ def check_inputs(paths: Sequence[Path]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class FileIdentity:
-    # (size, mtime) when hashing began: a file that changes afterwards is caught.
-    fingerprint: tuple[int, int]
     size: int
     sha256: str
+    crc64nvme: str
 
 
 def identify(path: Path) -> FileIdentity:
-    before = _fingerprint(path)
-    size, sha256 = hash_file(path)
-    return FileIdentity(before, size, sha256)
-
-
-def start_hashing(paths: Sequence[Path]) -> dict[Path, asyncio.Future[FileIdentity]]:
-    """Hash every file in worker threads from now on (hashlib runs outside the GIL), so the
-    hashing overlaps whatever the run does before it needs them, such as importing and
-    building the S3 client. Futures, not tasks: nothing to cancel if the run never gets
-    that far; a thread finishes its file and its result is dropped."""
-    loop = asyncio.get_running_loop()
-    return {path: loop.run_in_executor(None, identify, path) for path in dict.fromkeys(paths)}
+    """Size, SHA-256 and CRC64NVME of ``path`` in one read: what a rerun compares with an
+    object already in the lake (hashlib and awscrt both release the GIL)."""
+    size, sha256, crc64nvme = hash_file(path)
+    return FileIdentity(size, sha256, crc64nvme)
 
 
 async def run_csv(
@@ -91,19 +87,15 @@ async def run_csv(
     *,
     stop: Stop,
     progress: bool,
-    hashing: Mapping[Path, Awaitable[FileIdentity]] | None = None,
 ) -> bool:
     """Ingest every CSV file of the job; return True when none was left undone by a stop."""
-    hashing = hashing or {}
     # Names this run in the manifests, which keep which run brought each file's bytes.
     run = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     for path in settings.job.csv:
         if stop.requested:
             log.warning("csv_stopped", reason=stop.reason, left=str(path))
             return False
-        result = await ingest_file(
-            lake, path, settings.date, progress=progress, identity=hashing.get(path), run=run
-        )
+        result = await ingest_file(lake, path, settings.date, progress=progress, run=run)
         report.csv.append(result)
     return True
 
@@ -114,45 +106,50 @@ async def ingest_file(
     date: dt.date,
     *,
     progress: bool,
-    identity: Awaitable[FileIdentity] | None = None,
     run: str = "",
 ) -> CsvFileResult:
     """Put one file in the lake unless it is already there; validate it on the way."""
     started = time.monotonic()
     key = csv_key(path.name, date)
     try:
-        # Hashing first is cheap (hashlib runs outside the GIL at memory speed) and is what
-        # lets the object carry its SHA-256 from the start and a rerun skip it.
-        ident = await (identity or asyncio.to_thread(identify, path))
+        before = _fingerprint(path)
     except OSError as exc:
         raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
-    before, size, sha256 = ident.fingerprint, ident.size, ident.sha256
+    size = before[0]
     existing = await lake.stat(key)
     previous = await read_manifest(lake, date, path)
+    sha256 = _Sha256(path)
     try:
-        scan: CsvScan | None
-        if existing and existing.size == size and existing.sha256 == sha256:
-            log.info("csv_skipped", path=str(path), key=key, reason="same size and sha256 in lake")
-            scan = previous_scan(previous, sha256)
-            if scan is None:
-                scan = await asyncio.to_thread(scan_csv, path, with_hash=False)
-            action = "skipped"
-        else:
-            scan = await _upload_and_validate(lake, key, path, ident, progress=progress)
+        scan: CsvScan | None = None
+        crc64nvme: str | None = None
+        if existing is not None and existing.size == size:
+            # Only an object of the same size can be this file: hashing it first is then
+            # all the work (the file goes up again only if the checksums differ).
+            ident = await asyncio.to_thread(identify, path)
+            sha256.value = ident.sha256
+            if existing.holds(size, ident.sha256, ident.crc64nvme):
+                log.info("csv_skipped", path=str(path), key=key, reason="same size and checksum in lake")
+                # The manifest keeps the checksum the object is recorded by.
+                crc64nvme = None if existing.sha256 else existing.crc64nvme
+                known = (ident.sha256 if existing.sha256 else "", crc64nvme or "")
+                scan = previous_scan(previous, *known) or await scan_beside(path, with_hash=False)
+                scan.sha256 = known[0]
+        if scan is None:
+            scan, crc64nvme = await _upload_and_validate(lake, key, path, before, sha256, progress=progress)
+            # The SHA-256 is taken only where the object is recorded by it (a lake asked).
+            scan.sha256 = "" if crc64nvme else await sha256()
             action = "uploaded"
+        else:
+            action = "skipped"
     except ValueError as exc:
         raise InputError(f"{path} cannot be ingested: {exc}; the first line must be the header") from None
     except OSError as exc:
         raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
-    scan.sha256 = sha256
+    scan.crc64nvme = crc64nvme or ""
     if _fingerprint(path) != before or scan.size != size:
         raise InputError.changed(path)
     if action == "uploaded":
-        stored = await lake.stat(key)
-        if stored is None or stored.size != size or stored.sha256 != sha256:
-            raise LakeError(
-                f"{key} holds {stored.size if stored else 'no'} bytes after upload, expected {size}"
-            )
+        _check_stored(key, await lake.stat(key), scan)
     _log_scan(path, scan)
     seconds = time.monotonic() - started
     result = CsvFileResult(
@@ -160,7 +157,8 @@ async def ingest_file(
         key=key,
         bytes=size,
         rows=scan.rows,
-        sha256=sha256,
+        sha256=scan.sha256,
+        crc64nvme=scan.crc64nvme,
         action=action,
         malformed_rows=scan.malformed_rows,
         first_malformed_lines=list(scan.first_malformed_lines),
@@ -182,23 +180,58 @@ async def ingest_file(
 
 
 async def _upload_and_validate(
-    lake: Lake, key: str, path: Path, ident: FileIdentity, *, progress: bool
-) -> CsvScan:
-    """Stream the file up while a thread validates it; a failure of either cancels both.
-    The lake commits nothing unless the file is still what was hashed (``ident``)."""
-    bar = Progress(f"{path.name} -> lake", ident.size, unit="bytes", enabled=progress)
-    upload = lake.upload_file(key, path, sha256=ident.sha256, on_bytes=bar.advance, source=ident.fingerprint)
+    lake: Lake, key: str, path: Path, before: tuple[int, int], sha256: _Sha256, *, progress: bool
+) -> tuple[CsvScan, str | None]:
+    """Stream the file up while the scan validates it beside the upload; a failure of
+    either cancels both. The lake commits nothing unless the file still has the size and
+    mtime of ``before``. Returns the scan and the object's CRC64NVME (None: the object is
+    recorded by its SHA-256, which the lake then asked ``sha256`` for)."""
+    bar = Progress(f"{path.name} -> lake", before[0], unit="bytes", enabled=progress)
+    upload = lake.upload_file(key, path, sha256=sha256, on_bytes=bar.advance, source=before)
     try:
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(upload)
-            validation = tg.create_task(asyncio.to_thread(scan_csv, path, with_hash=False))
+            uploaded = tg.create_task(upload)
+            validation = tg.create_task(scan_beside(path, with_hash=False))
     except* IngestError as group:
         raise group.exceptions[0] from None
     except* (ValueError, OSError) as group:
         raise group.exceptions[0] from None
     finally:
         bar.close()
-    return validation.result()
+    return validation.result(), uploaded.result()
+
+
+class _Sha256:
+    """The file's SHA-256, taken the first time it is asked for and then kept. Only a lake
+    that records it before the first byte asks (the S3 fallback, a single PUT, a
+    directory); an object S3 records by its full-object CRC64NVME never needs it, and no
+    pass over the file runs before its first part."""
+
+    __slots__ = ("path", "value")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # "" until taken (or known from a rerun's look at the file).
+        self.value = ""
+
+    async def __call__(self) -> str:
+        if not self.value:
+            self.value = (await asyncio.to_thread(identify, self.path)).sha256
+        return self.value
+
+
+def _check_stored(key: str, stored: ObjectInfo | None, scan: CsvScan) -> None:
+    """The object just written must hold the file: its size, and the record it carries."""
+    if stored is None or not stored.holds(scan.size, scan.sha256 or None, scan.crc64nvme or None):
+        held = (
+            f"{stored.size} bytes (sha256 {stored.sha256}, crc64nvme {stored.crc64nvme})"
+            if stored
+            else "nothing"
+        )
+        raise LakeError(
+            f"{key} holds {held} after upload, expected {scan.size} bytes "
+            f"(sha256 {scan.sha256}, crc64nvme {scan.crc64nvme or None})"
+        )
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:

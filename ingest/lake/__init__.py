@@ -7,7 +7,7 @@ lake root and use ``/``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,26 @@ class ObjectInfo:
     size: int
     # The SHA-256 the writer recorded with the object, if any (S3 metadata / side file).
     sha256: str | None
+    # S3's own full-object CRC64NVME (base64), which the server checked on upload, if any.
+    crc64nvme: str | None = None
+
+    def holds(self, size: int, sha256: str | None, crc64nvme: str | None) -> bool:
+        """Whether this object is the file of ``size`` bytes with these checksums: by the
+        recorded SHA-256 where the object carries one, else by S3's CRC64NVME."""
+        if self.size != size:
+            return False
+        if self.sha256:
+            return self.sha256 == sha256
+        return self.crc64nvme is not None and self.crc64nvme == crc64nvme
+
+
+# The file's SHA-256 when the caller knows it, or how to get it (awaited only by a lake
+# that must record it before the first byte: the S3 fallback, a single PUT, the local lake).
+Sha256 = str | Callable[[], Awaitable[str]]
+
+
+async def resolve_sha256(sha256: Sha256) -> str:
+    return sha256 if isinstance(sha256, str) else await sha256()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +90,15 @@ class Lake(Protocol):
         key: str,
         path: Path,
         *,
-        sha256: str,
+        sha256: Sha256,
         on_bytes: Callable[[int], None] | None = None,
         source: tuple[int, int] | None = None,
-    ) -> None:
-        """Store the file at ``key`` with its SHA-256. ``source`` is the file's (size,
-        mtime_ns) when ``sha256`` was computed: nothing is committed if the file no longer
-        matches what was hashed (default: the file as it is when the call starts)."""
+    ) -> str | None:
+        """Store the file at ``key``, stored as ``text/csv; charset=utf-8``, with a checksum
+        the lake keeps: S3's full-object CRC64NVME (returned, base64) where the server keeps
+        one, else the SHA-256 (None returned). ``source`` is the file's (size, mtime_ns) when
+        it was first looked at: nothing is committed if the file no longer matches it
+        (default: the file as it is when the call starts)."""
 
 
 @asynccontextmanager

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.errors import ConfigError, InputError, LakeError
-from ingest.lake import ObjectInfo, UploadTuning
+from ingest.lake import ObjectInfo, Sha256, UploadTuning, resolve_sha256
 from ingest.lake.keys import STATE_ROOT
 
 _TMP_MARK = ".tmp-"
@@ -150,13 +150,16 @@ class LocalLake:
         key: str,
         path: Path,
         *,
-        sha256: str,
+        sha256: Sha256,
         on_bytes: Callable[[int], None] | None = None,
         source: tuple[int, int] | None = None,
-    ) -> None:
+    ) -> str | None:
         # ``source`` is not needed here: the copy hashes what it copies and compares it with
-        # ``sha256`` itself, which catches any change since hashing, whatever its mtime.
-        await asyncio.to_thread(self._copy, key, path, sha256, on_bytes)
+        # ``sha256`` itself, which catches any change since hashing, whatever its mtime. A
+        # directory keeps no content type: the ``.csv`` name says what S3's header would.
+        expected = await resolve_sha256(sha256)
+        await asyncio.to_thread(self._copy, key, path, expected, on_bytes)
+        return None
 
     def _copy(self, key: str, path: Path, sha256: str, on_bytes: Callable[[int], None] | None) -> None:
         def copy(dst: BinaryIO) -> None:

@@ -1,16 +1,21 @@
 """The lake as an S3 bucket (or LocalStack/moto through ``AWS_ENDPOINT_URL``), via aioboto3.
 
-Large files go up as a streaming multipart upload (``ingest.lake.multipart``), whose reader
-computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
-complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
+Large files go up as a streaming multipart upload (``ingest.lake.multipart``,
+``ingest.lake.s3_multipart``) whose reader computes each part's checksum for botocore and
+the whole file's CRC64NVME, which S3 checks at completion and keeps as the object's
+full-object checksum (``head-object --checksum-mode ENABLED`` shows it): that is the
+object's record, and nothing reads the file before the first part goes. A server that
+refuses a full-object CRC64NVME gets the file's SHA-256 in the object metadata
+(``x-amz-meta-sha256``) instead, hashed before the upload starts, and CRC32 parts; so do
+small files, sent in one PUT. CSV objects are stored as ``text/csv; charset=utf-8``. Every
+other call is CRC32 checksummed. One retry layer, ours: botocore's retries are
 off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
 times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); each
 attempt has ``request_timeout_s`` in all and each call (a part) ``part_budget_s``, so a
 store that stalls ends the run instead of holding it; the last error says the retries ran
 out, and retries show at INFO as a periodic ``requests_retried``
 summary. Any failure aborts the upload, and an upload a killed run left open is aborted
-before the same key is uploaded again. The file's SHA-256 goes in the object metadata
-(``x-amz-meta-sha256``) so a rerun can tell the object is already there.
+before the same key is uploaded again.
 ``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken; it is
 used only on a store found to honour the header (``ingest.lake.conditional``).
 """
@@ -32,10 +37,11 @@ from botocore.exceptions import ClientError
 
 from ingest.aws_errors import DeadlinePassed, retrying
 from ingest.errors import ConfigError, RetryableError
-from ingest.lake import ObjectInfo, UploadTuning
+from ingest.lake import ObjectInfo, Sha256, UploadTuning, resolve_sha256
 from ingest.lake.bucket import S3, check_bucket
 from ingest.lake.conditional import ConditionalWrites
-from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
+from ingest.lake.multipart import check_unchanged, part_size_for
+from ingest.lake.s3_multipart import CSV_CONTENT_TYPE, S3Multipart
 from ingest.retry import Backoff, RetrySummary
 
 __all__ = ["BACKOFF", "S3Lake", "part_size_for"]
@@ -49,7 +55,7 @@ _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 _TAKEN = ("412", "PreconditionFailed")
 
 
-class S3Lake:
+class S3Lake(S3Multipart):
     __slots__ = ("_bucket", "_client", "_conditional", "_prefix", "_retries", "_rng", "_tuning")
 
     def __init__(self, client: Any, bucket: str, prefix: str, tuning: UploadTuning) -> None:
@@ -61,6 +67,8 @@ class S3Lake:
         self._retries = RetrySummary("s3")
         self._rng = random.Random()
         self._conditional = ConditionalWrites(f"s3://{bucket}", single_writer=tuning.single_writer)
+        # False once the server refused a full-object CRC64NVME (``S3Multipart``).
+        self._full_object = True
 
     @classmethod
     @asynccontextmanager
@@ -144,7 +152,9 @@ class S3Lake:
     async def stat(self, key: str) -> ObjectInfo | None:
         async def head() -> Any:
             try:
-                return await self._client.head_object(Bucket=self._bucket, Key=self._key(key))
+                return await self._client.head_object(
+                    Bucket=self._bucket, Key=self._key(key), ChecksumMode="ENABLED"
+                )
             except ClientError as exc:
                 if str(exc.response.get("Error", {}).get("Code")) in _NOT_FOUND:
                     return None
@@ -157,6 +167,7 @@ class S3Lake:
             key=key,
             size=int(resp["ContentLength"]),
             sha256=resp.get("Metadata", {}).get("sha256"),
+            crc64nvme=resp.get("ChecksumCRC64NVME"),
         )
 
     async def read(self, key: str) -> bytes | None:
@@ -174,7 +185,9 @@ class S3Lake:
         result: bytes | None = await self._retrying(f"read {key}", get)
         return result
 
-    async def write(self, key: str, data: bytes, *, sha256: str | None = None) -> None:
+    async def write(
+        self, key: str, data: bytes, *, sha256: str | None = None, content_type: str | None = None
+    ) -> None:
         await self._call(
             f"write {key}",
             self._client.put_object,
@@ -183,6 +196,7 @@ class S3Lake:
             Body=data,
             Metadata={"sha256": sha256} if sha256 else {},
             ChecksumAlgorithm="CRC32",
+            **({"ContentType": content_type} if content_type else {}),
         )
 
     async def create(self, key: str, data: bytes) -> bool:
@@ -226,121 +240,21 @@ class S3Lake:
         key: str,
         path: Path,
         *,
-        sha256: str,
+        sha256: Sha256,
         on_bytes: Callable[[int], None] | None = None,
         source: tuple[int, int] | None = None,
-    ) -> None:
+    ) -> str | None:
         # Nothing is committed unless the file still has the size and mtime it had when it
-        # was hashed, once read: one PUT or a multipart upload alike.
+        # was first looked at, once read: one PUT or a multipart upload alike.
         if source is None:
             start = os.stat(path)
             source = (start.st_size, start.st_mtime_ns)
         if source[0] <= self._tuning.part_size:
             data = await asyncio.to_thread(path.read_bytes)
             check_unchanged(path, source)
-            await self.write(key, data, sha256=sha256)
+            digest = await resolve_sha256(sha256)
+            await self.write(key, data, sha256=digest, content_type=CSV_CONTENT_TYPE)
             if on_bytes:
                 on_bytes(len(data))
-            return
-        await self._multipart(key, path, source, sha256, on_bytes)
-
-    async def _multipart(
-        self,
-        key: str,
-        path: Path,
-        source: tuple[int, int],
-        sha256: str,
-        on_bytes: Callable[[int], None] | None,
-    ) -> None:
-        size = source[0]
-        part_size = part_size_for(size, self._tuning.part_size)
-        count = -(-size // part_size)
-        await self._abort_stale_uploads(key)
-        created = await self._call(
-            f"start upload of {key}",
-            self._client.create_multipart_upload,
-            Bucket=self._bucket,
-            Key=self._key(key),
-            Metadata={"sha256": sha256},
-            ChecksumAlgorithm="CRC32",
-        )
-        upload_id = created["UploadId"]
-        log.info("multipart_started", key=key, parts=count, part_size=part_size, bytes=size)
-
-        async def send(number: int, region: Callable[[], FileRegion], crc32: str) -> Any:
-            def attempt() -> Awaitable[Any]:
-                body = region()
-                return self._client.upload_part(  # type: ignore[no-any-return]
-                    Bucket=self._bucket,
-                    Key=self._key(key),
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=body,
-                    ContentLength=body.length,
-                    ChecksumCRC32=crc32,
-                )
-
-            return await self._retrying(f"upload part {number}/{count} of {key}", attempt)
-
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            parts = await upload_parts(
-                fd, str(path), size, part_size, self._tuning.parts_in_flight, send, on_bytes
-            )
-            check_unchanged(path, source)
-            await self._call(
-                f"complete upload of {key}",
-                self._client.complete_multipart_upload,
-                Bucket=self._bucket,
-                Key=self._key(key),
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BaseException as exc:
-            await asyncio.shield(self._abort(key, upload_id))
-            first = first_failure(exc)
-            if first is not exc:
-                raise first from None
-            raise
-        finally:
-            os.close(fd)
-        log.info("multipart_completed", key=key, parts=count, bytes=size)
-
-    async def _abort_stale_uploads(self, key: str) -> None:
-        """Abort the multipart uploads still open for exactly ``key`` (a killed run's)."""
-        full = self._key(key)
-        listed = await self._call(
-            f"list open uploads of {key}",
-            self._client.list_multipart_uploads,
-            Bucket=self._bucket,
-            Prefix=full,
-        )
-        stale = [u["UploadId"] for u in listed.get("Uploads", ()) if u.get("Key") == full]
-        for upload_id in stale:
-            await self._call(
-                f"abort stale upload of {key}",
-                self._client.abort_multipart_upload,
-                Bucket=self._bucket,
-                Key=full,
-                UploadId=upload_id,
-            )
-        if stale:
-            log.info("stale_uploads_aborted", key=key, count=len(stale))
-
-    async def _abort(self, key: str, upload_id: str) -> None:
-        try:
-            # Retried like any call: an abort that lands while parts are still arriving can
-            # meet a transient 5xx, and an upload left open costs storage until it expires.
-            # But within one request's time: on a store that stalls, the run's error (and
-            # its exit) must not wait for an abort that cannot land either.
-            async with asyncio.timeout(self._tuning.request_timeout_s):
-                await self._call(
-                    f"abort upload of {key}",
-                    self._client.abort_multipart_upload,
-                    Bucket=self._bucket,
-                    Key=self._key(key),
-                    UploadId=upload_id,
-                )
-            log.warning("multipart_aborted", key=key)
-        except Exception as exc:  # the original failure matters more than this one
-            log.error("multipart_abort_failed", key=key, upload_id=upload_id, error=str(exc))
+            return None
+        return await self._multipart(key, path, source, sha256, on_bytes)
