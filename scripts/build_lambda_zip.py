@@ -45,6 +45,10 @@ def install(target: Path, python_version: str, cache_dir: Path) -> None:
     cmd = [
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-compile",
+        # pip holds what it installs against the building interpreter's packages (say, an
+        # awscli pinning another botocore) and prints an ERROR for a conflict the zip,
+        # which never meets them, does not have.
+        "--no-warn-conflicts",
         "--target", str(target),
         "--platform", PLATFORM,
         "--implementation", "cp",

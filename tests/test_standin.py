@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, serve_standin, standin_process
+from ingest.standin import __main__ as standin_main
 
 WAR = 10752
 CRIME = 80
@@ -152,15 +153,23 @@ async def test_keywords_route_and_active_window(standin: FakeTmdb, day0: Catalog
     assert stats["requests"]["movie"] == 2 and stats["active_s"] is not None and stats["day"] == 0
 
 
-def test_the_command_prints_one_ready_line_and_no_token() -> None:
+def test_the_command_prints_one_ready_line_with_its_token() -> None:
     with standin_process("--war", "30", "--day", "2", stderr=subprocess.PIPE) as standin:
         assert standin.ready["day"] == 2 and standin.ready["date"] == _day(2)
+        # The token is made up, not a secret: a user pastes it from either ready line.
+        assert standin.ready["token"] == standin.token == FAKE_TOKEN
         assert standin.set_day(3) == {"day": 3, "date": _day(3)}
         assert standin.stats()["day"] == 3
         standin.proc.terminate()
         out, err = standin.proc.communicate(timeout=10)
-    assert "synthetic" in err and FAKE_TOKEN not in err + out
+    assert "synthetic" in err and f"token {FAKE_TOKEN}" in err
     assert json.loads(out.strip().splitlines()[-1])["total"] == 0
+
+
+def test_every_option_of_the_command_has_help() -> None:
+    options = [a for a in standin_main.build_parser()._actions if a.option_strings]
+    assert len(options) >= 19
+    assert [a.option_strings[0] for a in options if not a.help] == []
 
 
 def test_the_command_runs_without_the_test_extras() -> None:

@@ -204,10 +204,13 @@ def collection(seed: int, coll: FakeCollection, parts: list[FakeMovie]) -> dict[
     """``/collection/{id}``: the franchise and its movies (``parts``)."""
     listed = [summary(seed, m) | {"media_type": "movie"} for m in parts]
     ref = collection_ref(seed, coll)
-    # TMDB's own key order: id, name, overview, then the images, then the parts.
+    # TMDB's own key order: id, the names, overview, then the images, then the parts. A
+    # franchise's language is its first film's; its name is already in that language.
     return {
         "id": ref["id"],
         "name": ref["name"],
+        "original_language": listed[0]["original_language"] if listed else "en",
+        "original_name": ref["name"],
         "overview": overview(rng_for(seed, 5, coll.id)),
         "poster_path": ref["poster_path"],
         "backdrop_path": ref["backdrop_path"],
