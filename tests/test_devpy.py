@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +13,8 @@ from types import ModuleType
 
 import boto3
 import pytest
+
+from tests.up_kit import UP_EXPORTS, clean_env, dev_up_moto
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,24 +43,6 @@ def test_run_starts_the_standin_only_for_tmdb(args: list[str], wanted: bool) -> 
     assert _dev()._wants_tmdb(args) is wanted
 
 
-def _exports(proc: subprocess.Popen[str]) -> dict[str, str]:
-    """The ``export NAME=value`` lines ``dev.py up`` prints once everything serves."""
-    assert proc.stdout is not None
-    found: dict[str, str] = {}
-    while len(found) < len(UP_EXPORTS):
-        line = proc.stdout.readline()
-        assert line, f"dev.py up ended before its exports: {proc.communicate(timeout=30)[1]}"
-        name, _, value = line.strip().removeprefix("export ").partition("=")
-        found[name] = value
-    return found
-
-
-UP_EXPORTS = {
-    "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
-    "INGEST_LAKE", "INGEST_QUEUE_URL", "TMDB_BASE_URL", "TMDB_READ_ACCESS_TOKEN",
-}  # fmt: skip
-
-
 def _refused(url: str) -> bool:
     host, port = url.removeprefix("http://").split("/")[0].split(":")
     try:
@@ -71,20 +53,14 @@ def _refused(url: str) -> bool:
 
 
 def test_up_moto_serves_what_its_exports_name_and_stops_on_sigint(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMDB_", "INGEST_"))}
-    env["DEV_PY_VENV"] = sys.prefix  # the tests' virtualenv has the project: no install
-    up = subprocess.Popen(
-        [sys.executable, str(ROOT / "dev.py"), "up", "--moto", "--aws-port", "0", "--tmdb-port", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        exports = _exports(up)
+    with dev_up_moto() as up:
+        exports = up.exports
         assert set(exports) == UP_EXPORTS
         # What a user does next: paste the exports, plan War's batches onto the queue.
-        run_env = env | exports
         done = subprocess.run(
             [sys.executable, "-m", "ingest", "--genre", "war", "--limit", "40", "--enqueue"],
-            cwd=tmp_path, env=run_env | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path, env=clean_env() | exports | {"PYTHONPATH": str(ROOT)},
+            capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         session = boto3.session.Session(
@@ -94,22 +70,16 @@ def test_up_moto_serves_what_its_exports_name_and_stops_on_sigint(tmp_path: Path
         )
         endpoint = exports["AWS_ENDPOINT_URL"]
         bucket = exports["INGEST_LAKE"].removeprefix("s3://")
-        keys = [
-            o["Key"]
-            for o in session.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)["Contents"]
-        ]
-        assert any(k.startswith("_ingest/") for k in keys), keys
+        listed = session.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket=bucket)
+        assert any(o["Key"].startswith("_ingest/") for o in listed["Contents"]), listed
         sqs = session.client("sqs", endpoint_url=endpoint)
         attrs = sqs.get_queue_attributes(QueueUrl=exports["INGEST_QUEUE_URL"], AttributeNames=["All"])[
             "Attributes"
         ]
         assert int(attrs["ApproximateNumberOfMessages"]) == 1  # 40 movies: one batch
         assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].endswith(":movies-lake-batches-dead")
-    finally:
-        up.send_signal(signal.SIGINT)
-        _, err = up.communicate(timeout=60)
-    assert up.returncode == 0, err
-    assert err.strip().splitlines()[-1] == "dev.py up: stopped"
+    assert up.proc.returncode == 0, up.err
+    assert up.err.strip().splitlines()[-1] == "dev.py up: stopped"
     assert _refused(exports["AWS_ENDPOINT_URL"]) and _refused(exports["TMDB_BASE_URL"])
 
 

@@ -89,6 +89,12 @@ _KEYWORDS = (
     "navy",
     "submarine",
     "ss",
+    # Appended, so the ids above keep their values.
+    "world war i",
+    "korean war",
+    "american civil war",
+    "spanish civil war",
+    "gulf war",
 )
 _LANGS = (
     ("en", "English", "English"),
