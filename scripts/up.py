@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ingest.standin import standin_process  # noqa: E402
+from ingest.standin import StandinFailed, standin_process  # noqa: E402
 from scripts import localstack  # noqa: E402
 
 # The names deploy/localstack/init-s3.sh and init-sqs.sh give them, and their settings.
@@ -117,8 +118,24 @@ def _stop(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def busy(port: int) -> bool:
+    """Whether loopback ``port`` is taken (0 never is: it means any free one)."""
+    if not port:
+        return False
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for flag, port in (("--aws-port", args.aws_port), ("--tmdb-port", args.tmdb_port)):
+        if busy(port):
+            say(f"port {port} is in use (another dev.py up?): stop that, or pass {flag} 0 for any free port")
+            return 2
     signal.signal(signal.SIGTERM, _stop)
     try:
         with contextlib.ExitStack() as stack:
@@ -144,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             threading.Event().wait()
     except KeyboardInterrupt:
         pass
-    except (localstack.LocalStackUnavailable, OSError) as exc:
+    except (localstack.LocalStackUnavailable, StandinFailed, OSError) as exc:
         say(f"cannot start: {exc}")
         return 1
     say("stopped")

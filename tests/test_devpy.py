@@ -94,3 +94,20 @@ def test_help_lists_the_commands_and_a_typo_gets_a_hint(argv: list[str], code: i
     assert says in done.stdout + done.stderr
     if code == 0:
         assert all(f"python3 dev.py {c} " in done.stdout for c in _dev().COMMANDS)
+
+
+@pytest.mark.parametrize("flag", ["--aws-port", "--tmdb-port"])
+def test_up_on_a_busy_port_is_one_line_and_exit_2(flag: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = {"--aws-port": "0", "--tmdb-port": "0", flag: str(port)}
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "dev.py"), "up", "--moto", *(x for kv in args.items() for x in kv)],
+            env=clean_env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"dev.py up: port {port} is in use (another dev.py up?): stop that, or pass {flag} 0 for any free port"
+    ]

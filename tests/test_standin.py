@@ -14,6 +14,7 @@ import pytest
 
 from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, serve_standin, standin_process
 from ingest.standin import __main__ as standin_main
+from ingest.standin.bodies import GENRE_NAMES
 
 WAR = 10752
 CRIME = 80
@@ -182,3 +183,16 @@ def test_the_command_runs_without_the_test_extras() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_genre_has_movies_and_franchises_mostly_keep_to_one_genre() -> None:
+    catalog = Catalog.synthetic({CRIME: 600, WAR: 300}, seed=1)
+    assert {g: len(catalog.genre_ids(g)) for g in GENRE_NAMES if not catalog.genre_ids(g)} == {}
+    assert (len(catalog.genre_ids(CRIME)), len(catalog.genre_ids(WAR))) == (600, 300)
+    # Realistic overlaps: a War film is mostly also a Drama; few are Comedies.
+    war = catalog.genre_ids(WAR)
+    drama, comedy = len(war & catalog.genre_ids(18)), len(war & catalog.genre_ids(35))
+    assert drama > 0.4 * len(war) and comedy < 0.15 * len(war)
+    # A franchise is drawn among one genre's films: War's are not Crime's as well.
+    crime_c, war_c = catalog.collection_ids(catalog.genre_ids(CRIME)), catalog.collection_ids(war)
+    assert len(war_c) >= 20 and len(war_c & crime_c) < 0.5 * len(war_c)
