@@ -140,7 +140,7 @@ def ensure_localstack() -> None:
     from scripts.localstack import DEFAULT_VENV, WHAT, LocalStackUnavailable, ensure_venv, installed
 
     if not installed(DEFAULT_VENV):
-        say(f"installing {WHAT} (first time only)")
+        say(f"installing {WHAT}")
     try:
         ensure_venv(DEFAULT_VENV)
     except LocalStackUnavailable as exc:

@@ -42,7 +42,10 @@ PINS = (
 )
 READY_S = 120.0
 # What the first install brings, for the line that says so (measured on Linux x86_64).
-WHAT = "LocalStack 4.14.0 into .venv-localstack/ on Python 3.13 (about 500 MB, a few minutes)"
+WHAT = (
+    f"LocalStack 4.14.0 into {DEFAULT_VENV.name}/ on Python 3.13 "
+    "(first time only: about 500 MB, a few minutes)"
+)
 
 
 class LocalStackUnavailable(Exception):
@@ -52,6 +55,8 @@ class LocalStackUnavailable(Exception):
 def _python313() -> str:
     named = os.environ.get("LOCALSTACK_PYTHON")
     if named:
+        if not shutil.which(named):
+            raise LocalStackUnavailable(f"LOCALSTACK_PYTHON={named} is not a Python here")
         return named
     pyenv = shutil.which("pyenv")
     if pyenv:
@@ -178,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if not installed():
-            print(f"localstack: installing {WHAT} (first time only)", file=sys.stderr, flush=True)
+            print(f"localstack: installing {WHAT}", file=sys.stderr, flush=True)
         ensure_venv()
         with serve(port=args.port) as endpoint:
             print(endpoint, flush=True)

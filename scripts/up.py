@@ -105,7 +105,7 @@ def aws_endpoint(args: argparse.Namespace) -> contextlib.AbstractContextManager[
     if args.moto:
         return moto_server(args.aws_port)
     if not localstack.installed():
-        say(f"installing {localstack.WHAT} (first time only)")
+        say(f"installing {localstack.WHAT}")
     localstack.ensure_venv()
     return localstack.serve(port=args.aws_port)
 
@@ -161,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             threading.Event().wait()
     except KeyboardInterrupt:
         pass
-    except (localstack.LocalStackUnavailable, StandinFailed, OSError) as exc:
+    except localstack.LocalStackUnavailable as exc:
+        say(f"cannot start LocalStack: {exc}; python3 dev.py up --moto needs no LocalStack")
+        return 1
+    except (StandinFailed, OSError) as exc:
         say(f"cannot start: {exc}")
         return 1
     say("stopped")
