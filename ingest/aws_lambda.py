@@ -179,7 +179,7 @@ async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:
     report = RunReport()
     try:
         async with asyncio.timeout(cut_after_s) as window:
-            await run_job(settings, stop=stop, report=report)
+            await run_job(settings, stop=stop, report=report, entry="lambda")
     except TimeoutError:
         if not window.expired():
             raise
