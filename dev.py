@@ -158,7 +158,8 @@ def up(args: list[str]) -> int:
     os.execv(PY, [str(PY), str(ROOT / "scripts" / "up.py"), *args])
 
 
-# Each command: what runs it, and its line in the usage. A new command is one more row.
+# Each command and what runs it. A new command is one more row here, and one more line in
+# the usage at the top (tests/test_devpy.py checks that --help lists every row).
 COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run, "test": test, "up": up}
 
 
