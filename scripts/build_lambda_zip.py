@@ -62,7 +62,9 @@ def install(target: Path, python_version: str, cache_dir: Path) -> None:
 
 
 def copy_project(target: Path) -> None:
-    shutil.copytree(ROOT / "ingest", target / "ingest", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # ingest/answers draws charts with the answers extra (DuckDB, matplotlib): not the function's.
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "answers")
+    shutil.copytree(ROOT / "ingest", target / "ingest", ignore=skip)
     shutil.copy2(ROOT / "config.toml", target / "config.toml")
 
 

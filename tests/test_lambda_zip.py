@@ -96,6 +96,8 @@ def test_zip_holds_config_and_no_stray_files(unpacked: Path) -> None:
     assert (unpacked / "config.toml").is_file()
     names = {p.name for p in unpacked.iterdir()}
     assert not names & {"tests", "workers", ".env", "datalake", "data", "bin"}
+    # The answers' charts need the answers extra, which the function has not.
+    assert not (unpacked / "ingest" / "answers").exists()
     # Precompiled for python3.11, so a read-only /var/task costs no compile at cold start.
     assert list((unpacked / "ingest").glob("__pycache__/aws_lambda.cpython-311.pyc"))
 
