@@ -111,3 +111,27 @@ def test_up_on_a_busy_port_is_one_line_and_exit_2(flag: str) -> None:
     assert done.stderr.strip().splitlines() == [
         f"dev.py up: port {port} is in use (another dev.py up?): stop that, or pass {flag} 0 for any free port"
     ]
+
+
+def test_up_with_localstack_makes_the_same_bucket_and_queue() -> None:
+    from scripts.localstack import installed
+
+    if not installed():
+        pytest.skip("LocalStack is not installed here (python3 dev.py test installs it)")
+    with dev_up_moto(moto=False) as up:
+        exports = up.exports
+        session = boto3.session.Session(
+            aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=exports["AWS_SECRET_ACCESS_KEY"],
+            region_name=exports["AWS_DEFAULT_REGION"],
+        )
+        s3 = session.client("s3", endpoint_url=exports["AWS_ENDPOINT_URL"])
+        s3.put_object(Bucket=exports["INGEST_LAKE"].removeprefix("s3://"), Key="probe", Body=b"x")
+        sqs = session.client("sqs", endpoint_url=exports["AWS_ENDPOINT_URL"])
+        attrs = sqs.get_queue_attributes(QueueUrl=exports["INGEST_QUEUE_URL"], AttributeNames=["All"])[
+            "Attributes"
+        ]
+        assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] in (5, "5")
+        assert attrs["VisibilityTimeout"] == "120"
+    assert up.proc.returncode == 0, up.err
+    assert _refused(exports["AWS_ENDPOINT_URL"]) and _refused(exports["TMDB_BASE_URL"])

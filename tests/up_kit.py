@@ -46,10 +46,12 @@ def _exports(proc: subprocess.Popen[str]) -> dict[str, str]:
 
 
 @contextmanager
-def dev_up_moto() -> Iterator[Up]:
-    """Run ``dev.py up --moto`` for the block; SIGINT it after (``.err``, ``.proc.returncode``)."""
+def dev_up_moto(*, moto: bool = True) -> Iterator[Up]:
+    """Run ``dev.py up --moto`` (or, ``moto=False``, with LocalStack) for the block; SIGINT
+    it after (``.err``, ``.proc.returncode``)."""
+    which = ["--moto"] if moto else []
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "dev.py"), "up", "--moto", "--aws-port", "0", "--tmdb-port", "0"],
+        [sys.executable, str(ROOT / "dev.py"), "up", *which, "--aws-port", "0", "--tmdb-port", "0"],
         cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     up = Up(proc, {})
