@@ -110,9 +110,10 @@ class Catalog:
         _every_genre_served(genre_lists, rng, sizes)
         collections: dict[int, FakeCollection] = {}
         next_cid = 8_000
+        names: set[str] = set()
         for members in _franchises(made_for, rng, collection_share):
             next_cid += rng.randint(1, 30)
-            name = f"{drawn[members[0]][0]} Collection"
+            name = _franchise_name(drawn[members[0]][0], names)
             collections[next_cid] = FakeCollection(next_cid, name, tuple(members))
         member_of = {i: cid for cid, coll in collections.items() for i in coll.movie_ids}
         movies = {
@@ -252,6 +253,18 @@ def _every_genre_served(
     for genre in GENRE_NAMES:
         if ids and genre not in seen and genre not in exact:
             genre_lists[rng.choice(ids)].append(genre)
+
+
+def _franchise_name(title: str, taken: set[str]) -> str:
+    """A name after the franchise's first film, as TMDB's are, and not one already taken."""
+    for form in ("{} Collection", "The {} Collection", "{} Saga", "{} Chronicles"):
+        name = form.format(title)
+        if name not in taken:
+            break
+    else:
+        name = f"{title} Collection ({len(taken)})"
+    taken.add(name)
+    return name
 
 
 def _franchises(made_for: Mapping[int, list[int]], rng: random.Random, share: float) -> Iterable[list[int]]:
