@@ -125,11 +125,16 @@ def test_the_command_writes_a_chart_per_question_and_a_page(lake: Path, tmp_path
     assert all(f"| {w} | {n} |" in page for w, n in wars)
 
 
-@pytest.mark.parametrize(("lake_is", "says"), [("missing", "is not a directory"), ("empty", "holds no TMDB")])
+@pytest.mark.parametrize(
+    ("lake_is", "says"),
+    [("missing", "is not a directory"), ("empty", "holds no TMDB"), ("s3", "reads a lake directory")],
+)
 def test_a_lake_without_answers_is_one_line_and_exit_2(tmp_path: Path, lake_is: str, says: str) -> None:
-    lake = tmp_path / "lake"
+    lake: Path | str = tmp_path / "lake"
     if lake_is == "empty":
-        lake.mkdir()
+        (tmp_path / "lake").mkdir()
+    elif lake_is == "s3":
+        lake = "s3://movies-lake"
     done = subprocess.run(
         [sys.executable, "-m", "ingest.answers", "--lake", str(lake), "--out", str(tmp_path / "out")],
         cwd=ROOT, capture_output=True, text=True, timeout=120,

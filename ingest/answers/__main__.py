@@ -18,9 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Needs the answers extra: pip install -e '.[answers]' (DuckDB and matplotlib).",
     )
-    p.add_argument(
-        "--lake", type=Path, required=True, help="the lake directory (what --lake of python -m ingest wrote)"
-    )
+    p.add_argument("--lake", required=True, help="the lake directory (what --lake of python -m ingest wrote)")
     p.add_argument(
         "--out", type=Path, required=True, help="where the PNGs and README.md go (made if missing)"
     )
@@ -29,16 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.lake.is_dir():
-        return _bad(f"--lake {args.lake} is not a directory; give the local lake python -m ingest wrote")
+    if args.lake.startswith("s3://"):
+        return _bad(
+            f"--lake {args.lake}: answers reads a lake directory; python -m ingest --lake DIR makes one"
+        )
+    lake = Path(args.lake)
+    if not lake.is_dir():
+        return _bad(f"--lake {lake} is not a directory; give the local lake python -m ingest wrote")
     try:
         from ingest.answers import charts, page, queries
     except ImportError as exc:
         return _bad(f"{exc.name} is missing: install the answers extra, pip install -e '.[answers]'")
     try:
-        con = queries.connect(args.lake)
+        con = queries.connect(lake)
     except queries.NoTmdbData as exc:
-        return _bad(f"{exc}; run python -m ingest --lake {args.lake} first")
+        return _bad(f"{exc}; run python -m ingest --lake {lake} first")
     args.out.mkdir(parents=True, exist_ok=True)
     answered = []
     for question in queries.QUESTIONS:
