@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -135,3 +136,9 @@ def test_up_with_localstack_makes_the_same_bucket_and_queue() -> None:
         assert attrs["VisibilityTimeout"] == "120"
     assert up.proc.returncode == 0, up.err
     assert _refused(exports["AWS_ENDPOINT_URL"]) and _refused(exports["TMDB_BASE_URL"])
+
+
+def test_the_readme_shows_the_exports_up_prints() -> None:
+    readme = (ROOT / "README.md").read_text()
+    shown = set(re.findall(r"^export (\w+)=", readme, flags=re.MULTILINE))
+    assert shown == UP_EXPORTS
