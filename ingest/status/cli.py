@@ -11,26 +11,23 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
-from typing import NoReturn
 
 from ingest.config import Overrides, load_settings
 from ingest.errors import IngestError, UsageError
 from ingest.lake import open_lake
 from ingest.logs import configure_logging, mask_secrets
+from ingest.startup import CommandParser
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import DateStatus, survey
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"ingest status: {message} (see python -m ingest status --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m ingest status",
-        description="What the lake holds for a processing date, one line per dataset. "
-        "Exit 0 when everything planned for the date is there, 1 when not, 2 on bad usage.",
+    p = CommandParser(
+        "python -m ingest status",
+        "What the lake holds for a processing date, one line per dataset, and what the date's "
+        "runs asked for. Reads only the lake (and the queue's depth after --enqueue).",
+        exit_codes="exit status: 0 everything asked for the date is in the lake; 1 something is "
+        "missing (or nothing is there, or the lake could not be read); 2 bad usage",
     )
     p.add_argument("--date", metavar="YYYY-MM-DD", help="processing date (default: today, UTC)")
     p.add_argument(
