@@ -27,8 +27,9 @@ DESCRIPTION = Path(__file__).parent / "tmdb_openapi" / "tmdb-api.subset.json"
 AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}
 
 # Where the real API sends what the description does not allow, by operation and the path
-# of the field ("[]" for an array's items): "nullable" (the real API sends null), or
-# "optional" (the real API does not send it).
+# of the field ("[]" for an array's items): "nullable" (the real API sends null),
+# "optional" (the real API does not send it), or "extra:TYPE" (the real API sends a field
+# the description does not name).
 REAL_API: dict[str, dict[str, str]] = {
     "movie-details": {
         # null for a movie that belongs to no collection (most of them).
