@@ -40,7 +40,6 @@ PY = BIN / "python"
 INSTALL_SIZES = {
     "": "the pipeline's dependencies, about 75 MB, a minute",
     "local": "the pipeline's dependencies and moto's S3/SQS server, about 160 MB, a minute or two",
-    "answers": "the pipeline's dependencies, DuckDB and matplotlib, about 200 MB",
     "test": "the test tools: moto, DuckDB, cfn-lint, hadolint, mypy, ruff, about 570 MB, a few minutes",
 }
 LINTED = ("ingest", "workers", "tests", "bench", "scripts", "dev.py")
