@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -196,3 +197,14 @@ def test_every_genre_has_movies_and_franchises_mostly_keep_to_one_genre() -> Non
     # A franchise is drawn among one genre's films: War's are not Crime's as well.
     crime_c, war_c = catalog.collection_ids(catalog.genre_ids(CRIME)), catalog.collection_ids(war)
     assert len(war_c) >= 20 and len(war_c & crime_c) < 0.5 * len(war_c)
+
+
+def test_wars_are_keywords_of_war_films_world_war_ii_most() -> None:
+    catalog = Catalog.synthetic({CRIME: 600, WAR: 300}, seed=1)
+    wars = Counter[str]()
+    for movie_id, movie in catalog.movies.items():
+        names = {k["name"] for k in catalog.keywords(movie_id)["keywords"]}
+        named = {n for n in names if n.endswith(("war", "war i", "war ii"))}
+        assert bool(named) == (WAR in movie.genre_ids), (movie_id, movie.genre_ids, named)
+        wars.update(named)
+    assert wars.most_common(1)[0][0] == "world war ii" and len(wars) == 8

@@ -237,7 +237,10 @@ class Catalog:
 
     def keywords(self, movie_id: int) -> dict[str, Any]:
         """``/movie/{id}/keywords``: what the seed project fetched with a second call."""
-        return {"id": movie_id, "keywords": bodies.keywords(self.seed, movie_id)}
+        return {
+            "id": movie_id,
+            "keywords": bodies.keywords(self.seed, movie_id, self.movies[movie_id].genre_ids),
+        }
 
     def collection(self, collection_id: int) -> dict[str, Any]:
         coll = self.collections[collection_id]
