@@ -3,9 +3,10 @@
 TMDB lists 19 movie genres and a movie carries two or three of them on average, in
 patterns that depend on its main genre: a Crime film is often also a Drama or a Thriller,
 sometimes a Comedy, rarely an Animation; a War film is mostly a Drama, often History or
-Action. The shares below are rounded from TMDB's own co-occurrence of genres among the
-popular films of each main genre; every genre has a share, so that a catalogue of a few
-hundred movies serves all 19 (``--genre comedy`` finds its crime comedies).
+Action. The shares below are rough estimates of that pattern (not measured from TMDB
+here: a stand-in needs the shape, not the decimals); every genre has a share, so that a
+catalogue of a few hundred movies serves all 19 (``--genre comedy`` finds its crime
+comedies).
 """
 
 from __future__ import annotations
