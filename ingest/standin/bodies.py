@@ -97,7 +97,7 @@ _KEYWORDS = (
     "gulf war",
 )
 _WAR = 10752
-# The wars War films are about, and how often, roughly as TMDB's keywords count them.
+# The wars War films are about, and how often: an estimate of how TMDB's keywords lean.
 _WARS, _WAR_WEIGHTS = zip(
     *(
         ("world war ii", 40), ("world war i", 14), ("vietnam war", 12), ("cold war", 10),
