@@ -63,10 +63,20 @@ def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     env = dict(os.environ, PYTHONPATH=str(pinned.parent))
     built = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_lambda_zip.py"), "--out", str(out),
-         "--cache-dir", str(ROOT / "build" / "pip-cache")],
-        check=True, timeout=600, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_lambda_zip.py"),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(ROOT / "build" / "pip-cache"),
+        ],
+        check=True,
+        timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert [line for line in built.stderr.splitlines() if line.startswith("ERROR")] == []
     assert "wrote" in built.stderr + built.stdout
     target = tmp_path_factory.mktemp("task")
@@ -111,8 +121,11 @@ def test_bad_event_fails_clearly_inside_the_zip(unpacked: Path) -> None:
     )
     result = subprocess.run(
         [PYTHON, "-I", "-S", "-c", code, str(unpacked)],
-        cwd=unpacked, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "ConfigError: unknown tipo 'comedia'" in result.stderr
 

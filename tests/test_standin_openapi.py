@@ -21,10 +21,10 @@ import aiohttp
 import pytest
 from jsonschema import Draft202012Validator
 
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, serve_standin
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin
 
 DESCRIPTION = Path(__file__).parent / "tmdb_openapi" / "tmdb-api.subset.json"
-AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}
+AUTH = {"Authorization": f"Bearer {STANDIN_TOKEN}"}
 
 # Where the real API sends what the description does not allow, by operation and the path
 # of the field ("[]" for an array's items): "nullable" (the real API sends null),
@@ -92,12 +92,13 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-async def standin(catalog: Catalog) -> AsyncIterator[FakeTmdb]:
-    async with serve_standin(catalog) as running:
+async def standin(catalog: Catalog) -> AsyncIterator[Standin]:
+    running = Standin(catalog)
+    async with running.serve():
         yield running
 
 
-async def _get(standin: FakeTmdb, path: str, **params: Any) -> Any:
+async def _get(standin: Standin, path: str, **params: Any) -> Any:
     async with (
         aiohttp.ClientSession(headers=AUTH) as session,
         session.get(standin.url + path, params=params) as resp,
@@ -106,14 +107,14 @@ async def _get(standin: FakeTmdb, path: str, **params: Any) -> Any:
         return await resp.json()
 
 
-async def test_discover_pages_match_the_description(standin: FakeTmdb) -> None:
+async def test_discover_pages_match_the_description(standin: Standin) -> None:
     for genre in ("10752", "80", "35"):
         body = await _get(standin, "/3/discover/movie", with_genres=genre, page=1)
         assert body["results"], genre
         assert errors("discover-movie", body) == []
 
 
-async def test_details_with_keywords_match_the_description(standin: FakeTmdb, catalog: Catalog) -> None:
+async def test_details_with_keywords_match_the_description(standin: Standin, catalog: Catalog) -> None:
     in_collection = next(m.id for m in catalog.movies.values() if m.collection_id)
     alone = next(m.id for m in catalog.movies.values() if not m.collection_id)
     for movie_id in (in_collection, alone, *sorted(catalog.movies)[:20]):
@@ -125,13 +126,13 @@ async def test_details_with_keywords_match_the_description(standin: FakeTmdb, ca
         assert errors("movie-keywords", await _get(standin, f"/3/movie/{movie_id}/keywords")) == []
 
 
-async def test_collections_match_the_description(standin: FakeTmdb, catalog: Catalog) -> None:
+async def test_collections_match_the_description(standin: Standin, catalog: Catalog) -> None:
     for collection_id in sorted(catalog.collections)[:20]:
         body = await _get(standin, f"/3/collection/{collection_id}")
         assert errors("collection-details", body) == []
 
 
-async def test_the_changes_feed_matches_the_description(standin: FakeTmdb) -> None:
+async def test_the_changes_feed_matches_the_description(standin: Standin) -> None:
     standin.day = 2
     end = (DAY0 + dt.timedelta(days=2)).isoformat()
     body = await _get(standin, "/3/movie/changes", start_date=DAY0.isoformat(), end_date=end)

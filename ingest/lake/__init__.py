@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.errors import ConfigError
-from ingest.settings_table import MIB, default
+from ingest.settings_table import default
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +28,15 @@ class ObjectInfo:
 @dataclass(frozen=True, slots=True)
 class UploadTuning:
     # Defaults from the settings table, their one owner.
-    part_size: int = default("upload.part_size_mib") * MIB
+    part_size: int = default("upload.part_size")
     parts_in_flight: int = default("upload.parts_in_flight")
     max_attempts: int = default("upload.max_attempts")
+    # A total per attempt of an S3 request (a stall never ends it otherwise), and per call
+    # (one part: every attempt and the waits between them).
+    request_timeout_s: float = default("upload.request_timeout_s")
+    part_budget_s: float = default("upload.part_budget_s")
+    # Only one run at a time writes to this lake: a store without conditional writes will do.
+    single_writer: bool = default("upload.single_writer")
 
 
 class Lake(Protocol):

@@ -3,7 +3,7 @@
 Once it serves it prints one JSON line on stdout, ``{"event": "standin_ready", "url": ...}``
 (what ``ingest.standin.process`` waits for), and a line for people on stderr; when it stops,
 its counters as one JSON line on stdout. Clients authenticate with the stand-in's own
-token or key (``ingest.standin.FAKE_TOKEN`` / ``FAKE_API_KEY``): made-up values, not
+token or key (``ingest.standin.STANDIN_TOKEN`` / ``STANDIN_API_KEY``): made-up values, not
 secrets, so both ready lines name the token a client sends.
 """
 
@@ -16,10 +16,11 @@ import sys
 
 import orjson
 
-from ingest.standin.app import serve_standin
+from ingest.standin.app import Standin
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog, DailyChange
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
+from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
 
 _RATES = DailyChange()
@@ -62,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of random 5xx/429s")
     p.add_argument("--stall-rate", type=float, default=0.0, help="share of answers that hang for --stall-s")
     p.add_argument("--stall-s", type=float, default=5.0, help="how long a stalled answer hangs")
+    p.add_argument(
+        "--hostile",
+        action="append",
+        default=[],
+        metavar="ID=FAULT",
+        help=f"a hostile 200 for this movie or collection id: {', '.join(ITEM_FAULTS)}",
+    )
+    p.add_argument("--page-fault", choices=PAGE_FAULTS, default=None, help="every discover page broken so")
+    p.add_argument("--drip-s", type=float, default=1.0, help="seconds between the bytes of a drip")
+    p.add_argument("--huge-bytes", type=int, default=50_000_000, help="size of a huge record")
     return p
 
 
@@ -86,8 +97,8 @@ def catalog_for(args: argparse.Namespace) -> Catalog:
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
     knobs = dict(
-        token=None if args.no_token else FAKE_TOKEN,
-        api_key=FAKE_API_KEY,
+        token=None if args.no_token else STANDIN_TOKEN,
+        api_key=STANDIN_API_KEY,
         rate_limit=args.rate,
         retry_after=not args.no_retry_after,
         max_connections=args.max_connections,
@@ -95,17 +106,22 @@ async def serve(args: argparse.Namespace) -> None:
         failure_rate=args.failure_rate,
         stall_rate=args.stall_rate,
         stall_s=args.stall_s,
+        hostile={int(i): f for i, _, f in (spec.partition("=") for spec in args.hostile)},
+        page_fault=args.page_fault,
+        drip_s=args.drip_s,
+        huge_bytes=args.huge_bytes,
         seed=args.seed,
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
-    async with serve_standin(catalog, host=args.host, port=args.port, **knobs) as standin:
+    standin = Standin(catalog, **knobs)
+    async with standin.serve(args.host, args.port):
         ready = {
             "event": READY_EVENT,
             "url": standin.url,
-            "token": FAKE_TOKEN if knobs["token"] else None,
+            "token": STANDIN_TOKEN if knobs["token"] else None,
             "day": catalog.day,
             "date": catalog.date.isoformat(),
             "movies": len(catalog.movies),
@@ -117,7 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
         print(
             f"TMDB stand-in (synthetic catalogue) at {standin.url}: genres {genres}, "
             f"day {catalog.day} = {catalog.date}; token {ready['token'] or '(refused)'} "
-            f"(or api_key={FAKE_API_KEY}); counters at {standin.url}/__stats",
+            f"(or api_key={STANDIN_API_KEY}); counters at {standin.url}/__stats",
             file=sys.stderr,
             flush=True,
         )
