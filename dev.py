@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Set up and run the project with nothing but Python 3.11+.
 
-    python3 dev.py run [ARGS...]   create .venv, install, run the main job (python -m ingest ARGS)
-    python3 dev.py test [PYTEST_ARGS...]   create .venv, install with test tools, run every check
+    python3 dev.py run [ARGS...]          create .venv, install, run the main job (python -m ingest ARGS)
+    python3 dev.py test [PYTEST_ARGS...]  create .venv, install with test tools, run every check
+    python3 dev.py up [--moto] [...]      start the TMDB stand-in, S3 and SQS; print the exports; Ctrl-C stops
+    python3 dev.py COMMAND --help         what a command takes
 
+``up`` is the whole local world in one command: the stand-in, LocalStack 4.14.0 (or moto's
+server with ``--moto``), the bucket and the queue made, and the ``export`` lines that point
+``python -m ingest`` and ``python -m workers`` at them (``scripts/up.py``).
 ``run`` uses the lake of config.toml (``./datalake`` by default). Stage 2 needs TMDB
 credentials; when neither TMDB_READ_ACCESS_TOKEN nor TMDB_API_KEY is set, ``run`` serves
 stage 2 from the bundled TMDB stand-in (``python -m ingest.standin``, a synthetic
@@ -15,17 +20,28 @@ catalogue) and says so in one line, so the whole main job can be tried offline.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
+# $DEV_PY_VENV: a virtualenv that already has the project (the tests' own); dev.py then
+# installs nothing and runs in it.
+GIVEN_VENV = os.environ.get("DEV_PY_VENV")
+VENV = Path(GIVEN_VENV) if GIVEN_VENV else ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
+# What each install brings into .venv/, for the line that says so (Linux x86_64).
+INSTALL_SIZES = {
+    "": "the pipeline's dependencies, about 75 MB, a minute",
+    "local": "the pipeline's dependencies and moto's S3/SQS server, about 160 MB, a minute or two",
+    "test": "the test tools: moto, DuckDB, cfn-lint, hadolint, mypy, ruff, about 570 MB, a few minutes",
+}
 LINTED = ("ingest", "workers", "tests", "bench", "scripts", "dev.py")
 
 
@@ -35,6 +51,8 @@ def say(text: str) -> None:
 
 def ensure_venv(extras: str) -> None:
     """Create .venv and install the project; reinstall only when pyproject.toml changes."""
+    if GIVEN_VENV:
+        return
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py is run by whatever python3 is there
         found = ".".join(map(str, sys.version_info[:2]))
         sys.exit(f"dev.py: Python 3.11 or later is needed (found {found})")
@@ -43,10 +61,12 @@ def ensure_venv(extras: str) -> None:
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     stamp = VENV / f".installed-{extras or 'base'}"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    # The test extras hold every other extra but deploy's: no install for those either.
+    done = [stamp] if extras == "test" else [stamp, VENV / ".installed-test"]
+    if any(s.exists() and s.read_text() == digest for s in done):
         return
     target = f".[{extras}]" if extras else "."
-    say(f"installing {target} into {VENV.name}/ (first time only)")
+    say(f"installing {target} into {VENV.name}/ (first time only: {INSTALL_SIZES[extras]})")
     subprocess.run(
         # -qq: errors only; pip's warnings about this machine's own index settings are not ours.
         [str(PY), "-m", "pip", "install", "-qq", "--disable-pip-version-check", "--editable", target],
@@ -116,22 +136,51 @@ def test(args: list[str]) -> int:
 def ensure_localstack() -> None:
     """Set up LocalStack's own virtualenv for the tests that run against it (minutes, the
     first time only); where it cannot be, those tests skip, saying why."""
-    from scripts.localstack import DEFAULT_VENV, LocalStackUnavailable, ensure_venv
+    from scripts.localstack import DEFAULT_VENV, WHAT, LocalStackUnavailable, ensure_venv, installed
 
-    if not (DEFAULT_VENV / "bin" / "python").exists():
-        say(f"installing LocalStack into {DEFAULT_VENV.name}/ (first time only, a few minutes)")
+    if not installed(DEFAULT_VENV):
+        say(f"installing {WHAT}")
     try:
         ensure_venv(DEFAULT_VENV)
     except LocalStackUnavailable as exc:
         say(f"LocalStack tests will be skipped: {exc}")
 
 
-def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+def up(args: list[str]) -> int:
+    """Exec ``scripts/up.py`` in .venv, so that a signal to this process reaches it (and
+    it stops what it started); it installs LocalStack itself, saying so, if needed."""
+    if "--moto" in args:
+        # moto's server is not a dependency of the pipeline: an extra of its own.
+        ensure_venv("local")
+    else:
+        ensure_venv("")
+    os.execv(PY, [str(PY), str(ROOT / "scripts" / "up.py"), *args])
+
+
+# Each command and what runs it. A new command is one more row here, and one more line in
+# the usage at the top (tests/test_devpy.py checks that --help lists every row).
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run, "test": test, "up": up}
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
         print(__doc__, file=sys.stderr)
         return 2
-    return run(sys.argv[2:]) if sys.argv[1] == "run" else test(sys.argv[2:])
+    name, args = argv[0], argv[1:]
+    if name in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    command = COMMANDS.get(name)
+    if command is None:
+        close = difflib.get_close_matches(name, COMMANDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(
+            f"dev.py: no command {name!r}; {hint}commands: {', '.join(COMMANDS)} (see --help)",
+            file=sys.stderr,
+        )
+        return 2
+    return command(args)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -45,6 +45,10 @@ def install(target: Path, python_version: str, cache_dir: Path) -> None:
     cmd = [
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-compile",
+        # pip holds what it installs against the building interpreter's packages (say, an
+        # awscli pinning another botocore) and prints an ERROR for a conflict the zip,
+        # which never meets them, does not have.
+        "--no-warn-conflicts",
         "--target", str(target),
         "--platform", PLATFORM,
         "--implementation", "cp",
@@ -58,7 +62,9 @@ def install(target: Path, python_version: str, cache_dir: Path) -> None:
 
 
 def copy_project(target: Path) -> None:
-    shutil.copytree(ROOT / "ingest", target / "ingest", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # ingest/answers draws charts with the answers extra (DuckDB, matplotlib): not the function's.
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "answers")
+    shutil.copytree(ROOT / "ingest", target / "ingest", ignore=skip)
     shutil.copy2(ROOT / "config.toml", target / "config.toml")
 
 

@@ -2,7 +2,10 @@
 Python 3.13, and a server on a free loopback port for as long as a ``with`` lasts.
 
     ensure_venv(path)   create or reuse the virtualenv; reinstall only when PINS change
-    serve(path)         start S3, SQS and STS in it; yield the endpoint; stop it after
+    serve(path, port)   start S3, SQS and STS in it; yield the endpoint; stop it after
+
+``python scripts/localstack.py [--port N]`` does both by hand (``--help`` says what it
+installs) and prints the endpoint and the settings a client needs.
 
 Standard library only: ``dev.py test`` calls ``ensure_venv`` before pytest (it needs no
 more than Python), and the tests' session fixture calls ``serve``. Python 3.13 is found
@@ -12,6 +15,7 @@ Every failure is a ``LocalStackUnavailable`` whose message is one line saying wh
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import os
@@ -37,6 +41,11 @@ PINS = (
     "joserfc<1.1",
 )
 READY_S = 120.0
+# What the first install brings, for the line that says so (measured on Linux x86_64).
+WHAT = (
+    f"LocalStack 4.14.0 into {DEFAULT_VENV.name}/ on Python 3.13 "
+    "(first time only: about 500 MB, a few minutes)"
+)
 
 
 class LocalStackUnavailable(Exception):
@@ -46,6 +55,8 @@ class LocalStackUnavailable(Exception):
 def _python313() -> str:
     named = os.environ.get("LOCALSTACK_PYTHON")
     if named:
+        if not shutil.which(named):
+            raise LocalStackUnavailable(f"LOCALSTACK_PYTHON={named} is not a Python here")
         return named
     pyenv = shutil.which("pyenv")
     if pyenv:
@@ -67,10 +78,18 @@ def _stamp(path: Path) -> Path:
     return path / ".installed-pins"
 
 
+def installed(path: Path = DEFAULT_VENV) -> bool:
+    """Whether the virtualenv at ``path`` holds exactly ``PINS`` (no install needed)."""
+    return _stamp(path).exists() and _stamp(path).read_text() == _digest() and _python(path).exists()
+
+
+def _digest() -> str:
+    return hashlib.sha256("\n".join(PINS).encode()).hexdigest()
+
+
 def ensure_venv(path: Path = DEFAULT_VENV) -> Path:
     """Create the virtualenv at ``path`` (or reuse it) with ``PINS`` installed; its python."""
-    digest = hashlib.sha256("\n".join(PINS).encode()).hexdigest()
-    if _python(path).exists() and _stamp(path).exists() and _stamp(path).read_text() == digest:
+    if installed(path):
         return _python(path)
     if not _python(path).exists():
         made = subprocess.run([_python313(), "-m", "venv", str(path)], capture_output=True, text=True)
@@ -81,7 +100,7 @@ def ensure_venv(path: Path = DEFAULT_VENV) -> Path:
     if done.returncode:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise LocalStackUnavailable(f"cannot install LocalStack into {path}: {last}")
-    _stamp(path).write_text(digest)
+    _stamp(path).write_text(_digest())
     return _python(path)
 
 
@@ -92,12 +111,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(path: Path = DEFAULT_VENV) -> Iterator[str]:
-    """Run LocalStack (S3, SQS, STS) from the virtualenv at ``path``; yield its endpoint."""
+def serve(path: Path = DEFAULT_VENV, port: int = 0) -> Iterator[str]:
+    """Run LocalStack (S3, SQS, STS) from the virtualenv at ``path`` on loopback ``port``
+    (0: a free one); yield its endpoint."""
     python = _python(path)
     if not python.exists():
         raise LocalStackUnavailable(f"no LocalStack virtualenv at {path}: run `python3 dev.py test` once")
-    port = _free_port()
+    port = port or _free_port()
     with tempfile.TemporaryDirectory(prefix="localstack-") as volume:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_"))}
         env |= {
@@ -148,14 +168,39 @@ def _wait_ready(proc: subprocess.Popen[str]) -> None:
         raise LocalStackUnavailable(f"LocalStack did not start: {last[-200:]}")
 
 
-if __name__ == "__main__":
-    # `python scripts/localstack.py`: install (if needed), then serve until Ctrl-C.
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python scripts/localstack.py",
+        description=(
+            f"Serve LocalStack (S3, SQS, STS) without Docker until Ctrl-C. The first run installs {WHAT}; "
+            "set LOCALSTACK_VENV to put it elsewhere and LOCALSTACK_PYTHON to name the Python 3.13. "
+            "python3 dev.py up also makes the bucket and the queue."
+        ),
+    )
+    parser.add_argument(
+        "--port", type=int, default=4566, help="loopback port (default %(default)s; 0: any free)"
+    )
+    args = parser.parse_args(argv)
     try:
+        if not installed():
+            print(f"localstack: installing {WHAT}", file=sys.stderr, flush=True)
         ensure_venv()
-        with serve() as endpoint:
+        with serve(port=args.port) as endpoint:
             print(endpoint, flush=True)
+            print(
+                f"localstack: serving at {endpoint}; clients need AWS_ENDPOINT_URL={endpoint}, any "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (test/test) and AWS_DEFAULT_REGION=us-east-1",
+                file=sys.stderr,
+                flush=True,
+            )
             threading.Event().wait()
     except LocalStackUnavailable as exc:
-        sys.exit(f"localstack: {exc}")
+        print(f"localstack: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

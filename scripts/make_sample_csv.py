@@ -137,13 +137,20 @@ def write_sample(kind: str, out: Path, *, rows: int, seed: int = 1, target_bytes
     return written
 
 
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="make_sample_csv.py", description=__doc__.split("\n")[0])
+    p.add_argument("kind", choices=("movies", "series"), help="which file's schema (15 or 16 columns)")
+    p.add_argument("out", type=Path, help="the file to write (its folder is made)")
+    p.add_argument("--rows", type=int, default=3000, help="data rows to write (default: %(default)s)")
+    p.add_argument(
+        "--target-bytes", type=int, default=0, help="write rows until the file is this big (overrides --rows)"
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed: the same seed writes the same file")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kind", choices=("movies", "series"))
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--rows", type=int, default=3000)
-    parser.add_argument("--target-bytes", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=1)
+    parser = build_parser()
     args = parser.parse_args(argv)
     n = write_sample(args.kind, args.out, rows=args.rows, seed=args.seed, target_bytes=args.target_bytes)
     print(f"wrote {n} rows to {args.out}", file=sys.stderr)

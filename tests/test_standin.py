@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,8 @@ import aiohttp
 import pytest
 
 from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, standin_process
+from ingest.standin import __main__ as standin_main
+from ingest.standin.bodies import GENRE_NAMES
 
 WAR = 10752
 CRIME = 80
@@ -154,15 +157,23 @@ async def test_keywords_route_and_active_window(standin: Standin, day0: Catalog)
     assert stats["requests"]["movie"] == 2 and stats["active_s"] is not None and stats["day"] == 0
 
 
-def test_the_command_prints_one_ready_line_and_no_token() -> None:
+def test_the_command_prints_one_ready_line_with_its_token() -> None:
     with standin_process("--war", "30", "--day", "2", stderr=subprocess.PIPE) as standin:
         assert standin.ready["day"] == 2 and standin.ready["date"] == _day(2)
+        # The token is made up, not a secret: a user pastes it from either ready line.
+        assert standin.ready["token"] == standin.token == STANDIN_TOKEN
         assert standin.set_day(3) == {"day": 3, "date": _day(3)}
         assert standin.stats()["day"] == 3
         standin.proc.terminate()
         out, err = standin.proc.communicate(timeout=10)
-    assert "synthetic" in err and STANDIN_TOKEN not in err + out
+    assert "synthetic" in err and f"token {STANDIN_TOKEN}" in err
     assert json.loads(out.strip().splitlines()[-1])["total"] == 0
+
+
+def test_every_option_of_the_command_has_help() -> None:
+    options = [a for a in standin_main.build_parser()._actions if a.option_strings]
+    assert len(options) >= 19
+    assert [a.option_strings[0] for a in options if not a.help] == []
 
 
 def test_the_command_runs_without_the_test_extras() -> None:
@@ -183,3 +194,27 @@ async def test_authentication_answers_as_tmdb_does(standin: Standin) -> None:
     assert (status, body) == (200, {"success": True, "status_code": 1, "status_message": "Success."})
     async with aiohttp.ClientSession() as http, http.get(f"{standin.url}/3/authentication") as resp:
         assert (resp.status, (await resp.json())["status_code"]) == (401, 7)
+
+
+def test_every_genre_has_movies_and_franchises_mostly_keep_to_one_genre() -> None:
+    catalog = Catalog.synthetic({CRIME: 600, WAR: 300}, seed=1)
+    assert {g: len(catalog.genre_ids(g)) for g in GENRE_NAMES if not catalog.genre_ids(g)} == {}
+    assert (len(catalog.genre_ids(CRIME)), len(catalog.genre_ids(WAR))) == (600, 300)
+    # Realistic overlaps: a War film is mostly also a Drama; few are Comedies.
+    war = catalog.genre_ids(WAR)
+    drama, comedy = len(war & catalog.genre_ids(18)), len(war & catalog.genre_ids(35))
+    assert drama > 0.4 * len(war) and comedy < 0.15 * len(war)
+    # A franchise is drawn among one genre's films: War's are not Crime's as well.
+    crime_c, war_c = catalog.collection_ids(catalog.genre_ids(CRIME)), catalog.collection_ids(war)
+    assert len(war_c) >= 20 and len(war_c & crime_c) < 0.5 * len(war_c)
+
+
+def test_wars_are_keywords_of_war_films_world_war_ii_most() -> None:
+    catalog = Catalog.synthetic({CRIME: 600, WAR: 300}, seed=1)
+    wars = Counter[str]()
+    for movie_id, movie in catalog.movies.items():
+        names = {k["name"] for k in catalog.keywords(movie_id)["keywords"]}
+        named = {n for n in names if n.endswith(("war", "war i", "war ii"))}
+        assert bool(named) == (WAR in movie.genre_ids), (movie_id, movie.genre_ids, named)
+        wars.update(named)
+    assert wars.most_common(1)[0][0] == "world war ii" and len(wars) == 8

@@ -3,7 +3,8 @@
 Once it serves it prints one JSON line on stdout, ``{"event": "standin_ready", "url": ...}``
 (what ``ingest.standin.process`` waits for), and a line for people on stderr; when it stops,
 its counters as one JSON line on stdout. Clients authenticate with the stand-in's own
-token or key (``ingest.standin.STANDIN_TOKEN`` / ``STANDIN_API_KEY``), which it never prints.
+token or key (``ingest.standin.STANDIN_TOKEN`` / ``STANDIN_API_KEY``): made-up values, not
+secrets, so both ready lines name the token a client sends.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import orjson
 
 from ingest.standin.app import Standin
+from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog, DailyChange
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
@@ -24,26 +26,43 @@ from ingest.standin.process import READY_EVENT
 _RATES = DailyChange()
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m ingest.standin", description="Serve the TMDB stand-in.")
-    p.add_argument("--host", default="127.0.0.1")
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ingest.standin",
+        description=(
+            "Serve the TMDB stand-in: a synthetic catalogue with TMDB's API v3 shapes, limits and "
+            "faults, until Ctrl-C. Every one of TMDB's 19 movie genres has movies; --crime, --war "
+            "and --genre set exactly how many a genre has. Clients send the token of its ready line."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8765, help="0: any free port (the ready line names it)")
     p.add_argument("--crime", type=int, default=0, help="movies in Crime (80)")
     p.add_argument("--war", type=int, default=0, help="movies in War (10752)")
     p.add_argument("--genre", action="append", default=[], metavar="ID=N", help="another genre, e.g. 18=5000")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--seed", type=int, default=1, help="the catalogue's random seed: same seed, same catalogue"
+    )
     p.add_argument("--day", type=int, default=0, help="the day of its calendar to serve (0: as seeded)")
-    p.add_argument("--changed-per-day", type=float, default=_RATES.changed, help="share of movies")
-    p.add_argument("--added-per-day", type=float, default=_RATES.added, help="share of movies")
-    p.add_argument("--removed-per-day", type=float, default=_RATES.removed, help="share of movies")
+    p.add_argument(
+        "--changed-per-day", type=float, default=_RATES.changed, help="share of the movies changed each day"
+    )
+    p.add_argument(
+        "--added-per-day", type=float, default=_RATES.added, help="new movies each day, as a share"
+    )
+    p.add_argument(
+        "--removed-per-day", type=float, default=_RATES.removed, help="share removed each day (404 after)"
+    )
     p.add_argument("--no-token", action="store_true", help="refuse the bearer token (only the v3 key works)")
     p.add_argument("--rate", type=float, default=None, help="enforced requests/s (sliding 1 s)")
     p.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After")
-    p.add_argument("--max-connections", type=int, default=None)
-    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument(
+        "--max-connections", type=int, default=None, help="requests in flight past this are answered 429"
+    )
+    p.add_argument("--latency-ms", type=float, default=0.0, help="mean added latency of each answer")
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of random 5xx/429s")
-    p.add_argument("--stall-rate", type=float, default=0.0)
-    p.add_argument("--stall-s", type=float, default=5.0)
+    p.add_argument("--stall-rate", type=float, default=0.0, help="share of answers that hang for --stall-s")
+    p.add_argument("--stall-s", type=float, default=5.0, help="how long a stalled answer hangs")
     p.add_argument(
         "--hostile",
         action="append",
@@ -54,7 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--page-fault", choices=PAGE_FAULTS, default=None, help="every discover page broken so")
     p.add_argument("--drip-s", type=float, default=1.0, help="seconds between the bytes of a drip")
     p.add_argument("--huge-bytes", type=int, default=50_000_000, help="size of a huge record")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def catalog_for(args: argparse.Namespace) -> Catalog:
@@ -98,16 +121,19 @@ async def serve(args: argparse.Namespace) -> None:
         ready = {
             "event": READY_EVENT,
             "url": standin.url,
+            "token": STANDIN_TOKEN if knobs["token"] else None,
             "day": catalog.day,
             "date": catalog.date.isoformat(),
             "movies": len(catalog.movies),
             "collections": len(catalog.collections),
         }
         print(orjson.dumps(ready).decode(), flush=True)
-        genres = ", ".join(f"{g}={len(catalog.genre_ids(g))}" for g in catalog.genres)
+        sized = [f"{g}={len(catalog.genre_ids(g))}" for g in catalog.genres]
+        genres = ", ".join([*sized, f"{len(GENRE_NAMES) - len(sized)} more"])
         print(
             f"TMDB stand-in (synthetic catalogue) at {standin.url}: genres {genres}, "
-            f"day {catalog.day} = {catalog.date}; counters at {standin.url}/__stats",
+            f"day {catalog.day} = {catalog.date}; token {ready['token'] or '(refused)'} "
+            f"(or api_key={STANDIN_API_KEY}); counters at {standin.url}/__stats",
             file=sys.stderr,
             flush=True,
         )

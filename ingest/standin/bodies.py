@@ -89,7 +89,23 @@ _KEYWORDS = (
     "navy",
     "submarine",
     "ss",
+    # Appended, so the ids above keep their values.
+    "world war i",
+    "korean war",
+    "american civil war",
+    "spanish civil war",
+    "gulf war",
 )
+_WAR = 10752
+# The wars War films are about, and how often: an estimate of how TMDB's keywords lean.
+_WARS, _WAR_WEIGHTS = zip(
+    *(
+        ("world war ii", 40), ("world war i", 14), ("vietnam war", 12), ("cold war", 10),
+        ("american civil war", 7), ("korean war", 5), ("spanish civil war", 4), ("gulf war", 3),
+    ),
+    strict=True,
+)  # fmt: skip
+_PLAIN_KEYWORDS = tuple(k for k in _KEYWORDS if k not in _WARS)
 _LANGS = (
     ("en", "English", "English"),
     ("fr", "French", "Français"),
@@ -180,14 +196,18 @@ def detail(
         "vote_count": head["vote_count"],
     }
     if "keywords" in append:
-        body["keywords"] = {"keywords": keywords(seed, movie.id)}
+        body["keywords"] = {"keywords": keywords(seed, movie.id, movie.genre_ids)}
     return body
 
 
-def keywords(seed: int, movie_id: int) -> list[dict[str, Any]]:
-    """The movie's keywords, as ``/movie/{id}/keywords`` and the appended form list them."""
+def keywords(seed: int, movie_id: int, genre_ids: Collection[int] = ()) -> list[dict[str, Any]]:
+    """The movie's keywords, as ``/movie/{id}/keywords`` and the appended form list them. A
+    war is a keyword of War films (one or two, World War II most often, as on TMDB)."""
     rng = rng_for(seed, 7, movie_id)
-    words = rng.sample(_KEYWORDS, rng.randint(0, 6))
+    words = rng.sample(_PLAIN_KEYWORDS, rng.randint(0, 6))
+    if _WAR in genre_ids:
+        wars = rng.choices(_WARS, _WAR_WEIGHTS, k=rng.randint(1, 2))
+        words += [w for w in dict.fromkeys(wars) if w not in words]
     return [{"id": 1000 + _KEYWORDS.index(w), "name": w} for w in words]
 
 
@@ -204,10 +224,13 @@ def collection(seed: int, coll: FakeCollection, parts: list[FakeMovie]) -> dict[
     """``/collection/{id}``: the franchise and its movies (``parts``)."""
     listed = [summary(seed, m) | {"media_type": "movie"} for m in parts]
     ref = collection_ref(seed, coll)
-    # TMDB's own key order: id, name, overview, then the images, then the parts.
+    # TMDB's own key order: id, the names, overview, then the images, then the parts. A
+    # franchise's language is its first film's; its name is already in that language.
     return {
         "id": ref["id"],
         "name": ref["name"],
+        "original_language": listed[0]["original_language"] if listed else "en",
+        "original_name": ref["name"],
         "overview": overview(rng_for(seed, 5, coll.id)),
         "poster_path": ref["poster_path"],
         "backdrop_path": ref["backdrop_path"],

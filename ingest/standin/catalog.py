@@ -17,11 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest.standin import bodies
+from ingest.standin.bodies import GENRE_NAMES
+from ingest.standin.genre_mix import extra_genres
 
 # The stand-in's calendar: day 0 is this date, day n is n days later.
 DAY0 = dt.date(2026, 11, 1)
-# Genres a synthetic movie may carry besides the one it was made for.
-_EXTRA_GENRES = (18, 53, 28, 36, 10749, 9648, 12)
+# How many films a TMDB collection holds: mostly two or three, a few long franchises.
+_COLLECTION_SIZES = ((2, 0.45), (3, 0.27), (4, 0.11), (5, 0.06), (6, 0.04), (8, 0.04), (12, 0.03))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,46 +83,42 @@ class Catalog:
         daily: DailyChange = DailyChange(),
     ) -> Catalog:
         """Day 0: ``sizes[genre_id]`` movies carry that genre (exactly); a share ``overlap``
-        of each later genre's movies are taken from the genres made before it."""
+        of each later genre's movies are taken from the genres made before it. Each movie
+        also carries other genres, as TMDB's do (``genre_mix``), so that every one of the 19
+        genres has movies; a share ``collection_share`` of each genre's own movies form
+        collections of that genre, as TMDB's franchises mostly keep to one genre."""
         rng = random.Random(seed)
         genre_lists: dict[int, list[int]] = {}
-        order: list[int] = []
+        made_for: dict[int, list[int]] = {}
         drawn: dict[int, tuple[str, float, str]] = {}
         next_id = 11
         for genre_id, size in sizes.items():
-            others = [i for i in order if genre_id not in genre_lists[i]]
+            others = [i for i in genre_lists if genre_id not in genre_lists[i]]
             shared = rng.sample(others, min(len(others), int(size * overlap)))
             for movie_id in shared:
                 genre_lists[movie_id].append(genre_id)
+            made_for[genre_id] = []
             for _ in range(size - len(shared)):
                 next_id += rng.randint(1, 40)
-                genres = [genre_id]
-                if rng.random() < 0.6:
-                    extra = rng.choice(_EXTRA_GENRES)
-                    if extra != genre_id and extra not in sizes:
-                        genres.append(extra)
-                genre_lists[next_id] = genres
-                order.append(next_id)
+                genre_lists[next_id] = [genre_id, *extra_genres(rng, genre_id, sizes)]
+                made_for[genre_id].append(next_id)
                 drawn[next_id] = (
                     bodies.title(rng),
                     bodies.popularity(rng),
                     "" if rng.random() < no_date_share else bodies.release_date(rng),
                 )
-        pool = [i for i in order if rng.random() < collection_share]
-        rng.shuffle(pool)
+        _every_genre_served(genre_lists, rng, sizes)
         collections: dict[int, FakeCollection] = {}
-        member_of: dict[int, int] = {}
         next_cid = 8_000
-        while pool:
-            size = min(len(pool), rng.randint(2, 6))
-            members, pool = pool[:size], pool[size:]
+        names: set[str] = set()
+        for members in _franchises(made_for, rng, collection_share):
             next_cid += rng.randint(1, 30)
-            name = f"{drawn[members[0]][0]} Collection"
+            name = _franchise_name(drawn[members[0]][0], names)
             collections[next_cid] = FakeCollection(next_cid, name, tuple(members))
-            member_of |= dict.fromkeys(members, next_cid)
+        member_of = {i: cid for cid, coll in collections.items() for i in coll.movie_ids}
         movies = {
-            i: FakeMovie(i, drawn[i][0], tuple(genre_lists[i]), drawn[i][1], drawn[i][2], member_of.get(i))
-            for i in order
+            i: FakeMovie(i, title, tuple(genre_lists[i]), popularity, released, member_of.get(i))
+            for i, (title, popularity, released) in drawn.items()
         }
         return cls(movies, collections, seed=seed, genres=tuple(sizes), daily=daily)
 
@@ -239,11 +237,49 @@ class Catalog:
 
     def keywords(self, movie_id: int) -> dict[str, Any]:
         """``/movie/{id}/keywords``: what the seed project fetched with a second call."""
-        return {"id": movie_id, "keywords": bodies.keywords(self.seed, movie_id)}
+        return {
+            "id": movie_id,
+            "keywords": bodies.keywords(self.seed, movie_id, self.movies[movie_id].genre_ids),
+        }
 
     def collection(self, collection_id: int) -> dict[str, Any]:
         coll = self.collections[collection_id]
         return bodies.collection(self.seed, coll, [self.movies[i] for i in coll.movie_ids])
+
+
+def _every_genre_served(
+    genre_lists: dict[int, list[int]], rng: random.Random, exact: Collection[int]
+) -> None:
+    """Give each of TMDB's genres that no movie drew (small catalogues) to one movie."""
+    seen = {g for genres in genre_lists.values() for g in genres}
+    ids = sorted(genre_lists)
+    for genre in GENRE_NAMES:
+        if ids and genre not in seen and genre not in exact:
+            genre_lists[rng.choice(ids)].append(genre)
+
+
+def _franchise_name(title: str, taken: set[str]) -> str:
+    """A name after the franchise's first film, as TMDB's are, and not one already taken."""
+    for form in ("{} Collection", "The {} Collection", "{} Saga", "{} Chronicles"):
+        name = form.format(title)
+        if name not in taken:
+            break
+    else:
+        name = f"{title} Collection ({len(taken)})"
+    taken.add(name)
+    return name
+
+
+def _franchises(made_for: Mapping[int, list[int]], rng: random.Random, share: float) -> Iterable[list[int]]:
+    """Collections drawn among each genre's own movies, sized as TMDB's are."""
+    sizes, weights = zip(*_COLLECTION_SIZES, strict=True)
+    for ids in made_for.values():
+        pool = [i for i in ids if rng.random() < share]
+        rng.shuffle(pool)
+        while len(pool) >= 2:
+            size = min(len(pool), rng.choices(sizes, weights)[0])
+            members, pool = pool[:size], pool[size:]
+            yield members
 
 
 def _without(collections: Mapping[int, FakeCollection], removed: set[int]) -> dict[int, FakeCollection]:

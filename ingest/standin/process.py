@@ -10,7 +10,7 @@ virtualenv exists; the benchmark runs under its own)::
         standin.stats()["requests"]
 
 The command prints one line on stdout once it serves, a JSON object whose ``event`` is
-``standin_ready`` (``url``, ``day``, ``date``, ``movies``, ``collections``); nothing
+``standin_ready`` (``url``, ``token``, ``day``, ``date``, ``movies``, ``collections``); nothing
 before it, and its counters as one JSON line when it stops.
 """
 
@@ -91,7 +91,8 @@ def standin_process(
     )
     try:
         ready = _ready_line(proc)
-        yield StandinProcess(url=str(ready["url"]), ready=ready, proc=proc)
+        token = str(ready.get("token") or STANDIN_TOKEN)
+        yield StandinProcess(url=str(ready["url"]), ready=ready, proc=proc, token=token)
     finally:
         proc.terminate()
         try:
