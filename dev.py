@@ -3,6 +3,8 @@
 
     python3 dev.py run [ARGS...]   create .venv, install, run the main job (python -m ingest ARGS)
     python3 dev.py test [PYTEST_ARGS...]   create .venv, install with test tools, run every check
+    python3 dev.py container [--no-compose]   as root: build the image with podman and check it
+        (and docker-compose.yml) as a user would; installs podman (scripts/container_check.py)
 
 ``run`` uses the lake of config.toml (``./datalake`` by default). Stage 2 needs TMDB
 credentials; when neither TMDB_READ_ACCESS_TOKEN nor TMDB_API_KEY is set, ``run`` serves
@@ -127,6 +129,11 @@ def ensure_localstack() -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["container"]:
+        # Standard library only, no .venv: it installs system packages, so not part of `test`.
+        from scripts.container_check import main as container
+
+        return container(sys.argv[2:])
     if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
         print(__doc__, file=sys.stderr)
         return 2
