@@ -8,9 +8,12 @@ container or network of the project is left.
 
 podman-compose comes from PyPI (``PODMAN_COMPOSE``) into ``.venv-compose/``: Debian
 bookworm's 1.0.3 ignores ``--scale``. With podman 4.3 neither honours ``depends_on:
-condition: service_healthy`` (podman runs no healthcheck timers without systemd), so a
-worker that starts before LocalStack is ready exits and ``restart: unless-stopped``
-brings it back, and this check waits for LocalStack's healthcheck before it enqueues.
+condition: service_healthy`` (it needs podman 4.6; nor does podman run healthcheck timers
+without systemd), so this check brings LocalStack up first and runs its healthcheck until
+it passes, then the workers; a worker started before the queue exists exits and
+``restart: unless-stopped`` brings it back. podman-compose's ``stop`` and ``down`` address
+only the file's one replica of a ``--scale``d service: the fleet is stopped with ``podman
+stop``, and ``down --remove-orphans`` removes the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 import venv
 from typing import Any
@@ -31,6 +33,7 @@ from scripts.container_kit import (
     http_get,
     podman,
     podman_code,
+    prepare_machine,
     published,
     ready_line,
     say,
@@ -89,7 +92,7 @@ def containers(service: str, *, all_states: bool = False) -> list[str]:
 
 def _queue_batches(base: str) -> int:
     status, page = http_get(base + "/metrics")
-    found = re.findall(rb"^ingest_queue_batches_total\{[^}]*\} (\d+)", page, re.MULTILINE)
+    found = re.findall(rb'^ingest_queue_batches_total\{state="done"\} (\d+)', page, re.MULTILINE)
     return sum(int(n) for n in found) if status == 200 else 0
 
 
@@ -116,6 +119,13 @@ def run() -> None:
     clean()
     started = time.monotonic()
     try:
+        # LocalStack first: podman 4.3 ignores `condition: service_healthy`, and workers
+        # that start before the queue exists exit and are restarted, again and again,
+        # taking the CPU LocalStack needs to start.
+        compose(tool, "up", "-d", "localstack")
+        localstack = containers("localstack")
+        wait_for("LocalStack's compose healthcheck", lambda: _healthy(localstack[0]), 300, 2)
+        localstack_s = time.monotonic() - started
         compose(tool, "up", "-d", "--scale", f"worker={WORKERS}")
         sizes = [arg for genre, n in SIZES.items() for arg in (f"--{genre}", str(n))]
         podman(
@@ -136,16 +146,28 @@ def run() -> None:
             *sizes,
         )
         catalogue = wait_for("the stand-in's ready line", lambda: ready_line(STANDIN), 60)
-        localstack = containers("localstack")
-        wait_for("LocalStack's compose healthcheck", lambda: _healthy(localstack[0]), 300, 2)
         urls = wait_for(f"{WORKERS} workers answering /healthz", _worker_urls, 180, 1)
         up_s = time.monotonic() - started
+        restarts = sum(int(podman("inspect", "--format", "{{.RestartCount}}", n)) for n in urls)
         step(
             "podman-compose up",
-            f"LocalStack healthy (bucket and queues from its init hooks), {WORKERS} workers, {up_s:.0f} s",
+            f"LocalStack healthy in {localstack_s:.0f} s (bucket and queues from its init hooks), "
+            f"then {WORKERS} workers answering /healthz, {up_s:.0f} s in all ({restarts} restarts)",
         )
         genres = [a for g in SIZES for a in ("--genre", g)]
-        compose(tool, "run", "--rm", "ingest", "python", "-m", "ingest", *genres, "--enqueue")
+        compose(
+            tool,
+            "--profile",
+            "oneshot",
+            "run",
+            "--rm",
+            "ingest",
+            "python",
+            "-m",
+            "ingest",
+            *genres,
+            "--enqueue",
+        )
         enqueued = time.monotonic()
         total = sum(SIZES.values())
         wait_for(
@@ -168,20 +190,25 @@ def run() -> None:
             f"{total} movies each exactly once in {fleet_s:.0f} s; batches per worker {batches}",
         )
         podman("rm", "-f", "-t", "0", STANDIN)
-        compose(tool, "stop")
-        codes = [
-            podman("inspect", "--format", "{{.State.ExitCode}}", n).strip()
-            for n in containers("worker", all_states=True)
-        ]
+        # What `stop` does to each container, to every replica: podman-compose's own `stop`
+        # and `down` address only the file's one replica of a service scaled by --scale.
+        workers = containers("worker")
+        stopping = time.monotonic()
+        podman("stop", "-t", "90", *workers, timeout=150)
+        stop_s = time.monotonic() - stopping
+        codes = [podman("inspect", "--format", "{{.State.ExitCode}}", n).strip() for n in workers]
         if set(codes) != {"0"}:
-            raise CheckFailed(f"workers exited {codes} on stop")
-        compose(tool, "down")
+            raise CheckFailed(f"workers exited {codes} on podman stop")
+        compose(tool, "down", "--remove-orphans")
         left = podman(
             "ps", "-a", "--format", "{{.Names}}", "--filter", f"label=io.podman.compose.project={PROJECT}"
         )
         if left.strip() or podman_code("network", "exists", NETWORK) == 0:
             raise CheckFailed(f"podman-compose down left containers {left.split()} or the network {NETWORK}")
-        step("podman-compose down", "workers exited 0; no container or network left")
+        step(
+            "podman stop of the fleet, podman-compose down --remove-orphans",
+            f"workers exited 0 in {stop_s:.1f} s; no container or network left",
+        )
     finally:
         clean(tool)
 
@@ -205,5 +232,7 @@ def clean(tool: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
+    # `python3 -m scripts.compose_check` from the repository: this part alone, once
+    # scripts/container_check.py has made the images.
+    prepare_machine()
     run()
