@@ -103,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_compose:
             compose_check.run()
         packed, total = compressed_size(PROJECT_IMAGE)
+        base_packed, _ = compressed_size(PROJECT_BASE.image)
         step(
             "image size",
-            f"{packed / 2**20:.1f} MiB compressed (gzip layers), {total / 2**20:.0f} MiB unpacked",
+            f"{packed / 2**20:.1f} MiB compressed (gzip layers), {total / 2**20:.0f} MiB unpacked; "
+            f"{(packed - base_packed) / 2**20:.1f} MiB of it on top of the base image",
         )
         step("start", measures)
     except MachineLacks as exc:
