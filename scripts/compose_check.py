@@ -40,7 +40,7 @@ from scripts.container_kit import (
     step,
     wait_for,
 )
-from scripts.container_service import lake_counts
+from scripts.container_service import lake_counts, readiness
 
 PODMAN_COMPOSE = "podman-compose==1.6.0"
 VENV = ROOT / ".venv-compose"
@@ -103,11 +103,7 @@ def _worker_urls() -> dict[str, str]:
             urls[name] = published(name, 8080)
         except CheckFailed:
             return {}
-    return (
-        urls
-        if len(urls) == WORKERS and all(http_get(u + "/healthz")[0] == 200 for u in urls.values())
-        else {}
-    )
+    return urls if len(urls) == WORKERS and all(readiness(u)[1] == 200 for u in urls.values()) else {}
 
 
 def _healthy(name: str) -> bool:
@@ -146,13 +142,13 @@ def run() -> None:
             *sizes,
         )
         catalogue = wait_for("the stand-in's ready line", lambda: ready_line(STANDIN), 60)
-        urls = wait_for(f"{WORKERS} workers answering /healthz", _worker_urls, 180, 1)
+        urls = wait_for(f"{WORKERS} workers ready (/readyz, or /healthz before it)", _worker_urls, 180, 1)
         up_s = time.monotonic() - started
         restarts = sum(int(podman("inspect", "--format", "{{.RestartCount}}", n)) for n in urls)
         step(
             "podman-compose up",
             f"LocalStack healthy in {localstack_s:.0f} s (bucket and queues from its init hooks), "
-            f"then {WORKERS} workers answering /healthz, {up_s:.0f} s in all ({restarts} restarts)",
+            f"then {WORKERS} workers ready, {up_s:.0f} s in all ({restarts} restarts)",
         )
         genres = [a for g in SIZES for a in ("--genre", g)]
         compose(
