@@ -71,12 +71,11 @@ def machine_lacks(*, system: str, is_root: bool, has: Callable[[str], bool], fre
 
 def prepare_machine() -> None:
     """Stop with ``MachineLacks`` where the check cannot run; install what apt-get can."""
-    WORK.mkdir(parents=True, exist_ok=True)
     lacks = machine_lacks(
         system=sys.platform,
         is_root=os.geteuid() == 0 if hasattr(os, "geteuid") else False,
         has=lambda cmd: shutil.which(cmd) is not None,
-        free_bytes=shutil.disk_usage(WORK).free,
+        free_bytes=shutil.disk_usage(ROOT).free,
     )
     if lacks:
         raise MachineLacks(needs_line(lacks))
@@ -88,6 +87,7 @@ def prepare_machine() -> None:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode:
                 raise MachineLacks(needs_line([f"`{' '.join(cmd)}` failed: {_last(done)}"]))
+    WORK.mkdir(parents=True, exist_ok=True)
     conf = WORK / "containers.conf"
     conf.write_text(CONTAINERS_CONF)
     os.environ["CONTAINERS_CONF"] = str(conf)
