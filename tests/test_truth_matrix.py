@@ -27,10 +27,14 @@ import pytest
 
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port
+from ingest.report import TmdbStats
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port
 from ingest.status.render import render_json
 from ingest.status.survey import survey
+from ingest.stop import Stop
+from ingest.tmdb.crawl import run_tmdb
 from tests.queue_kit import make_queues
+from tests.tmdb_fixtures import FAST, settings_for
 
 WAR = 10752
 CHANGE = DailyChange(changed=0.2, added=0.05, removed=0.01)
@@ -86,7 +90,7 @@ while quiet < 6:
 class Cell:
     """One cell's world: the stand-in, a bucket, a queue, and the runs of its entry point."""
 
-    def __init__(self, entry: str, fake: FakeTmdb, bucket: str, folder: Path, endpoint: str) -> None:
+    def __init__(self, entry: str, fake: Standin, bucket: str, folder: Path, endpoint: str) -> None:
         self.entry = entry
         self.fake = fake
         self.bucket = bucket
@@ -101,7 +105,7 @@ class Cell:
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))} | {
             "TMDB_BASE_URL": fake.url,
-            "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+            "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
             "INGEST_LAKE": f"s3://{bucket}",
             "INGEST_QUEUE_URL": queues.url,
             "INGEST_CONFIG": str(config),
@@ -219,13 +223,16 @@ async def test_every_mode_lands_exactly_once_and_status_says_so(
 ) -> None:
     day0 = Catalog.synthetic({WAR: 420, 80: 60}, seed=11, daily=CHANGE)
     # A little latency per answer, so a kill lands mid-run.
-    fake = FakeTmdb(day0, latency_s=0.01)
+    fake = Standin(day0, latency_s=0.01)
     async with fake.serve():
         cell = Cell(entry, fake, bucket, tmp_path, aws_env)
         date, before = DAY0, day0
         if refresh == "incremental":
-            # The full day before, by the same entry point, then one day of churn.
-            await cell.run(DAY0, "full", collections, kill=False)
+            # The full day before (in this process: its entry point is not what is tried),
+            # then one day of churn.
+            async with open_lake(f"s3://{bucket}") as lake:
+                day0_run = settings_for(fake.url, lake.url, date=DAY0, collections=collections)
+                assert await run_tmdb(lake, day0_run, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
             fake.day = 1
             date = DAY0 + dt.timedelta(days=1)
         await cell.run(date, refresh, collections, kill=kill)
