@@ -25,7 +25,7 @@ import time
 import venv
 from typing import Any
 
-from ingest.standin.constants import FAKE_TOKEN
+from ingest.standin.constants import STANDIN_TOKEN
 from scripts.container_images import LOCALSTACK_IMAGE, PROJECT_IMAGE
 from scripts.container_kit import (
     ROOT,
@@ -72,7 +72,7 @@ def compose(tool: str, *args: str, timeout: float = 600) -> str:
     env = dict(os.environ)
     env |= {
         "LOCALSTACK_IMAGE": LOCALSTACK_IMAGE,
-        "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+        "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
         "TMDB_BASE_URL": f"http://{STANDIN}:8765",
         "TMDB_EGRESS_WORKERS": str(WORKERS),
     }

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ingest.standin.constants import FAKE_TOKEN
+from ingest.standin.constants import STANDIN_TOKEN
 from scripts import compose_check
 from scripts.container_images import (
     LOCALSTACK_BASE,
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         canary = "canary-" + secrets.token_hex(8)
         build_s = build_project(canary)
         step("podman build .", f"{PROJECT_IMAGE} in {build_s:.0f} s")
-        leaks = secrets_in(PROJECT_IMAGE, [canary, FAKE_TOKEN])
+        leaks = secrets_in(PROJECT_IMAGE, [canary, STANDIN_TOKEN])
         if leaks:
             raise CheckFailed("; ".join(leaks))
         step("no secret in podman history or podman image inspect")

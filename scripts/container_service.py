@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.standin.constants import FAKE_TOKEN
+from ingest.standin.constants import STANDIN_TOKEN
 from scripts.container_images import LOCALSTACK_IMAGE, PROJECT_IMAGE
 from scripts.container_kit import (
     ROOT,
@@ -86,7 +86,7 @@ class Rig:
 
     def start(self) -> None:
         podman("network", "create", self.network)
-        podman("secret", "create", SECRET, "-", input=FAKE_TOKEN)
+        podman("secret", "create", SECRET, "-", input=STANDIN_TOKEN)
         sizes = [arg for genre, n in SIZES.items() for arg in (f"--{genre}", str(n))]
         podman(
             "run",
