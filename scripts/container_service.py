@@ -212,7 +212,11 @@ def check_service(rig: Rig) -> str:
         "run", "-d", "--name", name, "-p", "127.0.0.1::8080", *rig.options(rig.lake("service")), PROJECT_IMAGE
     )
     base = wait_for("the service's published port", lambda: _try_published(name), 60)
-    probe, _ = wait_for("the service ready (200)", lambda: _ready(base), 120, 0.05)
+    try:
+        probe, _ = wait_for("the service ready (200)", lambda: _ready(base), 120, 0.05)
+    except CheckFailed as exc:
+        status, body = http_get(base + "/readyz")
+        raise CheckFailed(f"{exc}; /readyz answers {status}: {body.decode(errors='replace')[:300]}") from None
     ready_s = time.monotonic() - started
     note = "" if probe == "/readyz" else " (the image has no /readyz: it predates it; /healthz used)"
     status, page = http_get(base + "/metrics")
