@@ -34,8 +34,10 @@ USER 10001:10001
 # Mount the CSV files at /app/data (config.toml's [job] csv = data/*.csv), and a host
 # directory at /app/datalake if the lake is local rather than s3://.
 EXPOSE 8080
+# Liveness (/healthz: the process answers), on the port INGEST_PORT moves the service to.
+# Readiness (/readyz: lake, TMDB, queue) is for a load balancer, not for this probe.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+  CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('INGEST_PORT', '8080'), timeout=4)"]
 # Exec form, no shell in between: SIGTERM from `docker stop` reaches Python, which stops
 # taking work and lets the batches in flight finish within [service] grace_s. Give it time:
 # `docker stop -t 90` (compose: stop_grace_period), since Docker's default is 10 s.

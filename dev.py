@@ -4,6 +4,8 @@
     python3 dev.py run [ARGS...]          create .venv, install, run the main job (python -m ingest ARGS)
     python3 dev.py test [PYTEST_ARGS...]  create .venv, install with test tools, run every check
     python3 dev.py up [--moto] [...]      start the TMDB stand-in, S3 and SQS; print the exports; Ctrl-C stops
+    python3 dev.py container [--no-compose]  as root: build the image with podman and check it
+        (and docker-compose.yml) as a user would; installs podman (scripts/container_check.py)
     python3 dev.py COMMAND --help         what a command takes
 
 ``up`` is the whole local world in one command: the stand-in, LocalStack 4.14.0 (or moto's
@@ -159,7 +161,14 @@ def up(args: list[str]) -> int:
 
 # Each command and what runs it. A new command is one more row here, and one more line in
 # the usage at the top (tests/test_devpy.py checks that --help lists every row).
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run, "test": test, "up": up}
+def container(args: list[str]) -> int:
+    """Standard library only, no .venv: it installs system packages, so not part of `test`."""
+    from scripts.container_check import main as check
+
+    return check(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"run": run, "test": test, "up": up, "container": container}
 
 
 def main(argv: list[str]) -> int:

