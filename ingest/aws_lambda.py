@@ -96,6 +96,9 @@ class Plan:
     limit: int | None
     # Pinned in the continuation, so a chain finishes the plan its first invocation froze.
     refresh: str
+    # The whole catalogue of the day's ID export (``--catalogue``).
+    catalogue: bool = False
+    include_adult: bool = False
 
     def as_event(self) -> dict[str, Any]:
         """The event that resumes this plan: every key explicit, the date pinned."""
@@ -106,6 +109,8 @@ class Plan:
             "date": self.date.isoformat(),
             "limit": self.limit,
             "refresh": self.refresh,
+            # Only for a catalogue run: a genre run's continuation keeps its old shape.
+            **({"catalogue": True, "include_adult": self.include_adult} if self.catalogue else {}),
         }
 
     def job(self, max_incremental_gap_days: int) -> Job:
@@ -116,6 +121,8 @@ class Plan:
             limit=self.limit,
             refresh=self.refresh,
             max_incremental_gap_days=max_incremental_gap_days,
+            catalogue=self.catalogue,
+            include_adult=self.include_adult,
         )
 
 
@@ -203,12 +210,13 @@ def plan_from_event(event: Any, env: Mapping[str, str]) -> tuple[Settings, Plan]
 
 def _plan(settings: Settings) -> tuple[Settings, Plan]:
     job = settings.job
-    if not job.genres:
+    if not job.genres and not job.catalogue:
         raise ConfigError("no genres: set genres in the event or [job] genres in config.toml")
-    if not (job.movies or job.collections):
+    if not (job.movies or job.collections or job.catalogue):
         raise ConfigError("the event asks for neither movies nor collections: nothing to do")
     plan = Plan(genres=job.genres, movies=job.movies, collections=job.collections, date=settings.date,
-                limit=job.limit, refresh=job.refresh)  # fmt: skip
+                limit=job.limit, refresh=job.refresh, catalogue=job.catalogue,
+                include_adult=job.include_adult)  # fmt: skip
     # Stage 1 never runs here: a Lambda has no CSV files to read.
     return replace(settings, job=plan.job(job.max_incremental_gap_days)), plan
 

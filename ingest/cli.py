@@ -34,6 +34,8 @@ FLAGS = (
     "job.csv",
     "job.genres",
     "job.collections",
+    "job.catalogue",
+    "job.include_adult",
     "job.lake",
     "run.date",
     "job.limit",
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m ingest",
         description="Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
-        "Without a selection flag (--csv, --genre, --collections) it runs the main job "
+        "Without a selection flag (--csv, --genre, --collections, --catalogue) it runs the main job "
         "that config.toml describes.",
     )
     add_flags(p, FLAGS)

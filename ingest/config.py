@@ -31,12 +31,14 @@ DEFAULT_TMDB_BASE_URL: str = default("tmdb.base_url")
 DEFAULT_CONFIG = Path("config.toml")
 _SECRET_KEYS = {"token", "api_key", "read_access_token", "aws_secret_access_key", "password"}
 # The selection flags: any of them replaces the main job with the work they name.
-_SELECTION = ("job.csv", "job.genres", "job.collections")
+_SELECTION = ("job.csv", "job.genres", "job.collections", "job.catalogue")
 
 
 @dataclass(frozen=True, slots=True)
 class TmdbSettings:
     base_url: str = DEFAULT_TMDB_BASE_URL
+    # The folder of TMDB's daily ID exports (``--catalogue``); no credentials go there.
+    exports_url: str = default("tmdb.exports_url")
     token: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     rate_per_s: float = default("tmdb.rate_per_s")
@@ -68,6 +70,9 @@ class Job:
     max_incremental_gap_days: int = default("job.max_incremental_gap_days")
     # Plan, then send the batches to the queue instead of fetching them.
     enqueue: bool = default("job.enqueue")
+    # Every movie of the day's ID export (and with ``collections``, every collection).
+    catalogue: bool = default("job.catalogue")
+    include_adult: bool = default("job.include_adult")
 
     @property
     def uses_tmdb(self) -> bool:
@@ -127,6 +132,8 @@ class Overrides:
     port: int | str | None = None
     enqueue: bool = False
     queue: bool = False
+    catalogue: bool = False
+    include_adult: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +194,7 @@ def load_settings(
         job=_job(src, selects=any(n in flags for n in _SELECTION)),
         tmdb=TmdbSettings(
             base_url=v("tmdb.base_url"),
+            exports_url=v("tmdb.exports_url"),
             token=v("tmdb.token"),
             api_key=v("tmdb.api_key"),
             # The budget is per egress IP: the processes behind one share it.
@@ -232,10 +240,14 @@ def _job(src: _Sources, *, selects: bool) -> Job:
             refresh=v("job.refresh"),
             max_incremental_gap_days=v("job.max_incremental_gap_days"),
             enqueue=v("job.enqueue"),
+            catalogue=v("job.catalogue"),
+            include_adult=v("job.include_adult"),
         )
     # A selection names its own work: what it leaves out is not done.
-    # `--collections` alone: the franchises of the configured genres.
-    wants_genres = "job.genres" in src.flags or "job.collections" in src.flags
+    # `--collections` alone: the franchises of the configured genres; with `--catalogue`,
+    # the collections of the day's collection export instead.
+    catalogue = "job.catalogue" in src.flags
+    wants_genres = "job.genres" in src.flags or ("job.collections" in src.flags and not catalogue)
     return Job(
         csv=v("job.csv") if "job.csv" in src.flags else (),
         genres=v("job.genres") if wants_genres else (),
@@ -245,6 +257,8 @@ def _job(src: _Sources, *, selects: bool) -> Job:
         refresh=v("job.refresh"),
         max_incremental_gap_days=v("job.max_incremental_gap_days"),
         enqueue=v("job.enqueue"),
+        catalogue=catalogue,
+        include_adult=v("job.include_adult"),
     )
 
 

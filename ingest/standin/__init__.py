@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ingest.standin.app import FakeTmdb, serve_standin
     from ingest.standin.catalog import DAY0, Catalog, DailyChange
     from ingest.standin.counters import Counters
+    from ingest.standin.universe import Universe
 
 _LAZY = {
     "FakeTmdb": "ingest.standin.app",
@@ -35,6 +36,7 @@ _LAZY = {
     "DailyChange": "ingest.standin.catalog",
     "DAY0": "ingest.standin.catalog",
     "Counters": "ingest.standin.counters",
+    "Universe": "ingest.standin.universe",
 }
 
 
@@ -55,6 +57,7 @@ __all__ = [
     "FakeTmdb",
     "StandinFailed",
     "StandinProcess",
+    "Universe",
     "free_port",
     "serve_standin",
     "standin_process",

@@ -19,6 +19,7 @@ from ingest.standin.app import serve_standin
 from ingest.standin.catalog import Catalog, DailyChange
 from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
 from ingest.standin.process import READY_EVENT
+from ingest.standin.universe import Universe
 
 _RATES = DailyChange()
 
@@ -43,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of random 5xx/429s")
     p.add_argument("--stall-rate", type=float, default=0.0)
     p.add_argument("--stall-s", type=float, default=5.0)
+    p.add_argument(
+        "--catalogue",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve a whole catalogue of N movies and its daily ID exports (up to 1.1M)",
+    )
     return p.parse_args(argv)
 
 
@@ -60,6 +68,13 @@ def catalog_for(args: argparse.Namespace) -> Catalog:
     return catalog.at_day(args.day)
 
 
+def universe_for(args: argparse.Namespace) -> Universe | None:
+    if not args.catalogue:
+        return None
+    daily = DailyChange(args.changed_per_day, args.added_per_day, args.removed_per_day)
+    return Universe(args.catalogue, seed=args.seed, daily=daily)
+
+
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
     knobs = dict(
@@ -73,6 +88,7 @@ async def serve(args: argparse.Namespace) -> None:
         stall_rate=args.stall_rate,
         stall_s=args.stall_s,
         seed=args.seed,
+        universe=universe_for(args),
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,7 +100,7 @@ async def serve(args: argparse.Namespace) -> None:
             "url": standin.url,
             "day": catalog.day,
             "date": catalog.date.isoformat(),
-            "movies": len(catalog.movies),
+            "movies": args.catalogue or len(catalog.movies),
             "collections": len(catalog.collections),
         }
         print(orjson.dumps(ready).decode(), flush=True)
