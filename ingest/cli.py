@@ -136,7 +136,7 @@ def log_summary(report: RunReport, settings: Settings) -> None:
             "rows": sum(f.rows for f in report.csv),
             "malformed_rows": sum(f.malformed_rows for f in report.csv),
         }
-    if settings.job.uses_tmdb:
+    if settings.job.uses_tmdb or settings.job.catalogue:
         fields |= {
             "movies_planned": t.planned,
             "movies_written": t.written,

@@ -15,7 +15,7 @@ import structlog
 from ingest.config import Settings
 from ingest.csv.stage import check_inputs, run_csv, start_hashing
 from ingest.errors import ConfigError
-from ingest.lake import open_lake
+from ingest.lake import Lake, open_lake
 from ingest.report import RunReport
 from ingest.stop import Stop
 
@@ -66,8 +66,21 @@ async def run_job(
                     complete = complete and await run_tmdb(
                         lake, settings, report.tmdb, stop=stop, progress=progress
                     )
+            if settings.job.catalogue:
+                complete = complete and await _catalogue(lake, settings, report, stop, progress)
     finally:
         report.seconds = round(time.monotonic() - started, 3)
     report.complete = complete
     report.stopped_because = None if complete else stop.reason
     return report
+
+
+async def _catalogue(lake: Lake, settings: Settings, report: RunReport, stop: Stop, progress: bool) -> bool:
+    """The whole catalogue of the day's ID export (``--catalogue``): fetched, or enqueued."""
+    if settings.job.enqueue:
+        from ingest.queue.catalogue import enqueue_catalogue
+
+        return await enqueue_catalogue(lake, settings, report.tmdb, stop=stop)
+    from ingest.tmdb.catalogue import run_catalogue
+
+    return await run_catalogue(lake, settings, report.tmdb, stop=stop, progress=progress)

@@ -27,7 +27,7 @@ import structlog
 from ingest.errors import ConfigError
 from ingest.genres import Genre, resolve_genre
 from ingest.lake import Lake
-from ingest.lake.keys import Kind
+from ingest.lake.keys import CATALOGUE, Kind
 from ingest.queue.enqueue import enqueue_collections, missing_batches
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
@@ -73,6 +73,13 @@ class BatchWorker:
     async def run(self, message: BatchMessage) -> Outcome:
         if self._stop.requested:
             return "stopped"
+        if message.genre == CATALOGUE:
+            # The whole catalogue's plan is chunked: ingest.queue.catalogue reads its batch.
+            from ingest.queue.catalogue import run_catalogue_message
+
+            return await run_catalogue_message(
+                self._lake, self._client, self._stats, self._stop, message, concurrency=self._concurrency
+            )
         plan = await load_plan(self._lake, message.date, message.kind, message.genre)
         batch = None if plan is None or plan.plan_id != message.plan_id else message.batch_of(plan)
         if plan is None or batch is None or len(batch.ids) != message.size:

@@ -104,6 +104,10 @@ async def survey(lake: Lake, date: dt.date) -> DateStatus:
     plans = await _plans(lake, date)
     tmdb = [await _dataset(lake, plan) for plan in plans]
     tmdb += _unplanned_collections(plans, tmdb)
+    # The whole catalogue's datasets keep a chunked plan of their own (``--catalogue``).
+    from ingest.tmdb.catalogue_status import catalogue_rows
+
+    tmdb += await catalogue_rows(lake, date)
     tmdb.sort(key=lambda t: (t.genre, t.kind is not Kind.MOVIES))
     return DateStatus(lake.url, date, tuple(csv), tuple(tmdb))
 
