@@ -233,6 +233,11 @@ def _canonical(raw: Any) -> dict[str, Any]:
         return {"date": str(event["time"])[:10]} if event.get("time") else {}
     if "tipo" in event:
         event |= _from_tipo(event.pop("tipo"), clash=sorted(event.keys() & _TIPO_KEYS))
+    if event.get("catalogue") is True:
+        # A selection, as --catalogue is on the command line: the configured genres and
+        # their collections only when the event names them.
+        event.setdefault("genres", [])
+        event.setdefault("collections", False)
     unknown = sorted(set(event) - _EVENT_KEYS)
     if unknown:
         near = suggestion(str(unknown[0]), sorted(_EVENT_KEYS))

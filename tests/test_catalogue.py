@@ -240,3 +240,57 @@ def test_a_killed_run_resumed_lands_every_movie_exactly_once(
     ]
     assert Counter(ids).most_common(1)[0][1] == 1
     assert set(ids) == wanted
+
+
+def test_the_catalogue_settings_come_from_flags_env_file_and_event(tmp_path: Path) -> None:
+    from ingest.aws_lambda import plan_from_event
+    from ingest.config import Overrides, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[job]\ncatalogue = true\ninclude_adult = true\n[tmdb]\nexports_url = "http://files.test/p"\n'
+    )
+    from_file = load_settings(Overrides(config=config), env={})
+    assert (from_file.job.catalogue, from_file.job.include_adult) == (True, True)
+    assert from_file.tmdb.exports_url == "http://files.test/p"
+    assert load_settings(env={"TMDB_EXPORTS_URL": "http://e.test/x/"}).tmdb.exports_url == "http://e.test/x"
+    assert load_settings(env={}).tmdb.exports_url == "http://files.tmdb.org/p/exports"
+    # --catalogue is a selection: alone it fetches neither the configured genres nor the CSVs;
+    # with --collections it takes the collection export's, not the genres' collections.
+    flagged = load_settings(Overrides(catalogue=True, collections=True), env={})
+    assert (
+        flagged.job.catalogue and flagged.job.collections and not flagged.job.genres and not flagged.job.csv
+    )
+    assert not flagged.job.include_adult
+    assert load_settings(Overrides(catalogue=True, include_adult=True), env={}).job.include_adult
+    settings, plan = plan_from_event({"catalogue": True, "include_adult": True, "date": "2026-11-20"}, {})
+    assert settings.job.catalogue and settings.job.include_adult and not settings.job.genres
+    assert plan.as_event()["catalogue"] is True
+    with pytest.raises(ConfigError, match="TMDB_EXPORTS_URL must be an http"):
+        load_settings(env={"TMDB_EXPORTS_URL": "ftp://x"})
+
+
+def test_both_exports_missing_is_exit_2_with_one_line(
+    tmp_path: Path, bucket: str, subprocess_env: dict[str, str]
+) -> None:
+    with standin_process("--catalogue", "50") as standin:
+        env = subprocess_env | {
+            "TMDB_BASE_URL": standin.url,
+            "TMDB_READ_ACCESS_TOKEN": standin.token,
+            "TMDB_EXPORTS_URL": standin.url + "/p/exports",
+        }
+        args = [
+            sys.executable,
+            "-m",
+            "ingest",
+            "--catalogue",
+            "--lake",
+            f"s3://{bucket}",
+            "--date",
+            "2026-11-05",
+        ]
+        proc = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert f"{standin.url}/p/exports/movie_ids_11_05_2026.json.gz" in proc.stderr
+    assert standin.token not in proc.stderr
