@@ -294,3 +294,16 @@ def test_both_exports_missing_is_exit_2_with_one_line(
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert f"{standin.url}/p/exports/movie_ids_11_05_2026.json.gz" in proc.stderr
     assert standin.token not in proc.stderr
+
+
+def test_the_standins_changes_feed_agrees_with_its_exports_day_by_day() -> None:
+    from ingest.standin.exports import movie_lines
+
+    u = universe(300)
+    for day in (1, 2, 3):
+        before, after = alive(u, day - 1, adult=True), alive(u, day, adult=True)
+        bumped = {i for i in before & after if u.revision(i, day) > u.revision(i, day - 1)}
+        assert set(u.changed(day)) == (before ^ after) | bumped
+        assert before - after and after - before and bumped
+        exported = [orjson.loads(line)["id"] for line in movie_lines(u, day)]
+        assert exported == sorted(after)
