@@ -31,7 +31,7 @@ from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
-from ingest.tmdb.catalogue import completed, missing
+from ingest.tmdb.catalogue import completed, missing, note_plan
 from ingest.tmdb.catalogue_plan import CataloguePlan, batch_of, chunk_of, load_plan, read_chunk
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
@@ -60,6 +60,7 @@ async def enqueue_catalogue(
     ):
         plans = [await plan_movies(lake, settings, client)]
         stats.planned += plans[0].count
+        note_plan(stats, plans[0])
         if settings.job.collections:
             plans.append(await plan_collections(lake, settings))
             stats.collections_planned += plans[-1].count

@@ -86,6 +86,7 @@ async def _dataset(
     plan = await planning(lake, settings, client)
     if plan.kind is Kind.MOVIES:
         stats.planned += plan.count
+        note_plan(stats, plan)
     else:
         stats.collections_planned += plan.count
     todo = await missing(lake, plan)
@@ -161,6 +162,18 @@ async def fetch(
             records_per_s=round(total.records / seconds, 1),
         )
     return total
+
+
+def note_plan(stats: TmdbStats, plan: CataloguePlan) -> None:
+    """The catalogue's refresh in the run's summary, beside the genres'."""
+    stats.refresh[CATALOGUE] = plan.refresh
+    increment = plan.increment or {}
+    if increment:
+        stats.windows[CATALOGUE] = f"{increment['since']}..{plan.date.isoformat()}"
+        stats.changed += int(increment.get("changed", 0))
+        stats.new += int(increment.get("new", 0))
+        stats.removed += int(increment.get("removed", 0))
+    stats.full_run_requests += plan.members
 
 
 def _why_not_go_on(stop: Stop, client: TmdbClient, tally: FetchTally) -> str | None:

@@ -86,7 +86,9 @@ async def open_export(folder: str, kind: str, date: dt.date) -> AsyncIterator[Ex
     """The ``kind`` export of ``date``, or of the day before when ``date``'s is not out."""
     tried: list[str] = []
     requests = 0
-    async with aiohttp.ClientSession(timeout=_TIMEOUT, raise_for_status=False) as session:
+    # The bytes as stored: a host that labels the file Content-Encoding: gzip must not
+    # have it unpacked under us.
+    async with aiohttp.ClientSession(timeout=_TIMEOUT, auto_decompress=False) as session:
         for day in (date, date - dt.timedelta(days=1)):
             url = export_url(folder, kind, day)
             tried.append(redact_url(url))
