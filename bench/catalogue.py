@@ -144,6 +144,36 @@ def set_day(url: str, day: int) -> None:
     urllib.request.urlopen(request, timeout=600).close()
 
 
+def fill(s3, bucket: str) -> int:  # type: ignore[no-untyped-def]
+    """Give a cut pass's lake every batch's marker and first file (empty placeholders under
+    the keys the pipeline would write), so ``status`` lists a whole day's worth of keys."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ingest.lake.keys import CATALOGUE, Kind, tmdb_key, tmdb_prefix
+    from ingest.tmdb.catalogue_plan import CataloguePlan, header_key
+    from ingest.tmdb.plan import marker_key
+
+    date = dt.date.fromisoformat(DAY0)
+    key = header_key(date, Kind.MOVIES)
+    plan = CataloguePlan.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), key)
+    facade = plan.facade()
+    have: set[str] = set()
+    pages = s3.get_paginator("list_objects_v2")
+    for prefix in (tmdb_prefix(Kind.MOVIES, date), key.rsplit("/", 1)[0] + "/done/"):
+        for page in pages.paginate(Bucket=bucket, Prefix=prefix):
+            have |= {o["Key"] for o in page.get("Contents", [])}
+    done = {int(k.rsplit("/", 1)[1][:5]) for k in have if k.endswith(".done")}
+    todo = []
+    for batch in plan.shapes():
+        if batch.number not in done:
+            todo.append(marker_key(facade, batch, len(batch.ids)))
+            todo.append(tmdb_key(Kind.MOVIES, date, CATALOGUE, batch.number))
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=b""), todo))
+    return len(todo)
+
+
 def one_size(n: int, args: argparse.Namespace, endpoint: str, logs: Path) -> dict[str, object]:
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     bucket = f"cat-{n}-{uuid.uuid4().hex[:6]}"
@@ -206,6 +236,8 @@ def one_size(n: int, args: argparse.Namespace, endpoint: str, logs: Path) -> dic
             "rss_samples_mib": one.rss[:: max(1, len(one.rss) // 24)],
         }
         print(f"  {n}: pass {out['pass']}", flush=True)
+        if args.fill_status and one.returncode != 0:
+            out["status_filled"] = fill(s3, bucket)
         st = run(
             [PY, "-m", "ingest", "status", "--lake", f"s3://{bucket}", "--date", DAY0, "--json"],
             env,
@@ -307,6 +339,11 @@ def main() -> int:
     )
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--pass-s", type=float, default=None, help="SIGTERM a pass after this many seconds")
+    p.add_argument(
+        "--fill-status",
+        action="store_true",
+        help="before timing status on a cut pass, fill the lake with every batch's marker and file keys",
+    )
     p.add_argument("--smoke", action="store_true", help="one small size, a short run: the paths work")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "CATALOGUE.md")
     args = p.parse_args()

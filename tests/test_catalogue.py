@@ -318,3 +318,23 @@ def test_the_standins_changes_feed_agrees_with_its_exports_day_by_day() -> None:
         assert before - after and after - before and bumped
         exported = [orjson.loads(line)["id"] for line in movie_lines(u, day)]
         assert exported == sorted(after)
+
+
+async def test_an_id_listed_twice_in_the_export_is_planned_once() -> None:
+    from ingest.tmdb.catalogue_planner import _movie_keys
+
+    class Listed:
+        async def lines(self) -> Any:
+            for line in (
+                b'{"adult":false,"id":7,"popularity":1.5,"video":false}',
+                b'{"adult":false,"id":9,"popularity":8.0,"video":false}',
+                b'{"adult":true,"id":11,"popularity":99.0,"video":false}',
+                b"not json",
+                b'{"adult":false,"id":7,"popularity":3.5,"video":false}',
+            ):
+                yield line
+
+    keys, adult, unreadable = await _movie_keys(Listed(), include_adult=False)  # type: ignore[arg-type]
+    assert [k & 0xFFFFFFFF for k in keys] == [9, 7] and (adult, unreadable) == (1, 1)
+    keys, _, _ = await _movie_keys(Listed(), include_adult=True)  # type: ignore[arg-type]
+    assert [k & 0xFFFFFFFF for k in keys] == [11, 9, 7]

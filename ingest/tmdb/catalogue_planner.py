@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_left
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -146,7 +147,28 @@ async def _movie_keys(export: Export, include_adult: bool) -> tuple[list[int], i
         else:
             keys.append(_order_key(popularity, movie_id))
     keys.sort()
-    return keys, adult, unreadable
+    return _first_of_each(keys), adult, unreadable
+
+
+def _first_of_each(keys: list[int]) -> list[int]:
+    """``keys`` with an id the export lists twice kept once, at its most popular place:
+    a batch per listing would fetch and store the movie twice."""
+    ids = sorted(k & _LOW for k in keys)
+    twice = {a for a, b in pairwise(ids) if a == b}
+    del ids
+    if not twice:
+        return keys
+    log.warning("export_duplicates", ids=len(twice), first=sorted(twice)[:5])
+    seen: set[int] = set()
+    kept = []
+    for k in keys:
+        movie_id = k & _LOW
+        if movie_id in twice:
+            if movie_id in seen:
+                continue
+            seen.add(movie_id)
+        kept.append(k)
+    return kept
 
 
 async def _snapshot(lake: Lake, settings: Settings) -> CataloguePlan | None:
