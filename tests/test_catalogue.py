@@ -338,3 +338,19 @@ async def test_an_id_listed_twice_in_the_export_is_planned_once() -> None:
     assert [k & 0xFFFFFFFF for k in keys] == [9, 7] and (adult, unreadable) == (1, 1)
     keys, _, _ = await _movie_keys(Listed(), include_adult=True)  # type: ignore[arg-type]
     assert [k & 0xFFFFFFFF for k in keys] == [11, 9, 7]
+
+
+def test_the_catalogue_without_credentials_is_exit_2_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.cli import main
+
+    for name in ("TMDB_READ_ACCESS_TOKEN", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    # An exports URL nothing listens on: reaching it would be a different error.
+    monkeypatch.setenv("TMDB_EXPORTS_URL", "http://127.0.0.1:9/p/exports")
+    assert main(["--catalogue", "--lake", str(tmp_path / "lake")]) == 2
+    err = capsys.readouterr().err
+    assert "TMDB_READ_ACCESS_TOKEN" in err and err.count("\n") == 1
+    assert not (tmp_path / "lake").exists()
