@@ -167,7 +167,7 @@ def fill(s3, bucket: str) -> int:  # type: ignore[no-untyped-def]
     todo = []
     for batch in plan.shapes():
         if batch.number not in done:
-            todo.append(marker_key(facade, batch, len(batch.ids)))
+            todo.append(marker_key(facade, batch, len(batch.ids), 1))
             todo.append(tmdb_key(Kind.MOVIES, date, CATALOGUE, batch.number))
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=b""), todo))

@@ -172,11 +172,11 @@ def _check(inc: RefreshRun, full: RefreshRun) -> None:
             raise RunFailed(f"{run.label}: a movie is stored twice")
     s = inc.summary
     fetched = int(s["ids_changed"]) + int(s["ids_new"])
-    if len(inc.movie_ids) + int(s["movies_skipped_404"]) != fetched:
+    if len(inc.movie_ids) + int(s["records_skipped"]) != fetched:
         raise RunFailed(f"{inc.label}: stored {len(inc.movie_ids)} movies, planned {fetched}")
     if not set(inc.movie_ids) <= set(full.movie_ids):
         raise RunFailed(f"{inc.label}: stored movies the full snapshot does not hold")
-    members = len(full.movie_ids) + int(full.summary["movies_skipped_404"])
+    members = len(full.movie_ids) + int(full.summary["records_skipped"])
     if fetched + int(s["ids_unchanged_skipped"]) != members:
         raise RunFailed(
             f"{inc.label}: {fetched} fetched + {s['ids_unchanged_skipped']} unchanged, but the "

@@ -44,7 +44,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import structlog
@@ -59,6 +59,7 @@ from ingest.settings_table import ROWS, row
 from ingest.settings_types import show, suggestion
 from ingest.startup import start
 from ingest.stop import Stop
+from ingest.summary import counts
 
 log = structlog.get_logger(__name__)
 
@@ -154,7 +155,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         "lake": settings.lake,
         "seconds": report.seconds,
         "stopped_because": report.stopped_because,
-        "tmdb": asdict(report.tmdb),
+        # The same names as the command's run_completed line and /metrics.
+        **counts(report),
     }
     status = "done" if report.complete else "partial"
     log.info(
@@ -186,7 +188,7 @@ async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:
     report = RunReport()
     try:
         async with asyncio.timeout(cut_after_s) as window:
-            await run_job(settings, stop=stop, report=report)
+            await run_job(settings, stop=stop, report=report, entry="lambda")
     except TimeoutError:
         if not window.expired():
             raise

@@ -13,7 +13,7 @@ import asyncio
 import signal
 import sys
 from dataclasses import fields
-from typing import Any, NoReturn
+from typing import Any
 
 import structlog
 
@@ -23,8 +23,10 @@ from ingest.errors import IngestError, UsageError
 from ingest.job import run_job
 from ingest.report import RunReport
 from ingest.settings_table import add_flags
-from ingest.startup import refuse, start
+from ingest.settings_types import suggestion
+from ingest.startup import CommandParser, refuse, start
 from ingest.stop import Stop
+from ingest.summary import human_line, log_summary
 
 log = structlog.get_logger(__name__)
 
@@ -47,22 +49,31 @@ FLAGS = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: the contract promises one clear line.
-        self.exit(2, f"ingest: {message} (see python -m ingest --help)\n")
+# The commands beside the run itself: ``python -m ingest <command> --help`` for each.
+COMMANDS = (("status", "what the lake holds for a date, and whether it is complete"),)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
-        prog="python -m ingest",
-        description="Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
+    p = CommandParser(
+        "python -m ingest",
+        "Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
         "Without a selection flag (--csv, --genre, --collections, --catalogue) it runs the main job "
         "that config.toml describes.",
+        commands=[(f"python -m ingest {name}", what) for name, what in COMMANDS],
     )
     add_flags(p, FLAGS)
     p.add_argument("--version", action="version", version=f"ingest {__version__}")
     return p
+
+
+def unknown_command(word: str) -> str:
+    """The one line for a bare word where a command or a flag belongs."""
+    names = [name for name, _ in COMMANDS]
+    close = suggestion(word, names)
+    return (
+        f"ingest: unknown command {word!r}{close}; the commands are {', '.join(names)}, "
+        "and a run takes flags only (see python -m ingest --help)"
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> Overrides:
@@ -81,74 +92,36 @@ def main(argv: list[str] | None = None) -> int:
         from ingest.status import main as status_main
 
         return status_main(argv[1:])
+    if argv and not argv[0].startswith("-"):
+        print(unknown_command(argv[0]), file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
+    report = RunReport()
+    settings: Settings | None = None
     try:
         settings = start("ingest", overrides_from(args))
-        report = asyncio.run(_run(settings))
+        asyncio.run(_run(settings, report))
     except UsageError as exc:
         return refuse("ingest", exc)
     except IngestError as exc:
         return refuse("ingest", exc, " (rerun the same command to resume)")
     except KeyboardInterrupt:
-        print("ingest: interrupted; rerun the same command to resume", file=sys.stderr)
+        report.stopped_because = "interrupted"
+        report.complete = False
+        line = "ingest: interrupted" if settings is None else human_line(report, settings)
+        print(line, file=sys.stderr)
         return 130
     log_summary(report, settings)
-    if not report.complete:
-        print(
-            f"ingest: stopped ({report.stopped_because}) before the work was done; "
-            "rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    print(human_line(report, settings), file=sys.stderr)
+    return 0 if report.complete else 1
 
 
-async def _run(settings: Settings) -> RunReport:
+async def _run(settings: Settings, report: RunReport) -> RunReport:
     stop = Stop()
     loop = asyncio.get_running_loop()
     # SIGTERM (docker stop, a scheduler) finishes what is in flight instead of dying mid-write.
     loop.add_signal_handler(signal.SIGTERM, stop.request, "SIGTERM")
     try:
-        return await run_job(settings, stop=stop, progress=sys.stderr.isatty())
+        return await run_job(settings, stop=stop, report=report, progress=sys.stderr.isatty())
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
-
-
-def log_summary(report: RunReport, settings: Settings) -> None:
-    """The run's one canonical summary line."""
-    # Throughput over the files actually sent: a skipped file moved no bytes.
-    uploaded = [f for f in report.csv if f.action == "uploaded"]
-    csv_bytes = sum(f.bytes for f in uploaded)
-    csv_seconds = sum(f.seconds for f in uploaded)
-    t = report.tmdb
-    fields: dict[str, object] = {
-        "lake": settings.lake,
-        "date": settings.date.isoformat(),
-        "seconds": report.seconds,
-        "complete": report.complete,
-    }
-    if report.csv:
-        fields |= {
-            "files": len(report.csv),
-            "files_skipped": sum(f.action == "skipped" for f in report.csv),
-            "bytes": csv_bytes,
-            "mb_per_s": round(csv_bytes / 1e6 / csv_seconds, 1) if csv_seconds else None,
-            "rows": sum(f.rows for f in report.csv),
-            "malformed_rows": sum(f.malformed_rows for f in report.csv),
-        }
-    if settings.job.uses_tmdb or settings.job.catalogue:
-        fields |= {
-            "movies_planned": t.planned,
-            "movies_written": t.written,
-            "movies_skipped_404": t.skipped,
-            "movies_failed": t.failed,
-            "collections_planned": t.collections_planned,
-            "collections_written": t.collections_written,
-            "json_files": t.files,
-            "requests": t.requests,
-            "throttled_429": t.throttled,
-            "retries": t.retries,
-            "movies_per_s": round(t.written / report.seconds, 1) if report.seconds else None,
-            **t.refresh_summary(),
-        }
-    log.info("run_completed", **fields)

@@ -8,15 +8,18 @@ opened for the run.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 import structlog
 
 from ingest.config import Settings
-from ingest.csv.stage import check_inputs, run_csv, start_hashing
-from ingest.errors import ConfigError
+from ingest.csv.stage import FileIdentity, check_inputs, run_csv, start_hashing
+from ingest.errors import ConfigError, IngestError
 from ingest.lake import Lake, open_lake
 from ingest.report import RunReport
+from ingest.runs import RunRequest, record_request
 from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
@@ -36,38 +39,34 @@ async def run_job(
     stop: Stop | None = None,
     report: RunReport | None = None,
     progress: bool = False,
+    entry: str = "cli",
 ) -> RunReport:
     """Run the job ``settings.job`` describes; return what it did.
 
     ``report`` may be passed in so a caller (the service's /metrics) can watch the counters
-    move while the run goes on.
+    move while the run goes on. ``entry`` (one of ``ingest.runs.ENTRIES``) is recorded with
+    the run's request, so ``status`` can say how the date was made.
     """
     stop = stop or Stop()
     report = report if report is not None else RunReport()
     preflight(settings)
     started = time.monotonic()
-    complete = True
     hashing = start_hashing(settings.job.csv)
     try:
         async with open_lake(settings.lake, settings.upload) as lake:
-            if settings.job.csv:
-                complete = await run_csv(
-                    lake, settings, report, stop=stop, progress=progress, hashing=hashing
-                )
-            if settings.job.uses_tmdb:
-                # Imported here so stage 1 alone never pays for the TMDB client's imports.
-                from ingest.tmdb.crawl import run_tmdb
-
-                if settings.job.enqueue:
-                    from ingest.queue.enqueue import run_enqueue
-
-                    complete = complete and await run_enqueue(lake, settings, report.tmdb, stop=stop)
-                else:
-                    complete = complete and await run_tmdb(
-                        lake, settings, report.tmdb, stop=stop, progress=progress
-                    )
-            if settings.job.catalogue:
-                complete = complete and await _catalogue(lake, settings, report, stop, progress)
+            report.lake = lake.url
+            request = RunRequest.of(settings, entry)
+            await record_request(lake, request)
+            try:
+                complete = await _stages(lake, settings, report, stop, progress, hashing)
+            except Exception as exc:
+                # A kill or a Ctrl-C records nothing: status shows the request as unfinished.
+                await _record_end(lake, request.ended("failed", error=type(exc).__name__))
+                raise
+            outcome = (
+                "enqueued" if complete and settings.job.enqueue else "complete" if complete else "stopped"
+            )
+            await _record_end(lake, request.ended(outcome))
     finally:
         report.seconds = round(time.monotonic() - started, 3)
     report.complete = complete
@@ -75,11 +74,47 @@ async def run_job(
     return report
 
 
+async def _record_end(lake: Lake, request: RunRequest) -> None:
+    """Record how the run ended; a lake that fails now must not hide the run's own error."""
+    try:
+        await record_request(lake, request)
+    except IngestError as exc:
+        log.warning("run_outcome_not_recorded", outcome=request.outcome, error=str(exc))
+
+
+async def _stages(
+    lake: Lake,
+    settings: Settings,
+    report: RunReport,
+    stop: Stop,
+    progress: bool,
+    hashing: dict[Path, asyncio.Future[FileIdentity]],
+) -> bool:
+    complete = True
+    if settings.job.csv:
+        complete = await run_csv(lake, settings, report, stop=stop, progress=progress, hashing=hashing)
+    if settings.job.uses_tmdb:
+        # Imported here so stage 1 alone never pays for the TMDB client's imports.
+        from ingest.tmdb.crawl import run_tmdb
+
+        if settings.job.enqueue:
+            from ingest.queue.enqueue import run_enqueue
+
+            report.enqueued = True
+            complete = complete and await run_enqueue(lake, settings, report.tmdb, stop=stop)
+        else:
+            complete = complete and await run_tmdb(lake, settings, report.tmdb, stop=stop, progress=progress)
+    if settings.job.catalogue:
+        complete = complete and await _catalogue(lake, settings, report, stop, progress)
+    return complete
+
+
 async def _catalogue(lake: Lake, settings: Settings, report: RunReport, stop: Stop, progress: bool) -> bool:
     """The whole catalogue of the day's ID export (``--catalogue``): fetched, or enqueued."""
     if settings.job.enqueue:
         from ingest.queue.catalogue import enqueue_catalogue
 
+        report.enqueued = True
         return await enqueue_catalogue(lake, settings, report.tmdb, stop=stop)
     from ingest.tmdb.catalogue import run_catalogue
 

@@ -76,6 +76,7 @@ class Progress:
         "_label",
         "_next_draw",
         "_out",
+        "_saved",
         "_started",
         "_status",
         "_total",
@@ -99,6 +100,9 @@ class Progress:
         # None: not known yet (discovery); the line then shows the count and rate only.
         self._total = total
         self._done = 0
+        # What is safe (written to the lake), when that differs from what is done: a
+        # batch's records are kept only once the whole batch is in. None: not shown.
+        self._saved: int | None = None
         self._unit = unit
         self._fmt: Callable[[float], str] = _human_bytes if unit == "bytes" else _plain
         self._started = time.monotonic()
@@ -106,7 +110,7 @@ class Progress:
         self._next_draw = 0.0
         # The state (done, status, extra) last put on the terminal: close() does not draw
         # the same state twice just because the rate has moved.
-        self._drawn_state: tuple[int, str, str] | None = None
+        self._drawn_state: tuple[int, int | None, str, str] | None = None
         self._status = ""
         # A line wider than the terminal wraps, and "\r" then redraws only its last part.
         self._width = max(shutil.get_terminal_size((100, 24)).columns - 1, 20)
@@ -117,6 +121,10 @@ class Progress:
         self._done += n
         if self._label is not None and time.monotonic() >= self._next_draw:
             self.redraw()
+
+    def save(self, n: int) -> None:
+        """Count ``n`` as saved (``advance`` counts them as done when they arrive)."""
+        self._saved = (self._saved or 0) + n
 
     def status(self, text: str) -> None:
         """Show ``text`` after the label (e.g. "12 pages, 2 windows" while discovering)."""
@@ -132,7 +140,7 @@ class Progress:
         with _lock:
             _active = self
             self._next_draw = time.monotonic() + _REDRAW_S
-            self._drawn_state = (self._done, self._status, self.extra)
+            self._drawn_state = (self._done, self._saved, self._status, self.extra)
             self._out.write(_CLEAR + line)
             self._out.flush()
 
@@ -143,7 +151,12 @@ class Progress:
             return
         with _lock:
             # Drawn again only when the screen does not show this bar's last state already.
-            if _active is not self or self._drawn_state != (self._done, self._status, self.extra):
+            if _active is not self or self._drawn_state != (
+                self._done,
+                self._saved,
+                self._status,
+                self.extra,
+            ):
                 self._out.write(_CLEAR + self._line())
             self._out.write("\n")
             self._out.flush()
@@ -165,6 +178,8 @@ class Progress:
         if self._done or self._total is not None:
             rate = self._done / elapsed
             counted = self._fmt(self._done)
+            if self._saved is not None:
+                counted = f"saved {self._fmt(self._saved)} · fetched {counted}"
             if self._total is None:
                 parts.append(f"{counted} {self._unit}  {self._fmt(rate)}/s")
             else:

@@ -33,6 +33,11 @@ class TmdbStats:
     throttled: int = 0
     retries: int = 0
     collections_planned: int = 0
+    # Records fetched whose batch was not whole when the run ended (a stop, a kill):
+    # nothing of a batch is kept until all of it is in, so a rerun fetches them again.
+    unsaved: int = 0
+    # --enqueue: batch messages sent (the movies and collections they hold are planned).
+    batches_enqueued: int = 0
     collections_written: int = 0
     bytes: int = 0
     # The refresh of each genre's movies: "full" or "incremental", by genre slug, and for
@@ -80,3 +85,7 @@ class RunReport:
     # False when a stop (SIGTERM, Lambda deadline) ended the run before all work was done.
     complete: bool = True
     stopped_because: str | None = None
+    # Where it landed: the lake's absolute path or URI.
+    lake: str = ""
+    # --enqueue: the TMDB work was sent to the queue, not done; ``complete`` says it was sent.
+    enqueued: bool = False

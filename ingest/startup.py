@@ -8,14 +8,62 @@ through the same masking every log line gets.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
 
 from ingest.config import Overrides, Settings, load_settings, secret_values
 from ingest.errors import ConfigError, IngestError
 from ingest.logs import configure_logging, mask_secrets, register_secret
+from ingest.settings_table import ROWS
+
+EXIT_CODES = (
+    "exit status: 0 done; 2 bad usage, configuration or input (one line on stderr, nothing "
+    "lost); 1 a failure that survived retries, or a run stopped before its end (run the same "
+    "command again to resume); 130 interrupted (Ctrl-C)"
+)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of every command (``ingest``, ``ingest status``, ``workers``): a usage
+    error is one line naming the command's --help, and --help ends with the commands
+    beside it, the environment variables it reads and the exit codes."""
+
+    def __init__(
+        self,
+        prog: str,
+        description: str,
+        *,
+        commands: Iterable[tuple[str, str]] = (),
+        env: bool = True,
+        exit_codes: str = EXIT_CODES,
+    ) -> None:
+        parts = []
+        if commands:
+            parts.append("commands:\n" + "\n".join(f"  {name:<28}{what}" for name, what in commands))
+        if env:
+            parts.append("environment:\n" + "\n".join(f"  {n:<28}{h}" for n, h in env_help()))
+        parts.append(exit_codes)
+        super().__init__(
+            prog=prog,
+            description=description,
+            epilog="\n\n".join(parts),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: the contract promises one clear line.
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def env_help() -> list[tuple[str, str]]:
+    """The environment variables the settings table reads, with their help, and AWS's."""
+    ours = [(r.env, r.help) for r in ROWS if r.env is not None]
+    aws = [("AWS_ENDPOINT_URL", "an S3/SQS endpoint other than AWS's (LocalStack, moto, ...)")]
+    return [*ours, *aws, ("AWS_PROFILE, AWS_ACCESS_...", "AWS credentials: the standard chain")]
+
 
 # What to do without TMDB credentials, by entry point: each can offer different ways out.
 NO_CREDENTIALS = {

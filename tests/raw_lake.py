@@ -8,11 +8,13 @@ their collections through stage 2, served over HTTP by the TMDB stand-in.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 
 from ingest.csv.stage import ingest_file
 from ingest.lake import Lake
 from ingest.report import TmdbStats
+from ingest.runs import RunRequest, record_request
 from ingest.standin import Catalog, FakeTmdb
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
@@ -30,11 +32,14 @@ def small_catalog() -> Catalog:
 
 async def write_raw_zone(lake: Lake, catalog: Catalog, *, gone_ids: Collection[int] = ()) -> FakeTmdb:
     """Run both stages for ``DATE`` into ``lake``; return the stand-in (its counters)."""
-    for path in CSV_FILES:
-        await ingest_file(lake, path, DATE, progress=False)
     fake = FakeTmdb(catalog, gone_ids=gone_ids)
     async with fake.serve() as url:
         settings = settings_for(url, lake.url, genres=("war", "crime"), collections=True)
+        # What run_job records first: status holds the date to what it asked for.
+        asked = replace(settings, job=replace(settings.job, csv=CSV_FILES))
+        await record_request(lake, RunRequest.of(asked, "cli"))
+        for path in CSV_FILES:
+            await ingest_file(lake, path, DATE, progress=False)
         done = await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
     assert done
     return fake

@@ -116,8 +116,8 @@ def test_a_chain_of_invocations_writes_every_movie_exactly_once(
     collections = [c["id"] for c in _records(s3, bucket, "Raw/TMDB/JSON/Collections/2026/11/20/")]
     assert len(collections) == len(set(collections))
     assert set(collections) == catalog.collection_ids(catalog.genre_ids(WAR))
-    summaries = [a["summary"]["tmdb"] for a, _ in answers]
-    assert sum(s["written"] for s in summaries) == len(ids)
+    summaries = [a["summary"] for a, _ in answers]
+    assert sum(s["movies_written"] for s in summaries) == len(ids)
 
 
 def test_the_seeds_tipo_events(lambda_env: str, s3: Any, bucket: str, catalog: Catalog) -> None:

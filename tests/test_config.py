@@ -293,9 +293,9 @@ def test_the_summary_reports_throughput_only_over_uploaded_files(tmp_path: Path)
         return found
 
     first = summary()
-    assert first["files_skipped"] == 0 and first["bytes"] == 16
+    assert first["csv_files_skipped"] == 0 and first["csv_bytes"] == 16
     again = summary()
-    assert again["files_skipped"] == 1 and again["bytes"] == 0 and again["mb_per_s"] is None
+    assert again["csv_files_skipped"] == 1 and again["csv_bytes"] == 0 and again["csv_mb_per_s"] is None
 
 
 def _free_port() -> int:

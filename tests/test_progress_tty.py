@@ -95,6 +95,11 @@ async def test_log_lines_never_share_a_line_with_the_progress_bar(tmp_path: Path
     # One line per bar (the CSV copy, the war movies), each in its final state.
     assert len(bars) == 2, bars
     assert all("(100.0%)" in line for line in bars), bars
+    # The crawl's bar says what is safe in the lake, not only what was fetched.
+    assert any("war movies: saved 450 · fetched 450/450" in line for line in bars), bars
+    # The last line says what landed where, and the next command.
+    last = [line for line in lines if line.strip()][-1]
+    assert last.startswith("ingest: done in ") and "python -m ingest status --lake " in last
     # The copy is one chunk: drawn once by its one advance, not again by close().
     assert raw.count(b"movies.csv -> lake:") == 1
     # Each bar ends with one newline: the next screen line is a log line, not a blank.
@@ -106,6 +111,16 @@ async def test_log_lines_never_share_a_line_with_the_progress_bar(tmp_path: Path
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+def test_a_bar_counts_saved_apart_from_done() -> None:
+    out = _Terminal()
+    bar = Progress("crime movies", 1500, out=out)
+    bar.save(0)
+    bar.advance(436)
+    bar.save(400)
+    bar.redraw()
+    assert "crime movies: saved 400 · fetched 436/1,500 ( 29.1%)" in out.getvalue()
 
 
 def test_a_bar_without_a_total_shows_its_status_and_count() -> None:

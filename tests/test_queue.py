@@ -19,17 +19,17 @@ import boto3
 import orjson
 import pytest
 
+from ingest.config import Job
 from ingest.genres import resolve_genre
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
-from ingest.queue.enqueue import missing_batches
 from ingest.queue.messages import BatchMessage
 from ingest.queue.work import claim_key, claim_state
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, FakeTmdb
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.cursor import cursor_key, read_cursor
-from ingest.tmdb.plan import load_plan
+from ingest.tmdb.plan import load_plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
 from tests.helpers import delete_from_lake
@@ -192,10 +192,10 @@ async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_messa
         # ...the collection plan it froze, and its claim, unsent, from an hour ago.
         settings = settings_for(url, s3_lake_url)
         async with TmdbClient(settings.tmdb, TmdbStats(), tuning=FAST) as client:
-            planner = GenrePlanner(lake, DATE, None, client, TmdbStats(), progress=False)
+            planner = GenrePlanner(lake, DATE, Job(), client, TmdbStats(), progress=False)
             colls = await planner.collections(resolve_genre("war"), movies, len(movies.ids), {})
         last = movies.batches(len(movies.ids))[-1]
-        message = BatchMessage.of(movies, last, len(movies.ids), then_collections=True)
+        message = BatchMessage.of(movies, last, len(movies.ids), lake.url, then_collections=True)
         claimed = {"claimed_at": "2026-11-28T00:00:00+00:00", "sent": False, "by": message.name}
         assert await lake.create(claim_key(colls), orjson.dumps(claimed))
         # It died before the completion step too: no removed.json, no cursor for the date.

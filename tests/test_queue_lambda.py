@@ -12,10 +12,9 @@ import pytest
 from ingest.aws_lambda import handler
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
-from ingest.queue.enqueue import missing_batches
 from ingest.queue.messages import BatchMessage
 from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
-from ingest.tmdb.plan import Plan, create_plan
+from ingest.tmdb.plan import Plan, create_plan, missing_batches
 from tests.helpers import LambdaContext
 from tests.tmdb_fixtures import DATE, lake_files, records
 
@@ -38,7 +37,9 @@ async def _plan_and_event(lake: Lake, ids: tuple[int, ...]) -> tuple[Plan, dict[
     """A movie plan of ``ids`` in the lake, and the SQS event carrying one message per batch."""
     plan = await create_plan(lake, Plan(Kind.MOVIES, WAR, "war", DATE, ids, complete=True))
     batches = plan.batches(len(ids))
-    return plan, {"Records": [_record(b.number, BatchMessage.of(plan, b, len(ids)).body()) for b in batches]}
+    return plan, {
+        "Records": [_record(b.number, BatchMessage.of(plan, b, len(ids), lake.url).body()) for b in batches]
+    }
 
 
 def _lambda_env(monkeypatch: pytest.MonkeyPatch, folder: Path, lake_url: str, config: str) -> None:

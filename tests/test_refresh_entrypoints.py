@@ -183,7 +183,7 @@ def test_a_lambda_chain_runs_incremental_by_default_and_pins_it(
         event = answer["continue"]
     assert answers[-1]["status"] == "done" and len(answers) >= 2
     assert all(a["continue"]["refresh"] == "incremental" for a in answers[:-1])
-    assert all(a["summary"]["tmdb"]["refresh"] == {"war": "incremental"} for a in answers)
+    assert all(a["summary"]["refresh_by_genre"] == {"war": "incremental"} for a in answers)
     # Only the first invocation read the changes feed: the others finished its plan.
     assert changes_after_first is not None and changes_after_first > changes_before
     assert churning_standin.stats()["requests"]["changes"] == changes_after_first

@@ -19,7 +19,7 @@ from ingest.csv.stage import ingest_file
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
-from ingest.tmdb.plan import Plan, done_batches, load_plan, plan_key, save_plan
+from ingest.tmdb.plan import Plan, batches_in_lake, load_plan, plan_key, save_plan
 from tests.helpers import delete_from_lake
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
@@ -159,8 +159,9 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
     rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
     assert rc == 1
     assert out.splitlines()[-1] == (
-        "incomplete: 2 TMDB batches and 1 CSV file not in the lake; "
-        "rerun the same command with --date 2026-11-28 to finish it"
+        "incomplete: 2 TMDB batches and 1 CSV file not in the lake; rerun to finish it: "
+        f"python -m ingest --csv {CSV_FILES[0]} --csv {CSV_FILES[1]} --genre war --genre crime "
+        f"--collections --lake {lake_url} --date 2026-11-28"
     )
     assert next(line for line in out.splitlines() if line.startswith("war movies")).split()[2] == "missing"
 
@@ -199,9 +200,8 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
         next(line for line in out.splitlines() if line.startswith("war collections")).split()[2]
         == "unplanned"
     )
-    assert out.splitlines()[-1] == (
-        "incomplete: the collections of 1 genre not in the lake; "
-        "rerun the same command with --date 2026-11-28 to finish it"
+    assert out.splitlines()[-1].startswith(
+        "incomplete: asked for and never planned: war collections; rerun to finish it: python -m ingest "
     )
 
     async with open_lake(lake_url) as lake:
@@ -213,7 +213,7 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
 async def _marker(lake: Lake, kind: Kind, genre: str, number: int) -> str:
     plan = await load_plan(lake, DATE, kind, genre)
     assert plan is not None
-    return (await done_batches(lake, plan, plan.batches(len(plan.ids))))[number]
+    return (await batches_in_lake(lake, plan, plan.batches(len(plan.ids))))[number]
 
 
 async def test_a_changed_csv_object_fails_the_hash_check(tmp_path: Path, lake_url: str) -> None:
@@ -236,7 +236,7 @@ async def test_an_empty_date_is_exit_1_and_the_lake_comes_from_ingest_lake(
     assert out.splitlines() == [
         f"lake {lake_url}  date 2026-11-27",
         "",
-        "empty: nothing planned or written for 2026-11-27 in this lake",
+        f"empty: nothing planned or written for 2026-11-27 in {lake_url}",
     ]
     rc, body = await _status_json(tmp_path, lake_url, "2026-11-27")
     assert rc == 1 and body["empty"] and body["csv"] == body["tmdb"] == []

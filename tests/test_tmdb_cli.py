@@ -115,7 +115,7 @@ async def test_the_api_key_appears_nowhere_even_in_debug_logs(tmp_path: Path, ca
         env["INGEST_LOG_LEVEL"] = "DEBUG"
         rc, out, err = await _cli(tmp_path, env, "--genre", "crime", "--collections", "--rate", "500")
     assert rc == 0, err[-2000:]
-    assert "request_retried" in err and "movies_skipped_404" in err
+    assert "request_retried" in err and "records_skipped" in err
     assert FAKE_API_KEY not in out + err
     ids = [r["id"] for r in dir_records(tmp_path / "lake", Kind.MOVIES, "crime")]
     assert sorted(ids) == sorted(catalog.genre_ids(80) - gone)

@@ -8,24 +8,18 @@ work (bad schedule, no TMDB credentials, port taken), with one line on stderr.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
-from typing import NoReturn
 
+from ingest import __version__
 from ingest.config import Overrides, Settings
 from ingest.errors import ConfigError, IngestError, UsageError
 from ingest.settings_table import add_flags
-from ingest.startup import refuse, start
+from ingest.startup import CommandParser, refuse, start
 from workers.schedule import Schedule
 from workers.service import Service
 
 PROG = "python -m workers"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{PROG}: {message} (see {PROG} --help)\n")
 
 
 def _check(settings: Settings) -> None:
@@ -35,12 +29,16 @@ def _check(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
-        prog=PROG,
-        description="Run the main ingestion job on the schedule in config.toml (or, with --queue, "
-        "fetch the batches sent to INGEST_QUEUE_URL); serve /healthz and /metrics.",
+    parser = CommandParser(
+        PROG,
+        "Run the main ingestion job on the schedule in config.toml (or, with --queue, fetch "
+        "the batches sent to INGEST_QUEUE_URL); serve /healthz, /readyz and /metrics.",
+        exit_codes="exit status: 0 after a clean shutdown (SIGTERM, SIGINT); 2 when the "
+        "configuration cannot work (bad schedule, no TMDB credentials, port taken), one line "
+        "on stderr; 1 when the queue consumer cannot go on",
     )
     add_flags(parser, ("service.queue", "service.port", "run.config"))
+    parser.add_argument("--version", action="version", version=f"workers {__version__}")
     args = parser.parse_args(argv)
     try:
         settings = start(

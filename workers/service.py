@@ -183,7 +183,7 @@ class Service:
                 self._stop, self._window = stop, window
                 if self._stopping.is_set():
                     stop.request("shutdown")
-                await run_job(settings, stop=stop, report=report)
+                await run_job(settings, stop=stop, report=report, entry="service")
             outcome = "succeeded" if report.complete else "stopped"
         except TimeoutError as exc:
             if window.expired():

@@ -51,7 +51,8 @@ class LocalLake:
 
     @property
     def url(self) -> str:
-        return str(self._root)
+        """The lake's absolute path: what a person can find it by from anywhere."""
+        return str(self._root.absolute())
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):

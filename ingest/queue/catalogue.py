@@ -67,7 +67,7 @@ async def enqueue_catalogue(
         for plan in plans:
             if stop.requested:
                 return False
-            await send_missing(lake, queue, plan)
+            stats.batches_enqueued += await send_missing(lake, queue, plan)
     return True
 
 
@@ -77,7 +77,9 @@ async def send_missing(lake: Lake, queue: SqsQueue, plan: CataloguePlan) -> int:
     shape = (0,) * BATCH_SIZE
     last = plan.count - (plan.batch_count - 1) * BATCH_SIZE
     bodies = [
-        BatchMessage.of(facade, Batch(n, shape if n < plan.batch_count else shape[:last]), plan.count).body()
+        BatchMessage.of(
+            facade, Batch(n, shape if n < plan.batch_count else shape[:last]), plan.count, lake.url
+        ).body()
         for n in todo
     ]
     await _send(queue, bodies)
@@ -136,7 +138,7 @@ async def batch_done(lake: Lake, plan: CataloguePlan, batch: Batch) -> bool:
     the batch's own markers and one stat."""
     facade = plan.facade()
     # A marker's name up to its record count: ingest.tmdb.plan owns the format.
-    stem = marker_key(facade, batch, 0).rsplit("-w", 1)[0] + "-w"
+    stem = marker_key(facade, batch, 0, 0).rsplit("-w", 1)[0] + "-w"
     written = [k for k in await lake.list(stem) if k.endswith(f"-{plan.plan_id}.done")]
     if not written:
         return False
@@ -152,7 +154,7 @@ def _hundreds_prefix(plan: CataloguePlan) -> str:
 async def _hundred_done(lake: Lake, plan: CataloguePlan, number: int) -> bool:
     hundred = number // _HUNDRED
     first, last = max(1, hundred * _HUNDRED), min(plan.batch_count, hundred * _HUNDRED + _HUNDRED - 1)
-    done_prefix = marker_key(plan.facade(), Batch(number, ()), 0).rsplit("/", 1)[0] + "/"
+    done_prefix = marker_key(plan.facade(), Batch(number, ()), 0, 0).rsplit("/", 1)[0] + "/"
     keys = await lake.list(f"{done_prefix}{hundred:03d}")
     landed = {int(k.rsplit("/", 1)[1][:5]) for k in keys if k.endswith(f"-{plan.plan_id}.done")}
     if not all(n in landed for n in range(first, last + 1)):

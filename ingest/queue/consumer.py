@@ -25,12 +25,11 @@ import time
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import IngestError, InputError, RetryableError
+from ingest.errors import IngestError, RetryableError
 from ingest.lake import open_lake
 from ingest.queue.counters import QueueCounters
-from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import Received, SqsQueue
-from ingest.queue.work import SETTLED, BatchWorker, Outcome
+from ingest.queue.work import SETTLED, BatchWorker, Outcome, run_message
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
@@ -138,20 +137,11 @@ class QueueConsumer:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> Outcome | str:
-        try:
-            message = BatchMessage.parse(r.body)
-        except InputError as exc:
-            # Left alone: after maxReceiveCount it lands in the dead-letter queue to be read.
-            log.error("batch_message_unreadable", message_id=r.message_id, why=str(exc))
-            return "failed"
+    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> Outcome:
         async with asyncio.TaskGroup() as tg:
             renewing = tg.create_task(self._renew(queue, r.receipt))
             try:
-                return await worker.run(message)
-            except IngestError as exc:
-                log.error("batch_run_failed", batch=message.name, error=type(exc).__name__, message=str(exc))
-                return "failed"
+                return await run_message(worker, r.body, r.message_id)
             finally:
                 renewing.cancel()
 
@@ -164,7 +154,7 @@ class QueueConsumer:
             except IngestError as exc:
                 log.warning("visibility_renewal_failed", error=str(exc))
 
-    async def _settle(self, queue: SqsQueue, r: Received, outcome: Outcome | str) -> None:
+    async def _settle(self, queue: SqsQueue, r: Received, outcome: Outcome) -> None:
         c = self.counters
         if outcome in SETTLED:
             await queue.delete(r.receipt)

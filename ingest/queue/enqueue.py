@@ -22,7 +22,7 @@ from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.plan import Batch, Plan, done_batches
+from ingest.tmdb.plan import Plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 
 log = structlog.get_logger(__name__)
@@ -42,46 +42,52 @@ async def run_enqueue(
         SqsQueue.connect(settings.queue.url) as queue,
         TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client,
     ):
-        planner = GenrePlanner(lake, settings.date, settings.job.limit, client, stats, progress=False)
+        planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
         for genre in settings.job.genres:
             if stop.requested:
                 return False
-            await enqueue_genre(lake, planner, queue, genre, settings)
+            stats.batches_enqueued += await enqueue_genre(lake, planner, queue, genre, settings, stats)
     return True
 
 
 async def enqueue_genre(
-    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, settings: Settings
+    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, settings: Settings, stats: TmdbStats
 ) -> int:
     """Send the genre's missing movie batches (or, when none is missing and collections
     are asked for, its missing collection batches); return how many were sent."""
     plan = await planner.movies(genre)
     target = plan.target(settings.job.limit)
+    stats.planned += target
     todo = await missing_batches(lake, plan, target)
     if todo:
-        messages = [BatchMessage.of(plan, b, target, then_collections=settings.job.collections) for b in todo]
+        messages = [
+            BatchMessage.of(plan, b, target, lake.url, then_collections=settings.job.collections)
+            for b in todo
+        ]
         return await _send(queue, plan, messages, len(plan.batches(target)))
     if not settings.job.collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
         return 0
-    return await enqueue_collections(lake, planner, queue, genre, plan, target)
+    return await enqueue_collections(lake, planner, queue, genre, plan, target, stats)
 
 
 async def enqueue_collections(
-    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, movies: Plan, target: int
+    lake: Lake,
+    planner: GenrePlanner,
+    queue: SqsQueue,
+    genre: Genre,
+    movies: Plan,
+    target: int,
+    stats: TmdbStats | None = None,
 ) -> int:
     """Freeze the genre's collection plan (every movie batch is in the lake) and send its
     missing batches."""
     plan = await planner.collections(genre, movies, target, {})
+    if stats is not None:
+        stats.collections_planned += len(plan.ids)
     todo = await missing_batches(lake, plan, len(plan.ids))
-    messages = [BatchMessage.of(plan, b, len(plan.ids)) for b in todo]
+    messages = [BatchMessage.of(plan, b, len(plan.ids), lake.url) for b in todo]
     return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
-
-
-async def missing_batches(lake: Lake, plan: Plan, target: int) -> list[Batch]:
-    batches = plan.batches(target)
-    done = await done_batches(lake, plan, batches)
-    return [b for b in batches if b.number not in done]
 
 
 async def _send(queue: SqsQueue, plan: Plan, messages: Sequence[BatchMessage], batches: int) -> int:

@@ -21,11 +21,9 @@ from typing import Any
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import IngestError, InputError
 from ingest.lake import open_lake
-from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
-from ingest.queue.work import SETTLED, BatchWorker
+from ingest.queue.work import SETTLED, BatchWorker, run_message
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
@@ -79,18 +77,11 @@ async def run_records(
 async def _settled(worker: BatchWorker, record: Mapping[str, Any]) -> bool:
     """Whether the record's batch is in the lake now (or never will be: a stale plan)."""
     message_id = record.get("messageId")
-    try:
-        message = BatchMessage.parse(str(record.get("body", "")))
-    except InputError as exc:
-        log.error("batch_message_unreadable", message_id=message_id, why=str(exc))
-        return False
-    try:
-        outcome = await worker.run(message)
-    except IngestError as exc:
-        log.error("batch_run_failed", batch=message.name, error=type(exc).__name__, message=str(exc))
-        return False
+    outcome = await run_message(
+        worker, str(record.get("body", "")), None if message_id is None else str(message_id)
+    )
     if outcome not in SETTLED:
-        log.warning("batch_left_for_redelivery", batch=message.name, message_id=message_id, outcome=outcome)
+        log.warning("batch_left_for_redelivery", message_id=message_id, outcome=outcome)
     return outcome in SETTLED
 
 

@@ -33,9 +33,14 @@ class BatchMessage:
     # collections follow once every batch of them is in the lake.
     target: int = 0
     then_collections: bool = False
+    # The lake the plan is in (its absolute path or URI): a worker on another lake would
+    # find no such plan there, and must say so rather than drop the batch as stale.
+    lake: str | None = None
 
     @classmethod
-    def of(cls, plan: Plan, batch: Batch, target: int, *, then_collections: bool = False) -> BatchMessage:
+    def of(
+        cls, plan: Plan, batch: Batch, target: int, lake: str, *, then_collections: bool = False
+    ) -> BatchMessage:
         return cls(
             plan.kind,
             plan.genre_id,
@@ -46,11 +51,11 @@ class BatchMessage:
             len(batch.ids),
             target,
             then_collections,
+            lake,
         )
 
     def batch_of(self, plan: Plan) -> Batch:
-        start = (self.batch - 1) * BATCH_SIZE
-        return Batch(self.batch, plan.ids[start : start + self.size])
+        return plan.batch(self.batch, self.target or len(plan.ids))
 
     @property
     def name(self) -> str:
@@ -69,6 +74,7 @@ class BatchMessage:
                 "size": self.size,
                 "target": self.target,
                 "then_collections": self.then_collections,
+                "lake": self.lake,
             }
         ).decode()
 
@@ -89,6 +95,7 @@ class BatchMessage:
                 size=int(d["size"]),
                 target=int(d["target"]),
                 then_collections=bool(d["then_collections"]),
+                lake=None if d.get("lake") is None else str(d["lake"]),
             )
         except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a batch message ({type(exc).__name__}: {exc}): {body[:80]!r}") from None

@@ -123,6 +123,21 @@ class SqsQueue:
             return None
         return int(orjson.loads(policy)["maxReceiveCount"])
 
+    async def depth(self) -> tuple[int, int]:
+        """Messages waiting, and messages in flight (received, not yet deleted); SQS's
+        approximate counts."""
+        resp = await self._call(
+            "read attributes",
+            self._client.get_queue_attributes,
+            QueueUrl=self.url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        attrs = resp.get("Attributes", {})
+        return (
+            int(attrs.get("ApproximateNumberOfMessages", 0)),
+            int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        )
+
     async def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
         try:
             return await fn(**kwargs)

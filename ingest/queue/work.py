@@ -24,29 +24,46 @@ from typing import Any, Literal
 import orjson
 import structlog
 
-from ingest.errors import ConfigError
+from ingest.config import Job
+from ingest.errors import ConfigError, IngestError, InputError
 from ingest.genres import Genre, resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import CATALOGUE, Kind
-from ingest.queue.enqueue import enqueue_collections, missing_batches
+from ingest.queue.enqueue import enqueue_collections
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import dataset_completed
-from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, load_plan
+from ingest.tmdb.plan import Plan, batches_in_lake, dataset_prefix, load_plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
 
-Outcome = Literal["written", "already_done", "stale", "failed", "stopped"]
+Outcome = Literal["written", "already_done", "stale", "failed", "stopped", "wrong_lake"]
 # Outcomes after which the message is deleted.
 SETTLED: frozenset[Outcome] = frozenset({"written", "already_done", "stale"})
 # An unsent collections claim older than this was left by a worker that died between
 # claiming and sending: a live one sends within seconds of its claim.
 CLAIM_GRACE_S = 60.0
+
+
+async def run_message(worker: BatchWorker, body: str, message_id: str | None) -> Outcome:
+    """Run the batch one message's ``body`` names: the one handler of a received message,
+    for the queue consumer and the Lambda alike. An unreadable body or a run that raised
+    is ``failed`` (left for redelivery, then the dead-letter queue), logged once here."""
+    try:
+        message = BatchMessage.parse(body)
+    except InputError as exc:
+        log.error("batch_message_unreadable", message_id=message_id, why=str(exc))
+        return "failed"
+    try:
+        return await worker.run(message)
+    except IngestError as exc:
+        log.error("batch_run_failed", batch=message.name, error=type(exc).__name__, message=str(exc))
+        return "failed"
 
 
 class BatchWorker:
@@ -73,6 +90,17 @@ class BatchWorker:
     async def run(self, message: BatchMessage) -> Outcome:
         if self._stop.requested:
             return "stopped"
+        if message.lake is not None and message.lake != self._lake.url:
+            # Not this worker's to judge: the plan is in another lake. Left for a worker on
+            # the right lake (or, at maxReceiveCount, the dead-letter queue), never dropped.
+            log.error(
+                "batch_message_wrong_lake",
+                batch=message.name,
+                message_lake=message.lake,
+                worker_lake=self._lake.url,
+                hint="point the worker's INGEST_LAKE at the lake the batches were enqueued for",
+            )
+            return "wrong_lake"
         if message.genre == CATALOGUE:
             # The whole catalogue's plan is chunked: ingest.queue.catalogue reads its batch.
             from ingest.queue.catalogue import run_catalogue_message
@@ -85,10 +113,15 @@ class BatchWorker:
         if plan is None or batch is None or len(batch.ids) != message.size:
             # The plan was deleted or replaced since the message was sent: its batches are
             # another plan's now, and a rerun of --enqueue sends those.
-            log.warning("batch_message_stale", batch=message.name, plan_id=message.plan_id)
+            log.warning(
+                "batch_message_stale",
+                batch=message.name,
+                plan_id=message.plan_id,
+                reason=_stale_reason(plan, message),
+            )
             return "stale"
         outcome: Outcome = "already_done"
-        if await done_batches(self._lake, plan, [batch]):
+        if await batches_in_lake(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
         else:
             pool = BatchPool(
@@ -137,7 +170,9 @@ class BatchWorker:
         if self._queue is None or await missing_batches(self._lake, movies, message.target):
             return True
         genre = _genre(message)
-        planner = GenrePlanner(self._lake, movies.date, None, self._client, self._stats, progress=False)
+        # Only the collections are planned here; no movie plan is made from this job.
+        job = Job(genres=(genre,), collections=True)
+        planner = GenrePlanner(self._lake, movies.date, job, self._client, self._stats, progress=False)
         plan = await planner.collections(genre, movies, message.target, {})
         claim = claim_key(plan)
         if not await self._lake.create(claim, _claim(message, sent=False)):
@@ -186,6 +221,14 @@ def claim_state(
         at = at.replace(tzinfo=dt.UTC)
     age = ((now or dt.datetime.now(dt.UTC)) - at).total_seconds()
     return "pending" if age < CLAIM_GRACE_S else "abandoned"
+
+
+def _stale_reason(plan: Plan | None, message: BatchMessage) -> str:
+    if plan is None:
+        return "no plan in the lake for this date and dataset (deleted, or never made here)"
+    if plan.plan_id != message.plan_id:
+        return f"the plan was replaced (the lake's plan is {plan.plan_id})"
+    return f"the batch has {len(message.batch_of(plan).ids)} ids in the plan, not {message.size}"
 
 
 def _genre(message: BatchMessage) -> Genre:

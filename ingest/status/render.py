@@ -28,44 +28,85 @@ _TMDB_HEADER = (
 _LEFT = {"csv", "tmdb", "state", "refresh", "sha256", "cursor", "gap_reason"}
 
 
-def render_text(status: DateStatus) -> str:
+def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     lines = [f"lake {status.lake}  date {status.date.isoformat()}"]
     if status.csv:
         lines += ["", *_table(_CSV_HEADER, [_csv_row(c) for c in status.csv])]
     if status.tmdb:
         lines += ["", *_table(_TMDB_HEADER, [_tmdb_row(t) for t in status.tmdb])]
-    lines += ["", verdict(status)]
+    lines += ["", verdict(status, queue)]
     return "\n".join(lines) + "\n"
 
 
-def verdict(status: DateStatus) -> str:
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def verdict(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     date = status.date.isoformat()
-    if status.empty:
-        return f"empty: nothing planned or written for {date} in this lake"
+    if status.empty and not status.runs:
+        return f"empty: nothing planned or written for {date} in {status.lake}"
     if status.complete:
         return f"complete: everything planned for {date} is in the lake"
-    parts = []
     batches = sum(len(t.missing_batches) for t in status.tmdb)
     files = sum(not c.complete for c in status.csv)
-    unplanned = sum(t.unplanned for t in status.tmdb)
-    if batches:
-        parts.append(f"{batches} TMDB batch{'es' if batches != 1 else ''}")
+    unplanned = [f"{t.genre} {t.kind}" for t in status.tmdb if t.unplanned]
+    unfinished = [f"{t.genre} {t.kind}" for t in status.tmdb if t.state == "finishing"]
+    absent = [_count(batches, "TMDB batch", "TMDB batches")] * bool(batches)
+    absent += [_count(files, "CSV file")] * bool(files)
+    parts = [f"{' and '.join(absent)} not in the lake"] if absent else []
     if unplanned:
-        parts.append(f"the collections of {unplanned} genre{'s' if unplanned != 1 else ''}")
-    if files:
-        parts.append(f"{files} CSV file{'s' if files != 1 else ''}")
-    return (
-        f"incomplete: {' and '.join(parts)} not in the lake; rerun the same command "
-        f"with --date {date} to finish it"
-    )
+        parts.append(f"asked for and never planned: {', '.join(unplanned)}")
+    if unfinished:
+        parts.append(f"every batch in but the run's last step not taken: {', '.join(unfinished)}")
+    if not parts:
+        parts.append("nothing was written by the date's run")
+    return f"incomplete: {'; '.join(parts)}; {hint(status, queue)}"
 
 
-def render_json(status: DateStatus) -> str:
+def hint(status: DateStatus, queue: tuple[int, int] | None) -> str:
+    """What finishes the date, for the way it was made."""
+    last = status.last_run
+    date = status.date.isoformat()
+    if last is None:
+        return f"rerun the same command with --date {date} to finish it"
+    if last.enqueue and last.outcome == "enqueued":
+        waiting = (
+            ""
+            if queue is None
+            else f" ({_count(queue[0], 'message')} waiting, {queue[1]:,} in flight on the queue)"
+        )
+        return f"the batches were sent to the queue: start queue workers (python -m workers --queue){waiting}"
+    if last.entry == "service":
+        return f"the service's next run finishes it, or run now: {last.command(status.lake)}"
+    if last.entry == "lambda":
+        return f'invoke the Lambda again with the same event and "date": "{date}"'
+    return f"rerun to finish it: {last.command(status.lake)}"
+
+
+def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     body: dict[str, Any] = {
         "lake": status.lake,
         "date": status.date.isoformat(),
         "complete": status.complete,
         "empty": status.empty,
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "entry": r.entry,
+                "started_at": r.started_at,
+                "outcome": r.outcome,
+                "genres": list(r.genres),
+                "movies": r.movies,
+                "collections": r.collections,
+                "csv": list(r.csv),
+                "refresh": r.refresh,
+                "limit": r.limit,
+                "enqueue": r.enqueue,
+            }
+            for r in status.runs
+        ],
+        "hint": None if status.complete else hint(status, queue),
         "csv": [
             {
                 "file": c.file,
@@ -96,6 +137,7 @@ def render_json(status: DateStatus) -> str:
                 "cursor": t.cursor,
                 "plan_id": t.plan_id,
                 "planned_yet": not t.unplanned,
+                "state": t.state,
             }
             for t in status.tmdb
         ],
@@ -111,7 +153,7 @@ def _csv_row(c: CsvStatus) -> list[str]:
 def _tmdb_row(t: TmdbStatus) -> list[str]:
     return [
         f"{t.genre} {t.kind}",
-        "ok" if t.complete else "unplanned" if t.unplanned else "missing",
+        t.state,
         t.refresh,
         _n(t.planned),
         _n(t.written),

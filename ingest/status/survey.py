@@ -3,12 +3,17 @@
 No TMDB credentials and no run settings beyond the lake and the date: the CSV manifests
 and the TMDB plans under ``_ingest/`` say what was planned, the objects under ``Raw/``
 and the batch markers say what landed. Plans and markers are read only through
-``ingest.tmdb.plan`` (``Plan``, ``done_batches``), so their layout has one owner.
+``ingest.tmdb.plan`` (``Plan``, ``batches_in_lake``), so their layout has one owner.
 
 A CSV file counts as in the lake when its object's size and the SHA-256 recorded with it
 at upload match its manifest (no re-hash: that would read every byte back). A TMDB
-dataset counts as in the lake when every batch of its plan's target has a marker and
-every file that marker lists exists.
+dataset counts as in the lake when every batch of its plan's target is
+(``ingest.tmdb.plan.batches_in_lake``, the crawler's and the queue's definition too) and,
+for a whole-genre run, its completion step was taken (``removed.json``, the cursor).
+
+What the date was *asked* for comes from the runs' requests (``ingest.runs``): a CSV file
+or a genre's dataset a run asked for and never got as far as planning is missing too
+(``unplanned``), and the hint names how the date was made.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from typing import Any
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, csv_key, state_key, tmdb_prefix
+from ingest.lake.keys import Kind, csv_key, state_key
+from ingest.runs import RunRequest, read_requests
 from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.plan import Batch, Plan, done_batches
+from ingest.tmdb.plan import Batch, Plan, batches_in_lake
 from ingest.tmdb.removed import read_removed
 
 # Marker bodies read at once: enough to hide S3 latency, few enough to stay polite.
@@ -36,7 +42,8 @@ class CsvStatus:
     file: str
     key: str
     # "ok", "missing" (manifest, no object), "mismatch" (size or sha256 differ),
-    # "no_manifest" (object, no manifest: the stage was stopped before it finished).
+    # "no_manifest" (object, no manifest: the stage was stopped before it finished),
+    # "unstarted" (a run asked for it; nothing of it is in the lake).
     state: str
     bytes: int | None
     rows: int | None
@@ -68,17 +75,29 @@ class TmdbStatus:
     # The date of the dataset's last complete run: where the next incremental run starts
     # from (None before its first complete run).
     cursor: str | None
-    # None for collections a run asked for whose plan was never saved: the run stopped
-    # after the genre's movies were all in and before it froze their collections.
+    # None for a dataset a run asked for whose plan was never saved: the run stopped
+    # before it got there (another genre first, stage 1, or the genre's movies).
     plan_id: str | None
+    # Every batch is in, the run was for the whole genre, and the step that ends a
+    # complete run (``removed.json``, the cursor) was not taken: the run was stopped
+    # between its last batch and that step.
+    unfinished: bool = False
 
     @property
     def unplanned(self) -> bool:
         return self.plan_id is None
 
     @property
+    def state(self) -> str:
+        if self.unplanned:
+            return "unplanned"
+        if self.missing_batches:
+            return "missing"
+        return "finishing" if self.unfinished else "ok"
+
+    @property
     def complete(self) -> bool:
-        return not self.missing_batches and not self.unplanned
+        return self.state == "ok"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +106,16 @@ class DateStatus:
     date: dt.date
     csv: tuple[CsvStatus, ...]
     tmdb: tuple[TmdbStatus, ...]
+    # The runs of the date, oldest first: what they asked for and how they ended.
+    runs: tuple[RunRequest, ...] = ()
 
     @property
     def empty(self) -> bool:
         return not self.csv and not self.tmdb
+
+    @property
+    def last_run(self) -> RunRequest | None:
+        return self.runs[-1] if self.runs else None
 
     @property
     def complete(self) -> bool:
@@ -100,16 +125,44 @@ class DateStatus:
 
 
 async def survey(lake: Lake, date: dt.date) -> DateStatus:
+    runs = await read_requests(lake, date)
     csv = await _csv_files(lake, date)
+    csv += _unstarted_csv(runs, csv, date)
     plans = await _plans(lake, date)
-    tmdb = [await _dataset(lake, plan) for plan in plans]
-    tmdb += _unplanned_collections(plans, tmdb)
+    whole = {g for r in runs if r.whole_genres for g in r.genres}
+    tmdb = [await _dataset(lake, plan, plan.genre in whole) for plan in plans]
+    tmdb += _unplanned(runs, plans)
     # The whole catalogue's datasets keep a chunked plan of their own (``--catalogue``).
     from ingest.tmdb.catalogue_status import catalogue_rows
 
     tmdb += await catalogue_rows(lake, date)
     tmdb.sort(key=lambda t: (t.genre, t.kind is not Kind.MOVIES))
-    return DateStatus(lake.url, date, tuple(csv), tuple(tmdb))
+    return DateStatus(lake.url, date, tuple(csv), tuple(tmdb), tuple(runs))
+
+
+def _unstarted_csv(runs: list[RunRequest], found: list[CsvStatus], date: dt.date) -> list[CsvStatus]:
+    """A row for each CSV file a run asked for of which nothing is in the lake."""
+    have = {c.key for c in found}
+    asked = {csv_key(name, date): name for r in runs for name in r.csv}
+    return [
+        CsvStatus(name, key, "unstarted", None, None, None) for key, name in asked.items() if key not in have
+    ]
+
+
+def _unplanned(runs: list[RunRequest], plans: list[Plan]) -> list[TmdbStatus]:
+    """A row for each genre's movies or collections a run asked for that has no plan."""
+    have = {(p.genre, p.kind) for p in plans}
+    asked: dict[tuple[str, Kind], str] = {}
+    for r in runs:
+        for genre in r.genres:
+            kinds = [Kind.MOVIES] * r.movies + [Kind.COLLECTIONS] * r.collections
+            for kind in kinds:
+                asked.setdefault((genre, kind), r.refresh)
+    return [
+        TmdbStatus(genre, kind, refresh, 0, 0, 0, 0, (), 0, None, None, None, None)
+        for (genre, kind), refresh in asked.items()
+        if (genre, kind) not in have
+    ]
 
 
 # CSV ---------------------------------------------------------------------------------
@@ -166,23 +219,27 @@ async def _plans(lake: Lake, date: dt.date) -> list[Plan]:
     return plans
 
 
-async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
+async def _dataset(lake: Lake, plan: Plan, whole_genre_asked: bool) -> TmdbStatus:
     planned = plan.target(plan.limit)
     batches = plan.batches(planned)
-    done = await done_batches(lake, plan, batches)
-    data_keys = set(await lake.list(f"{tmdb_prefix(plan.kind, plan.date)}{plan.genre}-"))
+    done = await batches_in_lake(lake, plan, batches)
     bodies = await _marker_bodies(lake, done)
     written = not_found = 0
     missing = []
     for batch in batches:
         body = bodies.get(batch.number)
-        if body is None or not _files_present(body, data_keys):
+        if body is None:
             missing.append(batch.number)
             continue
         written, not_found = written + _written(body, batch), not_found + _skipped(body)
     gap, reason = _last_gap(plan)
     removed = await read_removed(lake, plan.date, plan.genre) if plan.kind is Kind.MOVIES else None
     cursor = await read_cursor(lake, plan.kind, plan.genre)
+    # A whole-genre run ends by recording what the genre lost and moving the cursor.
+    step_taken = (removed is not None if plan.kind is Kind.MOVIES else True) and (
+        cursor is not None and cursor.date >= plan.date
+    )
+    unfinished = whole_genre_asked and _whole(plan) and not missing and not step_taken
     return TmdbStatus(
         genre=plan.genre,
         kind=plan.kind,
@@ -197,36 +254,13 @@ async def _dataset(lake: Lake, plan: Plan) -> TmdbStatus:
         gap_reason=reason,
         cursor=cursor.date.isoformat() if cursor else None,
         plan_id=plan.plan_id,
+        unfinished=unfinished,
     )
 
 
-def _unplanned_collections(plans: list[Plan], datasets: list[TmdbStatus]) -> list[TmdbStatus]:
-    """A row for each genre whose movies are all in, whose runs asked for collections
-    (recorded in the movie plan's history), and which has no collection plan."""
-    planned = {p.genre for p in plans if p.kind is Kind.COLLECTIONS}
-    rows = []
-    for plan, movies in zip(plans, datasets, strict=True):
-        if plan.kind is not Kind.MOVIES or plan.genre in planned or not movies.complete:
-            continue
-        if any(entry.get("collections") is True for entry in plan.history):
-            rows.append(
-                TmdbStatus(
-                    genre=plan.genre,
-                    kind=Kind.COLLECTIONS,
-                    refresh=plan.refresh,
-                    planned=0,
-                    written=0,
-                    not_found=0,
-                    batches=0,
-                    missing_batches=(),
-                    removed=0,
-                    gap=None,
-                    gap_reason=None,
-                    cursor=None,
-                    plan_id=None,
-                )
-            )
-    return rows
+def _whole(plan: Plan) -> bool:
+    """Whether the plan is of a whole genre (movies), or drawn from one (collections)."""
+    return plan.complete if plan.kind is Kind.MOVIES else plan.source_plan_id is not None
 
 
 async def _marker_bodies(lake: Lake, done: dict[int, str]) -> dict[int, dict[str, Any]]:
@@ -241,12 +275,6 @@ async def _marker_bodies(lake: Lake, done: dict[int, str]) -> dict[int, dict[str
         for number, key in done.items():
             tg.create_task(read(number, key))
     return bodies
-
-
-def _files_present(body: dict[str, Any], data_keys: set[str]) -> bool:
-    # done_batches checks a batch's first file; a batch cut in pieces (over 10 MB) has more.
-    files = body.get("files")
-    return not isinstance(files, list) or all(f in data_keys for f in files)
 
 
 def _written(body: dict[str, Any], batch: Batch) -> int:

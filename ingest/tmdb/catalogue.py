@@ -31,7 +31,7 @@ from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.crawl import raise_primary
 from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.plan import done_batches
+from ingest.tmdb.plan import batches_in_lake
 from ingest.tmdb.pool import MAX_FAILED_BATCHES, BatchPool
 from ingest.tmdb.sink import FetchTally
 
@@ -100,7 +100,7 @@ async def _dataset(
 
 async def missing(lake: Lake, plan: CataloguePlan) -> list[int]:
     """The numbers of the plan's batches not in the lake, from two listings."""
-    done = await done_batches(lake, plan.facade(), plan.shapes())
+    done = await batches_in_lake(lake, plan.facade(), plan.shapes())
     todo = [n for n in range(1, plan.batch_count + 1) if n not in done]
     log.info(
         "batches_planned",

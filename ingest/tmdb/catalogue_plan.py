@@ -39,7 +39,7 @@ from ingest.tmdb.plan import BATCH_SIZE, Batch, Plan, dataset_prefix
 
 CHUNK_IDS = 100 * BATCH_SIZE
 _WRITES_IN_FLIGHT = 8
-# Shared by every batch shape: a batch's size is all ``done_batches`` reads of its ids.
+# Shared by every batch shape: a batch's size is all ``batches_in_lake`` reads of its ids.
 _SHAPE = (0,) * BATCH_SIZE
 
 
@@ -79,7 +79,7 @@ class CataloguePlan:
         )
 
     def shapes(self) -> list[Batch]:
-        """Every batch, by number and size only: what ``done_batches`` needs."""
+        """Every batch, by number and size only: what ``batches_in_lake`` needs."""
         last = self.count - (self.batch_count - 1) * BATCH_SIZE
         return [
             Batch(n, _SHAPE if n < self.batch_count else _SHAPE[:last])

@@ -2,9 +2,9 @@
 
 A catalogue day has some 11,000 batches: reading one marker body per batch (as a genre's
 status does) would be 11,000 GETs. Everything status needs is in two listings instead:
-the markers' names carry each batch's number, size and records written (so the ids TMDB
-answered 404 for are the difference), and the data files' listing confirms each batch's
-first file (``ingest.tmdb.plan.done_batches``). The header gives what was planned.
+the markers' names carry each batch's number, size, records written (so the ids TMDB
+answered 404 for are the difference) and file count, and the data files' listing confirms
+each batch's files (``ingest.tmdb.plan.batches_in_lake``). The header gives what was planned.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from ingest.lake.keys import CATALOGUE, Kind
 from ingest.status.survey import TmdbStatus
 from ingest.tmdb.catalogue_plan import load_plan
 from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.plan import done_batches
+from ingest.tmdb.plan import batches_in_lake
 
-_COUNTS = re.compile(r"-n(\d+)-w(\d+)-[0-9a-f]+\.done$")
+_COUNTS = re.compile(r"-n(\d+)-w(\d+)-")
 
 
 async def catalogue_rows(lake: Lake, date: dt.date) -> list[TmdbStatus]:
@@ -28,7 +28,7 @@ async def catalogue_rows(lake: Lake, date: dt.date) -> list[TmdbStatus]:
         plan = await load_plan(lake, date, kind)
         if plan is None:
             continue
-        done = await done_batches(lake, plan.facade(), plan.shapes())
+        done = await batches_in_lake(lake, plan.facade(), plan.shapes())
         written = not_found = 0
         for key in done.values():
             m = _COUNTS.search(key)

@@ -109,6 +109,8 @@ class TmdbClient:
         self._session: aiohttp.ClientSession | None = None
         self._rng = random.Random()
         self._retries = RetrySummary("tmdb")
+        # Requests waiting out a backoff now: what a progress line shows as "retrying".
+        self.retrying = 0
         self.reach = Reachability(
             failures=self._tuning.unreachable_failures, after_s=self._tuning.unreachable_after_s
         )
@@ -187,11 +189,14 @@ class TmdbClient:
         wait = self._backoff.delay_s(attempt, self._rng, outcome.retry_after_s)
         self._retries.note(outcome.reason, outcome.detail)
         log.debug("request_retried", url=shown, attempt=attempt, why=outcome.detail, wait_s=round(wait, 3))
+        self.retrying += 1
         try:
             async with asyncio.timeout(wait):
                 await self.reach.down.wait()
         except TimeoutError:
             pass
+        finally:
+            self.retrying -= 1
 
     async def _attempt(self, url: str, query: Mapping[str, str], *, first: bool) -> Outcome:
         assert self._session is not None

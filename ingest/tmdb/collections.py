@@ -17,7 +17,7 @@ import orjson
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.tmdb.files import file_number
-from ingest.tmdb.plan import Batch, Plan, done_batches, read_marker_collections
+from ingest.tmdb.plan import Batch, Plan, batches_in_lake, read_marker_collections
 
 # Markers or files read at once.
 _READS_IN_FLIGHT = 8
@@ -37,7 +37,7 @@ async def collection_ids(
     """Distinct collection ids of ``movies``' first ``target`` ids, in plan order;
     ``known`` holds those of batches fetched in this run (batch number -> ids)."""
     batches = movies.batches(target)
-    markers = await done_batches(lake, movies, batches)
+    markers = await batches_in_lake(lake, movies, batches)
     per_batch: dict[int, Sequence[int]] = dict(known)
     gate = asyncio.Semaphore(_READS_IN_FLIGHT)
 

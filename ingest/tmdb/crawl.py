@@ -37,7 +37,7 @@ from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.plan import Plan, done_batches
+from ingest.tmdb.plan import Plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.refresh import full_run_requests, note_plan
@@ -197,9 +197,7 @@ class GenreCrawler:
         self._stop = stop
         self._progress = progress
         self._client = client
-        self._planner = GenrePlanner(
-            lake, settings.date, settings.job.limit, client, stats, progress, job=settings.job
-        )
+        self._planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress)
 
     async def genre(self, genre: Genre) -> tuple[bool, list[str]]:
         """Return whether the genre is whole in the lake, and what failed."""
@@ -236,16 +234,15 @@ class GenreCrawler:
     async def _fetch(self, plan: Plan, target: int) -> tuple[FetchTally, bool]:
         """Fetch the batches of ``plan``'s first ``target`` ids that are not in the lake;
         return what happened and whether every one of them is there now."""
-        batches = plan.batches(target)
-        already = await done_batches(self._lake, plan, batches)
-        todo = [b for b in batches if b.number not in already]
+        batches = len(plan.batches(target))
+        todo = await missing_batches(self._lake, plan, target)
         log.info(
             "batches_planned",
             kind=plan.kind,
             genre=plan.genre,
             ids=target,
-            batches=len(batches),
-            already_in_lake=len(already),
+            batches=batches,
+            already_in_lake=batches - len(todo),
             to_fetch=len(todo),
         )
         if not todo:

@@ -18,13 +18,15 @@ Rules that make reruns safe:
   (all of them without a limit): a rerun with a smaller limit than the plan was built for
   keeps its batches whole instead of rewriting a file with fewer records.
 - When a batch's file(s) are written, a marker follows under ``done/``, named for the
-  batch number, the number of ids it was fetched for, the records written and the plan's
-  id: ``00003-n100-w98-<plan_id>.done`` (the body, ``DoneMarker``, lists the files, the
-  skipped ids and, for movies, the collections seen). A batch is done when a marker with
-  its current number of ids and the current plan id exists and, if it wrote records, its
-  first file exists. So a short last batch of an older, smaller plan is fetched again (and
-  overwritten) once the plan has grown, a batch killed before its marker is redone (same
-  keys, same records), and a data file deleted by hand is fetched again. Deleting
+  batch number, the number of ids it was fetched for, the records written, the number of
+  files and the plan's id: ``00003-n100-w98-f1-<plan_id>.done`` (the body, ``DoneMarker``,
+  lists the files, the skipped ids and, for movies, the collections seen). A batch is *in
+  the lake* when a marker with its current number of ids and the current plan id exists
+  and every file it names exists (``batches_in_lake``: the one definition, used by the
+  crawler, the queue and ``status`` alike). So a short last batch of an older, smaller plan
+  is fetched again (and overwritten) once the plan has grown, a batch killed before its
+  marker is redone (same keys, same records), and a data file deleted by hand (any piece of
+  a batch cut in several files) is fetched again. Deleting
   ``plan.json`` starts the dataset over: the new plan has a new id, and no old marker
   counts for it.
 - A dataset's first plan is created, not written (``create_plan``): of runs planning the
@@ -44,10 +46,12 @@ import orjson
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, state_key, tmdb_key, tmdb_prefix
+from ingest.lake.keys import Kind, number_digits, state_key, tmdb_key, tmdb_prefix
+from ingest.tmdb.files import file_number
 
 BATCH_SIZE = 100
-_MARKER = re.compile(r"(\d{5})-n(\d+)-w(\d+)-([0-9a-f]+)\.done$")
+# Markers before the file count was in the name (``-f<files>``) name one file, or none.
+_MARKER = re.compile(r"(\d{5})-n(\d+)-w(\d+)(?:-f(\d+))?-([0-9a-f]+)\.done$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +107,15 @@ class Plan:
         return min(len(self.ids), -(-limit // BATCH_SIZE) * BATCH_SIZE)
 
     def batches(self, target: int) -> list[Batch]:
-        ids = self.ids[:target]
-        return [
-            Batch(1 + start // BATCH_SIZE, ids[start : start + BATCH_SIZE])
-            for start in range(0, len(ids), BATCH_SIZE)
-        ]
+        """The batches of the plan's first ``target`` ids, in order."""
+        count = min(target, len(self.ids))
+        return [self.batch(n, count) for n in range(1, 1 + -(-count // BATCH_SIZE))]
+
+    def batch(self, number: int, target: int) -> Batch:
+        """Batch ``number`` (from 1) of the plan's first ``target`` ids: the one slicing
+        rule, for a run and for a queue message alike."""
+        start = (number - 1) * BATCH_SIZE
+        return Batch(number, self.ids[start : min(start + BATCH_SIZE, target, len(self.ids))])
 
     def extended(self, new_ids: Sequence[int], **changes: Any) -> Plan:
         """The plan with ``new_ids`` appended (those it lacks, in their order)."""
@@ -199,7 +207,7 @@ class DoneMarker:
 
 
 async def write_marker(lake: Lake, plan: Plan, marker: DoneMarker) -> None:
-    await lake.write(marker_key(plan, marker.batch, marker.written), marker.body())
+    await lake.write(marker_key(plan, marker.batch, marker.written, len(marker.files)), marker.body())
 
 
 async def read_marker_collections(lake: Lake, key: str) -> list[int] | None:
@@ -214,17 +222,26 @@ async def read_marker_skipped(lake: Lake, key: str) -> list[int] | None:
 
 
 async def _marker_ids(lake: Lake, key: str, name: str) -> list[int] | None:
+    found = await _marker_list(lake, key, name)
+    try:
+        return None if found is None else [int(c) for c in found]
+    except (TypeError, ValueError):
+        return None
+
+
+async def _marker_list(lake: Lake, key: str, name: str) -> list[Any] | None:
     body = await lake.read(key)
     if body is None:
         return None
     try:
-        return [int(c) for c in orjson.loads(body)[name]]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        found = orjson.loads(body)[name]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
+    return found if isinstance(found, list) else None
 
 
-def marker_key(plan: Plan, batch: Batch, written: int) -> str:
-    name = f"{batch.number:05d}-n{len(batch.ids)}-w{written}-{plan.plan_id}.done"
+def marker_key(plan: Plan, batch: Batch, written: int, files: int) -> str:
+    name = f"{batch.number:05d}-n{len(batch.ids)}-w{written}-f{files}-{plan.plan_id}.done"
     return dataset_prefix(plan.date, plan.kind, plan.genre) + "done/" + name
 
 
@@ -250,22 +267,43 @@ async def create_plan(lake: Lake, plan: Plan) -> Plan:
     return Plan.from_json(winner, key)
 
 
-async def done_batches(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict[int, str]:
-    """The batches (of ``batches``) already in the lake: number -> marker key."""
+async def batches_in_lake(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict[int, str]:
+    """The batches (of ``batches``) in the lake: number -> marker key. A batch is in the
+    lake when its marker (this plan, this many ids) exists and so does every file the
+    marker names. Two listings, whatever the number of batches; a marker of the old form
+    (no file count in its name) is read for its list of files."""
     prefix = dataset_prefix(plan.date, plan.kind, plan.genre) + "done/"
-    markers: dict[tuple[int, int], tuple[str, int]] = {}
+    markers: dict[tuple[int, int], tuple[str, int, int | None]] = {}
     for key in await lake.list(prefix):
         m = _MARKER.search(key)
-        if m and m.group(4) == plan.plan_id:
-            markers[(int(m.group(1)), int(m.group(2)))] = (key, int(m.group(3)))
+        if m and m.group(5) == plan.plan_id:
+            files = None if m.group(4) is None else int(m.group(4))
+            markers[(int(m.group(1)), int(m.group(2)))] = (key, int(m.group(3)), files)
     data_keys = set(await lake.list(f"{tmdb_prefix(plan.kind, plan.date)}{plan.genre}-"))
     done = {}
     for b in batches:
         found = markers.get((b.number, len(b.ids)))
         if found is None:
             continue
-        key, written = found
-        first_file = tmdb_key(plan.kind, plan.date, plan.genre, b.number)
-        if written == 0 or first_file in data_keys:
+        key, written, files = found
+        if written == 0 or await _files_in_lake(lake, plan, b, key, files, data_keys):
             done[b.number] = key
     return done
+
+
+async def _files_in_lake(
+    lake: Lake, plan: Plan, batch: Batch, marker: str, files: int | None, data_keys: set[str]
+) -> bool:
+    if files is None:
+        listed = await _marker_list(lake, marker, "files")
+        names = listed if listed is not None else [tmdb_key(plan.kind, plan.date, plan.genre, batch.number)]
+        return all(str(n) in data_keys for n in names)
+    numbers = (file_number(batch.number, piece, number_digits(plan.genre)) for piece in range(1, files + 1))
+    return all(tmdb_key(plan.kind, plan.date, plan.genre, n) in data_keys for n in numbers)
+
+
+async def missing_batches(lake: Lake, plan: Plan, target: int) -> list[Batch]:
+    """The batches of ``plan``'s first ``target`` ids that are not in the lake."""
+    batches = plan.batches(target)
+    done = await batches_in_lake(lake, plan, batches)
+    return [b for b in batches if b.number not in done]

@@ -41,16 +41,17 @@ class GenrePlanner:
         self,
         lake: Lake,
         date: dt.date,
-        limit: int | None,
+        job: Job,
         client: TmdbClient,
         stats: TmdbStats,
         progress: bool,
-        job: Job | None = None,
     ) -> None:
+        # The whole job, never parts of it: a plan made from defaults (refresh mode,
+        # collections, the gap limit) instead of what the run asked for is a wrong plan.
         self._lake = lake
         self._date = date
-        self._limit = limit
-        self._job = job or Job(limit=limit)
+        self._limit = job.limit
+        self._job = job
         self._client = client
         self._stats = stats
         self._progress = progress

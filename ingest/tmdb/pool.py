@@ -33,6 +33,10 @@ log = structlog.get_logger(__name__)
 # After this many failed batches TMDB is taken to be failing: no new batch is started.
 MAX_FAILED_BATCHES = 3
 MOVIE_PARAMS: Mapping[str, str] = {"append_to_response": "keywords"}
+# Batches partly fetched at once, at most.
+MAX_BATCHES_ASSEMBLING = 2
+# With no answer for this long, the progress line is redrawn to say so.
+_STALL_REDRAW_S = 1.0
 
 
 class BatchPool:
@@ -59,23 +63,34 @@ class BatchPool:
         self._sink = BatchSink(lake, plan, stats, self.tally)
         self._work: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=2 * workers)
         self._results: asyncio.Queue[RecordResult | None] = asyncio.Queue(maxsize=2 * workers)
-        # Batches started and not finished yet, by number.
+        # Batches started and not finished yet, by number; set whenever one leaves.
         self._assembling: dict[int, BatchInAssembly] = {}
+        self._batch_left = asyncio.Event()
         self._path = "/movie/{}" if plan.kind is Kind.MOVIES else "/collection/{}"
         self._params = MOVIE_PARAMS if plan.kind is Kind.MOVIES else None
+        # For the progress line: the rate since the start, and when the last answer came.
+        self._started = self._last_answer = time.monotonic()
+        self._requests_at_start = stats.requests
 
     async def run(self, todo: Sequence[Batch]) -> FetchTally:
         bar = Progress(
             f"{self._plan.genre} {self._plan.kind}", sum(len(b.ids) for b in todo), enabled=self._progress
         )
+        bar.save(0)
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._feed(todo))
                 for _ in range(self._workers):
                     tg.create_task(self._fetch_records())
-                tg.create_task(self._drain(bar))
+                ticker = tg.create_task(self._tick(bar))
+                tg.create_task(self._drain(bar, ticker))
         finally:
             bar.close()
+            # Records of batches that never became whole (a stop, Ctrl-C) are not kept.
+            unsaved = sum(len(b.batch.ids) - b.pending for b in self._assembling.values())
+            self._stats.unsaved += unsaved
+            if unsaved:
+                log.info("fetched_not_saved", kind=self._plan.kind, genre=self._plan.genre, records=unsaved)
         return self.tally
 
     def _why_not_go_on(self) -> str | None:
@@ -100,6 +115,11 @@ class BatchPool:
                     batches_left=len(todo) - n,
                 )
                 break
+            # In plan order, at most two batches partly fetched: what a stop loses (records
+            # are kept only in whole batches) stays under two batches' worth.
+            while len(self._assembling) >= MAX_BATCHES_ASSEMBLING:
+                self._batch_left.clear()
+                await self._batch_left.wait()
             self._assembling[batch.number] = BatchInAssembly(batch)
             for i, item_id in enumerate(batch.ids):
                 await self._work.put(WorkItem(batch.number, i, item_id))
@@ -124,12 +144,20 @@ class BatchPool:
             return RecordResult(item, error=str(exc))
         return RecordResult(item, as_line(reply.body, reply.data), collection_of(reply.data))
 
-    async def _drain(self, bar: Progress) -> None:
-        started = time.monotonic()
-        requests_at_start = self._stats.requests
+    async def _tick(self, bar: Progress) -> None:
+        """A stall must show: with no answer for a while, the line is redrawn to say so."""
+        while True:
+            await asyncio.sleep(_STALL_REDRAW_S)
+            quiet_s = time.monotonic() - self._last_answer
+            if quiet_s >= _STALL_REDRAW_S:
+                bar.extra = self._extra(quiet_s)
+                bar.redraw()
+
+    async def _drain(self, bar: Progress, ticker: asyncio.Task[None]) -> None:
         running = self._workers
         while running:
             result = await self._results.get()
+            self._last_answer = time.monotonic()
             if result is None:
                 running -= 1
                 continue
@@ -138,9 +166,19 @@ class BatchPool:
             bar.advance()
             if batch.pending == 0:
                 del self._assembling[result.item.batch]
+                self._batch_left.set()
                 await self._sink.finish(batch)
-                elapsed = max(time.monotonic() - started, 1e-6)
-                bar.extra = (
-                    f"{(self._stats.requests - requests_at_start) / elapsed:.0f} "
-                    f"req/s, {self._stats.throttled} 429s"
-                )
+                if batch.error is None and not batch.interrupted:
+                    bar.save(len(batch.batch.ids))
+                bar.extra = self._extra(0.0)
+        ticker.cancel()
+
+    def _extra(self, quiet_s: float) -> str:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        rate = (self._stats.requests - self._requests_at_start) / elapsed
+        text = f"{rate:.0f} req/s, {self._stats.throttled} 429s"
+        if self._client.retrying:
+            text += f", {self._client.retrying} retrying"
+        if quiet_s >= _STALL_REDRAW_S:
+            text += f", no answer for {quiet_s:.0f} s"
+        return text

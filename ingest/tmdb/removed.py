@@ -17,7 +17,7 @@ import orjson
 
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
-from ingest.tmdb.plan import Plan, dataset_prefix, done_batches, read_marker_skipped
+from ingest.tmdb.plan import Plan, batches_in_lake, dataset_prefix, read_marker_skipped
 
 # Markers read at once.
 _READS_IN_FLIGHT = 8
@@ -61,7 +61,7 @@ async def record_removed(lake: Lake, plan: Plan) -> Removed:
             not_found.extend(await read_marker_skipped(lake, key) or ())
 
     async with asyncio.TaskGroup() as tg:
-        for key in (await done_batches(lake, plan, batches)).values():
+        for key in (await batches_in_lake(lake, plan, batches)).values():
             tg.create_task(read(key))
     removed = Removed(tuple(int(i) for i in left), tuple(sorted(not_found)))
     await lake.write(removed_key(plan.date, plan.genre), removed.body(plan))

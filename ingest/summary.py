@@ -1,0 +1,118 @@
+"""How a run is summed up: one set of count names, and the last line a person reads.
+
+``counts`` names every figure once; the JSON log's ``run_completed``, the Lambda's answer
+and the service's ``/metrics`` (``ingest_<name>``) use the same names. ``human_line`` is
+the last line of a command-line run: what landed where, how long it took, and the next
+command.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from ingest.config import Settings
+from ingest.report import RunReport
+
+log = structlog.get_logger(__name__)
+
+
+def counts(report: RunReport) -> dict[str, Any]:
+    """Every count of the run, under its one name."""
+    uploaded = [f for f in report.csv if f.action == "uploaded"]
+    csv_bytes = sum(f.bytes for f in uploaded)
+    csv_seconds = sum(f.seconds for f in uploaded)
+    t = report.tmdb
+    return {
+        "csv_files": len(report.csv),
+        "csv_files_skipped": sum(f.action == "skipped" for f in report.csv),
+        "csv_bytes": csv_bytes,
+        # Over the files sent, from the start of each file's upload to its check.
+        "csv_mb_per_s": round(csv_bytes / 1e6 / csv_seconds, 1) if csv_seconds else None,
+        "csv_rows": sum(f.rows for f in report.csv),
+        "csv_malformed_rows": sum(f.malformed_rows for f in report.csv),
+        "movies_planned": t.planned,
+        "movies_written": t.written,
+        "collections_planned": t.collections_planned,
+        "collections_written": t.collections_written,
+        # TMDB answered 404: counted and left out (movies and collections).
+        "records_skipped": t.skipped,
+        "records_failed": t.failed,
+        "records_unsaved": t.unsaved,
+        "batches_enqueued": t.batches_enqueued,
+        "tmdb_files": t.files,
+        "tmdb_bytes": t.bytes,
+        "tmdb_requests": t.requests,
+        "tmdb_throttled": t.throttled,
+        "tmdb_retries": t.retries,
+        **t.refresh_summary(),
+    }
+
+
+def log_summary(report: RunReport, settings: Settings) -> None:
+    """The run's one canonical machine summary line."""
+    log.info(
+        "run_completed",
+        lake=report.lake or settings.lake,
+        date=settings.date.isoformat(),
+        seconds=report.seconds,
+        complete=report.complete,
+        enqueued=report.enqueued,
+        **counts(report),
+    )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def _n(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def landed(report: RunReport, settings: Settings) -> str:
+    """What is in the lake from this run: files, records and bytes per stage."""
+    c = counts(report)
+    parts = []
+    if report.csv:
+        stored = sum(f.bytes for f in report.csv)
+        parts.append(f"{_n(c['csv_files'], 'CSV file')} ({_size(stored)}, {c['csv_rows']:,} rows)")
+    if (settings.job.uses_tmdb or settings.job.catalogue) and not report.enqueued:
+        records = f"{c['movies_written']:,} movies"
+        if settings.job.collections:
+            records += f" + {c['collections_written']:,} collections"
+        parts.append(f"{records} in {_n(c['tmdb_files'], 'JSON file')} ({_size(c['tmdb_bytes'])})")
+    return " and ".join(parts) or "nothing new"
+
+
+def human_line(report: RunReport, settings: Settings) -> str:
+    """The last line of a command-line run."""
+    lake = report.lake or settings.lake
+    date = settings.date.isoformat()
+    took = f"{report.seconds:,.1f} s"
+    status = f"python -m ingest status --lake {lake} --date {date}"
+    if report.enqueued and report.complete:
+        t = report.tmdb
+        batches = _n(t.batches_enqueued, "batch", "batches")
+        return (
+            f"ingest: enqueued {batches} ({t.planned:,} movies planned) in {took}"
+            f"{'; also ' + landed(report, settings) if report.csv else ''} -> {lake}; next: start queue "
+            f"workers (python -m workers --queue), then {status}"
+        )
+    if report.complete:
+        return f"ingest: done in {took}: {landed(report, settings)} -> {lake}; next: {status}"
+    unsaved = report.tmdb.unsaved
+    lost = (
+        f"; {unsaved:,} fetched records were not saved (their batch was not whole) and will be fetched again"
+        if unsaved
+        else ""
+    )
+    return (
+        f"ingest: stopped ({report.stopped_because}) after {took}: saved {landed(report, settings)} "
+        f"-> {lake}{lost}; rerun the same command to resume, or see {status}"
+    )
