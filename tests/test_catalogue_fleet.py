@@ -52,8 +52,9 @@ async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
         colls = await load_plan(lake, DAY0, Kind.COLLECTIONS)
         assert movies is not None and colls is not None
         assert queue_depth(aws_env, queues.url) == movies.batch_count + colls.batch_count
-        workers: list[Worker] = [await start_worker(env, tmp_path, config, n) for n in range(3)]
-        victim = workers[0]
+        # The first of the three starts alone, so it is the one holding batches when killed.
+        victim = await start_worker(env, tmp_path, config, 0)
+        workers: list[Worker] = [victim]
         try:
             for _ in range(3000):
                 if (
@@ -62,8 +63,11 @@ async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
                 ):
                     break
                 await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the first worker never had a batch in flight")
             victim.proc.kill()
             assert await victim.proc.wait() == -9
+            workers += [await start_worker(env, tmp_path, config, n) for n in (1, 2)]
             for _ in range(3000):
                 for w in workers[1:]:
                     assert w.proc.returncode is None, w.log.read_text()[-3000:]
@@ -74,6 +78,9 @@ async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
                 raise AssertionError("the workers did not finish")
             metrics = [w.metrics() for w in workers[1:]]
         finally:
+            if victim.proc.returncode is None:
+                victim.proc.kill()
+                await victim.proc.wait()
             codes = [await w.terminate() for w in workers[1:]]
         assert codes == [0, 0]
         ids = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "catalogue", DAY0))]
