@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 
-from ingest.standin import FAKE_TOKEN, free_port, standin_process  # noqa: E402
+from ingest.standin import STANDIN_TOKEN, free_port, standin_process  # noqa: E402
 
 PY = sys.executable
 DAY0, DAY1 = "2026-11-01", "2026-11-02"
@@ -203,7 +203,7 @@ def one_size(
             | {
                 "AWS_ENDPOINT_URL": endpoint,
                 "TMDB_BASE_URL": standin.url,
-                "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+                "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
                 "TMDB_EXPORTS_URL": standin.url + "/p/exports",
                 "PYTHONPATH": str(ROOT),
             }

@@ -21,7 +21,14 @@ from bootstrap import BENCH
 from procs import BENCH_PY, PROJECT_PY, Measured, RunFailed, measure, server
 from upload import DATE, aws_env, drop_bucket, s3_client
 
-from ingest.standin import FAKE_API_KEY, FAKE_TOKEN, PAGE_SIZE, StandinFailed, free_port, standin_process
+from ingest.standin import (
+    PAGE_SIZE,
+    STANDIN_API_KEY,
+    STANDIN_TOKEN,
+    StandinFailed,
+    free_port,
+    standin_process,
+)
 
 GENRE_ID = 80  # crime
 
@@ -207,7 +214,7 @@ def pipeline_cmd(limits: Limits, collections: bool) -> Callable[[str, str], list
     return cmd
 
 
-PIPELINE_ENV = {"TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
+PIPELINE_ENV = {"TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
 
 
 def seed_cmd(max_movies: int) -> Callable[[str, str], list[str]]:
@@ -217,4 +224,4 @@ def seed_cmd(max_movies: int) -> Callable[[str, str], list[str]]:
     return cmd
 
 
-SEED_ENV = {"TMDB_API_KEY": FAKE_API_KEY}
+SEED_ENV = {"TMDB_API_KEY": STANDIN_API_KEY}

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.standin import FAKE_TOKEN, standin_process  # noqa: E402
+from ingest.standin import STANDIN_TOKEN, standin_process  # noqa: E402
 
 DLT_SCRIPT = """
 import os, sys
@@ -113,14 +113,14 @@ def one(side: str, args: argparse.Namespace, logs: Path, n: int) -> dict[str, ob
         if side == "dlt":
             script = folder / "dlt_crawl.py"
             script.write_text(DLT_SCRIPT)
-            cmd = [args.dlt_python, str(script), standin.url, FAKE_TOKEN, str(folder), str(args.workers)]
+            cmd = [args.dlt_python, str(script), standin.url, STANDIN_TOKEN, str(folder), str(args.workers)]
             m = measured(cmd, env, logs / f"dlt-{n}.log")
             movies = [r for r in records(folder / "lake", "*") if "keywords" in r or "budget" in r]
             # dlt flattens a nested object into columns (belongs_to_collection__id) and drops
             # a key whose value is null: a record with neither lost TMDB's null.
             nulls = sum(1 for r in movies if not any(k.startswith("belongs_to_collection") for k in r))
         else:
-            env |= {"TMDB_BASE_URL": standin.url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
+            env |= {"TMDB_BASE_URL": standin.url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
             cmd = [
                 sys.executable,
                 "-m",

@@ -37,8 +37,8 @@ from moto.server import ThreadedMotoServer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ingest.pacing import fleet_share  # noqa: E402
 from ingest.standin import free_port, standin_process  # noqa: E402
-from ingest.tmdb.rate import fleet_share  # noqa: E402
 
 DATE = "2026-11-28"
 RATE = 40

@@ -49,7 +49,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from ingest.config import Job, Settings, load_settings
+from ingest.config import Job, Settings
 from ingest.errors import ConfigError, IngestError
 from ingest.genres import Genre
 from ingest.job import run_job
@@ -87,7 +87,7 @@ class LambdaContext(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class Invocation:
     """What an invocation (and every invocation chained after it) works on."""
 
     genres: tuple[Genre, ...]
@@ -133,9 +133,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     started = time.monotonic()
     if is_sqs_event(event):
         return _handle_sqs(event, budget_s, started)
-    # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.
-    settings = start("lambda", event=_canonical(event), env=_environment(), json_logs=True)
-    settings, plan = _plan(settings)
+    settings, plan = plan_from_event(event, _environment(), json_logs=True)
     reserve_s = settings.lambda_reserve_s
     if budget_s <= reserve_s:
         raise ConfigError(
@@ -201,24 +199,31 @@ async def _run(settings: Settings, stop: Stop, cut_after_s: float) -> RunReport:
     return report
 
 
-def plan_from_event(event: Any, env: Mapping[str, str]) -> tuple[Settings, Plan]:
-    """Resolve an event against the configuration; raise ``ConfigError`` if it is wrong.
+def plan_from_event(
+    event: Any, env: Mapping[str, str], *, json_logs: bool = False
+) -> tuple[Settings, Invocation]:
+    """Start the Lambda entry point for ``event``; raise ``ConfigError`` if it is wrong.
 
     The event's keys are settings like any other (rows of ``ingest.settings_table`` with
     an ``event`` name): checked by the same rows, above the environment and config.toml.
     """
-    return _plan(load_settings(env=env, event=_canonical(event)))
-
-
-def _plan(settings: Settings) -> tuple[Settings, Plan]:
+    # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.
+    settings = start("lambda", event=_canonical(event), env=env, json_logs=json_logs)
     job = settings.job
     if not job.genres and not job.catalogue:
         raise ConfigError("no genres: set genres in the event or [job] genres in config.toml")
     if not (job.movies or job.collections or job.catalogue):
         raise ConfigError("the event asks for neither movies nor collections: nothing to do")
-    plan = Plan(genres=job.genres, movies=job.movies, collections=job.collections, date=settings.date,
-                limit=job.limit, refresh=job.refresh, catalogue=job.catalogue,
-                include_adult=job.include_adult)  # fmt: skip
+    plan = Invocation(
+        job.genres,
+        job.movies,
+        job.collections,
+        settings.date,
+        job.limit,
+        job.refresh,
+        job.catalogue,
+        job.include_adult,
+    )
     # Stage 1 never runs here: a Lambda has no CSV files to read.
     return replace(settings, job=plan.job(job.max_incremental_gap_days)), plan
 

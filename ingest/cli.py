@@ -12,17 +12,15 @@ import argparse
 import asyncio
 import signal
 import sys
-from dataclasses import fields
-from typing import Any
 
 import structlog
 
 from ingest import __version__
-from ingest.config import Overrides, Settings
+from ingest.config import Settings
 from ingest.errors import IngestError, UsageError
 from ingest.job import run_job
 from ingest.report import RunReport
-from ingest.settings_table import add_flags
+from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.settings_types import suggestion
 from ingest.startup import CommandParser, refuse, start
 from ingest.stop import Stop
@@ -31,22 +29,8 @@ from ingest.summary import human_line, log_summary
 log = structlog.get_logger(__name__)
 
 
-# The settings this command takes as flags, in --help's order; the table says the rest.
-FLAGS = (
-    "job.csv",
-    "job.genres",
-    "job.collections",
-    "job.catalogue",
-    "job.include_adult",
-    "job.lake",
-    "run.date",
-    "job.limit",
-    "job.refresh",
-    "job.enqueue",
-    "tmdb.rate_per_s",
-    "tmdb.concurrency",
-    "run.config",
-)
+# The settings this command takes as flags, in --help's order: the table says which.
+FLAGS = flags_of("ingest")
 
 
 # The commands beside the run itself: ``python -m ingest <command> --help`` for each.
@@ -76,16 +60,6 @@ def unknown_command(word: str) -> str:
     )
 
 
-def overrides_from(args: argparse.Namespace) -> Overrides:
-    """The flags the command line said, as ``Overrides`` (the parser's dests are its fields)."""
-    said: dict[str, Any] = {}
-    for f in fields(Overrides):
-        value = getattr(args, f.name, None)
-        if value is not None:
-            said[f.name] = tuple(value) if isinstance(value, list) else value
-    return Overrides(**said)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["status"]:
@@ -99,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     report = RunReport()
     settings: Settings | None = None
     try:
-        settings = start("ingest", overrides_from(args))
+        settings = start("ingest", flagged(args))
         asyncio.run(_run(settings, report))
     except UsageError as exc:
         return refuse("ingest", exc)

@@ -14,24 +14,26 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 
 from ingest.errors import ConfigError
 from ingest.genres import Genre
 from ingest.lake import UploadTuning
-from ingest.settings_table import MIB, ROWS, Invalid, Setting, default, file_keys, flagged, row
+from ingest.pacing import fleet_share
+from ingest.settings_table import ROWS, Invalid, Setting, default, file_keys, row
 from ingest.settings_types import suggestion
-from ingest.tmdb.rate import fleet_share
 
-DEFAULT_LAKE: str = default("job.lake")
+DEFAULT_LAKE: str = default("run.lake")
 DEFAULT_TMDB_BASE_URL: str = default("tmdb.base_url")
 DEFAULT_CONFIG = Path("config.toml")
-_SECRET_KEYS = {"token", "api_key", "read_access_token", "aws_secret_access_key", "password"}
+# Keys config.toml may not hold, in any table: the secret rows' fields and variables.
+_SECRET_KEYS = {r.field for r in ROWS if r.secret} | {r.env.lower() for r in ROWS if r.secret and r.env}
 # The selection flags: any of them replaces the main job with the work they name.
 _SELECTION = ("job.csv", "job.genres", "job.collections", "job.catalogue")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +113,8 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     # Lambda: stop starting batches once fewer than this many seconds remain.
-    lambda_reserve_s: float = default("lambda.reserve_s")
+    lambda_reserve_s: float = default("run.lambda_reserve_s")
     log_level: str = default("run.log_level")
-
-
-@dataclass(frozen=True, slots=True)
-class Overrides:
-    """What a command line says, field by field (each a row's ``dest``); ``None``: not said."""
-
-    config: Path | str | None = None
-    lake: str | None = None
-    date: str | None = None
-    csv: tuple[str, ...] = ()
-    genres: tuple[str | int, ...] = ()
-    collections: bool = False
-    limit: int | str | None = None
-    refresh: str | None = None
-    rate_per_s: float | str | None = None
-    concurrency: int | str | None = None
-    port: int | str | None = None
-    enqueue: bool = False
-    queue: bool = False
-    catalogue: bool = False
-    include_adult: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,91 +155,60 @@ class _Sources:
 
 
 def load_settings(
-    overrides: Overrides | None = None,
+    flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     *,
     event: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Build the run's settings from every source, in the contract's precedence order."""
+    """Build the run's settings from every source, in the contract's precedence order.
+
+    ``flags``: setting name -> raw value, what a command line said (``flagged(args)``).
+    """
     env = os.environ if env is None else env
-    flags = flagged(overrides or Overrides())
+    flags = flags or {}
     path = _Sources(flags, {}, env, {}, "").value("run.config")
     where = str(path or DEFAULT_CONFIG)
     file = _read_toml(path) if path else (_read_toml(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else {})
     _check_file(file, where)
     src = _Sources(flags, event or {}, env, file, where)
-    v = src.value
-    return Settings(
-        lake=v("job.lake"),
-        date=v("run.date"),
-        job=_job(src, selects=any(n in flags for n in _SELECTION)),
-        tmdb=TmdbSettings(
-            base_url=v("tmdb.base_url"),
-            exports_url=v("tmdb.exports_url"),
-            token=v("tmdb.token"),
-            api_key=v("tmdb.api_key"),
-            # The budget is per egress IP: the processes behind one share it.
-            rate_per_s=fleet_share(v("tmdb.rate_per_s"), v("tmdb.egress_workers")),
-            concurrency=max(1, v("tmdb.concurrency") // v("tmdb.egress_workers")),
-            connect_timeout_s=v("tmdb.connect_timeout_s"),
-            read_timeout_s=v("tmdb.read_timeout_s"),
-            max_attempts=v("tmdb.max_attempts"),
-        ),
-        upload=UploadTuning(
-            part_size=v("upload.part_size_mib") * MIB,
-            parts_in_flight=v("upload.parts_in_flight"),
-            max_attempts=v("upload.max_attempts"),
-        ),
-        service=ServiceSettings(
-            schedule=v("service.schedule"),
-            host=v("service.host"),
-            port=v("service.port"),
-            grace_s=v("service.grace_s"),
-            run_at_start=v("service.run_at_start"),
-            queue=v("service.queue"),
-        ),
-        queue=QueueSettings(
-            url=v("queue.url"),
-            batches_in_flight=v("queue.batches_in_flight"),
-            wait_s=v("queue.wait_s"),
-            visibility_s=v("queue.visibility_s"),
-        ),
-        lambda_reserve_s=v("lambda.reserve_s"),
-        log_level=v("run.log_level"),
+    settings = _build(Settings, "run", src.value)
+    # The budget is per egress IP: the processes behind one share it.
+    workers = src.value("tmdb.egress_workers")
+    tmdb = replace(
+        settings.tmdb,
+        rate_per_s=fleet_share(settings.tmdb.rate_per_s, workers),
+        concurrency=max(1, settings.tmdb.concurrency // workers),
     )
+    return replace(settings, tmdb=tmdb, job=_selected(settings.job, flags))
 
 
-def _job(src: _Sources, *, selects: bool) -> Job:
-    v = src.value
-    if not selects:
-        return Job(
-            csv=v("job.csv"),
-            genres=v("job.genres"),
-            movies=v("job.movies"),
-            collections=v("job.collections"),
-            limit=v("job.limit"),
-            refresh=v("job.refresh"),
-            max_incremental_gap_days=v("job.max_incremental_gap_days"),
-            enqueue=v("job.enqueue"),
-            catalogue=v("job.catalogue"),
-            include_adult=v("job.include_adult"),
-        )
-    # A selection names its own work: what it leaves out is not done.
+def _build(cls: type[_T], group: str, value: Callable[[str], Any]) -> _T:
+    """``cls`` with each field from its row, ``<group>.<field>``; a dataclass field is
+    the group of that name (``Settings.tmdb``: the ``tmdb.*`` rows)."""
+    hints = get_type_hints(cls)
+    said: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        kind = hints[f.name]
+        nested = isinstance(kind, type) and is_dataclass(kind)
+        said[f.name] = _build(kind, f.name, value) if nested else value(f"{group}.{f.name}")
+    return cls(**said)
+
+
+def _selected(job: Job, flags: Mapping[str, Any]) -> Job:
+    """A selection flag names its own work: what it leaves out is not done."""
+    if not any(n in flags for n in _SELECTION):
+        return job
     # `--collections` alone: the franchises of the configured genres; with `--catalogue`,
     # the collections of the day's collection export instead.
-    catalogue = "job.catalogue" in src.flags
-    wants_genres = "job.genres" in src.flags or ("job.collections" in src.flags and not catalogue)
-    return Job(
-        csv=v("job.csv") if "job.csv" in src.flags else (),
-        genres=v("job.genres") if wants_genres else (),
-        movies="job.genres" in src.flags,
-        collections="job.collections" in src.flags,
-        limit=v("job.limit"),
-        refresh=v("job.refresh"),
-        max_incremental_gap_days=v("job.max_incremental_gap_days"),
-        enqueue=v("job.enqueue"),
+    catalogue = "job.catalogue" in flags
+    wants_genres = "job.genres" in flags or ("job.collections" in flags and not catalogue)
+    return replace(
+        job,
+        csv=job.csv if "job.csv" in flags else (),
+        genres=job.genres if wants_genres else (),
+        movies="job.genres" in flags,
+        collections="job.collections" in flags,
         catalogue=catalogue,
-        include_adult=v("job.include_adult"),
     )
 
 

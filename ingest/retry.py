@@ -1,6 +1,6 @@
 """What every retry loop shares: how long to wait, and how retries show at INFO.
 
-``Backoff`` is the one schedule for both remotes (TMDB and S3): exponential, capped, with
+``Backoff`` is the one schedule for every remote (TMDB, S3, SQS): exponential, capped, with
 "equal jitter" (half fixed, half random, so retries spread out but never come back at
 once), and at least the server's own hint (``Retry-After``) when it gave one.
 ``RetrySummary`` turns retries into one ``requests_retried`` line at most every

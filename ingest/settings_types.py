@@ -25,6 +25,7 @@ from ingest.genres import GENRES, Genre, resolve_genre
 _SHOWN_CHARS = 40
 _WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MIB = 1024 * 1024
 
 
 class Invalid(Exception):
@@ -66,6 +67,14 @@ class Whole:
         if value is None or not self.lo <= value <= self.hi:
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class Mebibytes(Whole):
+    """Written in whole MiB; held in bytes."""
+
+    def parse(self, raw: Any) -> int:
+        return super(Mebibytes, self).parse(raw) * MIB
 
 
 @dataclass(frozen=True, slots=True)

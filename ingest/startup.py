@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
-from ingest.config import Overrides, Settings, load_settings, secret_values
+from ingest.config import Settings, load_settings, secret_values
 from ingest.errors import ConfigError, IngestError
 from ingest.logs import configure_logging, mask_secrets, register_secret
 from ingest.settings_table import ROWS
@@ -79,7 +79,7 @@ NO_CREDENTIALS = {
 
 def start(
     entry: str,
-    overrides: Overrides | None = None,
+    flags: Mapping[str, Any] | None = None,
     *,
     event: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
@@ -94,7 +94,7 @@ def start(
     env = os.environ if env is None else env
     for secret in secret_values(env):
         register_secret(secret)
-    settings = load_settings(overrides, env, event=event)
+    settings = load_settings(flags, env, event=event)
     configure_logging(json=json_logs, level=settings.log_level)
     if check is not None:
         check(settings)

@@ -5,14 +5,17 @@ Each test gets its own bucket, so tests never see each other's objects.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import boto3
 import pytest
 import structlog
 from moto.server import ThreadedMotoServer
+
+from tests.queue_kit import Queues, make_queues
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -85,9 +88,36 @@ def s3(aws_env: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def bucket(s3) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh bucket, deleted with what the test left in it (objects, open uploads)."""
     name = f"lake-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     yield name
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            if keys := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
+                s3.delete_objects(Bucket=name, Delete={"Objects": keys})
+        for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
+        s3.delete_bucket(Bucket=name)
+    except s3.exceptions.NoSuchBucket:
+        pass  # the test removed it itself
+
+
+@pytest.fixture
+def new_queues(aws_env: str) -> Iterator[Callable[..., Queues]]:
+    """``new_queues(max_receives=N, visibility_s=S)``: a queue and its dead-letter queue on
+    the test's endpoint; every queue made is deleted after the test."""
+    made: list[Queues] = []
+
+    def make(*, max_receives: int, visibility_s: int) -> Queues:
+        made.append(make_queues(aws_env, max_receives=max_receives, visibility_s=visibility_s))
+        return made[-1]
+
+    yield make
+    sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
+    for url in (u for q in made for u in (q.url, q.dead_letter_url)):
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
+            sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from typing import Any
 import boto3
 import orjson
 
-from ingest.standin import FAKE_TOKEN, free_port
+from ingest.standin import STANDIN_TOKEN, free_port
+from tests.helpers import eventually, run_cli, start_cli
 from tests.tmdb_fixtures import DATE
 
 
@@ -63,7 +63,7 @@ def env_for(standin_url: str, lake: str, queue_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
     env |= {
         "TMDB_BASE_URL": standin_url,
-        "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+        "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
         "INGEST_LAKE": lake,
         "INGEST_QUEUE_URL": queue_url,
         "PYTHONUNBUFFERED": "1",
@@ -88,13 +88,8 @@ async def enqueue(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]
 
 async def run_ingest(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
     """``python -m ingest --date DATE ARGS...``: its exit code and stderr."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--date", DATE.isoformat(), *args,
-        env=env, cwd=cwd, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    done = await run_cli("--date", DATE.isoformat(), *args, cwd=cwd, env=env)
+    return done.returncode, done.stderr
 
 
 @dataclass(slots=True)
@@ -136,15 +131,15 @@ async def start_worker(env: dict[str, str], cwd: Path, config: Path, n: int) -> 
     port = free_port()
     log = cwd / f"worker-{n}.log"
     with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workers", "--queue", "--port", str(port), "--config", str(config),
-            env=env, cwd=cwd, stdout=out, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+        args = ("--queue", "--port", str(port), "--config", str(config))
+        proc = await start_cli(
+            *args, module="workers", cwd=cwd, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT
+        )
     worker = Worker(proc, port, log)
-    for _ in range(600):
-        if worker.events("queue_consumer_started"):
-            return worker
-        if proc.returncode is not None:
-            raise AssertionError(f"worker exited {proc.returncode}: {log.read_text()[-2000:]}")
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"worker did not start: {log.read_text()[-2000:]}")
+
+    def started() -> bool:
+        assert proc.returncode is None, f"worker exited {proc.returncode}: {log.read_text()[-2000:]}"
+        return bool(worker.events("queue_consumer_started"))
+
+    await eventually(started, "the worker to start")
+    return worker

@@ -15,7 +15,7 @@ from ingest.csv.stage import ingest_file
 from ingest.lake import Lake
 from ingest.report import TmdbStats
 from ingest.runs import RunRequest, record_request
-from ingest.standin import Catalog, FakeTmdb
+from ingest.standin import Catalog, Standin
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from tests.tmdb_fixtures import DATE, FAST, settings_for
@@ -30,9 +30,9 @@ def small_catalog() -> Catalog:
     return Catalog.synthetic({WAR: 230, CRIME: 140}, seed=5)
 
 
-async def write_raw_zone(lake: Lake, catalog: Catalog, *, gone_ids: Collection[int] = ()) -> FakeTmdb:
+async def write_raw_zone(lake: Lake, catalog: Catalog, *, gone_ids: Collection[int] = ()) -> Standin:
     """Run both stages for ``DATE`` into ``lake``; return the stand-in (its counters)."""
-    fake = FakeTmdb(catalog, gone_ids=gone_ids)
+    fake = Standin(catalog, gone_ids=gone_ids)
     async with fake.serve() as url:
         settings = settings_for(url, lake.url, genres=("war", "crime"), collections=True)
         # What run_job records first: status holds the date to what it asked for.

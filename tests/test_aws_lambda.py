@@ -14,24 +14,16 @@ from typing import Any
 import boto3
 import orjson
 import pytest
-import structlog
 
 from ingest.aws_lambda import _token_cache, handler, plan_from_event
 from ingest.errors import ConfigError
-from ingest.standin import FAKE_TOKEN, Catalog, standin_process
+from ingest.standin import STANDIN_TOKEN, Catalog, standin_process
 from tests.helpers import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
 WAR, CRIME = 10752, 80
 SIZES = {CRIME: 120, WAR: 350}
 DATE = "2026-11-20"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """The handler configures structlog for the process (JSON, INFO): undo it for the next test."""
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +51,7 @@ def lambda_env(tmdb_url: str, s3_lake_url: str, tmp_path: Path, monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
     monkeypatch.setenv("TMDB_BASE_URL", tmdb_url)
-    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", STANDIN_TOKEN)
     for name in ("INGEST_CONFIG", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
         monkeypatch.delenv(name, raising=False)
     # A 6 s invocation stops starting batches with 3 s left: about three batches each.
@@ -100,9 +92,13 @@ def test_a_chain_of_invocations_writes_every_movie_exactly_once(
     for answer, _ in answers[:-1]:
         assert answer["status"] == "partial"
         assert answer["continue"] == {
-            "genres": ["war"], "movies": True, "collections": True, "date": DATE, "limit": None,
+            "genres": ["war"],
+            "movies": True,
+            "collections": True,
+            "date": DATE,
+            "limit": None,
             "refresh": "incremental",
-        }  # fmt: skip
+        }
     # Every invocation answered before its deadline.
     assert all(left_s > 0 for _, left_s in answers), [round(s, 2) for _, s in answers]
     assert answers[-1][0]["status"] == "done"
@@ -146,12 +142,11 @@ def test_the_token_comes_from_ssm_when_the_environment_has_none(
 ) -> None:
     ssm = boto3.client("ssm", endpoint_url=aws_env, region_name="us-east-1")
     name = f"/movies-lake/test-{bucket}"
-    ssm.put_parameter(Name=name, Value=FAKE_TOKEN, Type="SecureString")
+    ssm.put_parameter(Name=name, Value=STANDIN_TOKEN, Type="SecureString")
     monkeypatch.delenv("TMDB_READ_ACCESS_TOKEN")
     monkeypatch.setenv("TMDB_TOKEN_PARAMETER", name)
     _token_cache.clear()
-    answer = handler({"genres": ["war"], "collections": False, "limit": 5, "date": DATE},
-                     LambdaContext(30))  # fmt: skip
+    answer = handler({"genres": ["war"], "collections": False, "limit": 5, "date": DATE}, LambdaContext(30))
     assert answer["status"] == "done"
     assert len(_records(s3, bucket, "Raw/TMDB/JSON/Movies/")) == 5
 
@@ -217,8 +212,12 @@ def test_events_resolve_against_the_configuration(
 
 
 def test_a_scheduled_event_runs_the_configured_job_for_its_day(config_env: dict[str, str]) -> None:
-    event = {"source": "aws.events", "detail-type": "Scheduled Event",
-             "time": "2026-11-27T03:00:00Z", "detail": {}}  # fmt: skip
+    event = {
+        "source": "aws.events",
+        "detail-type": "Scheduled Event",
+        "time": "2026-11-27T03:00:00Z",
+        "detail": {},
+    }
     _, plan = plan_from_event(event, config_env)
     assert plan.date == dt.date(2026, 11, 27) and [g.slug for g in plan.genres] == ["crime", "war"]
 

@@ -21,7 +21,7 @@ from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, Catalog, FakeTmdb, Universe, standin_process
+from ingest.standin import DAY0, Catalog, Standin, Universe, standin_process
 from ingest.standin.catalog import DailyChange
 from ingest.status.survey import survey
 from ingest.stop import Stop
@@ -40,8 +40,8 @@ def universe(size: int = SIZE) -> Universe:
     return Universe(size, seed=7, adult_share=0.1, daily=DAILY)
 
 
-def fake(u: Universe, day: int = 0, **knobs: Any) -> FakeTmdb:
-    return FakeTmdb(Catalog.synthetic({}, seed=1), universe=u, day=day, **knobs)
+def fake(u: Universe, day: int = 0, **knobs: Any) -> Standin:
+    return Standin(Catalog.synthetic({}, seed=1), universe=u, day=day, **knobs)
 
 
 def catalogue_settings(url: str, lake: Lake, day: int, **job: Any) -> Settings:
@@ -255,26 +255,28 @@ def test_a_killed_run_resumed_lands_every_movie_exactly_once(
 
 def test_the_catalogue_settings_come_from_flags_env_file_and_event(tmp_path: Path) -> None:
     from ingest.aws_lambda import plan_from_event
-    from ingest.config import Overrides, load_settings
+    from ingest.config import load_settings
+    from tests.helpers import flags
 
     config = tmp_path / "config.toml"
     config.write_text(
         '[job]\ncatalogue = true\ninclude_adult = true\n[tmdb]\nexports_url = "http://files.test/p"\n'
     )
-    from_file = load_settings(Overrides(config=config), env={})
+    from_file = load_settings(flags(config=config), env={})
     assert (from_file.job.catalogue, from_file.job.include_adult) == (True, True)
     assert from_file.tmdb.exports_url == "http://files.test/p"
     assert load_settings(env={"TMDB_EXPORTS_URL": "http://e.test/x/"}).tmdb.exports_url == "http://e.test/x"
     assert load_settings(env={}).tmdb.exports_url == "http://files.tmdb.org/p/exports"
     # --catalogue is a selection: alone it fetches neither the configured genres nor the CSVs;
     # with --collections it takes the collection export's, not the genres' collections.
-    flagged = load_settings(Overrides(catalogue=True, collections=True), env={})
+    flagged = load_settings(flags(catalogue=True, collections=True), env={})
     assert (
         flagged.job.catalogue and flagged.job.collections and not flagged.job.genres and not flagged.job.csv
     )
     assert not flagged.job.include_adult
-    assert load_settings(Overrides(catalogue=True, include_adult=True), env={}).job.include_adult
-    settings, plan = plan_from_event({"catalogue": True, "include_adult": True, "date": "2026-11-20"}, {})
+    assert load_settings(flags(catalogue=True, include_adult=True), env={}).job.include_adult
+    event = {"catalogue": True, "include_adult": True, "date": "2026-11-20"}
+    settings, plan = plan_from_event(event, {"TMDB_READ_ACCESS_TOKEN": "t0ken"})
     assert settings.job.catalogue and settings.job.include_adult and not settings.job.genres
     assert plan.as_event()["catalogue"] is True
     with pytest.raises(ConfigError, match="TMDB_EXPORTS_URL must be an http"):

@@ -12,7 +12,7 @@ import pytest
 
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
-from ingest.standin import DAY0, Catalog, FakeTmdb, Universe
+from ingest.standin import DAY0, Catalog, Standin, Universe
 from ingest.tmdb.catalogue import missing
 from ingest.tmdb.catalogue_plan import load_plan
 from ingest.tmdb.cursor import read_cursor
@@ -42,7 +42,7 @@ async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
     queues = make_queues(aws_env, max_receives=6, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     # Slow answers: a batch takes long enough to be killed in its middle.
-    fake = FakeTmdb(Catalog.synthetic({}, seed=1), universe=u, latency_s=0.03)
+    fake = Standin(Catalog.synthetic({}, seed=1), universe=u, latency_s=0.03)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url) | {"TMDB_EXPORTS_URL": f"{url}/p/exports"}
         args = ("--catalogue", "--collections")

@@ -4,32 +4,26 @@ checks in one message shape; and the hard edges through the real processes
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from ingest.config import (
     DEFAULT_LAKE,
-    Job,
-    Overrides,
-    ServiceSettings,
-    Settings,
-    TmdbSettings,
     load_settings,
 )
 from ingest.errors import ConfigError
-from ingest.lake import UploadTuning
-from ingest.settings_table import MIB, ROWS, default
+from ingest.standin import free_port
+from tests.helpers import clean_env, eventually, flags, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,65 +39,47 @@ def toml(tmp_path: Path, text: str | bytes) -> Path:
 
 def test_precedence_flag_then_env_then_file_then_default(tmp_path: Path) -> None:
     cfg = toml(tmp_path, '[job]\nlake = "from-file"\n[tmdb]\nrate_per_s = 12\n[service]\nport = 8081\n')
-    assert load_settings(Overrides(config=cfg), env={}).lake == "from-file"
-    assert load_settings(Overrides(config=cfg), env={"INGEST_LAKE": "from-env"}).lake == "from-env"
+    assert load_settings(flags(config=cfg), env={}).lake == "from-file"
+    assert load_settings(flags(config=cfg), env={"INGEST_LAKE": "from-env"}).lake == "from-env"
     flagged = load_settings(
-        Overrides(config=cfg, lake="from-flag", rate_per_s=7), env={"INGEST_LAKE": "from-env"}
+        flags(config=cfg, lake="from-flag", rate_per_s=7), env={"INGEST_LAKE": "from-env"}
     )
     assert flagged.lake == "from-flag" and flagged.tmdb.rate_per_s == 7
-    assert load_settings(Overrides(config=cfg), env={}).tmdb.rate_per_s == 12
-    assert load_settings(Overrides(config=cfg), env={}).service.port == 8081
-    assert load_settings(Overrides(config=cfg), env={"INGEST_PORT": "9000"}).service.port == 9000
-    assert load_settings(Overrides(config=cfg, port="9100"), env={"INGEST_PORT": "9000"}).service.port == 9100
+    assert load_settings(flags(config=cfg), env={}).tmdb.rate_per_s == 12
+    assert load_settings(flags(config=cfg), env={}).service.port == 8081
+    assert load_settings(flags(config=cfg), env={"INGEST_PORT": "9000"}).service.port == 9000
+    assert load_settings(flags(config=cfg, port="9100"), env={"INGEST_PORT": "9000"}).service.port == 9100
 
 
 def test_built_in_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # no ./config.toml here
-    s = load_settings(Overrides(), env={})
+    s = load_settings(flags(), env={})
     assert s.lake == DEFAULT_LAKE and s.tmdb.rate_per_s == 40 and s.tmdb.concurrency == 20
     assert [g.slug for g in s.job.genres] == ["crime", "war"] and s.job.collections
 
 
-def test_the_dataclasses_defaults_are_the_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    loaded = load_settings(Overrides(), env={})
-    # What the code reads without any source equals what loading with no source gives.
-    assert Settings(date=loaded.date) == loaded
-    assert UploadTuning().part_size == default("upload.part_size_mib") * MIB
-    built: dict[str, TmdbSettings | Job | ServiceSettings | UploadTuning] = {
-        "tmdb": TmdbSettings(),
-        "job": Job(),
-        "service": ServiceSettings(),
-        "upload": UploadTuning(),
-    }
-    for r in ROWS:
-        section, _, name = r.name.partition(".")
-        if section in built and name in {f.name for f in fields(built[section])}:
-            assert getattr(built[section], name) == r.default_value(), r.name
-
-
 def test_selection_flags_replace_the_main_job(tmp_path: Path) -> None:
     cfg = toml(tmp_path, '[job]\ncsv = ["a.csv"]\ngenres = ["crime", "war"]\n')
-    main = load_settings(Overrides(config=cfg), env={})
+    main = load_settings(flags(config=cfg), env={})
     assert main.job.csv == (Path("a.csv"),) and main.job.movies
-    war = load_settings(Overrides(config=cfg, genres=("guerra",)), env={})
+    war = load_settings(flags(config=cfg, genres=("guerra",)), env={})
     assert war.job.csv == () and [g.slug for g in war.job.genres] == ["war"]
-    franchises = load_settings(Overrides(config=cfg, collections=True), env={})
+    franchises = load_settings(flags(config=cfg, collections=True), env={})
     assert not franchises.job.movies and franchises.job.collections
     assert [g.slug for g in franchises.job.genres] == ["crime", "war"]
-    twice = load_settings(Overrides(config=cfg, genres=("war", "10752", "Guerra")), env={})
+    twice = load_settings(flags(config=cfg, genres=("war", "10752", "Guerra")), env={})
     assert [g.slug for g in twice.job.genres] == ["war"]
 
 
 def test_secrets_come_from_the_environment_only_and_never_show(tmp_path: Path) -> None:
     s = load_settings(
-        Overrides(config=toml(tmp_path, "")),
+        flags(config=toml(tmp_path, "")),
         env={"TMDB_READ_ACCESS_TOKEN": "tok-123456", "TMDB_BASE_URL": "http://x/3/"},
     )
     assert s.tmdb.token == "tok-123456" and s.tmdb.base_url == "http://x"
     assert "tok-123456" not in repr(s)
     with pytest.raises(ConfigError, match=r"secrets never go in config\.toml"):
-        load_settings(Overrides(config=toml(tmp_path, '[tmdb]\napi_key = "k"\n')), env={})
+        load_settings(flags(config=toml(tmp_path, '[tmdb]\napi_key = "k"\n')), env={})
 
 
 @pytest.mark.parametrize(
@@ -134,55 +110,53 @@ def test_secrets_come_from_the_environment_only_and_never_show(tmp_path: Path) -
 def test_bad_values_say_what_where_and_how_to_fix(tmp_path: Path, text: str, message: str) -> None:
     path = toml(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
-        load_settings(Overrides(config=path), env={})
+        load_settings(flags(config=path), env={})
     assert message.format(path) in str(caught.value)
 
 
 @pytest.mark.parametrize(
-    ("overrides", "env", "message"),
+    ("said", "env", "message"),
     [
-        (Overrides(concurrency="2.9"), {}, "--concurrency must be a whole number between 1 and 100, got '2.9'"),
-        (Overrides(port="80808.7"), {}, "--port must be a whole number between 1 and 65,535"),
-        (Overrides(), {"INGEST_PORT": "99999"}, "INGEST_PORT must be a whole number between 1 and 65,535"),
-        (Overrides(), {"INGEST_LAMBDA_RESERVE_S": "soon"}, "INGEST_LAMBDA_RESERVE_S must be a number of seconds"),
-        (Overrides(), {"INGEST_LAKE": ""}, "INGEST_LAKE must be s3://bucket[/prefix] or a local directory, got an empty value"),
-        (Overrides(), {"INGEST_LOG_LEVEL": "loud"}, "INGEST_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
-        (Overrides(rate_per_s="nan"), {}, "--rate must be a number of requests per second"),
-        (Overrides(date="2026-02-30"), {}, "--date must be a date YYYY-MM-DD between 1900-01-01 and"),
-        (Overrides(genres=("²",)), {}, "--genre names an unknown genre '²'"),
-        (Overrides(genres=(True,)), {}, "--genre names an unknown genre True"),
+        (flags(concurrency="2.9"), {}, "--concurrency must be a whole number between 1 and 100, got '2.9'"),
+        (flags(port="80808.7"), {}, "--port must be a whole number between 1 and 65,535"),
+        (flags(), {"INGEST_PORT": "99999"}, "INGEST_PORT must be a whole number between 1 and 65,535"),
+        (flags(), {"INGEST_LAMBDA_RESERVE_S": "soon"}, "INGEST_LAMBDA_RESERVE_S must be a number of seconds"),
+        (flags(), {"INGEST_LAKE": ""}, "INGEST_LAKE must be s3://bucket[/prefix] or a local directory, got an empty value"),
+        (flags(), {"INGEST_LOG_LEVEL": "loud"}, "INGEST_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
+        (flags(rate_per_s="nan"), {}, "--rate must be a number of requests per second"),
+        (flags(date="2026-02-30"), {}, "--date must be a date YYYY-MM-DD between 1900-01-01 and"),
+        (flags(genres=("²",)), {}, "--genre names an unknown genre '²'"),
+        (flags(genres=(True,)), {}, "--genre names an unknown genre True"),
     ],
 )  # fmt: skip
 def test_flags_and_variables_are_checked_by_the_same_rows(
-    tmp_path: Path, overrides: Overrides, env: dict[str, str], message: str
+    tmp_path: Path, said: dict[str, Any], env: dict[str, str], message: str
 ) -> None:
     cfg = toml(tmp_path, "")
     with pytest.raises(ConfigError) as caught:
-        load_settings(replace(overrides, config=cfg), env=env)
+        load_settings({**said, "run.config": cfg}, env=env)
     assert message in str(caught.value)
 
 
 def test_the_date_is_bounded_to_what_a_partition_can_mean(tmp_path: Path) -> None:
     cfg = toml(tmp_path, "")
     today = dt.datetime.now(dt.UTC).date()
-    assert load_settings(Overrides(config=cfg, date="1900-01-01"), env={}).date == dt.date(1900, 1, 1)
-    assert load_settings(Overrides(config=cfg, date=str(today + dt.timedelta(days=30))), env={}).date > today
+    assert load_settings(flags(config=cfg, date="1900-01-01"), env={}).date == dt.date(1900, 1, 1)
+    assert load_settings(flags(config=cfg, date=str(today + dt.timedelta(days=30))), env={}).date > today
     for text in ("0001-01-01", "9999-12-31", "1899-12-31"):
         with pytest.raises(ConfigError, match=r"between 1900-01-01 and .*a year from today"):
-            load_settings(Overrides(config=cfg, date=text), env={})
+            load_settings(flags(config=cfg, date=text), env={})
 
 
 def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        load_settings(Overrides(config=tmp_path / "absent.toml"), env={})
+        load_settings(flags(config=tmp_path / "absent.toml"), env={})
 
 
 def test_the_lambda_reserve_comes_from_the_environment_over_the_file(tmp_path: Path) -> None:
     cfg = toml(tmp_path, "[lambda]\nreserve_s = 30\n")
-    assert load_settings(Overrides(config=cfg), env={}).lambda_reserve_s == 30
-    assert (
-        load_settings(Overrides(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "4.5"}).lambda_reserve_s == 4.5
-    )
+    assert load_settings(flags(config=cfg), env={}).lambda_reserve_s == 30
+    assert load_settings(flags(config=cfg), env={"INGEST_LAMBDA_RESERVE_S": "4.5"}).lambda_reserve_s == 4.5
 
 
 # The real processes ---------------------------------------------------------------------
@@ -191,10 +165,7 @@ def test_the_lambda_reserve_comes_from_the_environment_over_the_file(tmp_path: P
 def run(
     tmp_path: Path, *args: str, module: str = "ingest", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    clean |= {"PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=clean,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    return asyncio.run(run_cli(*args, cwd=tmp_path, module=module, env=clean_env(**(env or {}))))
 
 
 def refused(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
@@ -270,8 +241,16 @@ def test_userinfo_in_the_base_url_is_never_printed(tmp_path: Path) -> None:
 
     # A failure that names the URL: the exit line goes through the same masking as logs.
     toml(tmp_path, "[tmdb]\nmax_attempts = 1\nconnect_timeout_s = 1\n")
-    result = run(tmp_path, "--genre", "war", "--limit", "1", "--lake", str(tmp_path / "lake"),
-                 env=TOKEN | {"TMDB_BASE_URL": f"http://user:{key}@127.0.0.1:9"})  # fmt: skip
+    result = run(
+        tmp_path,
+        "--genre",
+        "war",
+        "--limit",
+        "1",
+        "--lake",
+        str(tmp_path / "lake"),
+        env=TOKEN | {"TMDB_BASE_URL": f"http://user:{key}@127.0.0.1:9"},
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     assert key not in result.stdout + result.stderr
 
@@ -298,31 +277,25 @@ def test_the_summary_reports_throughput_only_over_uploaded_files(tmp_path: Path)
     assert again["csv_files_skipped"] == 1 and again["csv_bytes"] == 0 and again["csv_mb_per_s"] is None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_the_service_listens_on_the_port_flag_over_the_file(tmp_path: Path) -> None:
-    flag_port, file_port = _free_port(), _free_port()
+    flag_port, file_port = free_port(), free_port()
     toml(tmp_path, f'[service]\nhost = "127.0.0.1"\nport = {file_port}\n')
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "workers", "--port", str(flag_port)], cwd=tmp_path,
-                            env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workers", "--port", str(flag_port)],
+        cwd=tmp_path,
+        env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def healthy() -> bool:
+        assert proc.poll() is None, "the service exited"
+        with urllib.request.urlopen(f"http://127.0.0.1:{flag_port}/healthz", timeout=5) as resp:
+            return bool(resp.status == 200)
+
     try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{flag_port}/healthz", timeout=5) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, "the service exited"
-                time.sleep(0.05)  # polling a port that is not open yet
-        else:
-            raise AssertionError("the service never listened on the --port given")
+        assert asyncio.run(eventually(healthy, "the service on the --port given"))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

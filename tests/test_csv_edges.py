@@ -4,18 +4,19 @@ lake or a bad file name, and the manifest's history across reruns."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from tests.test_csv_stage import DATE, KEY, MIB, ROOT, make_csv
+from tests import helpers
+from tests.test_csv_stage import DATE, KEY, MIB, make_csv
 
 SHA_SIDE_FILE = f"_ingest/objects/{KEY}.sha256"
 MANIFEST = "_ingest/2026/11/28/csv/movies.csv.manifest.json"
@@ -53,13 +54,9 @@ def run_cli(tmp_path: Path, *args: str, code: str | None = None) -> subprocess.C
     config = tmp_path / "config.toml"
     if not config.exists():
         config.write_text("[upload]\npart_size_mib = 5\nparts_in_flight = 3\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    head = ["-c", code] if code else ["-m", "ingest"]
-    return subprocess.run(
-        [sys.executable, *head, "--config", str(config), "--date", DATE, *args],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
+    return asyncio.run(
+        helpers.run_cli("--config", str(config), "--date", DATE, *args, cwd=tmp_path, code=code)
+    )
 
 
 def last_line(proc: subprocess.CompletedProcess[str]) -> str:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ingest.config import Overrides, Settings, load_settings
+from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError
 from ingest.job import run_job
 from ingest.lake.s3 import part_size_for
+from tests import helpers
+from tests.helpers import flags
 from tests.s3_faults import Fault, faulty_s3, is_part
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def make_csv(path: Path, min_bytes: int, *, source: Path = ROOT / "data" / "movi
 def settings_for(tmp_path: Path, lake: str, *files: Path, part_mib: int = 5) -> Settings:
     config = tmp_path / "config.toml"
     config.write_text(f"[upload]\npart_size_mib = {part_mib}\nparts_in_flight = 3\n")
-    return load_settings(Overrides(config=config, lake=lake, date=DATE, csv=tuple(str(f) for f in files)))
+    return load_settings(flags(config=config, lake=lake, date=DATE, csv=tuple(str(f) for f in files)))
 
 
 def sha(data: bytes) -> str:
@@ -162,14 +164,7 @@ async def test_local_lake_gets_the_same_keys(tmp_path: Path) -> None:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingest", *args],
-        capture_output=True,
-        text=True,
-        env=env or dict(os.environ),
-        cwd=cwd,
-        timeout=120,
-    )
+    return asyncio.run(helpers.run_cli(*args, cwd=cwd, env=env or dict(os.environ)))
 
 
 def bad_input(folder: Path, case: str) -> Path:
@@ -218,7 +213,7 @@ def test_cli_uploads_to_s3_and_reruns_skip(
     second = run_cli(*args, env=subprocess_env)
     assert second.returncode == 0
     assert second.stderr.count('"csv_skipped"') == 2
-    assert '"files_skipped":2' in second.stderr
+    assert '"csv_files_skipped":2' in second.stderr
 
 
 def test_missing_bucket_is_a_usage_error(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
@@ -236,5 +231,5 @@ def test_part_size_grows_past_10000_parts() -> None:
 
 
 def test_default_date_is_today_utc(tmp_path: Path) -> None:
-    settings = load_settings(Overrides(lake=str(tmp_path)), env={})
+    settings = load_settings(flags(lake=str(tmp_path)), env={})
     assert settings.date == dt.datetime.now(dt.UTC).date()

@@ -24,6 +24,7 @@ the init script creates. The linters are ``scripts/check_deploy.py``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -31,7 +32,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,7 +45,7 @@ import yaml
 import ingest.aws_lambda
 from ingest.standin import StandinProcess, free_port, standin_process
 from scripts.check_deploy import load_template, state_machine
-from tests.helpers import LambdaContext
+from tests.helpers import LambdaContext, eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"crime": 60, "war": 40}
@@ -240,11 +240,11 @@ def test_the_compose_one_shot_service_fills_the_lake(
 def _poll(
     what: str, probe: Callable[[], bool], worker: subprocess.Popen[bytes], timeout_s: float = 120
 ) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not probe():
+    def alive_and_true() -> bool:
         assert worker.poll() is None, f"the worker exited {worker.returncode} before {what}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+        return probe()
+
+    asyncio.run(eventually(alive_and_true, what, within_s=timeout_s, every_s=0.2))
 
 
 def _metrics_count_a_run(url: str) -> bool:

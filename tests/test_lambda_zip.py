@@ -52,10 +52,17 @@ def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the zip with the project's one command (about 25 s), then unpack it."""
     out = tmp_path_factory.mktemp("zip") / "lambda.zip"
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_lambda_zip.py"), "--out", str(out),
-         "--cache-dir", str(ROOT / "build" / "pip-cache")],
-        check=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_lambda_zip.py"),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(ROOT / "build" / "pip-cache"),
+        ],
+        check=True,
+        timeout=600,
+    )
     target = tmp_path_factory.mktemp("task")
     with zipfile.ZipFile(out) as zf:
         zf.extractall(target)
@@ -96,8 +103,11 @@ def test_bad_event_fails_clearly_inside_the_zip(unpacked: Path) -> None:
     )
     result = subprocess.run(
         [PYTHON, "-I", "-S", "-c", code, str(unpacked)],
-        cwd=unpacked, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=unpacked,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "ConfigError: unknown tipo 'comedia'" in result.stderr
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,8 +14,9 @@ import pytest
 
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from ingest.tmdb.plan import load_plan
+from tests.helpers import clean_env, run_cli
 from tests.tmdb_fixtures import DATE, lake_files, records
 
 WAR = 10752
@@ -39,33 +39,13 @@ async def test_create_is_won_by_exactly_one_of_many(tmp_path: Path) -> None:
 
 
 def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN, "PYTHONUNBUFFERED": "1"}
-    return env
+    return clean_env(TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN, PYTHONUNBUFFERED="1")
 
 
 async def _run(lake: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ingest",
-        "--genre",
-        "war",
-        "--collections",
-        "--lake",
-        lake,
-        "--date",
-        DATE.isoformat(),
-        "--rate",
-        "1000",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    args = ("--genre", "war", "--collections", "--lake", lake, "--date", DATE.isoformat(), "--rate", "1000")
+    done = await run_cli(*args, cwd=cwd, env=env)
+    return done.returncode, done.stderr
 
 
 async def _check_one_plan(lake_url: str, catalog: Catalog) -> None:
@@ -86,7 +66,7 @@ async def test_two_runs_started_together_share_one_plan(
     tmp_path: Path, catalog: Catalog, home: str, request: pytest.FixtureRequest
 ) -> None:
     # Latency on every answer: both runs are still discovering when the first one plans.
-    fake = FakeTmdb(catalog, latency_s=0.01)
+    fake = Standin(catalog, latency_s=0.01)
     adopted = 0
     async with fake.serve() as url:
         env = _env(url)

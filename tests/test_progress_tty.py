@@ -10,11 +10,11 @@ import io
 import os
 import pty
 import re
-import sys
 from pathlib import Path
 
 from ingest.progress import Progress
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin
+from tests.helpers import start_cli
 from tests.test_csv_stage import DATE, ROOT, make_csv
 
 WAR = 10752
@@ -44,7 +44,7 @@ def screen_lines(raw: bytes) -> list[str]:
 async def run_on_a_pty(tmp_path: Path, tmdb_url: str, *args: str) -> tuple[int, bytes]:
     """Run the CLI with stderr on a new pseudo-terminal; return its exit code and output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
+    env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
     env |= {"PYTHONPATH": str(ROOT), "COLUMNS": "160"}
     parent, child = pty.openpty()
     loop = asyncio.get_running_loop()
@@ -66,11 +66,18 @@ async def run_on_a_pty(tmp_path: Path, tmdb_url: str, *args: str) -> tuple[int, 
 
     loop.add_reader(parent, readable)
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", "--lake", str(tmp_path / "lake"), "--date", DATE, *args,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=child,
-            env=env, cwd=tmp_path,
-        )  # fmt: skip
+        lake = str(tmp_path / "lake")
+        proc = await start_cli(
+            "--lake",
+            lake,
+            "--date",
+            DATE,
+            *args,
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=child,
+        )
         os.close(child)
         await asyncio.wait_for(closed.wait(), 120)
         rc = await proc.wait()
@@ -83,7 +90,7 @@ async def run_on_a_pty(tmp_path: Path, tmdb_url: str, *args: str) -> tuple[int, 
 async def test_log_lines_never_share_a_line_with_the_progress_bar(tmp_path: Path) -> None:
     catalog = Catalog.synthetic({WAR: 450}, seed=3)
     movies = make_csv(tmp_path / "movies.csv", 300_000)
-    async with FakeTmdb(catalog).serve() as url:
+    async with Standin(catalog).serve() as url:
         rc, raw = await run_on_a_pty(tmp_path, url, "--csv", str(movies), "--genre", "war", "--rate", "500")
     lines = screen_lines(raw)
     assert rc == 0, "\n".join(lines[-20:])

@@ -9,10 +9,9 @@ finish, and says so in the logs and /metrics.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boto3
@@ -26,19 +25,18 @@ from ingest.lake.keys import Kind
 from ingest.queue.messages import BatchMessage
 from ingest.queue.work import claim_key, claim_state
 from ingest.report import TmdbStats
-from ingest.standin import Catalog, FakeTmdb
+from ingest.standin import Catalog, Standin
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.cursor import cursor_key, read_cursor
 from ingest.tmdb.plan import load_plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
-from tests.helpers import delete_from_lake
+from tests.helpers import delete_from_lake, eventually
 from tests.queue_kit import (
     Queues,
     Worker,
     enqueue,
     env_for,
-    make_queues,
     queue_depth,
     receive_all,
     run_ingest,
@@ -72,21 +70,21 @@ def big_catalog() -> Catalog:
 
 async def _wait_until_whole(lake: Lake, endpoint: str, queues: Queues, workers: Sequence[Worker]) -> None:
     """Poll until both of the genre's datasets are whole in the lake and the queue is empty."""
-    for _ in range(3000):
+
+    async def whole() -> bool:
         for w in workers:
             assert w.proc.returncode is None, w.log.read_text()[-3000:]
         movies = await load_plan(lake, DATE, Kind.MOVIES, "war")
         colls = await load_plan(lake, DATE, Kind.COLLECTIONS, "war")
-        if (
+        return (
             movies is not None
             and colls is not None
             and not await missing_batches(lake, movies, len(movies.ids))
             and not await missing_batches(lake, colls, len(colls.ids))
             and queue_depth(endpoint, queues.url) == 0
-        ):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the workers did not finish")
+        )
+
+    await eventually(whole, "the workers to finish", within_s=300, every_s=0.1)
 
 
 async def _assert_every_record_once(lake: Lake, catalog: Catalog) -> None:
@@ -104,12 +102,12 @@ async def test_enqueue_without_a_queue_is_exit_2(tmp_path: Path, aws_env: str, s
 
 
 async def test_three_workers_land_every_movie_and_collection_once(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, big_catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, big_catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
     catalog = big_catalog
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
-    fake = FakeTmdb(catalog, latency_s=0.005)
+    fake = Standin(catalog, latency_s=0.005)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         rc, err = await enqueue(env, tmp_path, "--genre", "war", "--collections")
@@ -141,21 +139,18 @@ async def test_three_workers_land_every_movie_and_collection_once(
 
 
 async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=5, visibility_s=2)
+    queues = new_queues(max_receives=5, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     # Slow answers: a batch takes long enough to be killed in its middle.
-    fake = FakeTmdb(catalog, latency_s=0.05)
+    fake = Standin(catalog, latency_s=0.05)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         rc, err = await enqueue(env, tmp_path, "--genre", "war", "--collections")
         assert rc == 0, err[-2000:]
         victim = await start_worker(env, tmp_path, config, 0)
-        for _ in range(3000):
-            if fake.counters.requests["movie"] >= 50:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: fake.counters.requests["movie"] >= 50, "50 movie requests")
         assert victim.metrics()["ingest_queue_batches_in_flight"] >= 1
         assert not await lake.list(f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}/")
         victim.proc.kill()
@@ -172,16 +167,16 @@ async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
 
 
 async def test_collections_claimed_by_a_worker_that_died_are_sent_when_its_message_comes_back(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
     """A worker landed the genre's last movie batch, claimed its collections and died
     before sending them (and before deleting its message). Its message comes back with
     the batch already done: the worker that takes it sends the collections in its place."""
-    queues = make_queues(aws_env, max_receives=5, visibility_s=2)
+    queues = new_queues(max_receives=5, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     movies_only = tmp_path / "movies-only.toml"
     movies_only.write_text("[job]\ncollections = false\n")
-    fake = FakeTmdb(catalog, latency_s=0.005)
+    fake = Standin(catalog, latency_s=0.005)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         # The state the dead worker left: every movie batch in the lake...
@@ -235,12 +230,12 @@ def test_a_claim_is_pending_while_its_worker_may_still_be_sending() -> None:
 
 
 async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=2, visibility_s=2)
+    queues = new_queues(max_receives=2, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2, max_attempts=2)
     async with open_lake(s3_lake_url) as lake:
-        fake = FakeTmdb(catalog)
+        fake = Standin(catalog)
         async with fake.serve() as url:
             env = env_for(url, s3_lake_url, queues.url)
             rc, err = await enqueue(env, tmp_path, "--genre", "war")
@@ -251,12 +246,15 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
             # A few of its movies answer 503 whatever the retries: the batch can never be written.
             fake.broken_ids = set(broken_batch.ids[:5])
             workers = [await start_worker(env, tmp_path, config, n) for n in range(2)]
+
+            async def only_the_broken_batch_left() -> bool:
+                left = await missing_batches(lake, plan, len(plan.ids))
+                return [b.number for b in left] == [5] and queue_depth(aws_env, queues.url) == 0
+
             try:
-                for _ in range(3000):
-                    left = await missing_batches(lake, plan, len(plan.ids))
-                    if [b.number for b in left] == [5] and queue_depth(aws_env, queues.url) == 0:
-                        break
-                    await asyncio.sleep(0.1)
+                await eventually(
+                    only_the_broken_batch_left, "batch 5 dead-lettered", within_s=300, every_s=0.1
+                )
                 metrics = [w.metrics() for w in workers]
             finally:
                 codes = [await w.terminate() for w in workers]
@@ -272,20 +270,17 @@ async def test_a_batch_that_always_fails_is_dead_lettered_and_the_rest_finish(
 
 
 async def test_sigterm_finishes_the_batches_in_flight_and_leaves_the_rest_queued(
-    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog
+    tmp_path: Path, aws_env: str, s3_lake_url: str, catalog: Catalog, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
-    fake = FakeTmdb(catalog, latency_s=0.05)
+    fake = Standin(catalog, latency_s=0.05)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         env = env_for(url, s3_lake_url, queues.url)
         rc, err = await enqueue(env, tmp_path, "--genre", "war")
         assert rc == 0, err[-2000:]
         worker = await start_worker(env, tmp_path, config, 0)
-        for _ in range(3000):
-            if fake.counters.requests["movie"] >= 30:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: fake.counters.requests["movie"] >= 30, "30 movie requests")
         assert not await lake.list(f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}/")
         assert await worker.terminate() == 0
         plan = await load_plan(lake, DATE, Kind.MOVIES, "war")

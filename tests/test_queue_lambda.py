@@ -13,7 +13,7 @@ from ingest.aws_lambda import handler
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.queue.messages import BatchMessage
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from ingest.tmdb.plan import Plan, create_plan, missing_batches
 from tests.helpers import LambdaContext
 from tests.tmdb_fixtures import DATE, lake_files, records
@@ -48,7 +48,7 @@ def _lambda_env(monkeypatch: pytest.MonkeyPatch, folder: Path, lake_url: str, co
     (folder / "config.toml").write_text(config)
     monkeypatch.chdir(folder)
     monkeypatch.setenv("INGEST_LAKE", lake_url)
-    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", STANDIN_TOKEN)
     for name in ("INGEST_CONFIG", "INGEST_QUEUE_URL", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
         monkeypatch.delenv(name, raising=False)
 
@@ -62,7 +62,7 @@ async def test_an_sqs_event_answers_with_exactly_the_failed_batch(
         plan, event = await _plan_and_event(lake, ids)
         batches = plan.batches(len(ids))
         # Every movie of the second batch answers 503, whatever the retries.
-        fake = FakeTmdb(catalog, broken_ids=batches[1].ids)
+        fake = Standin(catalog, broken_ids=batches[1].ids)
         _lambda_env(monkeypatch, tmp_path, s3_lake_url, "[tmdb]\nrate_per_s = 1000\nmax_attempts = 2\n")
         async with fake.serve() as url:
             monkeypatch.setenv("TMDB_BASE_URL", url)
@@ -85,7 +85,7 @@ async def test_batches_still_running_near_the_deadline_are_cut_and_answered_as_f
         plan, event = await _plan_and_event(lake, ids)
         batches = plan.batches(len(ids))
         # 100 movies at 2 in flight and 1 s each: 50 s a batch, against 6 s of invocation.
-        fake = FakeTmdb(catalog, latency_s=1.0)
+        fake = Standin(catalog, latency_s=1.0)
         config = "[tmdb]\nrate_per_s = 1000\nconcurrency = 2\n[lambda]\nreserve_s = 2\n"
         _lambda_env(monkeypatch, tmp_path, s3_lake_url, config)
         async with fake.serve() as url:

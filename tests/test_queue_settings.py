@@ -3,39 +3,39 @@ do to the TMDB budget, and the exit-2 lines of a queue mode without a queue."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ingest.config import Overrides, load_settings
+from ingest.config import load_settings
 from ingest.errors import ConfigError
 from ingest.queue.messages import BatchMessage
+from tests.helpers import flags, run_cli
 
 
 def test_the_queue_url_comes_from_the_environment_over_the_file(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[queue]\nurl = "http://file/1/q"\nbatches_in_flight = 2\n[service]\nqueue = true\n')
-    from_file = load_settings(Overrides(config=cfg), env={})
+    from_file = load_settings(flags(config=cfg), env={})
     assert from_file.queue.url == "http://file/1/q" and from_file.queue.batches_in_flight == 2
     assert from_file.service.queue
-    assert load_settings(Overrides(config=cfg), env={"INGEST_QUEUE_URL": "http://env/1/q"}).queue.url == (
+    assert load_settings(flags(config=cfg), env={"INGEST_QUEUE_URL": "http://env/1/q"}).queue.url == (
         "http://env/1/q"
     )
-    assert load_settings(Overrides(enqueue=True), env={}).job.enqueue
+    assert load_settings(flags(enqueue=True), env={}).job.enqueue
 
 
 def test_egress_workers_split_the_per_ip_budget(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[tmdb]\nrate_per_s = 40\nconcurrency = 20\negress_workers = 4\n")
-    tmdb = load_settings(Overrides(config=cfg), env={}).tmdb
+    tmdb = load_settings(flags(config=cfg), env={}).tmdb
     # 40 / 4, less the 1.1 requests of burst room each limiter has: four limiters lined up
     # can never pass 40 in a second.
     assert (round(tmdb.rate_per_s, 6), tmdb.concurrency) == (8.9, 5)
     assert 4 * (tmdb.rate_per_s + 1.1) <= 40 + 1e-9
-    alone = load_settings(Overrides(config=cfg), env={"TMDB_EGRESS_WORKERS": "1"}).tmdb
+    alone = load_settings(flags(config=cfg), env={"TMDB_EGRESS_WORKERS": "1"}).tmdb
     assert (alone.rate_per_s, alone.concurrency) == (40.0, 20)
 
 
@@ -51,7 +51,7 @@ def test_bad_queue_values_say_which_and_how(tmp_path: Path, raw: str, message: s
     cfg = tmp_path / "c.toml"
     cfg.write_text(raw)
     with pytest.raises(ConfigError, match="must be a whole number") as caught:
-        load_settings(Overrides(config=cfg), env={})
+        load_settings(flags(config=cfg), env={})
     assert message in str(caught.value)
 
 
@@ -65,13 +65,7 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     [["ingest", "--genre", "war", "--enqueue"], ["workers", "--queue"]],
 )
 def test_a_queue_mode_without_a_queue_is_one_exit_2_line(tmp_path: Path, command: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=tmp_path,
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    done = asyncio.run(run_cli(*command[1:], module=command[0], cwd=tmp_path, env=_clean_env(tmp_path)))
     assert done.returncode == 2, done.stderr
     assert (
         done.stderr.count("\n") == 1 and "INGEST_QUEUE_URL" in done.stderr and "Traceback" not in done.stderr

@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,11 +22,11 @@ from ingest.aws_lambda import handler
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port, standin_process
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, standin_process
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import cursor_key
-from tests.helpers import LambdaContext, kill_once_written
+from tests.helpers import LambdaContext, clean_env, eventually, kill_once_written, start_cli
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 
 WAR = 10752
@@ -62,17 +60,12 @@ def cursor_date(lake: Path, kind: Kind = Kind.MOVIES) -> str:
 
 
 def _env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    return env | {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN, "PYTHONUNBUFFERED": "1"}
+    return clean_env(TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN, PYTHONUNBUFFERED="1")
 
 
 async def _start(lake: Path, url: str, *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--lake", str(lake), "--date", day(1).isoformat(),
-        "--genre", "war", *args,
-        env=_env(url), cwd=lake.parent,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    args = ("--lake", str(lake), "--date", day(1).isoformat(), "--genre", "war", *args)
+    return await start_cli(*args, cwd=lake.parent, env=_env(url), stdout=asyncio.subprocess.DEVNULL)
 
 
 async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the_cursor(
@@ -82,7 +75,7 @@ async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the
     day1 = day0.at_day(1)
     lake_dir = tmp_path / "lake"
     folder = lake_dir / f"Raw/TMDB/JSON/Movies/{day(1):%Y/%m/%d}"
-    fake = FakeTmdb(day0, latency_s=0.02)
+    fake = Standin(day0, latency_s=0.02)
     args = ("--concurrency", "4", "--rate", "300")
     async with fake.serve() as url:
         async with open_lake(str(lake_dir)) as lake:
@@ -139,9 +132,16 @@ def _fresh_logging() -> Iterator[None]:
 
 
 def _records(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for o in p.get("Contents", ())]  # fmt: skip
-    return [orjson.loads(line) for k in sorted(keys) for line in s3.get_object(Bucket=bucket, Key=k)["Body"].read().splitlines()]  # fmt: skip
+    keys = [
+        o["Key"]
+        for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in p.get("Contents", ())
+    ]
+    return [
+        orjson.loads(line)
+        for k in sorted(keys)
+        for line in s3.get_object(Bucket=bucket, Key=k)["Body"].read().splitlines()
+    ]
 
 
 def test_a_lambda_chain_runs_incremental_by_default_and_pins_it(
@@ -158,7 +158,7 @@ def test_a_lambda_chain_runs_incremental_by_default_and_pins_it(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_LAKE", s3_lake_url)
     monkeypatch.setenv("TMDB_BASE_URL", churning_standin.url)
-    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", STANDIN_TOKEN)
     monkeypatch.setenv("INGEST_LAMBDA_RESERVE_S", "3")
     for name in ("INGEST_CONFIG", "TMDB_API_KEY", "TMDB_TOKEN_PARAMETER"):
         monkeypatch.delenv(name, raising=False)
@@ -237,10 +237,10 @@ def test_the_services_scheduled_run_is_incremental(tmp_path: Path) -> None:
 
 
 def _wait_for_event(log: Path, name: str, timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def event() -> dict[str, Any] | None:
         for line in log.read_bytes().splitlines():
-            if line.startswith(b"{") and (event := orjson.loads(line)).get("event") == name:
-                return dict(event)
-        time.sleep(0.1)
-    raise AssertionError(f"no {name} in {log.read_text()[-2000:]}")
+            if line.startswith(b"{") and (found := orjson.loads(line)).get("event") == name:
+                return dict(found)
+        return None
+
+    return asyncio.run(eventually(event, f"{name} in {log}", within_s=timeout_s, every_s=0.1))

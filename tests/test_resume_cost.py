@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from tests.helpers import kill_once_written
 from tests.tmdb_fixtures import DATE, dir_records
 
@@ -31,11 +31,11 @@ async def _ingest(env: dict[str, str], lake: Path) -> asyncio.subprocess.Process
 async def test_a_killed_crawl_refetches_at_most_two_batches(files: int, tmp_path: Path) -> None:
     catalog = Catalog.synthetic({CRIME: 1500}, seed=3)
     # Slow enough that a kill lands mid-run, wherever it is asked to.
-    fake = FakeTmdb(catalog, latency_s=0.01)
+    fake = Standin(catalog, latency_s=0.01)
     lake = tmp_path / "lake"
     async with fake.serve() as url:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN}
+        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
         folder = lake / tmdb_prefix(Kind.MOVIES, DATE)
         await kill_once_written(await _ingest(env, lake), folder, "crime-*.json", files)
         first = set(fake.counters.movie_requests)

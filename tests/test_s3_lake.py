@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import socket
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ from ingest.errors import InputError, RetryableError
 from ingest.lake import Lake, UploadTuning, open_lake
 from ingest.lake import s3 as s3_module
 from ingest.retry import Backoff
+from ingest.standin import free_port
+from tests.helpers import run_cli
 from tests.s3_faults import Fault, faulty_s3, is_part
 
 MIB = 1024 * 1024
@@ -161,29 +161,14 @@ async def test_a_small_file_changed_since_it_was_hashed_is_not_put(
 
 
 async def _ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ingest",
-        "--date",
-        "2026-11-28",
-        *args,
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await asyncio.wait_for(proc.communicate(), PROMPTLY_S)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    done = await run_cli("--date", "2026-11-28", *args, cwd=tmp_path, env=env, timeout_s=PROMPTLY_S)
+    return done.returncode, done.stderr
 
 
 async def test_an_s3_endpoint_that_cannot_be_reached_is_a_setting(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     env = {**subprocess_env, "AWS_ENDPOINT_URL": endpoint}
     src = _csv(tmp_path / "movies.csv", 1000)
     rc, err = await _ingest(tmp_path, env, "--csv", str(src), "--lake", "s3://some-bucket")

@@ -5,10 +5,10 @@ HTTP and signals between them. Also its schedule and its metrics page, directly.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import json
-import os
 import re
 import signal
 import subprocess
@@ -25,7 +25,8 @@ import pytest
 
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
-from ingest.standin import FAKE_TOKEN, Catalog, free_port, standin_process
+from ingest.standin import STANDIN_TOKEN, Catalog, free_port, standin_process
+from tests.helpers import clean_env, eventually, run_cli
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
@@ -43,15 +44,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def _wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if value := probe():
-                return value
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return asyncio.run(eventually(probe, what, within_s=timeout_s, every_s=0.1))
 
 
 def _page_with(svc: Service, text: str) -> str | None:
@@ -90,14 +83,20 @@ class Service:
         )
         (home / "data").mkdir(exist_ok=True)
         (home / "data" / "films.csv").write_bytes(CSV)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
-                "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        env = clean_env(
+            TMDB_BASE_URL=tmdb_url,
+            TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN,
+            PYTHONPATH=str(ROOT),
+            PYTHONUNBUFFERED="1",
+        )
         self.log = (home / "service.log").open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers"], cwd=home, env=env,
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [sys.executable, "-m", "workers"],
+            cwd=home,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def get(self, path: str) -> tuple[int, str]:
         return _get(self.url + path)
@@ -146,8 +145,11 @@ def test_a_scheduled_run_is_served_counted_and_the_service_stays_up(
     service: Callable[..., Service], fake_tmdb: Callable[..., str], tmp_path: Path
 ) -> None:
     url = fake_tmdb("--war", "150")
-    svc = service('[job]\nlake = "lake"\ncsv = ["data/films.csv"]\ngenres = ["war"]\n'
-                  "collections = false\n[tmdb]\nrate_per_s = 300\n", url)  # fmt: skip
+    svc = service(
+        '[job]\nlake = "lake"\ncsv = ["data/films.csv"]\ngenres = ["war"]\n'
+        "collections = false\n[tmdb]\nrate_per_s = 300\n",
+        url,
+    )
     status, body = _wait_for("/healthz", lambda: svc.get("/healthz"))
     assert status == 200 and json.loads(body)["status"] == "ok"
 
@@ -178,7 +180,7 @@ def test_a_scheduled_run_is_served_counted_and_the_service_stays_up(
     assert stopped["event"] == "service_stopped"
     # A JSON object, not the text of a Python dict (a secret is registered, so masking ran).
     assert stopped["runs"] == {"succeeded": 1, "failed": 0, "stopped": 0}
-    assert FAKE_TOKEN not in (tmp_path / "service.log").read_text()
+    assert STANDIN_TOKEN not in (tmp_path / "service.log").read_text()
 
 
 def test_sigterm_mid_run_finishes_the_batches_in_flight_and_exits_0(
@@ -186,8 +188,11 @@ def test_sigterm_mid_run_finishes_the_batches_in_flight_and_exits_0(
 ) -> None:
     # About 10 s of work at 60 requests/s: a SIGTERM after the first batch lands mid-run.
     url = fake_tmdb("--war", "600", "--latency-ms", "30")
-    svc = service('[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n'
-                  "[tmdb]\nrate_per_s = 60\nconcurrency = 8\n", url)  # fmt: skip
+    svc = service(
+        '[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n'
+        "[tmdb]\nrate_per_s = 60\nconcurrency = 8\n",
+        url,
+    )
     _wait_for(
         "the first batch",
         lambda: _metric(svc.metrics(), 'ingest_records_written_total{kind="movie"}') >= 100,
@@ -218,8 +223,11 @@ def test_a_run_that_outlasts_the_grace_period_is_cancelled_whole(
 ) -> None:
     # A batch takes about 10 s here; the grace period is 1 s.
     url = fake_tmdb("--war", "300", "--latency-ms", "800")
-    svc = service('[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n'
-                  "[tmdb]\nconcurrency = 8\n", url, grace_s=1)  # fmt: skip
+    svc = service(
+        '[job]\nlake = "lake"\ncsv = []\ngenres = ["war"]\ncollections = false\n[tmdb]\nconcurrency = 8\n',
+        url,
+        grace_s=1,
+    )
     _wait_for("requests in flight", lambda: _metric(svc.metrics(), "ingest_tmdb_requests_total") > 10)
     started = time.monotonic()
     assert svc.stop() == 0
@@ -248,16 +256,12 @@ def test_a_failed_run_is_logged_and_counted_and_the_service_stays_up(
 
 def test_a_bad_schedule_or_missing_token_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[service]\nschedule = "25:00"\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run([sys.executable, "-m", "workers"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    result = asyncio.run(run_cli(module="workers", cwd=tmp_path))
     assert result.returncode == 2
     assert "schedule '25:00'" in result.stderr and "Traceback" not in result.stderr
 
     (tmp_path / "config.toml").write_text('[job]\ngenres = ["war"]\n')
-    result = subprocess.run([sys.executable, "-m", "workers"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    result = asyncio.run(run_cli(module="workers", cwd=tmp_path))
     assert result.returncode == 2 and "TMDB_READ_ACCESS_TOKEN" in result.stderr
 
 

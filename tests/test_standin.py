@@ -12,13 +12,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, serve_standin, standin_process
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, standin_process
 
 WAR = 10752
 CRIME = 80
 # Big shares, so a few days on a small catalogue move every kind of change.
 DAILY = DailyChange(changed=0.1, added=0.05, removed=0.02, regenred=0.5)
-AUTH = {"Authorization": f"Bearer {FAKE_TOKEN}"}
+AUTH = {"Authorization": f"Bearer {STANDIN_TOKEN}"}
 
 
 def _day(n: int) -> str:
@@ -31,8 +31,9 @@ def day0() -> Catalog:
 
 
 @pytest.fixture
-async def standin(day0: Catalog) -> AsyncIterator[FakeTmdb]:
-    async with serve_standin(day0) as running:
+async def standin(day0: Catalog) -> AsyncIterator[Standin]:
+    running = Standin(day0)
+    async with running.serve():
         yield running
 
 
@@ -55,13 +56,13 @@ async def _all_pages(url: str, **params: Any) -> list[dict[str, Any]]:
     return results
 
 
-async def _changes(standin: FakeTmdb, start: int, end: int) -> set[int]:
+async def _changes(standin: Standin, start: int, end: int) -> set[int]:
     found = await _all_pages(standin.url + "/3/movie/changes", start_date=_day(start), end_date=_day(end))
     assert all(r["adult"] is False and set(r) == {"id", "adult"} for r in found)
     return {r["id"] for r in found}
 
 
-async def _discover_ids(standin: FakeTmdb, genre: int) -> set[int]:
+async def _discover_ids(standin: Standin, genre: int) -> set[int]:
     return {r["id"] for r in await _all_pages(standin.url + "/3/discover/movie", with_genres=genre)}
 
 
@@ -87,7 +88,7 @@ def test_each_day_changes_adds_and_removes_movies(day0: Catalog) -> None:
         day1.at_day(0)
 
 
-async def test_a_changed_movie_is_in_the_feed_and_its_body_differs(standin: FakeTmdb, day0: Catalog) -> None:
+async def test_a_changed_movie_is_in_the_feed_and_its_body_differs(standin: Standin, day0: Catalog) -> None:
     before = {i: (await _get(f"{standin.url}/3/movie/{i}"))[1] for i in sorted(day0.movies)[:60]}
     standin.day = 2
     feed = await _changes(standin, 1, 2)
@@ -106,7 +107,7 @@ async def test_a_changed_movie_is_in_the_feed_and_its_body_differs(standin: Fake
     assert await _changes(standin, 0, 0) == set()
 
 
-async def test_a_removed_movie_404s_and_an_added_one_is_discovered(standin: FakeTmdb, day0: Catalog) -> None:
+async def test_a_removed_movie_404s_and_an_added_one_is_discovered(standin: Standin, day0: Catalog) -> None:
     standin.day = 1
     removed = day0.movies.keys() - standin.catalog.movies.keys()
     added = standin.catalog.movies.keys() - day0.movies.keys()
@@ -119,7 +120,7 @@ async def test_a_removed_movie_404s_and_an_added_one_is_discovered(standin: Fake
     assert removed | added <= await _changes(standin, 1, 1)
 
 
-async def test_ranges_over_14_days_and_pages_over_500_are_refused(standin: FakeTmdb) -> None:
+async def test_ranges_over_14_days_and_pages_over_500_are_refused(standin: Standin) -> None:
     status, body = await _get(standin.url + "/3/movie/changes", start_date=_day(0), end_date=_day(15))
     assert status == 422
     assert body == {
@@ -135,7 +136,8 @@ async def test_ranges_over_14_days_and_pages_over_500_are_refused(standin: FakeT
 
 async def test_the_changes_feed_pages_by_100(day0: Catalog) -> None:
     big = Catalog.synthetic({WAR: 1500}, seed=3, daily=DailyChange(changed=0.1))
-    async with serve_standin(big, day=0) as standin:
+    standin = Standin(big, day=0)
+    async with standin.serve():
         standin.day = 1
         status, body = await _get(standin.url + "/3/movie/changes", start_date=_day(1), end_date=_day(1))
     assert status == 200
@@ -143,7 +145,7 @@ async def test_the_changes_feed_pages_by_100(day0: Catalog) -> None:
     assert len(body["results"]) == 100
 
 
-async def test_keywords_route_and_active_window(standin: FakeTmdb, day0: Catalog) -> None:
+async def test_keywords_route_and_active_window(standin: Standin, day0: Catalog) -> None:
     movie_id = min(day0.movies)
     status, body = await _get(f"{standin.url}/3/movie/{movie_id}/keywords")
     _, detail = await _get(f"{standin.url}/3/movie/{movie_id}", append_to_response="keywords")
@@ -159,7 +161,7 @@ def test_the_command_prints_one_ready_line_and_no_token() -> None:
         assert standin.stats()["day"] == 3
         standin.proc.terminate()
         out, err = standin.proc.communicate(timeout=10)
-    assert "synthetic" in err and FAKE_TOKEN not in err + out
+    assert "synthetic" in err and STANDIN_TOKEN not in err + out
     assert json.loads(out.strip().splitlines()[-1])["total"] == 0
 
 

@@ -5,10 +5,7 @@ the status process's environment: it reads only the lake."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
 from ingest.tmdb.plan import Plan, batches_in_lake, load_plan, plan_key, save_plan
-from tests.helpers import delete_from_lake
+from tests.helpers import clean_env, delete_from_lake, run_cli
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
 
@@ -37,26 +34,9 @@ def lake_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("s3_lake_url"))
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    return env | extra
-
-
 async def _status(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ingest",
-        "status",
-        *args,
-        cwd=cwd,
-        env=env or _env(),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    done = await run_cli("status", *args, cwd=cwd, env=env or clean_env())
+    return done.returncode, done.stdout, done.stderr
 
 
 async def _status_json(cwd: Path, lake_url: str, date: str = DATE.isoformat()) -> tuple[int, dict[str, Any]]:
@@ -231,7 +211,7 @@ async def test_an_empty_date_is_exit_1_and_the_lake_comes_from_ingest_lake(
 ) -> None:
     async with open_lake(lake_url) as lake:
         await lake.write(state_key(DATE, "csv", "unrelated.txt"), b"x")
-    rc, out, err = await _status(tmp_path, "--date", "2026-11-27", env=_env(INGEST_LAKE=lake_url))
+    rc, out, err = await _status(tmp_path, "--date", "2026-11-27", env=clean_env(INGEST_LAKE=lake_url))
     assert rc == 1, err
     assert out.splitlines() == [
         f"lake {lake_url}  date 2026-11-27",

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from ingest.lake.keys import Kind
-from ingest.standin import FAKE_API_KEY, FAKE_TOKEN, Catalog, FakeTmdb
-from tests.helpers import kill_once_written
+from ingest.standin import STANDIN_API_KEY, STANDIN_TOKEN, Catalog, Standin
+from tests.helpers import kill_once_written, start_cli
 from tests.tmdb_fixtures import DATE, dir_records
 
 WAR = 10752
@@ -36,20 +35,8 @@ def _env(url: str, *, token: str | None = None, api_key: str | None = None) -> d
 
 
 async def _start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ingest",
-        "--lake",
-        str(tmp_path / "lake"),
-        "--date",
-        DATE.isoformat(),
-        *args,
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    lake = str(tmp_path / "lake")
+    return await start_cli("--lake", lake, "--date", DATE.isoformat(), *args, cwd=tmp_path, env=env)
 
 
 async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
@@ -60,9 +47,9 @@ async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, st
 
 
 async def test_an_unknown_genre_is_exit_2_before_any_request(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url:
-        rc, _, err = await _cli(tmp_path, _env(url, token=FAKE_TOKEN), "--genre", "musicals")
+        rc, _, err = await _cli(tmp_path, _env(url, token=STANDIN_TOKEN), "--genre", "musicals")
     assert rc == 2
     assert err.strip().count("\n") == 0 and "unknown genre" in err and "Traceback" not in err
     assert fake.counters.total == 0
@@ -79,9 +66,9 @@ async def test_an_unknown_genre_is_exit_2_before_any_request(tmp_path: Path, cat
 async def test_bad_selections_are_exit_2_before_any_request(
     tmp_path: Path, catalog: Catalog, args: tuple[str, ...], message: str
 ) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url:
-        rc, _, err = await _cli(tmp_path, _env(url, token=FAKE_TOKEN), *args)
+        rc, _, err = await _cli(tmp_path, _env(url, token=STANDIN_TOKEN), *args)
     assert rc == 2 and "Traceback" not in err
     assert err.count("\n") == 1 and err.startswith("ingest: ") and message in err
     # A long argument is cut in the message, not echoed whole.
@@ -93,7 +80,7 @@ async def test_bad_selections_are_exit_2_before_any_request(
 async def test_a_bad_credential_is_exit_2_with_one_line_and_no_secret(
     tmp_path: Path, catalog: Catalog, kind: str
 ) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     secret = "wrong-secret-0123456789abcdef"
     env = _env("", token=secret) if kind == "token" else _env("", api_key=secret)
     async with fake.serve() as url:
@@ -109,24 +96,24 @@ async def test_a_bad_credential_is_exit_2_with_one_line_and_no_secret(
 
 async def test_the_api_key_appears_nowhere_even_in_debug_logs(tmp_path: Path, catalog: Catalog) -> None:
     gone = {min(catalog.genre_ids(80))}
-    fake = FakeTmdb(catalog, failure_rate=0.1, gone_ids=gone, seed=8)
+    fake = Standin(catalog, failure_rate=0.1, gone_ids=gone, seed=8)
     async with fake.serve() as url:
-        env = _env(url, api_key=FAKE_API_KEY)
+        env = _env(url, api_key=STANDIN_API_KEY)
         env["INGEST_LOG_LEVEL"] = "DEBUG"
         rc, out, err = await _cli(tmp_path, env, "--genre", "crime", "--collections", "--rate", "500")
     assert rc == 0, err[-2000:]
     assert "request_retried" in err and "records_skipped" in err
-    assert FAKE_API_KEY not in out + err
+    assert STANDIN_API_KEY not in out + err
     ids = [r["id"] for r in dir_records(tmp_path / "lake", Kind.MOVIES, "crime")]
     assert sorted(ids) == sorted(catalog.genre_ids(80) - gone)
 
 
 async def test_a_killed_run_resumes_with_every_movie_exactly_once(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, latency_s=0.02)
+    fake = Standin(catalog, latency_s=0.02)
     folder = tmp_path / "lake" / f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}"
     args = ("--genre", "war", "--concurrency", "4", "--rate", "300")
     async with fake.serve() as url:
-        env = _env(url, token=FAKE_TOKEN)
+        env = _env(url, token=STANDIN_TOKEN)
         proc = await _start(tmp_path, env, *args)
         left_behind = await kill_once_written(proc, folder, "war-*.json", 2)
         assert 2 <= left_behind < 8

@@ -14,8 +14,8 @@ from structlog.testing import capture_logs
 from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord
 from ingest.report import TmdbStats
 from ingest.retry import Backoff
-from ingest.standin import FAKE_API_KEY, Catalog, FakeTmdb
-from ingest.tmdb.answers import Verdict, classify, parse_retry_after
+from ingest.standin import STANDIN_API_KEY, Catalog, Standin
+from ingest.tmdb.answers import Verdict, parse_retry_after, read_answer
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.rate import AdaptiveRate
 from tests.tmdb_fixtures import FAST, settings_for
@@ -43,7 +43,7 @@ async def _get_all(client: TmdbClient, ids: list[int]) -> dict[int, bytes]:
     return out
 
 
-# classify and friends: pure functions ----------------------------------------------------
+# read_answer and friends: pure functions ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -60,10 +60,10 @@ async def _get_all(client: TmdbClient, ids: list[int]) -> dict[int, bytes]:
         (400, b'{"status_code":22}', {}, Verdict.REFUSED, None),
     ],
 )
-def test_classify(
+def test_read_answer(
     status: int, body: bytes, headers: dict[str, str], verdict: Verdict, retry_after: float | None
 ) -> None:
-    outcome = classify(status, body, headers)
+    outcome = read_answer(status, body, headers)
     assert outcome.verdict is verdict
     assert outcome.retry_after_s == retry_after
     if verdict is Verdict.OK:
@@ -80,7 +80,7 @@ def test_retry_after_forms() -> None:
 
 def test_backoff_honours_retry_after_and_grows() -> None:
     rng = random.Random(1)
-    backoff = ClientTuning(backoff_base_s=0.5, backoff_cap_s=30).backoff
+    backoff = ClientTuning().backoff
     assert backoff == Backoff(0.5, 30, 60)
     assert all(4.0 <= backoff.delay_s(1, rng, 4.0) <= 4.8 for _ in range(50))
     # A hint beyond the cap is not waited out in full.
@@ -122,7 +122,7 @@ def test_adaptive_rate_cuts_on_repeated_429s_and_recovers() -> None:
 
 
 async def test_faults_are_retried_until_every_answer_is_had(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, failure_rate=0.3, seed=5)
+    fake = Standin(catalog, failure_rate=0.3, seed=5)
     ids = sorted(catalog.genre_ids(10752))[:120]
     stats = TmdbStats()
     async with fake.serve() as url, _client(url, stats) as client:
@@ -136,11 +136,11 @@ async def test_faults_are_retried_until_every_answer_is_had(catalog: Catalog) ->
 
 @pytest.mark.parametrize("retry_after", [True, False])
 async def test_a_429_storm_is_survived_and_slows_the_client(catalog: Catalog, retry_after: bool) -> None:
-    fake = FakeTmdb(catalog, rate_limit=80, retry_after=retry_after)
+    fake = Standin(catalog, rate_limit=80, retry_after=retry_after)
     ids = sorted(catalog.genre_ids(10752))[:120]
     stats = TmdbStats()
     # Retry-After (1 s) honoured in full, as in production; backoff a little shorter.
-    patient = ClientTuning(backoff_base_s=0.05, backoff_cap_s=1.0, retry_after_cap_s=1.0)
+    patient = ClientTuning(Backoff(base_s=0.05, cap_s=1.0, hint_cap_s=1.0))
     with capture_logs() as logs:
         async with (
             fake.serve() as url,
@@ -158,7 +158,7 @@ async def test_a_429_storm_is_survived_and_slows_the_client(catalog: Catalog, re
 async def test_stalled_answers_are_abandoned_and_retried(catalog: Catalog) -> None:
     ids = sorted(catalog.genre_ids(10752))[:20]
     stalled = set(ids[:3])
-    fake = FakeTmdb(catalog, stall_ids=stalled, stall_s=30)
+    fake = Standin(catalog, stall_ids=stalled, stall_s=30)
     stats = TmdbStats()
     async with fake.serve() as url, _client(url, stats, read_timeout_s=0.3) as client:
         bodies = await _get_all(client, ids)
@@ -169,7 +169,7 @@ async def test_stalled_answers_are_abandoned_and_retried(catalog: Catalog) -> No
 
 
 async def test_requests_in_flight_stay_under_the_cap(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, latency_s=0.03, max_connections=3)
+    fake = Standin(catalog, latency_s=0.03, max_connections=3)
     ids = sorted(catalog.genre_ids(80))[:40]
     stats = TmdbStats()
     async with fake.serve() as url, _client(url, stats, concurrency=3) as client:
@@ -179,7 +179,7 @@ async def test_requests_in_flight_stay_under_the_cap(catalog: Catalog) -> None:
 
 
 async def test_401_is_an_auth_error_that_names_the_fix_not_the_token(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     bad = "not-the-right-token-123456"
     async with fake.serve() as url, _client(url, TmdbStats(), token=bad) as client:
         with pytest.raises(AuthError) as caught:
@@ -191,7 +191,7 @@ async def test_401_is_an_auth_error_that_names_the_fix_not_the_token(catalog: Ca
 
 async def test_404_is_a_skipped_record(catalog: Catalog) -> None:
     gone = min(catalog.genre_ids(10752))
-    fake = FakeTmdb(catalog, gone_ids={gone})
+    fake = Standin(catalog, gone_ids={gone})
     async with fake.serve() as url, _client(url, TmdbStats()) as client:
         with pytest.raises(SkippedRecord) as caught:
             await client.get(f"/movie/{gone}", item_id=gone)
@@ -199,7 +199,7 @@ async def test_404_is_a_skipped_record(catalog: Catalog) -> None:
 
 
 async def test_page_501_is_refused_for_good(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url, _client(url, TmdbStats()) as client:
         with pytest.raises(RemoteError) as caught:
             await client.get("/discover/movie", {"with_genres": 80, "page": 501})
@@ -209,12 +209,12 @@ async def test_page_501_is_refused_for_good(catalog: Catalog) -> None:
 
 
 async def test_the_api_key_never_reaches_an_error_or_a_log(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, failure_rate=1.0, seed=2)
+    fake = Standin(catalog, failure_rate=1.0, seed=2)
     stats = TmdbStats()
     with capture_logs() as logs:
         async with (
             fake.serve() as url,
-            _client(url, stats, token=None, api_key=FAKE_API_KEY, max_attempts=3) as client,
+            _client(url, stats, token=None, api_key=STANDIN_API_KEY, max_attempts=3) as client,
         ):
             with pytest.raises(RetryableError) as caught:
                 await client.get("/movie/11", {"append_to_response": "keywords"})
@@ -222,6 +222,6 @@ async def test_the_api_key_never_reaches_an_error_or_a_log(catalog: Catalog) -> 
             ok = await client.get(f"/movie/{min(catalog.movies)}")
     assert ok.data["id"] == min(catalog.movies)
     assert stats.requests == 4
-    assert FAKE_API_KEY not in str(caught.value) and FAKE_API_KEY not in repr(caught.value)
+    assert STANDIN_API_KEY not in str(caught.value) and STANDIN_API_KEY not in repr(caught.value)
     assert "/3/movie/11" in str(caught.value)
-    assert logs and not any(FAKE_API_KEY in str(e) for e in logs)
+    assert logs and not any(STANDIN_API_KEY in str(e) for e in logs)

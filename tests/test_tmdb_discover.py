@@ -11,7 +11,7 @@ import pytest
 
 from ingest.genres import resolve_genre
 from ingest.report import TmdbStats
-from ingest.standin import Catalog, FakeTmdb
+from ingest.standin import Catalog, Standin
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover import Discoverer, Window
 from tests.tmdb_fixtures import FAST, settings_for
@@ -28,7 +28,7 @@ def _by_popularity(catalog: Catalog, ids: set[int]) -> list[int]:
     return sorted(ids, key=lambda i: (-catalog.movies[i].popularity, i))
 
 
-async def _enumerate(fake: FakeTmdb, genre: str, limit: int | None = None):  # type: ignore[no-untyped-def]
+async def _enumerate(fake: Standin, genre: str, limit: int | None = None):  # type: ignore[no-untyped-def]
     async with fake.serve() as url:
         settings = settings_for(url, "unused", concurrency=16)
         async with TmdbClient(settings.tmdb, TmdbStats(), tuning=FAST) as client:
@@ -36,7 +36,7 @@ async def _enumerate(fake: FakeTmdb, genre: str, limit: int | None = None):  # t
 
 
 async def test_a_genre_past_10000_results_is_covered_whole(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     found = await _enumerate(fake, "war")
     war = catalog.genre_ids(10752)
     undated = {i for i in war if not catalog.movies[i].release_date}
@@ -54,7 +54,7 @@ async def test_a_genre_past_10000_results_is_covered_whole(catalog: Catalog) -> 
 
 
 async def test_undated_movies_out_of_reach_are_reported_as_a_gap(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, undated_first_desc=False)
+    fake = Standin(catalog, undated_first_desc=False)
     found = await _enumerate(fake, "war")
     war = catalog.genre_ids(10752)
     dated = {i for i in war if catalog.movies[i].release_date}
@@ -64,7 +64,7 @@ async def test_undated_movies_out_of_reach_are_reported_as_a_gap(catalog: Catalo
 
 
 async def test_a_small_genre_is_read_page_by_page(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     found = await _enumerate(fake, "crime")
     crime = catalog.genre_ids(80)
     assert set(found.ids) == crime and found.gap == 0 and found.windows == 1
@@ -72,7 +72,7 @@ async def test_a_small_genre_is_read_page_by_page(catalog: Catalog) -> None:
 
 
 async def test_limit_takes_the_most_popular(catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     found = await _enumerate(fake, "war", limit=130)
     assert list(found.ids) == _by_popularity(catalog, catalog.genre_ids(10752))[:130]
     assert not found.complete

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ingest.lake.keys import Kind
-from ingest.standin import FAKE_TOKEN, Catalog, FakeTmdb
+from ingest.standin import STANDIN_TOKEN, Catalog, Standin, free_port
+from tests.helpers import eventually
 from tests.test_tmdb_cli import _cli, _env, _start
 from tests.tmdb_fixtures import dir_records
 
@@ -29,21 +28,6 @@ def catalog() -> Catalog:
     return Catalog.synthetic({WAR: 600}, seed=31)
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-async def _poll(condition: Callable[[], bool]) -> None:
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never came true")
-
-
 async def _finish(proc: asyncio.subprocess.Process, within_s: float) -> tuple[int, str]:
     _, err = await asyncio.wait_for(proc.communicate(), within_s)
     assert proc.returncode is not None
@@ -51,26 +35,28 @@ async def _finish(proc: asyncio.subprocess.Process, within_s: float) -> tuple[in
 
 
 async def test_a_tmdb_that_cannot_be_reached_at_start_is_a_setting(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
-    proc = await _start(tmp_path, _env(url, token=FAKE_TOKEN), "--genre", "war")
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = await _start(tmp_path, _env(url, token=STANDIN_TOKEN), "--genre", "war")
     rc, err = await _finish(proc, PROMPTLY_S)
     assert rc == 2, err[-2000:]
     last = err.strip().splitlines()[-1]
     assert last.startswith("ingest: cannot reach TMDB at ") and url in last
     assert "TMDB_BASE_URL" in last and "rerun" not in last
-    assert "Traceback" not in err and FAKE_TOKEN not in err
+    assert "Traceback" not in err and STANDIN_TOKEN not in err
 
 
 async def test_a_tmdb_that_goes_down_mid_crawl_ends_the_run_and_the_rerun_completes(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    fake = FakeTmdb(catalog, latency_s=0.02)
+    fake = Standin(catalog, latency_s=0.02)
     args = ("--genre", "war", "--concurrency", "4", "--rate", "300")
-    port = _closed_port()
+    port = free_port()
     async with fake.serve(port=port) as url:
-        env = _env(url, token=FAKE_TOKEN)
+        env = _env(url, token=STANDIN_TOKEN)
         proc = await _start(tmp_path, env, *args)
-        await _poll(lambda: fake.counters.requests["movie"] >= 150 or proc.returncode is not None)
+        await eventually(
+            lambda: fake.counters.requests["movie"] >= 150 or proc.returncode is not None, "150 movies"
+        )
     # The stand-in is gone: every request now finds the port closed.
     rc, err = await _finish(proc, PROMPTLY_S)
     assert rc == 1, err[-2000:]
@@ -90,12 +76,12 @@ async def test_a_tmdb_that_goes_down_mid_crawl_ends_the_run_and_the_rerun_comple
 
 
 async def test_sigterm_interrupts_a_wait_for_a_slow_rate(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url:
         # The slowest rate allowed: the genre would take ~15 minutes at 0.5 requests/s, and
         # every request after the first waits its slot in the limiter.
-        proc = await _start(tmp_path, _env(url, token=FAKE_TOKEN), "--genre", "war", "--rate", "0.5")
-        await _poll(lambda: fake.counters.total >= 1 or proc.returncode is not None)
+        proc = await _start(tmp_path, _env(url, token=STANDIN_TOKEN), "--genre", "war", "--rate", "0.5")
+        await eventually(lambda: fake.counters.total >= 1 or proc.returncode is not None, "a first request")
         proc.send_signal(signal.SIGTERM)
         rc, err = await _finish(proc, PROMPTLY_S)
     assert rc == 1, err[-2000:]

@@ -20,12 +20,12 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from ingest.config import Overrides, load_settings
+from ingest.config import load_settings
 from ingest.errors import ConfigError
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, Catalog, DailyChange, serve_standin
+from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.status import main as status_main
 from ingest.stop import Stop
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
@@ -34,6 +34,7 @@ from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.removed import read_removed
+from tests.helpers import flags
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
 
 WAR = 10752
@@ -70,7 +71,8 @@ async def partition(lake: Lake, kind: Kind, n: int) -> list[dict[str, Any]]:
 async def test_a_day_of_churn_fetches_exactly_the_changed_and_new_members(s3_lake: Lake) -> None:
     day0 = Catalog.synthetic({WAR: 10_000}, seed=11, daily=CHURN)
     day1 = day0.at_day(1)
-    async with serve_standin(day0) as standin:
+    standin = Standin(day0)
+    async with standin.serve():
         full = await crawl(s3_lake, standin.url, 0)
         assert full.refresh == {"war": "full"} and full.written == 10_000
         standin.day = 1
@@ -131,7 +133,8 @@ def churny() -> Catalog:
 
 
 async def test_a_20_day_gap_is_walked_in_two_windows(tmp_path: Path, churny: Catalog) -> None:
-    async with serve_standin(churny) as standin, open_lake(str(tmp_path)) as lake:
+    standin = Standin(churny)
+    async with standin.serve(), open_lake(str(tmp_path)) as lake:
         await crawl(lake, standin.url, 0, collections=False)
         standin.day = 20
         standin.counters = type(standin.counters)()
@@ -150,7 +153,8 @@ async def test_a_20_day_gap_is_walked_in_two_windows(tmp_path: Path, churny: Cat
 
 
 async def test_refresh_full_on_day_1_gives_a_complete_snapshot(tmp_path: Path, churny: Catalog) -> None:
-    async with serve_standin(churny) as standin, open_lake(str(tmp_path)) as lake:
+    standin = Standin(churny)
+    async with standin.serve(), open_lake(str(tmp_path)) as lake:
         await crawl(lake, standin.url, 0)
         standin.day = 1
         standin.counters = type(standin.counters)()
@@ -169,7 +173,8 @@ async def test_refresh_full_on_day_1_gives_a_complete_snapshot(tmp_path: Path, c
 async def test_full_after_an_incremental_plan_appends_the_rest(tmp_path: Path, churny: Catalog) -> None:
     """The same date asked again with --refresh full becomes a snapshot: the incremental
     batches stay, the members they skipped are appended."""
-    async with serve_standin(churny) as standin, open_lake(str(tmp_path)) as lake:
+    standin = Standin(churny)
+    async with standin.serve(), open_lake(str(tmp_path)) as lake:
         await crawl(lake, standin.url, 0, collections=False)
         standin.day = 1
         await crawl(lake, standin.url, 1, collections=False)
@@ -194,7 +199,8 @@ async def test_full_after_an_incremental_plan_appends_the_rest(tmp_path: Path, c
 async def test_a_long_gap_or_a_backfill_falls_back_to_full(
     tmp_path: Path, churny: Catalog, gap_days: int, max_gap: int, backfill: bool, reason: str
 ) -> None:
-    async with serve_standin(churny) as standin, open_lake(str(tmp_path)) as lake:
+    standin = Standin(churny)
+    async with standin.serve(), open_lake(str(tmp_path)) as lake:
         first = gap_days if backfill else 0
         standin.day = first
         await crawl(lake, standin.url, first, collections=False)
@@ -219,7 +225,8 @@ async def test_a_long_gap_or_a_backfill_falls_back_to_full(
 async def test_status_shows_the_refresh_the_removed_and_the_cursor(
     tmp_path: Path, churny: Catalog, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    async with serve_standin(churny) as standin, open_lake(str(tmp_path)) as lake:
+    standin = Standin(churny)
+    async with standin.serve(), open_lake(str(tmp_path)) as lake:
         await crawl(lake, standin.url, 0)
         standin.day = 1
         # One planned movie answers 404 when fetched: it counts as removed too.
@@ -245,7 +252,8 @@ async def test_status_shows_the_refresh_the_removed_and_the_cursor(
 
 async def test_a_day_without_changes_writes_nothing_and_moves_the_cursor(tmp_path: Path) -> None:
     still = Catalog.synthetic({WAR: 300}, seed=2, daily=DailyChange(changed=0, added=0, removed=0))
-    async with serve_standin(still) as standin, open_lake(str(tmp_path)) as lake:
+    standin = Standin(still)
+    async with standin.serve(), open_lake(str(tmp_path)) as lake:
         await crawl(lake, standin.url, 0)
         standin.day = 1
         standin.counters = type(standin.counters)()
@@ -270,7 +278,8 @@ async def test_a_day_without_changes_writes_nothing_and_moves_the_cursor(tmp_pat
 async def test_the_changes_feed_is_cut_where_it_overflows(churny: Catalog) -> None:
     """A window with more pages than the feed serves is read in halves; a single day
     with more cannot be read whole. (The page cap is lowered to reach both cheaply.)"""
-    async with serve_standin(churny.at_day(4)) as standin:
+    standin = Standin(churny.at_day(4))
+    async with standin.serve():
         settings = settings_for(standin.url, "unused")
         async with TmdbClient(settings.tmdb, TmdbStats(), tuning=FAST) as client:
             changes = await ChangesReader(client, max_page=3).read(day(0), day(4))
@@ -291,19 +300,19 @@ def test_the_refresh_settings_come_from_the_table(tmp_path: Path) -> None:
     )
     config = tmp_path / "config.toml"
     config.write_text('[job]\nrefresh = "Full"\nmax_incremental_gap_days = 7\n')
-    job = load_settings(Overrides(config=config), env).job
+    job = load_settings(flags(config=config), env).job
     assert (job.refresh, job.max_incremental_gap_days) == ("full", 7)
     # The flag wins over the file, the event over it too; selections keep the mode.
-    assert load_settings(
-        Overrides(config=config, refresh="incremental", genres=("war",)), env
-    ).job.refresh == ("incremental")
-    assert load_settings(Overrides(config=config), env, event={"refresh": "incremental"}).job.refresh == (
+    assert load_settings(flags(config=config, refresh="incremental", genres=("war",)), env).job.refresh == (
+        "incremental"
+    )
+    assert load_settings(flags(config=config), env, event={"refresh": "incremental"}).job.refresh == (
         "incremental"
     )
     with pytest.raises(
         ConfigError, match=r"^--refresh must be one of full, incremental, got 'ful' \(did you mean full\?\)$"
     ):
-        load_settings(Overrides(refresh="ful"), env)
+        load_settings(flags(refresh="ful"), env)
     config.write_text("[job]\nmax_incremental_gap_days = 0\n")
     with pytest.raises(ConfigError, match=r"max_incremental_gap_days in .* must be a whole number between 1"):
-        load_settings(Overrides(config=config), env)
+        load_settings(flags(config=config), env)

@@ -16,9 +16,8 @@ from ingest.errors import AuthError, IngestError, LakeError, RunError, UsageErro
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
-from ingest.standin import Catalog, FakeTmdb
+from ingest.standin import Catalog, Standin
 from ingest.stop import Stop
-from ingest.tmdb import files as batching
 from ingest.tmdb.crawl import raise_primary, run_tmdb
 from ingest.tmdb.files import MAX_FILE_BYTES, as_line, file_number, pack
 from ingest.tmdb.plan import load_plan
@@ -44,7 +43,7 @@ def _ids(files: dict[str, bytes]) -> list[int]:
 
 
 async def test_genres_and_collections_land_whole_and_once(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, failure_rate=0.08, seed=4)
+    fake = Standin(catalog, failure_rate=0.08, seed=4)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url, genres=("war", "crime"), collections=True)
         war = await lake_files(lake, Kind.MOVIES, "war")
@@ -86,7 +85,7 @@ async def test_genres_and_collections_land_whole_and_once(tmp_path: Path, catalo
 
 
 async def test_rerun_reuses_the_plan_and_fetches_nothing(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         assert (await _run(lake, url, collections=True))[0]
         before = dict(await lake_files(lake, Kind.MOVIES, "war"))
@@ -101,7 +100,7 @@ async def test_rerun_reuses_the_plan_and_fetches_nothing(tmp_path: Path, catalog
 async def test_a_plan_grows_with_the_limit_and_short_batches_are_redone(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         await _run(lake, url, limit=150)
         first = await lake_files(lake, Kind.MOVIES, "war")
@@ -126,7 +125,7 @@ async def test_a_plan_grows_with_the_limit_and_short_batches_are_redone(
 async def test_stop_lets_started_batches_finish_and_the_rerun_completes(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    fake = FakeTmdb(catalog, latency_s=0.01)
+    fake = Standin(catalog, latency_s=0.01)
     stop = Stop()
 
     async def stop_after_first_file(lake: Lake) -> bool:
@@ -157,7 +156,7 @@ async def test_stop_lets_started_batches_finish_and_the_rerun_completes(
 
 async def test_404s_are_skipped_counted_and_the_batch_still_done(tmp_path: Path, catalog: Catalog) -> None:
     gone = set(sorted(catalog.genre_ids(WAR))[:3])
-    fake = FakeTmdb(catalog, gone_ids=gone)
+    fake = Standin(catalog, gone_ids=gone)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, stats = await _run(lake, url)
         again, stats2 = await _run(lake, url)
@@ -171,7 +170,7 @@ async def test_a_batch_that_keeps_failing_fails_alone_and_the_rerun_mends_it(
     tmp_path: Path, catalog: Catalog
 ) -> None:
     broken = sorted(catalog.genre_ids(WAR))[7]
-    fake = FakeTmdb(catalog, broken_ids={broken})
+    fake = Standin(catalog, broken_ids={broken})
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError) as caught:
             await _run(lake, url, max_attempts=3)
@@ -193,19 +192,26 @@ async def test_a_batch_that_keeps_failing_fails_alone_and_the_rerun_mends_it(
 async def test_collections_alone_fetches_missing_movie_batches_first(
     tmp_path: Path, catalog: Catalog
 ) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         await _run(lake, url, limit=200)
+        earlier = await lake_files(lake, Kind.MOVIES, "war")
+        # The earlier batches' collection ids must come from their markers: the files no
+        # longer name any collection.
+        for key, data in earlier.items():
+            lines = [orjson.loads(line) | {"belongs_to_collection": None} for line in data.splitlines()]
+            await lake.write(key, b"".join(orjson.dumps(r) + b"\n" for r in lines))
         fake.counters.movie_requests.clear()
         done, stats = await _run(lake, url, movies=False, collections=True, limit=300)
         coll = await lake_files(lake, Kind.COLLECTIONS, "war")
         movies = await lake_files(lake, Kind.MOVIES, "war")
-        # The collection ids of earlier batches came from their markers, not the files.
         before = fake.counters.total
         again, _ = await _run(lake, url, movies=False, collections=True, limit=300)
     assert done and again and fake.counters.total == before
     assert sum(fake.counters.movie_requests.values()) == 100
     assert len(_ids(movies)) == 300
+    later = set(_ids(movies)) - set(_ids(earlier))
+    assert catalog.collection_ids(_ids(earlier)) - catalog.collection_ids(later)
     assert set(_ids(coll)) == catalog.collection_ids(_ids(movies))
     assert stats.collections_written == len(_ids(coll))
 
@@ -213,8 +219,8 @@ async def test_collections_alone_fetches_missing_movie_batches_first(
 async def test_an_oversized_batch_is_cut_into_numbered_pieces(
     tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(batching, "MAX_FILE_BYTES", 60_000)
-    fake = FakeTmdb(catalog)
+    monkeypatch.setattr("ingest.tmdb.files.MAX_FILE_BYTES", 60_000)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         done, _ = await _run(lake, url, limit=150)
         files = await lake_files(lake, Kind.MOVIES, "war")
@@ -229,7 +235,7 @@ async def test_an_oversized_batch_is_cut_into_numbered_pieces(
 
 
 async def test_a_bad_token_stops_the_stage_with_an_auth_error(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(AuthError):
             await _run(lake, url, token="wrong-token-abcdef")
@@ -237,7 +243,7 @@ async def test_a_bad_token_stops_the_stage_with_an_auth_error(tmp_path: Path, ca
 
 
 async def test_s3_lake_round_trip_and_resume(s3_lake_url: str, s3, catalog: Catalog) -> None:  # type: ignore[no-untyped-def]
-    fake = FakeTmdb(catalog, failure_rate=0.05, seed=9)
+    fake = Standin(catalog, failure_rate=0.05, seed=9)
     async with fake.serve() as url, open_lake(s3_lake_url) as lake:
         done, stats = await _run(lake, url, genres=("crime",), collections=True)
         before = fake.counters.total
@@ -270,8 +276,8 @@ async def test_collections_are_read_back_from_the_files_when_markers_are_unreada
     tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small files, so a batch is cut into pieces and every piece must be read back.
-    monkeypatch.setattr(batching, "MAX_FILE_BYTES", 60_000)
-    fake = FakeTmdb(catalog)
+    monkeypatch.setattr("ingest.tmdb.files.MAX_FILE_BYTES", 60_000)
+    fake = Standin(catalog)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         assert (await _run(lake, url, limit=150))[0]
         movies = await lake_files(lake, Kind.MOVIES, "war")
@@ -292,7 +298,7 @@ async def test_collections_are_read_back_from_the_files_when_markers_are_unreada
 
 async def test_a_401_inside_the_worker_pool_escapes_as_itself(tmp_path: Path, catalog: Catalog) -> None:
     broken = sorted(catalog.genre_ids(WAR))[3]
-    fake = FakeTmdb(catalog, broken_ids={broken})
+    fake = Standin(catalog, broken_ids={broken})
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError):
             await _run(lake, url, max_attempts=1)
@@ -329,7 +335,7 @@ def test_raise_primary_prefers_auth_then_usage_then_the_lake() -> None:
 
 
 async def test_retries_show_at_info_as_a_summary(tmp_path: Path, catalog: Catalog) -> None:
-    fake = FakeTmdb(catalog, failure_rate=0.2, seed=5)
+    fake = Standin(catalog, failure_rate=0.2, seed=5)
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with capture_logs() as logs:
             done, stats = await _run(lake, url, limit=200)

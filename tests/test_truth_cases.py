@@ -19,7 +19,7 @@ from ingest.queue.messages import BatchMessage
 from ingest.queue.work import BatchWorker
 from ingest.report import TmdbStats
 from ingest.runs import RunRequest, record_request
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin
 from ingest.status.render import render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop
@@ -51,7 +51,7 @@ async def test_enqueue_plans_from_the_whole_job_not_from_defaults(
     movies-only ``--enqueue`` recorded collections as wanted."""
     lake_url = f"s3://{bucket}"
     catalog = _catalog()
-    fake = FakeTmdb(catalog)
+    fake = Standin(catalog)
     queues = make_queues(aws_env, max_receives=5, visibility_s=30)
     async with fake.serve() as url:
         async with open_lake(lake_url) as lake:
@@ -60,7 +60,7 @@ async def test_enqueue_plans_from_the_whole_job_not_from_defaults(
         fake.day = 1
         day1 = DAY0 + dt.timedelta(days=1)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN, "INGEST_QUEUE_URL": queues.url}
+        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN, "INGEST_QUEUE_URL": queues.url}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "ingest", "--genre", "war", "--refresh", "full", "--enqueue",
             "--lake", lake_url, "--date", day1.isoformat(), env=env, cwd=tmp_path,
@@ -86,7 +86,7 @@ async def test_a_lost_second_piece_of_a_split_batch_is_refetched(
     """The crawler and status agree on "a batch is in the lake": every file its marker names."""
     monkeypatch.setattr(files, "MAX_FILE_BYTES", 60_000)  # a batch of 100 movies: 2-3 pieces
     lake_url = str(tmp_path / "lake")
-    async with FakeTmdb(_catalog()).serve() as url:
+    async with Standin(_catalog()).serve() as url:
         settings = settings_for(url, lake_url)
         async with open_lake(lake_url) as lake:
             assert await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
@@ -102,7 +102,7 @@ async def test_a_lost_second_piece_of_a_split_batch_is_refetched(
 
 async def test_a_run_killed_before_its_last_step_or_before_stage_2_is_incomplete(tmp_path: Path) -> None:
     lake_url = str(tmp_path / "lake")
-    async with FakeTmdb(_catalog()).serve() as url:
+    async with Standin(_catalog()).serve() as url:
         settings = settings_for(url, lake_url, genres=("war", "crime"), collections=True)
         async with open_lake(lake_url) as lake:
             # Killed after stage 1 (here: before any plan): what it asked for is missing.
@@ -123,7 +123,7 @@ async def test_a_run_killed_before_its_last_step_or_before_stage_2_is_incomplete
 
 async def test_a_limit_run_needs_no_last_step(tmp_path: Path) -> None:
     lake_url = str(tmp_path / "lake")
-    async with FakeTmdb(_catalog()).serve() as url:
+    async with Standin(_catalog()).serve() as url:
         settings = settings_for(url, lake_url, limit=120)
         async with open_lake(lake_url) as lake:
             await record_request(lake, RunRequest.of(settings, "cli"))
@@ -133,7 +133,7 @@ async def test_a_limit_run_needs_no_last_step(tmp_path: Path) -> None:
 
 async def test_a_worker_on_another_lake_leaves_the_message(tmp_path: Path) -> None:
     lake_a, lake_b = str(tmp_path / "a"), str(tmp_path / "b")
-    async with FakeTmdb(_catalog()).serve() as url:
+    async with Standin(_catalog()).serve() as url:
         settings = settings_for(url, lake_a)
         async with open_lake(lake_a) as lake:
             assert await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)

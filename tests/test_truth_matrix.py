@@ -28,7 +28,7 @@ import pytest
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, FAKE_TOKEN, Catalog, DailyChange, FakeTmdb, free_port
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port
 from ingest.status.render import render_json
 from ingest.status.survey import survey
 from ingest.stop import Stop
@@ -90,7 +90,7 @@ while quiet < 6:
 class Cell:
     """One cell's world: the stand-in, a bucket, a queue, and the runs of its entry point."""
 
-    def __init__(self, entry: str, fake: FakeTmdb, bucket: str, folder: Path, endpoint: str) -> None:
+    def __init__(self, entry: str, fake: Standin, bucket: str, folder: Path, endpoint: str) -> None:
         self.entry = entry
         self.fake = fake
         self.bucket = bucket
@@ -105,7 +105,7 @@ class Cell:
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))} | {
             "TMDB_BASE_URL": fake.url,
-            "TMDB_READ_ACCESS_TOKEN": FAKE_TOKEN,
+            "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
             "INGEST_LAKE": f"s3://{bucket}",
             "INGEST_QUEUE_URL": queues.url,
             "INGEST_CONFIG": str(config),
@@ -223,7 +223,7 @@ async def test_every_mode_lands_exactly_once_and_status_says_so(
 ) -> None:
     day0 = Catalog.synthetic({WAR: 420, 80: 60}, seed=11, daily=CHANGE)
     # A little latency per answer, so a kill lands mid-run.
-    fake = FakeTmdb(day0, latency_s=0.01)
+    fake = Standin(day0, latency_s=0.01)
     async with fake.serve():
         cell = Cell(entry, fake, bucket, tmp_path, aws_env)
         date, before = DAY0, day0

@@ -14,12 +14,13 @@ from ingest.config import Job, Settings, TmdbSettings
 from ingest.genres import resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.standin import FAKE_TOKEN
+from ingest.retry import Backoff
+from ingest.standin import STANDIN_TOKEN
 from ingest.tmdb.client import ClientTuning
 
 DATE = dt.date(2026, 11, 28)
 # Retries in milliseconds, not seconds: the fake's faults are many and the suite is short.
-FAST = ClientTuning(backoff_base_s=0.005, backoff_cap_s=0.05, retry_after_cap_s=0.02)
+FAST = ClientTuning(Backoff(base_s=0.005, cap_s=0.05, hint_cap_s=0.02))
 
 
 def settings_for(
@@ -30,7 +31,7 @@ def settings_for(
     movies: bool = True,
     collections: bool = False,
     limit: int | None = None,
-    token: str | None = FAKE_TOKEN,
+    token: str | None = STANDIN_TOKEN,
     api_key: str | None = None,
     rate_per_s: float = 1000.0,
     concurrency: int = 8,

@@ -12,9 +12,9 @@ import asyncio
 import sys
 
 from ingest import __version__
-from ingest.config import Overrides, Settings
+from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError, UsageError
-from ingest.settings_table import add_flags
+from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import CommandParser, refuse, start
 from workers.schedule import Schedule
 from workers.service import Service
@@ -37,15 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         "configuration cannot work (bad schedule, no TMDB credentials, port taken), one line "
         "on stderr; 1 when the queue consumer cannot go on",
     )
-    add_flags(parser, ("service.queue", "service.port", "run.config"))
+    add_flags(parser, flags_of("workers"))
     parser.add_argument("--version", action="version", version=f"workers {__version__}")
     args = parser.parse_args(argv)
     try:
-        settings = start(
-            "workers",
-            Overrides(config=args.config, port=args.port, queue=args.queue),
-            check=_check,
-        )
+        settings = start("workers", flagged(args), check=_check)
         schedule = Schedule.parse(settings.service.schedule)
         asyncio.run(Service(settings, schedule).run())
     except UsageError as exc:

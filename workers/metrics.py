@@ -20,7 +20,7 @@ from typing import Literal
 from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 
-Outcome = Literal["succeeded", "failed", "stopped"]
+RunOutcome = Literal["succeeded", "failed", "stopped"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -93,7 +93,7 @@ class Metrics:
         self._current: RunReport | None = None
         # The last finished run's report: what /metrics says its refresh was.
         self._last: RunReport | None = None
-        self.runs: dict[Outcome, int] = {"succeeded": 0, "failed": 0, "stopped": 0}
+        self.runs: dict[RunOutcome, int] = {"succeeded": 0, "failed": 0, "stopped": 0}
         self.last_success_ts: float | None = None
         self.last_failure_ts: float | None = None
         # The class name of the last failure (never its message, which may name a path).
@@ -109,7 +109,7 @@ class Metrics:
     def run_started(self, report: RunReport) -> None:
         self._current = report
 
-    def run_finished(self, outcome: Outcome, *, error: str | None = None) -> None:
+    def run_finished(self, outcome: RunOutcome, *, error: str | None = None) -> None:
         if self._current is not None:
             self._finished = self._finished + _Totals.of(self._current)
             self._last, self._current = self._current, None

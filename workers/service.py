@@ -29,7 +29,7 @@ from ingest.job import run_job
 from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 from ingest.stop import Stop
-from workers.metrics import CONTENT_TYPE, Metrics, Outcome
+from workers.metrics import CONTENT_TYPE, Metrics, RunOutcome
 from workers.schedule import Schedule
 
 log = structlog.get_logger(__name__)
@@ -139,7 +139,7 @@ class Service:
         stop = Stop()
         self._metrics.run_started(report)
         self._metrics.queue = counters = QueueCounters()
-        outcome: Outcome = "stopped"
+        outcome: RunOutcome = "stopped"
         try:
             async with asyncio.timeout(None) as window:
                 self._stop, self._window = stop, window
@@ -174,7 +174,7 @@ class Service:
         stop = Stop()
         settings = replace(self._settings, date=date)
         started = time.time()
-        outcome: Outcome = "failed"
+        outcome: RunOutcome = "failed"
         error: str | None = None
         self._metrics.run_started(report)
         log.info("run_started", date=date.isoformat())

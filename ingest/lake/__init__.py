@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.errors import ConfigError
-from ingest.settings_table import MIB, default
+from ingest.settings_table import default
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class ObjectInfo:
 @dataclass(frozen=True, slots=True)
 class UploadTuning:
     # Defaults from the settings table, their one owner.
-    part_size: int = default("upload.part_size_mib") * MIB
+    part_size: int = default("upload.part_size")
     parts_in_flight: int = default("upload.parts_in_flight")
     max_attempts: int = default("upload.max_attempts")
 

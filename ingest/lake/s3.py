@@ -4,7 +4,7 @@ Large files go up as a streaming multipart upload (``ingest.lake.multipart``), w
 computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
 complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
 off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
-times, waiting ``BACKOFF`` between transient failures (``ingest.lake.s3_errors``); the last
+times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); the last
 error says the retries ran out, and retries show at INFO as a periodic ``requests_retried``
 summary. Any failure aborts the upload, and an upload a killed run left open is aborted
 before the same key is uploaded again. The file's SHA-256 goes in the object metadata
@@ -27,10 +27,11 @@ import structlog
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from ingest.errors import ConfigError, RetryableError
+from ingest.aws_errors import retrying
+from ingest.errors import ConfigError
 from ingest.lake import ObjectInfo, UploadTuning
+from ingest.lake.bucket import S3, check_bucket
 from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
-from ingest.lake.s3_errors import check_bucket, classify, transient_reason
 from ingest.retry import Backoff, RetrySummary
 
 __all__ = ["BACKOFF", "S3Lake", "part_size_for"]
@@ -94,23 +95,15 @@ class S3Lake:
         return await self._retrying(what, lambda: fn(**kwargs))
 
     async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``attempt_once`` until it succeeds, at most ``max_attempts`` times, backing
-        off between transient failures; anything else is raised classified at once."""
-        attempts = self._tuning.max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                return await attempt_once()
-            except Exception as exc:
-                reason = transient_reason(exc)
-                if reason is None:
-                    raise classify(exc, what) from exc
-                if attempt >= attempts:
-                    raise RetryableError(f"S3 {what} failed after {attempts} attempts ({reason})") from exc
-                delay = BACKOFF.delay_s(attempt, self._rng)
-                self._retries.note(reason, f"{what}: {reason}")
-                log.debug("s3_call_retried", what=what, attempt=attempt, delay_s=round(delay, 2), why=reason)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable: max_attempts is at least 1")
+        return await retrying(
+            S3,
+            what,
+            attempt_once,
+            attempts=self._tuning.max_attempts,
+            backoff=BACKOFF,
+            rng=self._rng,
+            summary=self._retries,
+        )
 
     async def stat(self, key: str) -> ObjectInfo | None:
         async def head() -> Any:

@@ -39,7 +39,7 @@ from ingest.tmdb.plan import BATCH_SIZE, Batch, dataset_prefix, marker_key
 from ingest.tmdb.pool import BatchPool
 
 if TYPE_CHECKING:
-    from ingest.queue.work import Outcome
+    from ingest.queue.work import BatchOutcome as Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -126,7 +126,7 @@ async def run_catalogue_message(
         pool = BatchPool(lake, client, stats, stop, plan.facade(), workers=concurrency, progress=False)
         tally = await pool.run([batch])
         if tally.written_batches != 1:
-            return "stopped" if tally.unstarted and stop.requested else "failed"
+            return "stopped" if tally.left_for_rerun and stop.requested else "failed"
         outcome = "written"
     if await _hundred_done(lake, plan, batch.number) and await _all_hundreds_done(lake, plan):
         await completed(lake, plan)

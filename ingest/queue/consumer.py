@@ -29,7 +29,7 @@ from ingest.errors import IngestError, RetryableError
 from ingest.lake import open_lake
 from ingest.queue.counters import QueueCounters
 from ingest.queue.sqs import Received, SqsQueue
-from ingest.queue.work import SETTLED, BatchWorker, Outcome, run_message
+from ingest.queue.work import SETTLED, BatchOutcome, BatchWorker, run_message
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
@@ -137,7 +137,7 @@ class QueueConsumer:
             async with self._changed:
                 self._changed.notify_all()
 
-    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> Outcome:
+    async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> BatchOutcome:
         async with asyncio.TaskGroup() as tg:
             renewing = tg.create_task(self._renew(queue, r.receipt))
             try:
@@ -154,7 +154,7 @@ class QueueConsumer:
             except IngestError as exc:
                 log.warning("visibility_renewal_failed", error=str(exc))
 
-    async def _settle(self, queue: SqsQueue, r: Received, outcome: Outcome) -> None:
+    async def _settle(self, queue: SqsQueue, r: Received, outcome: BatchOutcome) -> None:
         c = self.counters
         if outcome in SETTLED:
             await queue.delete(r.receipt)

@@ -1,17 +1,19 @@
 """The queue: an SQS queue through aioboto3 (AWS, or LocalStack/moto via ``AWS_ENDPOINT_URL``).
 
-Sends go ten to a ``SendMessageBatch``; an entry SQS refuses in a batch that otherwise went
-through is sent again, up to ``_SEND_ATTEMPTS`` times. Receives long-poll and ask for each
-message's receive count and sent time (redelivery, dead-lettering and the queue's age
-come from them). Retries of whole calls are botocore's own (standard mode): the one retry
-layer for SQS. A queue that does not exist, or that the credentials may not use, is a
-``ConfigError`` naming ``INGEST_QUEUE_URL``.
+Sends go ten to a ``SendMessageBatch``; the entries SQS refuses in a batch that otherwise
+went through are sent again, as a transient failure of the call. Receives long-poll and
+ask for each message's receive count and sent time (redelivery, dead-lettering and the
+queue's age come from them). The retry rule is S3's (``ingest.aws_errors``): botocore at
+one attempt, every call tried at most ``ATTEMPTS`` times with ``BACKOFF`` between
+transient failures, retries shown as one ``requests_retried`` summary (remote ``sqs``).
+A queue that does not exist, or that the credentials may not use, is a ``ConfigError``
+naming ``INGEST_QUEUE_URL``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,18 +22,19 @@ import aioboto3
 import orjson
 import structlog
 from aiobotocore.config import AioConfig
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from ingest.errors import ConfigError, RetryableError
+from ingest.aws_errors import Remote, Unsent, retrying
+from ingest.errors import RetryableError
+from ingest.retry import Backoff, RetrySummary
 
 log = structlog.get_logger(__name__)
 
 # SQS takes at most ten entries per SendMessageBatch and ten messages per receive.
 SEND_BATCH = 10
 RECEIVE_MAX = 10
-_SEND_ATTEMPTS = 5
-_NO_QUEUE = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue")
-_DENIED = ("AccessDenied", "AccessDeniedException", "InvalidClientTokenId", "UnrecognizedClientException")
+# Attempts per call, the first included, and the waits between them; tests shorten it.
+ATTEMPTS = 5
+BACKOFF = Backoff(base_s=0.2, cap_s=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +49,34 @@ class Received:
 
 
 class SqsQueue:
-    __slots__ = ("_client", "url")
+    __slots__ = ("_client", "_remote", "_retries", "_rng", "url")
 
     def __init__(self, client: Any, url: str) -> None:
         self._client = client
         self.url = url
+        self._remote = Remote(
+            "SQS",
+            RetryableError,
+            f"create the queue or fix INGEST_QUEUE_URL ({url}), and check the credentials",
+        )
+        self._retries = RetrySummary("sqs")
+        self._rng = random.Random()
 
     @classmethod
     @asynccontextmanager
     async def connect(cls, url: str) -> AsyncIterator[SqsQueue]:
         config = AioConfig(
-            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=40
+            # One retry layer: ours (``_call``), as for S3.
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=10,
+            read_timeout=40,
         )
         async with aioboto3.Session().client("sqs", config=config) as client:
-            yield cls(client, url)
+            queue = cls(client, url)
+            try:
+                yield queue
+            finally:
+                queue._retries.flush()
 
     async def send(self, bodies: Sequence[str]) -> int:
         """Send every body; return how many were sent."""
@@ -69,21 +86,17 @@ class SqsQueue:
 
     async def _send_ten(self, bodies: Sequence[str]) -> None:
         pending = {str(i): body for i, body in enumerate(bodies)}
-        for attempt in range(1, _SEND_ATTEMPTS + 1):
+
+        async def attempt() -> None:
             entries = [{"Id": i, "MessageBody": b} for i, b in pending.items()]
-            resp = await self._call(
-                "send", self._client.send_message_batch, QueueUrl=self.url, Entries=entries
-            )
-            failed = resp.get("Failed") or []
+            resp = await self._client.send_message_batch(QueueUrl=self.url, Entries=entries)
             for entry in resp.get("Successful") or []:
                 pending.pop(entry["Id"], None)
-            if not pending:
-                return
-            log.warning(
-                "queue_send_refused", entries=len(failed), attempt=attempt, code=failed[0].get("Code")
-            )
-            await asyncio.sleep(0.2 * attempt)
-        raise RetryableError(f"SQS refused {len(pending)} messages after {_SEND_ATTEMPTS} attempts")
+            if pending:
+                failed = resp.get("Failed") or [{}]
+                raise Unsent(str(failed[0].get("Code", "")))
+
+        await self._retrying("send", attempt)
 
     async def receive(self, most: int, wait_s: int, visibility_s: int) -> list[Received]:
         resp = await self._call(
@@ -139,26 +152,18 @@ class SqsQueue:
         )
 
     async def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
-        try:
-            return await fn(**kwargs)
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _NO_QUEUE:
-                raise ConfigError(
-                    f"SQS queue {self.url} does not exist: create it or fix INGEST_QUEUE_URL"
-                ) from None
-            if code in _DENIED:
-                raise ConfigError(
-                    f"SQS refused {what} on {self.url} ({code}): check the credentials and their policy"
-                ) from None
-            raise RetryableError(f"SQS {what} failed ({code or 'error'})") from None
-        except NoCredentialsError:
-            raise ConfigError(
-                "no AWS credentials found for SQS: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or run with a task role"
-            ) from None
-        except (BotoCoreError, OSError) as exc:
-            raise RetryableError(f"SQS {what} failed ({type(exc).__name__})") from None
+        return await self._retrying(what, lambda: fn(**kwargs))
+
+    async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
+        return await retrying(
+            self._remote,
+            what,
+            attempt_once,
+            attempts=ATTEMPTS,
+            backoff=BACKOFF,
+            rng=self._rng,
+            summary=self._retries,
+        )
 
 
 def _received(m: dict[str, Any]) -> Received:

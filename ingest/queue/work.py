@@ -42,15 +42,15 @@ from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
 
-Outcome = Literal["written", "already_done", "stale", "failed", "stopped", "wrong_lake"]
+BatchOutcome = Literal["written", "already_done", "stale", "failed", "stopped", "wrong_lake"]
 # Outcomes after which the message is deleted.
-SETTLED: frozenset[Outcome] = frozenset({"written", "already_done", "stale"})
+SETTLED: frozenset[BatchOutcome] = frozenset({"written", "already_done", "stale"})
 # An unsent collections claim older than this was left by a worker that died between
 # claiming and sending: a live one sends within seconds of its claim.
 CLAIM_GRACE_S = 60.0
 
 
-async def run_message(worker: BatchWorker, body: str, message_id: str | None) -> Outcome:
+async def run_message(worker: BatchWorker, body: str, message_id: str | None) -> BatchOutcome:
     """Run the batch one message's ``body`` names: the one handler of a received message,
     for the queue consumer and the Lambda alike. An unreadable body or a run that raised
     is ``failed`` (left for redelivery, then the dead-letter queue), logged once here."""
@@ -87,7 +87,7 @@ class BatchWorker:
         self._concurrency = concurrency
         self._queue = queue
 
-    async def run(self, message: BatchMessage) -> Outcome:
+    async def run(self, message: BatchMessage) -> BatchOutcome:
         if self._stop.requested:
             return "stopped"
         if message.lake is not None and message.lake != self._lake.url:
@@ -120,18 +120,23 @@ class BatchWorker:
                 reason=_stale_reason(plan, message),
             )
             return "stale"
-        outcome: Outcome = "already_done"
+        outcome: BatchOutcome = "already_done"
         if await batches_in_lake(self._lake, plan, [batch]):
             log.info("batch_already_done", batch=message.name)
         else:
             pool = BatchPool(
-                self._lake, self._client, self._stats, self._stop, plan,
-                workers=self._concurrency, progress=False,
-            )  # fmt: skip
+                self._lake,
+                self._client,
+                self._stats,
+                self._stop,
+                plan,
+                workers=self._concurrency,
+                progress=False,
+            )
             tally = await pool.run([batch])
             if tally.written_batches != 1:
                 # Unstarted without a stop: TMDB is unreachable; the visibility timeout is the backoff.
-                return "stopped" if tally.unstarted and self._stop.requested else "failed"
+                return "stopped" if tally.left_for_rerun and self._stop.requested else "failed"
             outcome = "written"
         # The batch is in the lake: if it was the last, take the steps that follow. A message
         # back although its batch was done may be one whose worker died before taking them

@@ -5,8 +5,8 @@ stage 2 offline, and so that tests, the benchmark and the deploy checks all star
 same way, through this face:
 
 - ``Catalog.synthetic(sizes, seed=...)``, ``catalog.at_day(n)``: the catalogue and its clock;
-- ``serve_standin(catalog, **knobs)``: serve it in this event loop (``.url``, ``.counters``,
-  ``.day``);
+- ``Standin(catalog, **knobs)``, ``async with standin.serve() as url``: serve it in this
+  event loop (``.url``, ``.counters``, ``.day``);
 - ``python -m ingest.standin ...``: serve it as a command that prints one ready line;
 - ``standin_process(*args)``: run that command and wait for the line (``.url``, ``.token``).
 
@@ -20,18 +20,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN, PAGE_SIZE
+from ingest.standin.constants import PAGE_SIZE, STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process
 
 if TYPE_CHECKING:
-    from ingest.standin.app import FakeTmdb, serve_standin
+    from ingest.standin.app import Standin
     from ingest.standin.catalog import DAY0, Catalog, DailyChange
     from ingest.standin.counters import Counters
     from ingest.standin.universe import Universe
 
 _LAZY = {
-    "FakeTmdb": "ingest.standin.app",
-    "serve_standin": "ingest.standin.app",
+    "Standin": "ingest.standin.app",
     "Catalog": "ingest.standin.catalog",
     "DailyChange": "ingest.standin.catalog",
     "DAY0": "ingest.standin.catalog",
@@ -48,17 +47,16 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DAY0",
-    "FAKE_API_KEY",
-    "FAKE_TOKEN",
     "PAGE_SIZE",
+    "STANDIN_API_KEY",
+    "STANDIN_TOKEN",
     "Catalog",
     "Counters",
     "DailyChange",
-    "FakeTmdb",
+    "Standin",
     "StandinFailed",
     "StandinProcess",
     "Universe",
     "free_port",
-    "serve_standin",
     "standin_process",
 ]

@@ -3,7 +3,7 @@
 Once it serves it prints one JSON line on stdout, ``{"event": "standin_ready", "url": ...}``
 (what ``ingest.standin.process`` waits for), and a line for people on stderr; when it stops,
 its counters as one JSON line on stdout. Clients authenticate with the stand-in's own
-token or key (``ingest.standin.FAKE_TOKEN`` / ``FAKE_API_KEY``), which it never prints.
+token or key (``ingest.standin.STANDIN_TOKEN`` / ``STANDIN_API_KEY``), which it never prints.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import sys
 
 import orjson
 
-from ingest.standin.app import serve_standin
+from ingest.standin.app import Standin
 from ingest.standin.catalog import Catalog, DailyChange
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.process import READY_EVENT
 from ingest.standin.universe import Universe
 
@@ -78,8 +78,8 @@ def universe_for(args: argparse.Namespace) -> Universe | None:
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
     knobs = dict(
-        token=None if args.no_token else FAKE_TOKEN,
-        api_key=FAKE_API_KEY,
+        token=None if args.no_token else STANDIN_TOKEN,
+        api_key=STANDIN_API_KEY,
         rate_limit=args.rate,
         retry_after=not args.no_retry_after,
         max_connections=args.max_connections,
@@ -94,7 +94,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, done.set)
-    async with serve_standin(catalog, host=args.host, port=args.port, **knobs) as standin:
+    standin = Standin(catalog, **knobs)
+    async with standin.serve(args.host, args.port):
         ready = {
             "event": READY_EVENT,
             "url": standin.url,

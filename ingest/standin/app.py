@@ -8,9 +8,10 @@ Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5
 Faults a client must survive: an enforced request rate over a sliding one-second window,
 a limit on requests in flight, random 5xx/429s, stalled responses, latency.
 
-Start it with ``serve_standin``::
+Start it with ``Standin.serve``::
 
-    async with serve_standin(Catalog.synthetic({80: 300}, seed=1), rate_limit=40) as standin:
+    standin = Standin(Catalog.synthetic({80: 300}, seed=1), rate_limit=40)
+    async with standin.serve():
         standin.url             # e.g. http://127.0.0.1:40123 (no /3)
         standin.day = 3         # the catalogue three days on
         standin.counters.requests["movie"]
@@ -31,8 +32,8 @@ from aiohttp import web
 
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
-from ingest.standin.counters import Counters
+from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
+from ingest.standin.counters import Counters, endpoint_of, query_label
 from ingest.standin.errors import (
     ERR_5XX,
     ERR_AUTH,
@@ -52,15 +53,15 @@ _OWN = ("/__stats", "/__day")
 _FILES = "/p/"
 
 
-class FakeTmdb:
+class Standin:
     """The app and its knobs; knobs are plain attributes a test may change between runs."""
 
     def __init__(
         self,
         catalog: Catalog,
         *,
-        token: str | None = FAKE_TOKEN,
-        api_key: str | None = FAKE_API_KEY,
+        token: str | None = STANDIN_TOKEN,
+        api_key: str | None = STANDIN_API_KEY,
         rate_limit: float | None = None,
         retry_after: bool = True,
         max_connections: int | None = None,
@@ -172,7 +173,7 @@ class FakeTmdb:
             return await handler(request)  # type: ignore[no-any-return]
         c = self.counters
         c.saw_request(self._clock())
-        endpoint = _endpoint(request.path)
+        endpoint = endpoint_of(request.path)
         c.requests[endpoint] += 1
         item = request.match_info.get("id")
         if item is not None and endpoint == "movie":
@@ -254,7 +255,7 @@ class FakeTmdb:
 
     async def _discover(self, request: web.Request) -> web.Response:
         q = request.query
-        self.counters.discover_queries[_query_label(q)] += 1
+        self.counters.discover_queries[query_label(q)] += 1
         page = page_of(q)
         if page is None:
             return json_response(ERR_PAGE, 400)
@@ -310,27 +311,3 @@ class FakeTmdb:
         except (KeyError, ValueError):
             return json_response(ERR_INPUT, 422)
         return json_response({"day": self.day, "date": self.catalog.date.isoformat()})
-
-
-@asynccontextmanager
-async def serve_standin(
-    catalog: Catalog, *, host: str = "127.0.0.1", port: int = 0, **knobs: Any
-) -> AsyncIterator[FakeTmdb]:
-    """Serve ``catalog`` for the block; ``knobs`` are ``FakeTmdb``'s. Yields the running
-    stand-in: ``.url`` (without ``/3``), ``.counters``, ``.day`` (settable), the knobs."""
-    standin = FakeTmdb(catalog, **knobs)
-    async with standin.serve(host, port):
-        yield standin
-
-
-def _endpoint(path: str) -> str:
-    if path == "/3/movie/changes":
-        return "changes"
-    parts = path.split("/")
-    endpoint = parts[2] if len(parts) > 2 else "other"
-    return endpoint if endpoint in ("discover", "movie", "collection") else "other"
-
-
-def _query_label(q: Any) -> str:
-    parts = [f"{k}={q[k]}" for k in sorted(q) if k not in ("page", "api_key")]
-    return "&".join(parts)

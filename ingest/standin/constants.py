@@ -5,8 +5,8 @@ interpreters without the project's dependencies, can start the stand-in and poin
 at it.
 """
 
-FAKE_TOKEN = "fake-tmdb-read-access-token-0b1c2d3e4f"
-FAKE_API_KEY = "fakeapikey0123456789abcdef0123456"
+STANDIN_TOKEN = "fake-tmdb-read-access-token-0b1c2d3e4f"
+STANDIN_API_KEY = "fakeapikey0123456789abcdef0123456"
 # Movies a discover page lists, and ids a changes page lists, as on TMDB.
 PAGE_SIZE = 20
 CHANGES_PAGE_SIZE = 100

@@ -64,3 +64,18 @@ class Counters:
             if self.first_request_s is None or self.last_request_s is None
             else round(self.last_request_s - self.first_request_s, 4),
         }
+
+
+def endpoint_of(path: str) -> str:
+    """The ``requests`` key a request path counts under."""
+    if path == "/3/movie/changes":
+        return "changes"
+    parts = path.split("/")
+    endpoint = parts[2] if len(parts) > 2 else "other"
+    return endpoint if endpoint in ("discover", "movie", "collection") else "other"
+
+
+def query_label(q: Any) -> str:
+    """The ``discover_queries`` key of a discover query: its parameters but the page and key."""
+    parts = [f"{k}={q[k]}" for k in sorted(q) if k not in ("page", "api_key")]
+    return "&".join(parts)

@@ -28,7 +28,7 @@ from ingest.standin.listings import changes_days, page_of
 from ingest.standin.universe import Universe
 
 if TYPE_CHECKING:
-    from ingest.standin.app import FakeTmdb
+    from ingest.standin.app import Standin
 
 EXPORTS_PATH = "/p/exports/"
 _NAME = re.compile(r"(movie|collection)_ids_(\d{2})_(\d{2})_(\d{4})\.json\.gz")
@@ -60,7 +60,7 @@ def collection_lines(universe: Universe) -> Iterator[bytes]:
         yield orjson.dumps({"id": collection_id, "name": universe.collection_name(collection_id)})
 
 
-def add_routes(app: web.Application, standin: FakeTmdb, universe: Universe) -> None:
+def add_routes(app: web.Application, standin: Standin, universe: Universe) -> None:
     """Route the exports and the API's movie, changes and collection answers to ``universe``."""
 
     async def export(request: web.Request) -> web.StreamResponse:

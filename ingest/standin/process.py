@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.standin.constants import FAKE_API_KEY, FAKE_TOKEN
+from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 
 READY_EVENT = "standin_ready"
 _ROOT = Path(__file__).resolve().parents[2]
@@ -45,8 +45,8 @@ class StandinProcess:
     url: str
     ready: Mapping[str, Any]
     proc: subprocess.Popen[str]
-    token: str = FAKE_TOKEN
-    api_key: str = FAKE_API_KEY
+    token: str = STANDIN_TOKEN
+    api_key: str = STANDIN_API_KEY
 
     def stats(self) -> dict[str, Any]:
         """Its counters, from ``/__stats``."""

@@ -12,10 +12,11 @@ import asyncio
 import datetime as dt
 import sys
 
-from ingest.config import Overrides, load_settings
+from ingest.config import load_settings
 from ingest.errors import IngestError, UsageError
 from ingest.lake import open_lake
 from ingest.logs import configure_logging, mask_secrets
+from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import CommandParser
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import DateStatus, survey
@@ -29,13 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         exit_codes="exit status: 0 everything asked for the date is in the lake; 1 something is "
         "missing (or nothing is there, or the lake could not be read); 2 bad usage",
     )
-    p.add_argument("--date", metavar="YYYY-MM-DD", help="processing date (default: today, UTC)")
-    p.add_argument(
-        "--lake",
-        metavar="URL",
-        help="s3://bucket[/prefix] or a local directory (default: INGEST_LAKE, then config.toml, "
-        "then ./datalake)",
-    )
+    add_flags(p, flags_of("status"))
     p.add_argument("--json", action="store_true", help="one JSON object instead of the tables")
     return p
 
@@ -43,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def lake_and_date(args: argparse.Namespace) -> tuple[str, dt.date, str | None]:
     """The one place status reads settings: the lake, the date and the queue (to say how
     much of an enqueued date is still on it), same precedence as a run."""
-    settings = load_settings(Overrides(lake=args.lake, date=args.date))
+    settings = load_settings(flagged(args, flags_of("status")))
     return settings.lake, settings.date, settings.queue.url
 
 

@@ -7,7 +7,7 @@
     404 ....................... NOT_FOUND: the record is skipped
     any other status .......... REFUSED
 
-Transport failures (timeouts, dropped connections) are RETRY outcomes made by the client.
+Transport failures (timeouts, dropped connections) are RETRY answers made by the client.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Verdict(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Answer:
     verdict: Verdict
     status: int
     # The body of an OK answer, as sent and parsed.
@@ -48,36 +48,36 @@ class Outcome:
         return str(self.status) if self.status else self.detail.split(":", 1)[0]
 
 
-def classify(status: int, body: bytes, headers: Mapping[str, str]) -> Outcome:
+def read_answer(status: int, body: bytes, headers: Mapping[str, str]) -> Answer:
     """Decide what one HTTP answer from TMDB means (see the module docstring)."""
     if status == 200:
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
-            return Outcome(Verdict.RETRY, status, detail="200 with a body that is not JSON")
+            return Answer(Verdict.RETRY, status, detail="200 with a body that is not JSON")
         if not isinstance(data, dict):
-            return Outcome(Verdict.RETRY, status, detail="200 with a body that is not an object")
-        return Outcome(Verdict.OK, status, body=body, data=data)
+            return Answer(Verdict.RETRY, status, detail="200 with a body that is not an object")
+        return Answer(Verdict.OK, status, body=body, data=data)
     detail = f"{status}{_tmdb_reason(body)}"
     if status == 429:
-        return Outcome(
+        return Answer(
             Verdict.THROTTLED,
             status,
             detail=detail,
             retry_after_s=parse_retry_after(headers.get("Retry-After")),
         )
     if status >= 500 or status == 408:
-        return Outcome(
+        return Answer(
             Verdict.RETRY,
             status,
             detail=detail,
             retry_after_s=parse_retry_after(headers.get("Retry-After")),
         )
     if status == 401:
-        return Outcome(Verdict.AUTH, status, detail=detail)
+        return Answer(Verdict.AUTH, status, detail=detail)
     if status == 404:
-        return Outcome(Verdict.NOT_FOUND, status, detail=detail)
-    return Outcome(Verdict.REFUSED, status, detail=detail)
+        return Answer(Verdict.NOT_FOUND, status, detail=detail)
+    return Answer(Verdict.REFUSED, status, detail=detail)
 
 
 def parse_retry_after(value: str | None) -> float | None:

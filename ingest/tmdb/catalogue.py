@@ -92,7 +92,7 @@ async def _dataset(
     todo = await missing(lake, plan)
     tally = await fetch(lake, client, stats, stop, plan, todo, workers=settings.tmdb.concurrency)
     failures += tally.failures(CATALOGUE, str(plan.kind))
-    done = tally.failed_batches == 0 and tally.unstarted == 0
+    done = tally.failed_batches == 0 and tally.left_for_rerun == 0
     if done:
         await completed(lake, plan)
     return done
@@ -139,7 +139,7 @@ async def fetch(
         why = _why_not_go_on(stop, client, total)
         if why is not None:
             left = sum(1 for n in wanted if chunk_of(n) >= chunk)
-            total.unstarted += left
+            total.left_for_rerun += left
             log.info("feeding_stopped", kind=str(plan.kind), genre=CATALOGUE, reason=why, batches_left=left)
             break
         batches = await batches_of_chunk(lake, plan, chunk, wanted)
@@ -150,7 +150,7 @@ async def fetch(
         total.first_error = total.first_error or tally.first_error
         total.written_batches += tally.written_batches
         total.records += tally.records
-        total.unstarted += tally.unstarted
+        total.left_for_rerun += tally.left_for_rerun
         seconds = max(time.monotonic() - started, 1e-6)
         log.info(
             "chunk_fetched",

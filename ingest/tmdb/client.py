@@ -2,7 +2,7 @@
 
 Every attempt (retries included) waits for a free slot among ``concurrency`` requests in
 flight and then for its turn at the adaptive rate (``ingest.tmdb.rate``; a stop cuts that
-wait short). ``ingest.tmdb.answers.classify`` decides what an answer means:
+wait short). ``ingest.tmdb.answers.read_answer`` decides what an answer means:
 
     200 with a JSON body ...... OK
     429 ....................... THROTTLED: retried after Retry-After, or backoff if absent
@@ -27,7 +27,7 @@ import asyncio
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -48,7 +48,7 @@ from ingest.errors import (
 from ingest.report import TmdbStats
 from ingest.retry import Backoff, RetrySummary
 from ingest.stop import Stop
-from ingest.tmdb.answers import Outcome, Verdict, classify
+from ingest.tmdb.answers import Answer, Verdict, read_answer
 from ingest.tmdb.rate import AdaptiveRate
 from ingest.tmdb.reach import Reachability
 
@@ -59,22 +59,16 @@ USER_AGENT = "movies-lake-ingest/0.1 (+aiohttp)"
 
 @dataclass(frozen=True, slots=True)
 class ClientTuning:
-    """Retry timing; the defaults suit TMDB, tests shrink them."""
+    """Retry timing and the breaker; the defaults suit TMDB, tests shrink them."""
 
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 30.0
-    # A Retry-After longer than this is not waited out in full (a misbehaving proxy).
-    retry_after_cap_s: float = 60.0
+    # ``Backoff``'s own defaults are TMDB's.
+    backoff: Backoff = field(default_factory=Backoff)
     # The adaptive rate never goes below this many requests per second.
     min_rate_per_s: float = 1.0
     # The breaker (ingest.tmdb.reach): this many connection failures in a row, lasting
     # at least this long, and TMDB is taken to be down.
     unreachable_failures: int = 5
     unreachable_after_s: float = 5.0
-
-    @property
-    def backoff(self) -> Backoff:
-        return Backoff(self.backoff_base_s, self.backoff_cap_s, self.retry_after_cap_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,26 +163,26 @@ class TmdbClient:
         if self._settings.api_key and not self._settings.token:
             query["api_key"] = self._settings.api_key
         attempts = self._settings.max_attempts
-        outcome = Outcome(Verdict.RETRY, 0)
+        answer = Answer(Verdict.RETRY, 0)
         for attempt in range(1, attempts + 1):
             if self.unreachable:
                 raise self.unreachable_error()
-            outcome = await self._attempt(url, query, first=attempt == 1)
-            if outcome.verdict is Verdict.OK:
-                return Reply(outcome.body, outcome.data)
-            _raise_final(outcome, shown, item_id)
+            answer = await self._attempt(url, query, first=attempt == 1)
+            if answer.verdict is Verdict.OK:
+                return Reply(answer.body, answer.data)
+            _raise_final(answer, shown, item_id)
             if attempt < attempts:
-                await self._pause(attempt, outcome, shown)
+                await self._pause(attempt, answer, shown)
         raise RetryableError(
-            f"TMDB {shown} still failing after {attempts} attempts ({outcome.detail})",
-            retry_after_s=outcome.retry_after_s,
+            f"TMDB {shown} still failing after {attempts} attempts ({answer.detail})",
+            retry_after_s=answer.retry_after_s,
         )
 
-    async def _pause(self, attempt: int, outcome: Outcome, shown: str) -> None:
+    async def _pause(self, attempt: int, answer: Answer, shown: str) -> None:
         """Back off before the next attempt; cut short if the breaker opens meanwhile."""
-        wait = self._backoff.delay_s(attempt, self._rng, outcome.retry_after_s)
-        self._retries.note(outcome.reason, outcome.detail)
-        log.debug("request_retried", url=shown, attempt=attempt, why=outcome.detail, wait_s=round(wait, 3))
+        wait = self._backoff.delay_s(attempt, self._rng, answer.retry_after_s)
+        self._retries.note(answer.reason, answer.detail)
+        log.debug("request_retried", url=shown, attempt=attempt, why=answer.detail, wait_s=round(wait, 3))
         self.retrying += 1
         try:
             async with asyncio.timeout(wait):
@@ -198,7 +192,7 @@ class TmdbClient:
         finally:
             self.retrying -= 1
 
-    async def _attempt(self, url: str, query: Mapping[str, str], *, first: bool) -> Outcome:
+    async def _attempt(self, url: str, query: Mapping[str, str], *, first: bool) -> Answer:
         assert self._session is not None
         stats = self._stats
         async with self._slots:
@@ -212,22 +206,22 @@ class TmdbClient:
             try:
                 async with self._session.get(url, params=query) as resp:
                     body = await resp.read()
-                    outcome = classify(resp.status, body, resp.headers)
+                    answer = read_answer(resp.status, body, resp.headers)
             except TimeoutError:
-                return Outcome(Verdict.RETRY, 0, detail="timed out")
+                return Answer(Verdict.RETRY, 0, detail="timed out")
             except aiohttp.ClientConnectionError as exc:
                 return self._no_answer(exc)
             except aiohttp.ClientError as exc:
-                return Outcome(Verdict.RETRY, 0, detail=_describe(exc))
+                return Answer(Verdict.RETRY, 0, detail=_describe(exc))
         self.reach.note_answer()
-        if outcome.verdict is Verdict.THROTTLED:
+        if answer.verdict is Verdict.THROTTLED:
             stats.throttled += 1
             self._rate.record(throttled=True)
-        elif outcome.verdict is Verdict.OK:
+        elif answer.verdict is Verdict.OK:
             self._rate.record(throttled=False)
-        return outcome
+        return answer
 
-    def _no_answer(self, exc: aiohttp.ClientConnectionError) -> Outcome:
+    def _no_answer(self, exc: aiohttp.ClientConnectionError) -> Answer:
         """A connection that gave no answer at all: configuration at the start of a run,
         a count towards the breaker later."""
         detail = _describe(exc)
@@ -236,7 +230,7 @@ class TmdbClient:
                 f"cannot reach TMDB at {self.shown_root} ({detail}): check TMDB_BASE_URL and the network"
             )
         self.reach.note_connection_failure(self.shown_root, detail)
-        return Outcome(Verdict.RETRY, 0, detail=detail)
+        return Answer(Verdict.RETRY, 0, detail=detail)
 
 
 def _describe(exc: BaseException) -> str:
@@ -245,15 +239,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
-def _raise_final(outcome: Outcome, shown: str, item_id: int) -> None:
+def _raise_final(answer: Answer, shown: str, item_id: int) -> None:
     """Raise what an answer that no retry can change means; return for retryable ones."""
-    if outcome.verdict is Verdict.AUTH:
+    if answer.verdict is Verdict.AUTH:
         raise AuthError(
-            f"TMDB refused the credentials ({outcome.detail}): check "
+            f"TMDB refused the credentials ({answer.detail}): check "
             "TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY) - it is missing a character, "
             "expired or revoked"
         )
-    if outcome.verdict is Verdict.NOT_FOUND:
-        raise SkippedRecord(f"TMDB has no {shown} ({outcome.detail})", item_id=item_id)
-    if outcome.verdict is Verdict.REFUSED:
-        raise RemoteError(f"TMDB refused {shown} ({outcome.detail})", status=outcome.status, url=shown)
+    if answer.verdict is Verdict.NOT_FOUND:
+        raise SkippedRecord(f"TMDB has no {shown} ({answer.detail})", item_id=item_id)
+    if answer.verdict is Verdict.REFUSED:
+        raise RemoteError(f"TMDB refused {shown} ({answer.detail})", status=answer.status, url=shown)

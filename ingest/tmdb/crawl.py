@@ -268,10 +268,10 @@ class GenreCrawler:
             batches=tally.written_batches,
             records=tally.records,
             failed_batches=tally.failed_batches,
-            unstarted_batches=tally.unstarted,
+            batches_left_for_rerun=tally.left_for_rerun,
             requests=self._stats.requests - requests_at_start,
             logical_requests=self._client.first_attempts - logical_at_start,
             seconds=round(seconds, 3),
             records_per_s=round(tally.records / seconds, 2) if seconds > 0 else None,
         )
-        return tally, tally.failed_batches == 0 and tally.unstarted == 0
+        return tally, tally.failed_batches == 0 and tally.left_for_rerun == 0

@@ -106,7 +106,7 @@ class BatchPool:
         for n, batch in enumerate(todo):
             # Only between batches: a started batch is always fed whole.
             if (why := self._why_not_go_on()) is not None:
-                self.tally.unstarted += len(todo) - n
+                self.tally.left_for_rerun += len(todo) - n
                 log.info(
                     "feeding_stopped",
                     kind=self._plan.kind,

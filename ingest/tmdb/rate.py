@@ -22,6 +22,8 @@ from collections.abc import Callable
 import structlog
 from aiolimiter import AsyncLimiter
 
+from ingest.pacing import ROOM
+
 log = structlog.get_logger(__name__)
 
 
@@ -122,29 +124,12 @@ class AdaptiveRate:
 
 # A bucket of exactly one request loses each wake-up's lateness for good (the level is
 # clamped at zero): ~1.3 ms of every 25 ms slot at 40/s, 95% of the rate (bench/). Room for
-# 1.1 lets the next request go up to a tenth of a slot early, which gives the lateness back
-# while never admitting two at once.
-_ROOM = 1.1
-# Leaky-bucket bound: at most _ROOM + rate x T requests in any T seconds. Pacing 1% under
+# 1.1 (``ingest.pacing.ROOM``) gives the lateness back while never admitting two at once.
+# Leaky-bucket bound: at most ROOM + rate x T requests in any T seconds. Pacing 1% under
 # the rate keeps that at 40 in any second at 40/s, the sliding window TMDB counts, even
 # with a few ms of arrival jitter.
 _UNDER = 0.99
 
 
-def fleet_share(budget_per_s: float, workers: int) -> float:
-    """One process's rate when ``workers`` processes share one egress IP's budget.
-
-    Each limiter admits at most ``_ROOM + rate x T`` requests in any T seconds, and
-    limiters in separate processes, each paced evenly, can still line their bursts up.
-    So each gets its share less its room, ``N x (_ROOM + share) <= budget`` in any second,
-    and the fleet never passes the budget however the processes fall. One process keeps
-    the whole budget (its own pacing already holds it to the sliding second).
-    """
-    if workers <= 1:
-        return budget_per_s
-    share = budget_per_s / workers
-    return max(share - _ROOM, share / 2)
-
-
 def _limiter_at(rate: float) -> AsyncLimiter:
-    return AsyncLimiter(_ROOM, _ROOM / (rate * _UNDER))
+    return AsyncLimiter(ROOM, ROOM / (rate * _UNDER))

@@ -51,7 +51,7 @@ class FetchTally:
     written_batches: int = 0
     records: int = 0
     # Batches not started (a stop, too many failures) or cut short by a stop.
-    unstarted: int = 0
+    left_for_rerun: int = 0
     # Movies: the collection ids of each batch written, by batch number.
     collections: dict[int, list[int]] = field(default_factory=dict)
 
@@ -108,7 +108,7 @@ class BatchSink:
         """Write a complete batch and its marker, or count it failed (or left for later)."""
         plan, tally = self._plan, self._tally
         if batch.interrupted:
-            tally.unstarted += 1
+            tally.left_for_rerun += 1
             return
         if batch.error is not None:
             tally.failed_batches += 1

@@ -1,0 +1,119 @@
+"""One table for what an S3 or SQS failure means, and one retry rule for both: botocore at
+one attempt, ``Backoff`` above it, retries summarised as ``requests_retried``. SQS goes
+through a fault-injecting proxy in front of moto's server (real protocol both ways)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from aiohttp import web
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from structlog.testing import capture_logs
+
+from ingest.aws_errors import NO_CREDENTIALS, Remote, Unsent, aws_error, transient_reason
+from ingest.errors import ConfigError, LakeError, RetryableError
+from ingest.lake.bucket import S3
+from ingest.queue import sqs as sqs_module
+from ingest.queue.sqs import SqsQueue
+from ingest.retry import Backoff
+from tests.queue_kit import Queues, receive_all
+from tests.s3_faults import Fault, FaultyS3, faulty_s3
+
+SQS = Remote("SQS", RetryableError, "fix INGEST_QUEUE_URL")
+
+
+def _refusal(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
+
+
+@pytest.mark.parametrize(
+    ("exc", "s3", "sqs"),
+    [
+        (NoCredentialsError(), ConfigError, ConfigError),
+        (_refusal("AccessDenied", 403), ConfigError, ConfigError),
+        (_refusal("AWS.SimpleQueueService.NonExistentQueue", 400), ConfigError, ConfigError),
+        (_refusal("NoSuchBucket", 404), ConfigError, ConfigError),
+        (_refusal("SlowDown", 503), RetryableError, RetryableError),
+        (_refusal("ThrottlingException", 400), RetryableError, RetryableError),
+        (_refusal("InvalidParameterValue", 400), LakeError, RetryableError),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), RetryableError, RetryableError),
+    ],
+)
+def test_one_table_sorts_both_services_failures(exc: Exception, s3: type, sqs: type) -> None:
+    assert type(aws_error(exc, S3, "read k")) is s3
+    assert type(aws_error(exc, SQS, "send")) is sqs
+
+
+def test_the_no_credentials_message_is_one_for_both() -> None:
+    assert str(aws_error(NoCredentialsError(), S3, "x")) == str(aws_error(NoCredentialsError(), SQS, "y"))
+    assert str(aws_error(NoCredentialsError(), S3, "x")) == NO_CREDENTIALS
+
+
+def test_refused_batch_entries_are_a_transient_failure() -> None:
+    assert transient_reason(Unsent("ThrottlingException")) == "ThrottlingException"
+    assert transient_reason(_refusal("AccessDenied", 403)) is None
+
+
+def _sends(request: web.Request) -> bool:
+    return request.headers.get("X-Amz-Target", "").endswith("SendMessageBatch")
+
+
+def _send_count(seen: list[tuple[str, str, dict[str, str]]]) -> int:
+    return sum(1 for _, _, headers in seen if headers.get("x-amz-target", "").endswith("SendMessageBatch"))
+
+
+def _queue(new_queues: Callable[..., Queues]) -> str:
+    return new_queues(max_receives=3, visibility_s=30).url
+
+
+@asynccontextmanager
+async def _sqs_behind(
+    fault: Fault, endpoint: str, url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[SqsQueue, FaultyS3, str]]:
+    """Queue ``url`` reached through the fault proxy (retries waiting next to nothing)."""
+    monkeypatch.setattr(sqs_module, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
+    async with faulty_s3(endpoint) as proxy:
+        proxy.faults.append(fault)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        async with SqsQueue.connect(url) as queue:
+            yield queue, proxy, url
+
+
+async def test_sqs_is_retried_above_botocore_and_summarised(
+    aws_env: str, new_queues: Callable[..., Queues], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault = Fault(_sends, 503, "ServiceUnavailable", times=2)
+    url = _queue(new_queues)
+    with capture_logs() as logs:
+        async with _sqs_behind(fault, aws_env, url, monkeypatch) as (queue, proxy, _):
+            assert await queue.send(["m0", "m1", "m2"]) == 3
+    assert sorted(m["Body"] for m in receive_all(aws_env, url)) == ["m0", "m1", "m2"]
+    assert _send_count(proxy.seen) == 3
+    retried = [e for e in logs if e["event"] == "requests_retried"]
+    assert {e["remote"] for e in retried} == {"sqs"} and sum(e["retries"] for e in retried) == 2
+
+
+async def test_sqs_gives_up_after_its_attempts_with_one_error(
+    aws_env: str, new_queues: Callable[..., Queues], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fault = Fault(_sends, 500, "InternalError", times=100)
+    async with _sqs_behind(fault, aws_env, _queue(new_queues), monkeypatch) as (
+        queue,
+        proxy,
+        _,
+    ):
+        with pytest.raises(RetryableError) as caught:
+            await queue.send(["m0"])
+    assert _send_count(proxy.seen) == sqs_module.ATTEMPTS
+    assert str(caught.value).startswith(f"SQS send failed after {sqs_module.ATTEMPTS} attempts")
+
+
+async def test_a_missing_queue_names_the_setting(new_queues: Callable[..., Queues]) -> None:
+    url = _queue(new_queues) + "-absent"
+    async with SqsQueue.connect(url) as queue:
+        with pytest.raises(ConfigError, match="INGEST_QUEUE_URL"):
+            await queue.receive(1, wait_s=1, visibility_s=30)
