@@ -3,8 +3,9 @@
 ``GET /p/exports/movie_ids_MM_DD_YYYY.json.gz`` and ``collection_ids_MM_DD_YYYY.json.gz``
 serve the export of that date, gzipped JSON Lines generated as they are sent (never held
 whole), for every date from the calendar's day 0 to the stand-in's current day; other
-dates answer 404, as TMDB's file host does before a file is published. Like TMDB's file
-host they need no credentials. ``/3/movie/{id}``, ``/3/movie/changes`` and
+dates answer 404, as TMDB's file host does before a file is published. A file once made
+is kept (compressed, the last two) and served as it is, as a static file would be. Like
+TMDB's file host they need no credentials. ``/3/movie/{id}``, ``/3/movie/changes`` and
 ``/3/collection/{id}`` answer from the same ``Universe``, so the exports, the details and
 the changes feed agree on every day.
 """
@@ -34,6 +35,8 @@ EXPORTS_PATH = "/p/exports/"
 _NAME = re.compile(r"(movie|collection)_ids_(\d{2})_(\d{2})_(\d{4})\.json\.gz")
 # Lines generated and compressed at a time.
 _LINES_PER_WRITE = 5_000
+# Exports kept once made (a day's movie and collection files).
+_PUBLISHED_KEPT = 2
 
 
 def export_name(kind: str, date: dt.date) -> str:
@@ -63,29 +66,29 @@ def collection_lines(universe: Universe) -> Iterator[bytes]:
 def add_routes(app: web.Application, standin: Standin, universe: Universe) -> None:
     """Route the exports and the API's movie, changes and collection answers to ``universe``."""
 
+    published: dict[str, bytes] = {}
+
     async def export(request: web.Request) -> web.StreamResponse:
         standin.counters.requests["exports"] += 1
         m = _NAME.fullmatch(request.match_info["name"])
-        try:
-            date = None if m is None else dt.date(int(m.group(4)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            date = None
-        day = None if date is None else (date - DAY0).days
+        day = None if m is None else _day_of(m)
         if m is None or day is None or not 0 <= day <= standin.day:
             # TMDB's file host answers a missing file with a bare 404 (an S3-style XML body).
             return web.Response(status=404, text="<Error><Code>NoSuchKey</Code></Error>")
-        lines = movie_lines(universe, day) if m.group(1) == "movie" else collection_lines(universe)
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await response.prepare(request)
-        packer = zlib.compressobj(6, zlib.DEFLATED, 31)
-        chunk: list[bytes] = []
-        for line in lines:
-            chunk.append(line)
-            if len(chunk) >= _LINES_PER_WRITE:
-                await response.write(packer.compress(b"\n".join(chunk) + b"\n"))
-                chunk.clear()
-        await response.write(packer.compress(b"\n".join(chunk) + b"\n" if chunk else b"") + packer.flush())
-        await response.write_eof()
+        name = m.group(0)
+        if name in published:
+            # Published files are static, as on TMDB's host: made once, then served as they are.
+            await response.write(published[name])
+            await response.write_eof()
+            return response
+        lines = movie_lines(universe, day) if m.group(1) == "movie" else collection_lines(universe)
+        made = await _stream(response, lines)
+        # The compressed file only (some 25 MB at 1.1M movies), never the bodies; the last two.
+        published[name] = made
+        while len(published) > _PUBLISHED_KEPT:
+            del published[next(iter(published))]
         return response
 
     async def movie(request: web.Request) -> web.Response:
@@ -126,3 +129,28 @@ def add_routes(app: web.Application, standin: Standin, universe: Universe) -> No
     app.router.add_get("/3/movie/changes", changes)
     app.router.add_get(r"/3/movie/{id:\d+}", movie)
     app.router.add_get(r"/3/collection/{id:\d+}", collection)
+
+
+def _day_of(m: re.Match[str]) -> int | None:
+    """The stand-in's day a file name's date is, or None for no date."""
+    try:
+        return (dt.date(int(m.group(4)), int(m.group(2)), int(m.group(3))) - DAY0).days
+    except ValueError:
+        return None
+
+
+async def _stream(response: web.StreamResponse, lines: Iterator[bytes]) -> bytes:
+    """Send ``lines`` gzipped as they are made; return the whole compressed file."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+    made: list[bytes] = []
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= _LINES_PER_WRITE:
+            made.append(packer.compress(b"\n".join(chunk) + b"\n"))
+            await response.write(made[-1])
+            chunk.clear()
+    made.append(packer.compress(b"\n".join(chunk) + b"\n" if chunk else b"") + packer.flush())
+    await response.write(made[-1])
+    await response.write_eof()
+    return b"".join(made)
