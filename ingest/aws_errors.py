@@ -58,6 +58,11 @@ class Unsent(Exception):
         self.code = code
 
 
+class DeadlinePassed(asyncio.TimeoutError):
+    """An attempt that took longer than its total (a store that stalls, or drips): as
+    transient as any timeout, and its message says which total."""
+
+
 @dataclass(frozen=True, slots=True)
 class Remote:
     """An AWS service as messages name it."""
@@ -126,6 +131,8 @@ def transient_reason(exc: BaseException) -> str | None:
     or None when it is not."""
     if isinstance(exc, Unsent):
         return exc.code or "unsent"
+    if isinstance(exc, DeadlinePassed):
+        return str(exc)
     if isinstance(exc, ClientError):
         code, status = _code(exc)
         if code not in _DENIED | _MISSING and (status >= 500 or code in _TRANSIENT):

@@ -48,6 +48,9 @@ class TmdbSettings:
     connect_timeout_s: float = default("tmdb.connect_timeout_s")
     read_timeout_s: float = default("tmdb.read_timeout_s")
     max_attempts: int = default("tmdb.max_attempts")
+    # A total per attempt (a drip never ends it otherwise), and per batch (retries included).
+    request_timeout_s: float = default("tmdb.request_timeout_s")
+    batch_budget_s: float = default("tmdb.batch_budget_s")
 
     @property
     def has_credentials(self) -> bool:
@@ -236,6 +239,10 @@ def _check_file(table: Mapping[str, Any], where: str) -> None:
     _refuse_secrets(table, where)
     known = file_keys()
     for section, keys in table.items():
+        # `lake = ...` at the top is [job] lake out of place, not a malformed [lake] table.
+        home = next((s for s, ks in known.items() if section in ks), None)
+        if not isinstance(keys, Mapping) and home:
+            raise ConfigError(f"{where} sets {section} outside any section: put it under [{home}]")
         if section not in known:
             if not isinstance(keys, Mapping):
                 home = next((s for s, ks in known.items() if section in ks), None)

@@ -3,11 +3,13 @@
 The pipeline talks real S3 protocol to it (``AWS_ENDPOINT_URL`` points here); each request
 is forwarded to moto unchanged unless a rule says to answer it with an S3 error instead.
 Rules match on the operation as S3 sees it (method + query), e.g. the 2nd part's first
-attempt.
+attempt. A ``Stall`` holds a matching request unanswered (a store that hangs), until the
+test lifts it or the proxy closes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -30,9 +32,25 @@ class Fault:
 
 
 @dataclass
+class Stall:
+    """Hold every request that ``match`` unanswered while the stall is on."""
+
+    match: Callable[[web.Request], bool]
+    hits: int = 0
+    lifted: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def lift(self) -> None:
+        """Answer the held requests (forwarded now) and every one after."""
+        self.lifted.set()
+
+
+@dataclass
 class FaultyS3:
     upstream: str
     faults: list[Fault] = field(default_factory=list)
+    stalls: list[Stall] = field(default_factory=list)
+    # Request headers dropped on the way (lower case), as a gateway that ignores them does.
+    strip: set[str] = field(default_factory=set)
     # (method, query, lower-cased headers) of every request seen, in order.
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     url: str = ""
@@ -41,6 +59,10 @@ class FaultyS3:
         body = await request.read()
         headers_seen = {k.lower(): v for k, v in request.headers.items()}
         self.seen.append((request.method, request.query_string, headers_seen))
+        for stall in self.stalls:
+            if not stall.lifted.is_set() and stall.match(request):
+                stall.hits += 1
+                await stall.lifted.wait()
         for fault in self.faults:
             if fault.hits < fault.times and fault.match(request):
                 fault.hits += 1
@@ -49,7 +71,7 @@ class FaultyS3:
                     f"<Message>injected by the test</Message></Error>"
                 )
                 return web.Response(status=fault.status, body=xml.encode(), content_type="application/xml")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP | self.strip}
         async with aiohttp.ClientSession(auto_decompress=False) as session:
             async with session.request(
                 request.method, self.upstream + request.path_qs, headers=headers, data=body
@@ -73,7 +95,8 @@ async def faulty_s3(upstream: str) -> AsyncIterator[FaultyS3]:
     proxy = FaultyS3(upstream)
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", proxy.handle)
-    runner = web.AppRunner(app)
+    # handler_cancellation: a client that gives up on a stalled request frees its handler.
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

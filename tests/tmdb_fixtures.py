@@ -38,6 +38,8 @@ def settings_for(
     read_timeout_s: float = 2.0,
     max_attempts: int = 8,
     date: dt.date = DATE,
+    request_timeout_s: float = 30.0,
+    batch_budget_s: float = 300.0,
 ) -> Settings:
     return Settings(
         lake=lake,
@@ -57,6 +59,8 @@ def settings_for(
             connect_timeout_s=1.0,
             read_timeout_s=read_timeout_s,
             max_attempts=max_attempts,
+            request_timeout_s=request_timeout_s,
+            batch_budget_s=batch_budget_s,
         ),
     )
 

@@ -31,6 +31,12 @@ class UploadTuning:
     part_size: int = default("upload.part_size")
     parts_in_flight: int = default("upload.parts_in_flight")
     max_attempts: int = default("upload.max_attempts")
+    # A total per attempt of an S3 request (a stall never ends it otherwise), and per call
+    # (one part: every attempt and the waits between them).
+    request_timeout_s: float = default("upload.request_timeout_s")
+    part_budget_s: float = default("upload.part_budget_s")
+    # Only one run at a time writes to this lake: a store without conditional writes will do.
+    single_writer: bool = default("upload.single_writer")
 
 
 class Lake(Protocol):

@@ -4,12 +4,15 @@ Large files go up as a streaming multipart upload (``ingest.lake.multipart``), w
 computes each part's CRC32 for botocore. Every call is CRC32 checksummed (create, parts and
 complete agree, as recent botocore expects). One retry layer, ours: botocore's retries are
 off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
-times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); the last
-error says the retries ran out, and retries show at INFO as a periodic ``requests_retried``
+times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); each
+attempt has ``request_timeout_s`` in all and each call (a part) ``part_budget_s``, so a
+store that stalls ends the run instead of holding it; the last error says the retries ran
+out, and retries show at INFO as a periodic ``requests_retried``
 summary. Any failure aborts the upload, and an upload a killed run left open is aborted
 before the same key is uploaded again. The file's SHA-256 goes in the object metadata
 (``x-amz-meta-sha256``) so a rerun can tell the object is already there.
-``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken.
+``create`` is a conditional put (``If-None-Match: *``): 412 means the key is taken; it is
+used only on a store found to honour the header (``ingest.lake.conditional``).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import structlog
 from aiobotocore.config import AioConfig
 from botocore.exceptions import ClientError
 
-from ingest.aws_errors import retrying
-from ingest.errors import ConfigError
+from ingest.aws_errors import DeadlinePassed, retrying
+from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, UploadTuning
 from ingest.lake.bucket import S3, check_bucket
+from ingest.lake.conditional import ConditionalWrites
 from ingest.lake.multipart import FileRegion, check_unchanged, first_failure, part_size_for, upload_parts
 from ingest.retry import Backoff, RetrySummary
 
@@ -46,7 +50,7 @@ _TAKEN = ("412", "PreconditionFailed")
 
 
 class S3Lake:
-    __slots__ = ("_bucket", "_client", "_prefix", "_retries", "_rng", "_tuning")
+    __slots__ = ("_bucket", "_client", "_conditional", "_prefix", "_retries", "_rng", "_tuning")
 
     def __init__(self, client: Any, bucket: str, prefix: str, tuning: UploadTuning) -> None:
         self._client = client
@@ -56,6 +60,7 @@ class S3Lake:
         self._tuning = tuning
         self._retries = RetrySummary("s3")
         self._rng = random.Random()
+        self._conditional = ConditionalWrites(f"s3://{bucket}", single_writer=tuning.single_writer)
 
     @classmethod
     @asynccontextmanager
@@ -95,15 +100,42 @@ class S3Lake:
         return await self._retrying(what, lambda: fn(**kwargs))
 
     async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
-        return await retrying(
-            S3,
-            what,
-            attempt_once,
-            attempts=self._tuning.max_attempts,
-            backoff=BACKOFF,
-            rng=self._rng,
-            summary=self._retries,
-        )
+        """Run ``attempt_once`` (within ``request_timeout_s`` each time) until it
+        succeeds, retried while the failure is transient (``ingest.aws_errors.retrying``);
+        the whole call, waits included, has ``part_budget_s``: a store that stalls is left."""
+        limit = self._tuning.request_timeout_s
+
+        async def bounded() -> Any:
+            # A total per attempt: botocore's read timeout is per read, a stall between
+            # reads or a drip never trips it.
+            deadline = asyncio.timeout(limit)
+            try:
+                async with deadline:
+                    return await attempt_once()
+            except TimeoutError:
+                if deadline.expired():
+                    raise DeadlinePassed(f"no answer within {limit:g} s") from None
+                raise
+
+        budget = asyncio.timeout(self._tuning.part_budget_s)
+        try:
+            async with budget:
+                return await retrying(
+                    S3,
+                    what,
+                    bounded,
+                    attempts=self._tuning.max_attempts,
+                    backoff=BACKOFF,
+                    rng=self._rng,
+                    summary=self._retries,
+                )
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            raise RetryableError(
+                f"S3 {what} did not succeed within its {self._tuning.part_budget_s:g} s budget "
+                "([upload] part_budget_s): the store is stalled or very slow"
+            ) from None
 
     async def stat(self, key: str) -> ObjectInfo | None:
         async def head() -> Any:
@@ -150,6 +182,13 @@ class S3Lake:
         )
 
     async def create(self, key: str, data: bytes) -> bool:
+        # Only on a store known to honour If-None-Match (or a lake declared single-writer).
+        await self._conditional.ensure(self)
+        return await self.put_if_absent(key, data)
+
+    async def put_if_absent(self, key: str, data: bytes) -> bool:
+        """A conditional put as the store takes it: the probe's tool, and create's."""
+
         async def put_if_absent() -> bool:
             try:
                 await self._client.put_object(
@@ -288,13 +327,16 @@ class S3Lake:
         try:
             # Retried like any call: an abort that lands while parts are still arriving can
             # meet a transient 5xx, and an upload left open costs storage until it expires.
-            await self._call(
-                f"abort upload of {key}",
-                self._client.abort_multipart_upload,
-                Bucket=self._bucket,
-                Key=self._key(key),
-                UploadId=upload_id,
-            )
+            # But within one request's time: on a store that stalls, the run's error (and
+            # its exit) must not wait for an abort that cannot land either.
+            async with asyncio.timeout(self._tuning.request_timeout_s):
+                await self._call(
+                    f"abort upload of {key}",
+                    self._client.abort_multipart_upload,
+                    Bucket=self._bucket,
+                    Key=self._key(key),
+                    UploadId=upload_id,
+                )
             log.warning("multipart_aborted", key=key)
         except Exception as exc:  # the original failure matters more than this one
             log.error("multipart_abort_failed", key=key, upload_id=upload_id, error=str(exc))

@@ -25,9 +25,10 @@ import time
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import IngestError, RetryableError
+from ingest.errors import IngestError, InputError, RetryableError
 from ingest.lake import open_lake
 from ingest.queue.counters import QueueCounters
+from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import Received, SqsQueue
 from ingest.queue.work import SETTLED, BatchOutcome, BatchWorker, run_message
 from ingest.report import TmdbStats
@@ -39,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 # After a failed receive (SQS or the network down for now), wait this long before the next.
 _RECEIVE_PAUSE_S = 5.0
+# Characters of a dead-lettered message's body a log line keeps (one of ours is ~200).
+_BODY_SHOWN = 300
 
 
 class QueueConsumer:
@@ -172,10 +175,20 @@ class QueueConsumer:
                 message_id=r.message_id,
                 receives=r.receive_count,
                 max_receive_count=self._max_receives,
-                body=r.body,
+                batch=_batch_name(r.body),
+                # A message body may be up to 256 KiB of anything: the log keeps its start.
+                body=r.body[:_BODY_SHOWN],
+                body_chars=len(r.body),
             )
         else:
             log.warning("batch_left_for_redelivery", message_id=r.message_id, receives=r.receive_count)
+
+
+def _batch_name(body: str) -> str:
+    try:
+        return BatchMessage.parse(body).name
+    except InputError:
+        return "unreadable"
 
 
 def _fields(c: QueueCounters) -> dict[str, float]:

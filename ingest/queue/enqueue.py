@@ -22,6 +22,7 @@ from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.crawl import dataset_completed
 from ingest.tmdb.plan import Plan, missing_batches
 from ingest.tmdb.planner import GenrePlanner
 
@@ -65,6 +66,8 @@ async def enqueue_genre(
             for b in todo
         ]
         return await _send(queue, plan, messages, len(plan.batches(target)))
+    # Nothing to send: no worker will land a last batch and take the completion step.
+    await _complete_at_once(lake, plan, plan, whole=settings.job.limit is None)
     if not settings.job.collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
         return 0
@@ -86,8 +89,17 @@ async def enqueue_collections(
     if stats is not None:
         stats.collections_planned += len(plan.ids)
     todo = await missing_batches(lake, plan, len(plan.ids))
+    if not todo:
+        await _complete_at_once(lake, movies, plan, whole=target >= len(movies.ids))
     messages = [BatchMessage.of(plan, b, len(plan.ids), lake.url) for b in todo]
     return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
+
+
+async def _complete_at_once(lake: Lake, movies: Plan, plan: Plan, *, whole: bool) -> None:
+    """``plan`` has no batch left to send (none at all, or all in the lake): take the
+    step the worker landing its last batch would (an empty plan has none)."""
+    if whole and movies.complete:
+        await dataset_completed(lake, TmdbStats(), movies, plan)
 
 
 async def _send(queue: SqsQueue, plan: Plan, messages: Sequence[BatchMessage], batches: int) -> int:

@@ -18,6 +18,7 @@ import orjson
 from ingest.standin.app import Standin
 from ingest.standin.catalog import Catalog, DailyChange
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
+from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
 from ingest.standin.universe import Universe
 
@@ -44,6 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--failure-rate", type=float, default=0.0, help="share of random 5xx/429s")
     p.add_argument("--stall-rate", type=float, default=0.0)
     p.add_argument("--stall-s", type=float, default=5.0)
+    p.add_argument(
+        "--hostile",
+        action="append",
+        default=[],
+        metavar="ID=FAULT",
+        help=f"a hostile 200 for this movie or collection id: {', '.join(ITEM_FAULTS)}",
+    )
+    p.add_argument("--page-fault", choices=PAGE_FAULTS, default=None, help="every discover page broken so")
+    p.add_argument("--drip-s", type=float, default=1.0, help="seconds between the bytes of a drip")
+    p.add_argument("--huge-bytes", type=int, default=50_000_000, help="size of a huge record")
     p.add_argument(
         "--catalogue",
         type=int,
@@ -87,6 +98,10 @@ async def serve(args: argparse.Namespace) -> None:
         failure_rate=args.failure_rate,
         stall_rate=args.stall_rate,
         stall_s=args.stall_s,
+        hostile={int(i): f for i, _, f in (spec.partition("=") for spec in args.hostile)},
+        page_fault=args.page_fault,
+        drip_s=args.drip_s,
+        huge_bytes=args.huge_bytes,
         seed=args.seed,
         universe=universe_for(args),
     )

@@ -6,7 +6,9 @@ Routes: ``/3/discover/movie`` (20 a page, the 500-page refusal), ``/3/movie/{id}
 its own ``/__stats`` (the counters as JSON) and ``POST /__day?day=N`` (move the clock).
 Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5xx).
 Faults a client must survive: an enforced request rate over a sliding one-second window,
-a limit on requests in flight, random 5xx/429s, stalled responses, latency.
+a limit on requests in flight, random 5xx/429s, stalled responses, latency; and hostile
+200s (``ingest.standin.hostile``: wrong ids, swapped bodies, a drip, a huge record, broken
+discover pages).
 
 Start it with ``Standin.serve``::
 
@@ -24,7 +26,7 @@ import collections
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ from ingest.standin.errors import (
     err_rate,
     json_response,
 )
+from ingest.standin.hostile import check_faults, drip, item_body, page_body
 from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
 
 if TYPE_CHECKING:
@@ -74,6 +77,10 @@ class Standin:
         gone_ids: Collection[int] = (),
         broken_ids: Collection[int] = (),
         undated_first_desc: bool = True,
+        hostile: Mapping[int, str] | None = None,
+        page_fault: str | None = None,
+        drip_s: float = 1.0,
+        huge_bytes: int = 50_000_000,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         day: int | None = None,
@@ -107,6 +114,13 @@ class Standin:
         # Where a descending date sort puts undated movies: first (PostgreSQL's NULLS FIRST),
         # or last, where no page can reach them in a big genre.
         self.undated_first_desc = undated_first_desc
+        # Hostile 200s (ingest.standin.hostile): movie or collection id -> fault, and the
+        # fault of every discover page.
+        self.hostile = dict(hostile or {})
+        self.page_fault = page_fault
+        check_faults(self.hostile, page_fault)
+        self.drip_s = drip_s
+        self.huge_bytes = huge_bytes
         self.counters = Counters()
         # The root URL (without /3) while serving.
         self.url = ""
@@ -265,7 +279,7 @@ class Standin:
             if len(self._queries) > 512:
                 self._queries.clear()
             ids = self._queries[key] = self.catalog.discover(q, undated_first_desc=self.undated_first_desc)
-        return json_response(discover_page(self.catalog, ids, page))
+        return json_response(page_body(self.page_fault, discover_page(self.catalog, ids, page)))
 
     async def _changes(self, request: web.Request) -> web.Response:
         q = request.query
@@ -278,13 +292,25 @@ class Standin:
             return json_response(days, 422)
         return json_response(changes_page(self.catalog.changed_between(*days), page))
 
-    async def _movie(self, request: web.Request) -> web.Response:
+    async def _movie(self, request: web.Request) -> web.StreamResponse:
         movie_id = int(request.match_info["id"])
         if movie_id not in self.catalog.movies or movie_id in self.gone_ids:
             return json_response(ERR_NOT_FOUND, 404)
         append = set(request.query.get("append_to_response", "").split(","))
         self.counters.movie_ok[movie_id] += 1
-        return json_response(self.catalog.detail(movie_id, append))
+        body = self.catalog.detail(movie_id, append)
+        if movie_id in self.hostile:
+            other = min(i for i in self.catalog.movies if i != movie_id)
+            return await self._hostile(request, movie_id, body, lambda: self.catalog.detail(other, append))
+        return json_response(body)
+
+    async def _hostile(
+        self, request: web.Request, item: int, body: dict[str, Any], other: Callable[[], dict[str, Any]]
+    ) -> web.StreamResponse:
+        fault = self.hostile[item]
+        if fault == "drip":
+            return await drip(request, body, self.drip_s)
+        return json_response(item_body(fault, body, other() if fault == "swapped" else {}, self.huge_bytes))
 
     async def _keywords(self, request: web.Request) -> web.Response:
         movie_id = int(request.match_info["id"])
@@ -292,11 +318,15 @@ class Standin:
             return json_response(ERR_NOT_FOUND, 404)
         return json_response(self.catalog.keywords(movie_id))
 
-    async def _collection(self, request: web.Request) -> web.Response:
+    async def _collection(self, request: web.Request) -> web.StreamResponse:
         collection_id = int(request.match_info["id"])
         if collection_id not in self.catalog.collections:
             return json_response(ERR_NOT_FOUND, 404)
-        return json_response(self.catalog.collection(collection_id))
+        body = self.catalog.collection(collection_id)
+        if collection_id in self.hostile:
+            other = min(i for i in self.catalog.collections if i != collection_id)
+            return await self._hostile(request, collection_id, body, lambda: self.catalog.collection(other))
+        return json_response(body)
 
     async def _genres(self, _request: web.Request) -> web.Response:
         return json_response({"genres": [{"id": k, "name": v} for k, v in GENRE_NAMES.items()]})

@@ -34,6 +34,12 @@ def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str
         lines += ["", *_table(_CSV_HEADER, [_csv_row(c) for c in status.csv])]
     if status.tmdb:
         lines += ["", *_table(_TMDB_HEADER, [_tmdb_row(t) for t in status.tmdb])]
+        lines += [
+            f"{t.genre} {t.kind}: {t.oversized:,} record(s) over the file cap, set apart "
+            "(see _ingest/.../oversized/)"
+            for t in status.tmdb
+            if t.oversized
+        ]
     lines += ["", verdict(status, queue)]
     return "\n".join(lines) + "\n"
 
@@ -138,6 +144,7 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
                 "plan_id": t.plan_id,
                 "planned_yet": not t.unplanned,
                 "state": t.state,
+                "oversized": t.oversized,
             }
             for t in status.tmdb
         ],

@@ -82,6 +82,8 @@ class TmdbStatus:
     # complete run (``removed.json``, the cursor) was not taken: the run was stopped
     # between its last batch and that step.
     unfinished: bool = False
+    # Records over a file's cap, noted under _ingest/.../oversized/ and not in the files.
+    oversized: int = 0
 
     @property
     def unplanned(self) -> bool:
@@ -224,7 +226,7 @@ async def _dataset(lake: Lake, plan: Plan, whole_genre_asked: bool) -> TmdbStatu
     batches = plan.batches(planned)
     done = await batches_in_lake(lake, plan, batches)
     bodies = await _marker_bodies(lake, done)
-    written = not_found = 0
+    written = not_found = oversized = 0
     missing = []
     for batch in batches:
         body = bodies.get(batch.number)
@@ -232,6 +234,7 @@ async def _dataset(lake: Lake, plan: Plan, whole_genre_asked: bool) -> TmdbStatu
             missing.append(batch.number)
             continue
         written, not_found = written + _written(body, batch), not_found + _skipped(body)
+        oversized += _skipped(body, "oversized")
     gap, reason = _last_gap(plan)
     removed = await read_removed(lake, plan.date, plan.genre) if plan.kind is Kind.MOVIES else None
     cursor = await read_cursor(lake, plan.kind, plan.genre)
@@ -255,6 +258,7 @@ async def _dataset(lake: Lake, plan: Plan, whole_genre_asked: bool) -> TmdbStatu
         cursor=cursor.date.isoformat() if cursor else None,
         plan_id=plan.plan_id,
         unfinished=unfinished,
+        oversized=oversized,
     )
 
 
@@ -283,8 +287,8 @@ def _written(body: dict[str, Any], batch: Batch) -> int:
     return written if isinstance(written, int) else len(batch.ids)
 
 
-def _skipped(body: dict[str, Any]) -> int:
-    skipped = body.get("skipped")
+def _skipped(body: dict[str, Any], name: str = "skipped") -> int:
+    skipped = body.get(name)
     return len(skipped) if isinstance(skipped, list) else 0
 
 

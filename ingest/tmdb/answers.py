@@ -7,7 +7,9 @@
     404 ....................... NOT_FOUND: the record is skipped
     any other status .......... REFUSED
 
-Transport failures (timeouts, dropped connections) are RETRY answers made by the client.
+Transport failures (timeouts, dropped connections) are RETRY answers made by the client;
+so is a 200 whose body is not what was asked for (``Check``: another id, a page without
+the fields a walk needs), which a proxy or a misbehaving server can send.
 """
 
 from __future__ import annotations
@@ -15,11 +17,31 @@ from __future__ import annotations
 import email.utils
 import enum
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+# What a caller asks of an OK answer's parsed body: None when it will do, else what is wrong.
+Check = Callable[[Any], str | None]
+
+
+def same_id(expected: int) -> Check:
+    """The check of a details or collection answer: its ``id`` is the integer asked for."""
+
+    def check(data: Any) -> str | None:
+        got = data.get("id") if isinstance(data, dict) else None
+        if type(got) is int and got == expected:
+            return None
+        return f"200 for id {expected} with id {_shown(got)}"
+
+    return check
+
+
+def _shown(value: Any) -> str:
+    text = orjson.dumps(value).decode() if value is not None else "missing"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class Verdict(enum.Enum):

@@ -7,14 +7,16 @@ wait short). ``ingest.tmdb.answers.read_answer`` decides what an answer means:
     200 with a JSON body ...... OK
     429 ....................... THROTTLED: retried after Retry-After, or backoff if absent
     5xx, bad body, timeout,
-    dropped connection ........ RETRY: exponential backoff with jitter
+    dropped connection, a 200
+    that fails ``check`` ...... RETRY: exponential backoff with jitter
     401 ....................... AUTH: fatal, ``AuthError`` (exit 2)
     404 ....................... NOT_FOUND: ``SkippedRecord``, the caller counts and skips
     any other status .......... REFUSED: ``RemoteError``
 
 Retries end after ``max_attempts`` with ``RetryableError``, waiting ``ingest.retry.Backoff``
 between attempts and showing at INFO as a periodic ``requests_retried`` summary. A stalled
-answer is abandoned after ``read_timeout_s`` of silence (``sock_read``) and retried. A TMDB
+answer is abandoned after ``read_timeout_s`` of silence (``sock_read``), and any attempt
+(connect, headers and body) after ``request_timeout_s`` in all, and retried. A TMDB
 that cannot be reached at all is told apart by ``ingest.tmdb.reach``: at the start of a run
 it is a ``ConfigError`` (``TMDB_BASE_URL``), in the middle an ``UnreachableError`` once the
 breaker opens. Secrets stay out of everything this module keeps: the token travels only
@@ -48,7 +50,7 @@ from ingest.errors import (
 from ingest.report import TmdbStats
 from ingest.retry import Backoff, RetrySummary
 from ingest.stop import Stop
-from ingest.tmdb.answers import Answer, Verdict, read_answer
+from ingest.tmdb.answers import Answer, Check, Verdict, read_answer
 from ingest.tmdb.rate import AdaptiveRate
 from ingest.tmdb.reach import Reachability
 
@@ -116,6 +118,11 @@ class TmdbClient:
         return self._rate.rate
 
     @property
+    def batch_budget_s(self) -> float:
+        """Seconds a batch of records may take in all (``ingest.tmdb.pool``)."""
+        return self._settings.batch_budget_s
+
+    @property
     def unreachable(self) -> bool:
         return self.reach.down.is_set()
 
@@ -152,9 +159,16 @@ class TmdbClient:
         )
 
     async def get(
-        self, path: str, params: Mapping[str, str | int] | None = None, *, item_id: int = 0
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        item_id: int = 0,
+        check: Check | None = None,
     ) -> Reply:
-        """GET ``/3{path}``; return the body as sent and parsed, or raise (module docstring)."""
+        """GET ``/3{path}``; return the body as sent and parsed, or raise (module docstring).
+        ``check`` is what the parsed body must pass (``ingest.tmdb.answers.same_id``): a
+        body that fails it is a failed attempt, retried like a 5xx and never returned."""
         assert self._session is not None, "use TmdbClient as an async context manager"
         url = f"{self._root}{path}"
         query = {k: str(v) for k, v in (params or {}).items()}
@@ -169,7 +183,10 @@ class TmdbClient:
                 raise self.unreachable_error()
             answer = await self._attempt(url, query, first=attempt == 1)
             if answer.verdict is Verdict.OK:
-                return Reply(answer.body, answer.data)
+                problem = None if check is None else check(answer.data)
+                if problem is None:
+                    return Reply(answer.body, answer.data)
+                answer = Answer(Verdict.RETRY, 0, detail=f"wrong answer: {problem}")
             _raise_final(answer, shown, item_id)
             if attempt < attempts:
                 await self._pause(attempt, answer, shown)
@@ -203,11 +220,16 @@ class TmdbClient:
                 self.first_attempts += 1
             else:
                 stats.retries += 1
+            # A total for the attempt: a drip (a byte now and then) never trips sock_read.
+            deadline = asyncio.timeout(self._settings.request_timeout_s)
             try:
-                async with self._session.get(url, params=query) as resp:
+                async with deadline, self._session.get(url, params=query) as resp:
                     body = await resp.read()
                     answer = read_answer(resp.status, body, resp.headers)
             except TimeoutError:
+                if deadline.expired():
+                    limit = self._settings.request_timeout_s
+                    return Answer(Verdict.RETRY, 0, detail=f"timed out: no whole answer within {limit:g} s")
                 return Answer(Verdict.RETRY, 0, detail="timed out")
             except aiohttp.ClientConnectionError as exc:
                 return self._no_answer(exc)

@@ -115,6 +115,7 @@ def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
         written=stats.written,
         skipped=stats.skipped,
         failed=stats.failed,
+        oversized=stats.oversized,
         collections_planned=stats.collections_planned,
         collections_written=stats.collections_written,
         files=stats.files,

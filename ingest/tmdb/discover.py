@@ -15,7 +15,9 @@ Date filters leave out movies without a release date. The run compares what the 
 reached with the unfiltered ``total_results``; when the gap is movies without a date, it
 reads them where a date-sorted listing puts them (first, when sorted descending, on
 TMDB), taking only entries that really have no date, and reports whatever gap remains
-and why. Ids are de-duplicated throughout (pages shift while being read).
+and why. Ids are de-duplicated throughout (pages shift while being read). A page without
+a ``results`` list or an integer ``total_results`` is a failed request (retried); a result
+without a usable id (a positive integer) is skipped and counted (``unusable``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import asyncio
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
 from ingest.genres import Genre
 from ingest.progress import Progress
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.wire import DiscoverPage
+from ingest.tmdb.wire import DiscoverPage, DiscoverResult
 
 log = structlog.get_logger(__name__)
 
@@ -94,6 +97,8 @@ class Enumeration:
     gap: int = 0
     gap_reason: str | None = None
     undated_found: int = 0
+    # Results without a usable id, skipped (counted once per page they were on).
+    unusable: int = 0
 
 
 @dataclass(slots=True)
@@ -107,6 +112,8 @@ class _Tally:
     window_total: int = 0
     # Movies beyond page 500 of a one-day window, which no filter can split further.
     overflow: int = 0
+    # Results without a usable id.
+    unusable: int = 0
 
 
 class Discoverer:
@@ -151,11 +158,15 @@ class Discoverer:
             "page": page,
             **window.params(),
         }
-        reply = await self._client.get("/discover/movie", params)
+        reply = await self._client.get("/discover/movie", params, check=page_problem)
         self._t.requests += 1
         data: DiscoverPage = reply.data
-        for r in data.get("results", []):
-            self._t.found.setdefault(r["id"], float(r.get("popularity") or 0.0))
+        usable = [r for r in data["results"] if _usable(r)]
+        if len(usable) < len(data["results"]):
+            self._t.unusable += len(data["results"]) - len(usable)
+            data["results"] = usable
+        for r in usable:
+            self._t.found.setdefault(r["id"], _popularity(r))
             if not r.get("release_date"):
                 self._t.undated.add(r["id"])
         windows = max(self._t.windows, 1)
@@ -250,7 +261,7 @@ class Discoverer:
         at = (pos - 1) % PAGE_SIZE
         for j in sorted(range(len(results)), key=lambda j: abs(j - at)):
             text = results[j].get("release_date")
-            if text:
+            if isinstance(text, str) and text:
                 try:
                     return dt.date.fromisoformat(text)
                 except ValueError:
@@ -292,6 +303,8 @@ class Discoverer:
             if gap and not reasons:
                 reasons.append("discover's pages shifted while they were read (a rerun may reach them)")
             reason = "; ".join(reasons) if gap else None
+        if t.unusable:
+            log.warning("discover_results_unusable", genre=self._genre.slug, results=t.unusable)
         return Enumeration(
             ids=ids,
             total_results=total,
@@ -301,7 +314,31 @@ class Discoverer:
             gap=gap,
             gap_reason=reason,
             undated_found=len(t.undated),
+            unusable=t.unusable,
         )
+
+
+def page_problem(data: Any) -> str | None:
+    """What makes a discover page unusable for the walk (``ingest.tmdb.answers.Check``)."""
+    if not isinstance(data.get("results"), list):
+        return "a discover page without a results list"
+    total = data.get("total_results")
+    if type(total) is not int or total < 0:
+        return "a discover page without an integer total_results"
+    return None
+
+
+def _usable(result: Any) -> bool:
+    """A result the plan can take: an object with a positive integer id."""
+    if not isinstance(result, dict):
+        return False
+    movie_id = result.get("id")
+    return type(movie_id) is int and movie_id > 0
+
+
+def _popularity(result: DiscoverResult) -> float:
+    value = result.get("popularity")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def _midpoint(window: Window) -> dt.date:

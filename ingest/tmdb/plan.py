@@ -43,11 +43,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+import structlog
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, number_digits, state_key, tmdb_key, tmdb_prefix
 from ingest.tmdb.files import file_number
+
+log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 100
 # Markers before the file count was in the name (``-f<files>``) name one file, or none.
@@ -192,6 +195,8 @@ class DoneMarker:
     files: tuple[str, ...]
     # Movies: the distinct collection ids of the batch's records, in plan order.
     collections: tuple[int, ...] | None = None
+    # Ids whose record was over a file's cap: noted apart, not in the files.
+    oversized: tuple[int, ...] = ()
 
     def body(self) -> bytes:
         data: dict[str, Any] = {
@@ -203,6 +208,8 @@ class DoneMarker:
         }
         if self.collections is not None:
             data["collections"] = list(self.collections)
+        if self.oversized:
+            data["oversized"] = list(self.oversized)
         return orjson.dumps(data)
 
 
@@ -259,12 +266,35 @@ async def create_plan(lake: Lake, plan: Plan) -> Plan:
     """Freeze a dataset's first plan, unless another process froze one first: then that
     one is returned, and every process goes on with the same plan (and plan id)."""
     key = plan_key(plan.date, plan.kind, plan.genre)
-    if await lake.create(key, plan.to_json()):
-        return plan
+    body = plan.to_json()
+    if await lake.create(key, body):
+        # Verified: a store that let another run's write replace ours (it ignored the
+        # condition) shows it here, and this run goes on with the plan the lake holds.
+        held = await lake.read(key)
+        if held == body:
+            return plan
+        if held is None:
+            raise LakeError(f"plan {key} was created but cannot be read back; rerun")
+        replaced = Plan.from_json(held, key)
+        log.warning("plan_replaced_after_create", key=key, ours=plan.plan_id, held=replaced.plan_id)
+        return replaced
     winner = await lake.read(key)
     if winner is None:
         raise LakeError(f"plan {key} was created by another run but cannot be read back; rerun")
     return Plan.from_json(winner, key)
+
+
+async def batch_markers(lake: Lake, plan: Plan) -> dict[int, list[str]]:
+    """Every marker of ``plan``'s batches (at their current size), by batch number: more
+    than one when runs of the same date wrote the same batch at once, each from its own
+    answers (one saw a 404 where the other got the movie)."""
+    sizes = {b.number: len(b.ids) for b in plan.batches(len(plan.ids))}
+    found: dict[int, list[str]] = {}
+    for key in await lake.list(dataset_prefix(plan.date, plan.kind, plan.genre) + "done/"):
+        m = _MARKER.search(key)
+        if m and m.group(5) == plan.plan_id and sizes.get(int(m.group(1))) == int(m.group(2)):
+            found.setdefault(int(m.group(1)), []).append(key)
+    return found
 
 
 async def batches_in_lake(lake: Lake, plan: Plan, batches: Sequence[Batch]) -> dict[int, str]:

@@ -114,6 +114,8 @@ class GenrePlanner:
             "found": len(found.ids),
             "gap": found.gap,
             "gap_reason": found.gap_reason,
+            # Discover results without a usable id, skipped.
+            "unusable_results": found.unusable,
             "windows": found.windows,
             "discover_requests": found.requests,
             "discover_attempts": self._stats.requests - attempts_before,

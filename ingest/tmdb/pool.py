@@ -6,6 +6,8 @@ Both queues are bounded, so a slow lake slows the workers and the workers slow t
 The feeder checks, before each batch and never in the middle of one, whether to go on: not
 after a stop, not once ``MAX_FAILED_BATCHES`` have failed, not once TMDB is unreachable.
 A record whose retries run out fails its batch (nothing of it is written); the others go on.
+So does a batch whose records are not all back within ``[tmdb] batch_budget_s`` of its
+start, retries included: its records still out are cut, and the batch fails.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ingest.lake.keys import Kind
 from ingest.progress import Progress
 from ingest.report import TmdbStats
 from ingest.stop import Stop
+from ingest.tmdb.answers import same_id
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_of
 from ingest.tmdb.files import as_line
@@ -121,8 +124,9 @@ class BatchPool:
                 self._batch_left.clear()
                 await self._batch_left.wait()
             self._assembling[batch.number] = BatchInAssembly(batch)
+            deadline = asyncio.get_running_loop().time() + self._client.batch_budget_s
             for i, item_id in enumerate(batch.ids):
-                await self._work.put(WorkItem(batch.number, i, item_id))
+                await self._work.put(WorkItem(batch.number, i, item_id, deadline))
         # Not in a `finally`: when the group is cancelled nobody drains the queue.
         for _ in range(self._workers):
             await self._work.put(None)
@@ -134,7 +138,15 @@ class BatchPool:
 
     async def _fetch_record(self, item: WorkItem) -> RecordResult:
         try:
-            reply = await self._client.get(self._path.format(item.id), self._params, item_id=item.id)
+            # An answer for another id (a swapped body, an id of another type) is a failed
+            # attempt: a record is never stored under an id it was not fetched for.
+            path = self._path.format(item.id)
+            async with asyncio.timeout_at(item.deadline):
+                reply = await self._client.get(path, self._params, item_id=item.id, check=same_id(item.id))
+        except TimeoutError:
+            budget = self._client.batch_budget_s
+            why = f"batch {item.batch} ran out of its {budget:g} s ([tmdb] batch_budget_s) at id {item.id}"
+            return RecordResult(item, error=why)
         except SkippedRecord:
             return RecordResult(item)
         except Interrupted:

@@ -2,8 +2,10 @@
 
 ``_ingest/YYYY/MM/DD/tmdb/movies-<genre>/removed.json`` is written once the date's movie
 plan is entirely in the lake: the ids that left the genre since the previous complete run
-(an incremental plan knows them from the members it diffed) and the planned ids TMDB
-answered 404 for (read from the batches' markers). A reader of the Raw zone takes an
+(the plan's own ``increment``: the winning plan's, which every run of the date adopts) and
+the planned ids TMDB answered 404 for (read from the batches' markers, every marker of a
+batch; an id whose record is in the batch's files is live whatever a marker says, since
+two runs that wrote one batch at once may each have left a marker). A reader of the Raw zone takes an
 incremental partition as the changes since the previous one, minus these.
 """
 
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind
-from ingest.tmdb.plan import Plan, batches_in_lake, dataset_prefix, read_marker_skipped
+from ingest.lake.keys import Kind, tmdb_key
+from ingest.tmdb.files import file_number
+from ingest.tmdb.plan import Plan, batch_markers, dataset_prefix, read_marker_skipped
 
 # Markers read at once.
 _READS_IN_FLIGHT = 8
@@ -52,20 +55,42 @@ def removed_key(date: dt.date, genre: str) -> str:
 async def record_removed(lake: Lake, plan: Plan) -> Removed:
     """Write the movie plan's ``removed.json`` (every batch of it is in the lake)."""
     left = tuple((plan.increment or {}).get("left_genre", ()))
-    batches = plan.batches(len(plan.ids))
     not_found: list[int] = []
     gate = asyncio.Semaphore(_READS_IN_FLIGHT)
 
-    async def read(key: str) -> None:
+    async def read(number: int, keys: list[str]) -> None:
         async with gate:
-            not_found.extend(await read_marker_skipped(lake, key) or ())
+            skipped = {i for key in keys for i in await read_marker_skipped(lake, key) or ()}
+            if skipped:
+                # Two runs may have written this batch at once from different answers: a
+                # 404 counts only if the record is not in the batch's files as they are.
+                skipped -= await _ids_in_files(lake, plan, number)
+            not_found.extend(skipped)
 
     async with asyncio.TaskGroup() as tg:
-        for key in (await batches_in_lake(lake, plan, batches)).values():
-            tg.create_task(read(key))
+        for number, keys in (await batch_markers(lake, plan)).items():
+            tg.create_task(read(number, keys))
     removed = Removed(tuple(int(i) for i in left), tuple(sorted(not_found)))
     await lake.write(removed_key(plan.date, plan.genre), removed.body(plan))
     return removed
+
+
+async def _ids_in_files(lake: Lake, plan: Plan, batch: int) -> set[int]:
+    """The ids of the records in a batch's files (every piece of it)."""
+    ids: set[int] = set()
+    piece = 1
+    while (
+        data := await lake.read(tmdb_key(plan.kind, plan.date, plan.genre, file_number(batch, piece)))
+    ) is not None:
+        for line in data.splitlines():
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and type(record.get("id")) is int:
+                ids.add(record["id"])
+        piece += 1
+    return ids
 
 
 async def read_removed(lake: Lake, date: dt.date, genre: str) -> Removed | None:

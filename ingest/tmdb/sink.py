@@ -3,7 +3,8 @@
 A ``BatchInAssembly`` holds one batch's slots until every record of it has come back
 (fetched, skipped as a 404, or failed). Then ``BatchSink.finish`` writes the batch's
 file(s) (``ingest.tmdb.files``) and, after them, its done-marker (``ingest.tmdb.plan``);
-a batch with a failed record writes nothing, so the rerun fetches it whole.
+a batch with a failed record writes nothing, so the rerun fetches it whole. A record over
+a file's cap is set apart (``ingest.tmdb.oversized``) and the batch written without it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import structlog
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, number_digits, tmdb_key
 from ingest.report import TmdbStats
+from ingest.tmdb import files
 from ingest.tmdb.files import file_number, pack
+from ingest.tmdb.oversized import note_oversized
 from ingest.tmdb.plan import Batch, DoneMarker, Plan, write_marker
 
 log = structlog.get_logger(__name__)
@@ -28,6 +31,8 @@ class WorkItem:
     batch: int
     index: int
     id: int
+    # When the batch's time budget runs out (the event loop's clock), if it has one.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +123,7 @@ class BatchSink:
                 "batch_failed", kind=plan.kind, genre=plan.genre, batch=batch.batch.number, error=batch.error
             )
             return
+        oversized = await self._set_apart(batch)
         lines = [x for x in batch.lines if x is not None]
         keys, size = await self._write_files(batch.batch, lines)
         collections = None
@@ -127,7 +133,9 @@ class BatchSink:
             self._stats.written += len(lines)
         else:
             self._stats.collections_written += len(lines)
-        marker = DoneMarker(batch.batch, len(lines), tuple(batch.skipped), tuple(keys), collections)
+        marker = DoneMarker(
+            batch.batch, len(lines), tuple(batch.skipped), tuple(keys), collections, tuple(oversized)
+        )
         await write_marker(self._lake, plan, marker)
         tally.written_batches += 1
         tally.records += len(lines)
@@ -138,9 +146,26 @@ class BatchSink:
             batch=batch.batch.number,
             records=len(lines),
             skipped=len(batch.skipped),
+            oversized=len(oversized),
             files=len(keys),
             bytes=size,
         )
+
+    async def _set_apart(self, batch: BatchInAssembly) -> list[int]:
+        """Take the records over a file's cap out of the batch, each noted under
+        ``_ingest/`` (``ingest.tmdb.oversized``); return their ids."""
+        cap = files.MAX_FILE_BYTES
+        apart = []
+        for i, line in enumerate(batch.lines):
+            if line is not None and len(line) > cap:
+                item_id = batch.batch.ids[i]
+                await note_oversized(self._lake, self._plan, batch.batch.number, item_id, len(line), cap)
+                log.warning("record_oversized", kind=self._plan.kind, id=item_id, bytes=len(line), cap=cap)
+                batch.lines[i] = None
+                batch.collections[i] = None
+                apart.append(item_id)
+        self._stats.oversized += len(apart)
+        return apart
 
     async def _write_files(self, batch: Batch, lines: list[bytes]) -> tuple[list[str], int]:
         plan = self._plan
