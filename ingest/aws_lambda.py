@@ -98,6 +98,9 @@ class Invocation:
     limit: int | None
     # Pinned in the continuation, so a chain finishes the plan its first invocation froze.
     refresh: str
+    # The whole catalogue of the day's ID export (``--catalogue``).
+    catalogue: bool = False
+    include_adult: bool = False
 
     def as_event(self) -> dict[str, Any]:
         """The event that resumes this plan: every key explicit, the date pinned."""
@@ -108,6 +111,8 @@ class Invocation:
             "date": self.date.isoformat(),
             "limit": self.limit,
             "refresh": self.refresh,
+            # Only for a catalogue run: a genre run's continuation keeps its old shape.
+            **({"catalogue": True, "include_adult": self.include_adult} if self.catalogue else {}),
         }
 
     def job(self, max_incremental_gap_days: int) -> Job:
@@ -118,6 +123,8 @@ class Invocation:
             limit=self.limit,
             refresh=self.refresh,
             max_incremental_gap_days=max_incremental_gap_days,
+            catalogue=self.catalogue,
+            include_adult=self.include_adult,
         )
 
 
@@ -212,11 +219,20 @@ def plan_from_event(
     # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.
     settings = start("lambda", event=_canonical(event), env=env, json_logs=json_logs)
     job = settings.job
-    if not job.genres:
+    if not job.genres and not job.catalogue:
         raise ConfigError("no genres: set genres in the event or [job] genres in config.toml")
-    if not (job.movies or job.collections):
+    if not (job.movies or job.collections or job.catalogue):
         raise ConfigError("the event asks for neither movies nor collections: nothing to do")
-    plan = Invocation(job.genres, job.movies, job.collections, settings.date, job.limit, job.refresh)
+    plan = Invocation(
+        job.genres,
+        job.movies,
+        job.collections,
+        settings.date,
+        job.limit,
+        job.refresh,
+        job.catalogue,
+        job.include_adult,
+    )
     # Stage 1 never runs here: a Lambda has no CSV files to read.
     return replace(settings, job=plan.job(job.max_incremental_gap_days)), plan
 
@@ -233,6 +249,11 @@ def _canonical(raw: Any) -> dict[str, Any]:
         return {"date": str(event["time"])[:10]} if event.get("time") else {}
     if "tipo" in event:
         event |= _from_tipo(event.pop("tipo"), clash=sorted(event.keys() & _TIPO_KEYS))
+    if event.get("catalogue") is True:
+        # A selection, as --catalogue is on the command line: the configured genres and
+        # their collections only when the event names them.
+        event.setdefault("genres", [])
+        event.setdefault("collections", False)
     unknown = sorted(set(event) - _EVENT_KEYS)
     if unknown:
         near = suggestion(str(unknown[0]), sorted(_EVENT_KEYS))

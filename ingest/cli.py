@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = CommandParser(
         "python -m ingest",
         "Ingest the movies/series CSV files and TMDB movies into the lake's Raw zone. "
-        "Without a selection flag (--csv, --genre, --collections) it runs the main job "
+        "Without a selection flag (--csv, --genre, --collections, --catalogue) it runs the main job "
         "that config.toml describes.",
         commands=[(f"python -m ingest {name}", what) for name, what in COMMANDS],
     )

@@ -32,13 +32,15 @@ DEFAULT_CONFIG = Path("config.toml")
 # Keys config.toml may not hold, in any table: the secret rows' fields and variables.
 _SECRET_KEYS = {r.field for r in ROWS if r.secret} | {r.env.lower() for r in ROWS if r.secret and r.env}
 # The selection flags: any of them replaces the main job with the work they name.
-_SELECTION = ("job.csv", "job.genres", "job.collections")
+_SELECTION = ("job.csv", "job.genres", "job.collections", "job.catalogue")
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
 class TmdbSettings:
     base_url: str = DEFAULT_TMDB_BASE_URL
+    # The folder of TMDB's daily ID exports (``--catalogue``); no credentials go there.
+    exports_url: str = default("tmdb.exports_url")
     token: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     rate_per_s: float = default("tmdb.rate_per_s")
@@ -73,6 +75,9 @@ class Job:
     max_incremental_gap_days: int = default("job.max_incremental_gap_days")
     # Plan, then send the batches to the queue instead of fetching them.
     enqueue: bool = default("job.enqueue")
+    # Every movie of the day's ID export (and with ``collections``, every collection).
+    catalogue: bool = default("job.catalogue")
+    include_adult: bool = default("job.include_adult")
 
     @property
     def uses_tmdb(self) -> bool:
@@ -198,14 +203,17 @@ def _selected(job: Job, flags: Mapping[str, Any]) -> Job:
     """A selection flag names its own work: what it leaves out is not done."""
     if not any(n in flags for n in _SELECTION):
         return job
-    # `--collections` alone: the franchises of the configured genres.
-    wants_genres = "job.genres" in flags or "job.collections" in flags
+    # `--collections` alone: the franchises of the configured genres; with `--catalogue`,
+    # the collections of the day's collection export instead.
+    catalogue = "job.catalogue" in flags
+    wants_genres = "job.genres" in flags or ("job.collections" in flags and not catalogue)
     return replace(
         job,
         csv=job.csv if "job.csv" in flags else (),
         genres=job.genres if wants_genres else (),
         movies="job.genres" in flags,
         collections="job.collections" in flags,
+        catalogue=catalogue,
     )
 
 

@@ -103,4 +103,18 @@ async def _stages(
             complete = complete and await run_enqueue(lake, settings, report.tmdb, stop=stop)
         else:
             complete = complete and await run_tmdb(lake, settings, report.tmdb, stop=stop, progress=progress)
+    if settings.job.catalogue:
+        complete = complete and await _catalogue(lake, settings, report, stop, progress)
     return complete
+
+
+async def _catalogue(lake: Lake, settings: Settings, report: RunReport, stop: Stop, progress: bool) -> bool:
+    """The whole catalogue of the day's ID export (``--catalogue``): fetched, or enqueued."""
+    if settings.job.enqueue:
+        from ingest.queue.catalogue import enqueue_catalogue
+
+        report.enqueued = True
+        return await enqueue_catalogue(lake, settings, report.tmdb, stop=stop)
+    from ingest.tmdb.catalogue import run_catalogue
+
+    return await run_catalogue(lake, settings, report.tmdb, stop=stop, progress=progress)

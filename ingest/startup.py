@@ -108,7 +108,7 @@ def require_credentials(settings: Settings, entry: str) -> None:
     An entry point without a line in ``NO_CREDENTIALS`` (``status``) never calls TMDB.
     """
     hint = NO_CREDENTIALS.get(entry)
-    if hint and settings.job.uses_tmdb and not settings.tmdb.has_credentials:
+    if hint and (settings.job.uses_tmdb or settings.job.catalogue) and not settings.tmdb.has_credentials:
         raise ConfigError(hint)
 
 

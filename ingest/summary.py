@@ -82,7 +82,7 @@ def landed(report: RunReport, settings: Settings) -> str:
     if report.csv:
         stored = sum(f.bytes for f in report.csv)
         parts.append(f"{_n(c['csv_files'], 'CSV file')} ({_size(stored)}, {c['csv_rows']:,} rows)")
-    if settings.job.uses_tmdb and not report.enqueued:
+    if (settings.job.uses_tmdb or settings.job.catalogue) and not report.enqueued:
         records = f"{c['movies_written']:,} movies"
         if settings.job.collections:
             records += f" + {c['collections_written']:,} collections"

@@ -27,6 +27,9 @@ class Kind(enum.StrEnum):
 
 
 STATE_ROOT = "_ingest"
+# The dataset name of the whole catalogue (``--catalogue``): its files are numbered on six
+# digits (``catalogue-000001.json``), a genre's on five.
+CATALOGUE = "catalogue"
 
 
 def _date_path(date: dt.date) -> str:
@@ -63,8 +66,12 @@ def tmdb_prefix(kind: Kind, date: dt.date) -> str:
 
 
 def tmdb_key(kind: Kind, date: dt.date, genre_slug: str, number: int) -> str:
-    """File ``number`` (from 1) of a genre's movies or collections for ``date``."""
-    return f"{tmdb_prefix(kind, date)}{genre_slug}-{number:05d}.json"
+    """File ``number`` (from 1) of a genre's (or the catalogue's) movies or collections."""
+    return f"{tmdb_prefix(kind, date)}{genre_slug}-{number:0{number_digits(genre_slug)}d}.json"
+
+
+def number_digits(genre_slug: str) -> int:
+    return 6 if genre_slug == CATALOGUE else 5
 
 
 def state_key(date: dt.date, *parts: str) -> str:

@@ -28,7 +28,7 @@ from ingest.config import Job
 from ingest.errors import ConfigError, IngestError, InputError
 from ingest.genres import Genre, resolve_genre
 from ingest.lake import Lake
-from ingest.lake.keys import Kind
+from ingest.lake.keys import CATALOGUE, Kind
 from ingest.queue.enqueue import enqueue_collections
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
@@ -101,6 +101,13 @@ class BatchWorker:
                 hint="point the worker's INGEST_LAKE at the lake the batches were enqueued for",
             )
             return "wrong_lake"
+        if message.genre == CATALOGUE:
+            # The whole catalogue's plan is chunked: ingest.queue.catalogue reads its batch.
+            from ingest.queue.catalogue import run_catalogue_message
+
+            return await run_catalogue_message(
+                self._lake, self._client, self._stats, self._stop, message, concurrency=self._concurrency
+            )
         plan = await load_plan(self._lake, message.date, message.kind, message.genre)
         batch = None if plan is None or plan.plan_id != message.plan_id else message.batch_of(plan)
         if plan is None or batch is None or len(batch.ids) != message.size:

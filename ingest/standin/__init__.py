@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ingest.standin.app import Standin
     from ingest.standin.catalog import DAY0, Catalog, DailyChange
     from ingest.standin.counters import Counters
+    from ingest.standin.universe import Universe
 
 _LAZY = {
     "Standin": "ingest.standin.app",
@@ -34,6 +35,7 @@ _LAZY = {
     "DailyChange": "ingest.standin.catalog",
     "DAY0": "ingest.standin.catalog",
     "Counters": "ingest.standin.counters",
+    "Universe": "ingest.standin.universe",
 }
 
 
@@ -54,6 +56,7 @@ __all__ = [
     "Standin",
     "StandinFailed",
     "StandinProcess",
+    "Universe",
     "free_port",
     "standin_process",
 ]

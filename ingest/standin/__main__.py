@@ -22,6 +22,7 @@ from ingest.standin.catalog import Catalog, DailyChange
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
+from ingest.standin.universe import Universe
 
 _RATES = DailyChange()
 
@@ -73,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-fault", choices=PAGE_FAULTS, default=None, help="every discover page broken so")
     p.add_argument("--drip-s", type=float, default=1.0, help="seconds between the bytes of a drip")
     p.add_argument("--huge-bytes", type=int, default=50_000_000, help="size of a huge record")
+    p.add_argument(
+        "--catalogue",
+        type=int,
+        default=0,
+        metavar="N",
+        help="serve a whole catalogue of N movies and its daily ID exports (up to 1.1M)",
+    )
     return p
 
 
@@ -94,6 +102,13 @@ def catalog_for(args: argparse.Namespace) -> Catalog:
     return catalog.at_day(args.day)
 
 
+def universe_for(args: argparse.Namespace) -> Universe | None:
+    if not args.catalogue:
+        return None
+    daily = DailyChange(args.changed_per_day, args.added_per_day, args.removed_per_day)
+    return Universe(args.catalogue, seed=args.seed, daily=daily)
+
+
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
     knobs = dict(
@@ -111,6 +126,7 @@ async def serve(args: argparse.Namespace) -> None:
         drip_s=args.drip_s,
         huge_bytes=args.huge_bytes,
         seed=args.seed,
+        universe=universe_for(args),
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -124,7 +140,7 @@ async def serve(args: argparse.Namespace) -> None:
             "token": STANDIN_TOKEN if knobs["token"] else None,
             "day": catalog.day,
             "date": catalog.date.isoformat(),
-            "movies": len(catalog.movies),
+            "movies": args.catalogue or len(catalog.movies),
             "collections": len(catalog.collections),
         }
         print(orjson.dumps(ready).decode(), flush=True)

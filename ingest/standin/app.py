@@ -29,7 +29,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -49,7 +49,12 @@ from ingest.standin.errors import (
 from ingest.standin.hostile import check_faults, drip, item_body, page_body
 from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
 
+if TYPE_CHECKING:
+    from ingest.standin.universe import Universe
+
 _OWN = ("/__stats", "/__day")
+# TMDB's file host (the daily ID exports) asks for no credentials and has no rate limit.
+_FILES = "/p/"
 
 
 class Standin:
@@ -80,7 +85,11 @@ class Standin:
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         day: int | None = None,
+        universe: Universe | None = None,
     ) -> None:
+        # The whole catalogue (``ingest.standin.universe``): exports, details and changes
+        # answer from it instead of ``catalog``.
+        self.universe = universe
         # The day-0 (or earliest) catalogue, so the clock can also be set back.
         self._origin = catalog
         self.catalog = catalog
@@ -138,6 +147,11 @@ class Standin:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
+        if self.universe is not None:
+            from ingest.standin.exports import add_routes
+
+            # First, so its routes answer before the catalogue's.
+            add_routes(app, self, self.universe)
         app.router.add_get("/3/discover/movie", self._discover)
         app.router.add_get("/3/movie/changes", self._changes)
         app.router.add_get(r"/3/movie/{id:\d+}", self._movie)
@@ -171,7 +185,7 @@ class Standin:
 
     @web.middleware
     async def _gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
-        if request.path in _OWN:
+        if request.path in _OWN or request.path.startswith(_FILES):
             return await handler(request)  # type: ignore[no-any-return]
         c = self.counters
         c.saw_request(self._clock())

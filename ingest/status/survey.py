@@ -134,6 +134,10 @@ async def survey(lake: Lake, date: dt.date) -> DateStatus:
     whole = {g for r in runs if r.whole_genres for g in r.genres}
     tmdb = [await _dataset(lake, plan, plan.genre in whole) for plan in plans]
     tmdb += _unplanned(runs, plans)
+    # The whole catalogue's datasets keep a chunked plan of their own (``--catalogue``).
+    from ingest.tmdb.catalogue_status import catalogue_rows
+
+    tmdb += await catalogue_rows(lake, date)
     tmdb.sort(key=lambda t: (t.genre, t.kind is not Kind.MOVIES))
     return DateStatus(lake.url, date, tuple(csv), tuple(tmdb), tuple(runs))
 

@@ -59,8 +59,10 @@ def windows(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
 class ChangesReader:
     """Reads the feed for one range; one instance per range and run."""
 
-    def __init__(self, client: TmdbClient, *, max_page: int = MAX_PAGE) -> None:
+    def __init__(self, client: TmdbClient, *, max_page: int = MAX_PAGE, include_adult: bool = False) -> None:
         self._client = client
+        # The catalogue with --include-adult keeps the adult titles discover leaves out.
+        self._include_adult = include_adult
         # The last page the feed serves (tests lower it to reach the splits cheaply).
         self._max_page = max_page
         self._ids: set[int] = set()
@@ -119,7 +121,9 @@ class ChangesReader:
         self._requests += 1
         data = reply.data
         for row in data.get("results") or ():
-            if isinstance(row, dict) and isinstance(row.get("id"), int) and not row.get("adult"):
+            if isinstance(row, dict) and isinstance(row.get("id"), int):
+                if row.get("adult") and not self._include_adult:
+                    continue
                 self._ids.add(row["id"])
         total = data.get("total_pages")
         return int(total) if isinstance(total, int) and total > 0 else 1

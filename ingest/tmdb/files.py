@@ -55,14 +55,15 @@ def pack(lines: Sequence[bytes], max_bytes: int | None = None) -> list[bytes]:
     return files
 
 
-def file_number(batch: int, piece: int) -> int:
-    """The file number of piece ``piece`` (from 1) of batch ``batch`` (from 1)."""
-    if batch >= PIECE_STRIDE:
+def file_number(batch: int, piece: int, digits: int = 5) -> int:
+    """The file number of piece ``piece`` (from 1) of batch ``batch`` (from 1), for file
+    numbers of ``digits`` digits (the catalogue's six: its stride is 100,000)."""
+    stride: int = PIECE_STRIDE * 10 ** (digits - 5)
+    if batch >= stride:
         raise RunError(
-            f"batch {batch}: a genre of over {PIECE_STRIDE * MAX_RECORDS} movies "
-            "does not fit the file numbering"
+            f"batch {batch}: a dataset of over {stride * MAX_RECORDS} movies does not fit the file numbering"
         )
-    number = batch + PIECE_STRIDE * (piece - 1)
-    if number > 99_999:
+    number: int = batch + stride * (piece - 1)
+    if number >= 10**digits:
         raise RunError(f"batch {batch} needs more than 9 files of 10 MB")
     return number

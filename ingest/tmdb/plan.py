@@ -47,7 +47,7 @@ import structlog
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, state_key, tmdb_key, tmdb_prefix
+from ingest.lake.keys import Kind, number_digits, state_key, tmdb_key, tmdb_prefix
 from ingest.tmdb.files import file_number
 
 log = structlog.get_logger(__name__)
@@ -328,7 +328,7 @@ async def _files_in_lake(
         listed = await _marker_list(lake, marker, "files")
         names = listed if listed is not None else [tmdb_key(plan.kind, plan.date, plan.genre, batch.number)]
         return all(str(n) in data_keys for n in names)
-    numbers = (file_number(batch.number, piece) for piece in range(1, files + 1))
+    numbers = (file_number(batch.number, piece, number_digits(plan.genre)) for piece in range(1, files + 1))
     return all(tmdb_key(plan.kind, plan.date, plan.genre, n) in data_keys for n in numbers)
 
 

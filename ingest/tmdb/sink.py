@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, tmdb_key
+from ingest.lake.keys import Kind, number_digits, tmdb_key
 from ingest.report import TmdbStats
 from ingest.tmdb import files
 from ingest.tmdb.files import file_number, pack
@@ -172,7 +172,8 @@ class BatchSink:
         keys = []
         size = 0
         for piece, data in enumerate(pack(lines), start=1):
-            key = tmdb_key(plan.kind, plan.date, plan.genre, file_number(batch.number, piece))
+            number = file_number(batch.number, piece, number_digits(plan.genre))
+            key = tmdb_key(plan.kind, plan.date, plan.genre, number)
             await self._lake.write(key, data)
             keys.append(key)
             size += len(data)

@@ -1,0 +1,186 @@
+"""``python -m ingest --catalogue``: every movie of TMDB's daily ID export, TMDB -> lake.
+
+Plan (``ingest.tmdb.catalogue_planner``: the day's export, or the increment since the
+last complete snapshot), then fetch the batches the lake does not hold yet, one chunk of
+the plan (100 batches) at a time through the genre crawl's pool and sink: details and
+keywords in one request a movie, ``Raw/TMDB/JSON/Movies/YYYY/MM/DD/catalogue-NNNNNN.json``
+(at most 100 records a file), a done-marker after each batch. Which batches are in the
+lake is read from two listings (markers, files), never one read per batch. Only one
+chunk's ids are in memory at a time, so memory stays flat over the whole pass.
+
+With ``collections``, every collection of the day's collection export follows, into
+``Raw/TMDB/JSON/Collections/YYYY/MM/DD/catalogue-NNNNNN.json``. Once every batch of a plan
+is in the lake its cursor moves to the date: the next day's run diffs against it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from ingest.config import Settings
+from ingest.errors import Interrupted, RunError
+from ingest.lake import Lake
+from ingest.lake.keys import CATALOGUE, Kind
+from ingest.report import TmdbStats
+from ingest.stop import Stop
+from ingest.tmdb.catalogue_plan import CataloguePlan, batches_of_chunk, chunk_of
+from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
+from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.crawl import raise_primary
+from ingest.tmdb.cursor import move_cursor
+from ingest.tmdb.plan import batches_in_lake
+from ingest.tmdb.pool import MAX_FAILED_BATCHES, BatchPool
+from ingest.tmdb.sink import FetchTally
+
+log = structlog.get_logger(__name__)
+
+
+async def run_catalogue(
+    lake: Lake,
+    settings: Settings,
+    stats: TmdbStats,
+    *,
+    stop: Stop,
+    progress: bool,
+    tuning: ClientTuning | None = None,
+) -> bool:
+    """Fetch the date's catalogue (and its collections, if ``settings.job.collections``);
+    return True when every planned batch is in the lake. Errors as ``run_tmdb``'s."""
+    try:
+        async with TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client:
+            failures: list[str] = []
+            complete = await _dataset(lake, settings, stats, stop, client, failures, plan_movies)
+            if settings.job.collections and not stop.requested and not client.unreachable:
+
+                async def collections(lake: Lake, settings: Settings, _: TmdbClient) -> CataloguePlan:
+                    return await plan_collections(lake, settings)
+
+                complete &= await _dataset(lake, settings, stats, stop, client, failures, collections)
+            if client.unreachable:
+                raise client.unreachable_error()
+    except Interrupted as exc:
+        log.info("tmdb_stage_interrupted", why=str(exc))
+        return False
+    except BaseExceptionGroup as group:
+        raise_primary(group)
+    if failures:
+        raise RunError("; ".join(failures))
+    return complete and not stop.requested
+
+
+Planning = Callable[[Lake, Settings, TmdbClient], Awaitable[CataloguePlan]]
+
+
+async def _dataset(
+    lake: Lake,
+    settings: Settings,
+    stats: TmdbStats,
+    stop: Stop,
+    client: TmdbClient,
+    failures: list[str],
+    planning: Planning,
+) -> bool:
+    plan = await planning(lake, settings, client)
+    if plan.kind is Kind.MOVIES:
+        stats.planned += plan.count
+        note_plan(stats, plan)
+    else:
+        stats.collections_planned += plan.count
+    todo = await missing(lake, plan)
+    tally = await fetch(lake, client, stats, stop, plan, todo, workers=settings.tmdb.concurrency)
+    failures += tally.failures(CATALOGUE, str(plan.kind))
+    done = tally.failed_batches == 0 and tally.left_for_rerun == 0
+    if done:
+        await completed(lake, plan)
+    return done
+
+
+async def missing(lake: Lake, plan: CataloguePlan) -> list[int]:
+    """The numbers of the plan's batches not in the lake, from two listings."""
+    done = await batches_in_lake(lake, plan.facade(), plan.shapes())
+    todo = [n for n in range(1, plan.batch_count + 1) if n not in done]
+    log.info(
+        "batches_planned",
+        kind=str(plan.kind),
+        genre=CATALOGUE,
+        ids=plan.count,
+        batches=plan.batch_count,
+        already_in_lake=len(done),
+        to_fetch=len(todo),
+    )
+    return todo
+
+
+async def completed(lake: Lake, plan: CataloguePlan) -> None:
+    """Every batch of ``plan`` is in the lake: the date is the catalogue's last complete snapshot."""
+    await move_cursor(lake, plan.kind, CATALOGUE, plan.date, plan.plan_id, plan.refresh)
+
+
+async def fetch(
+    lake: Lake,
+    client: TmdbClient,
+    stats: TmdbStats,
+    stop: Stop,
+    plan: CataloguePlan,
+    todo: list[int],
+    *,
+    workers: int,
+) -> FetchTally:
+    """Fetch batches ``todo`` of ``plan``, chunk by chunk; what happened, summed."""
+    total = FetchTally()
+    wanted = set(todo)
+    chunks = sorted({chunk_of(n) for n in todo})
+    started = time.monotonic()
+    facade = plan.facade()
+    for i, chunk in enumerate(chunks):
+        why = _why_not_go_on(stop, client, total)
+        if why is not None:
+            left = sum(1 for n in wanted if chunk_of(n) >= chunk)
+            total.left_for_rerun += left
+            log.info("feeding_stopped", kind=str(plan.kind), genre=CATALOGUE, reason=why, batches_left=left)
+            break
+        batches = await batches_of_chunk(lake, plan, chunk, wanted)
+        pool = BatchPool(lake, client, stats, stop, facade, workers=workers, progress=False)
+        tally = await pool.run(batches)
+        total.failed_batches += tally.failed_batches
+        total.failed_items += tally.failed_items
+        total.first_error = total.first_error or tally.first_error
+        total.written_batches += tally.written_batches
+        total.records += tally.records
+        total.left_for_rerun += tally.left_for_rerun
+        seconds = max(time.monotonic() - started, 1e-6)
+        log.info(
+            "chunk_fetched",
+            kind=str(plan.kind),
+            genre=CATALOGUE,
+            chunk=chunk,
+            chunks_left=len(chunks) - i - 1,
+            records=total.records,
+            records_per_s=round(total.records / seconds, 1),
+        )
+    return total
+
+
+def note_plan(stats: TmdbStats, plan: CataloguePlan) -> None:
+    """The catalogue's refresh in the run's summary, beside the genres'."""
+    stats.refresh[CATALOGUE] = plan.refresh
+    increment = plan.increment or {}
+    if increment:
+        stats.windows[CATALOGUE] = f"{increment['since']}..{plan.date.isoformat()}"
+        stats.changed += int(increment.get("changed", 0))
+        stats.new += int(increment.get("new", 0))
+        stats.removed += int(increment.get("removed", 0))
+    stats.full_run_requests += plan.members
+
+
+def _why_not_go_on(stop: Stop, client: TmdbClient, tally: FetchTally) -> str | None:
+    if stop.requested:
+        return stop.reason or "stop requested"
+    if client.unreachable:
+        return "TMDB unreachable"
+    if tally.failed_batches >= MAX_FAILED_BATCHES:
+        return "too many failed batches"
+    return None

@@ -1,0 +1,244 @@
+"""Planning the catalogue: the day's export read as a stream, ordered, diffed, frozen.
+
+A full plan is every movie of the day's ID export (adult ones left out unless
+``include_adult``), the most popular first, so a day cut short holds the movies people
+look up. From the second day on (the catalogue's cursor names a complete snapshot no
+older than ``max_incremental_gap_days``, and the refresh is incremental) the plan is the
+increment instead: the ids TMDB's changes feed lists since that snapshot's date that are
+still in the export, and the ids of the export the snapshot lacks (new); the ids of the
+snapshot the export lacks are recorded as removed. No discover request is made either way.
+A changes feed that cannot list a day whole (over 500 pages) makes the day a full one.
+
+Memory: the export is decompressed and parsed line by line; what is kept is one integer
+per movie (popularity and id packed into one sortable key), then the ids as a compact
+array. The collection plan is every id of the day's collection export, in its order.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from bisect import bisect_left
+from itertools import pairwise
+from typing import Any
+
+import orjson
+import structlog
+
+from ingest.config import Settings
+from ingest.lake import Lake
+from ingest.lake.keys import CATALOGUE, Kind
+from ingest.tmdb.catalogue_plan import CataloguePlan, freeze, load_plan, read_members
+from ingest.tmdb.changes import ChangesOverflow, ChangesReader
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.cursor import read_cursor
+from ingest.tmdb.exports import COLLECTIONS, MOVIES, Export, open_export
+
+log = structlog.get_logger(__name__)
+
+_FLOAT = struct.Struct("<f")
+_BITS = struct.Struct("<I")
+_LOW = (1 << 32) - 1
+
+
+def _order_key(popularity: float, movie_id: int) -> int:
+    """Ascending order of these keys is popularity descending, then id ascending: a
+    non-negative float32's bits sort as the number does."""
+    bits: int = _BITS.unpack(_FLOAT.pack(min(max(popularity, 0.0), 3e38)))[0]
+    return ((_LOW - bits) << 32) | movie_id
+
+
+async def plan_movies(lake: Lake, settings: Settings, client: TmdbClient) -> CataloguePlan:
+    """The date's catalogue movie plan: the one in the lake, or a new one frozen there."""
+    date, job = settings.date, settings.job
+    found = await load_plan(lake, date, Kind.MOVIES)
+    if found is not None:
+        log.info(
+            "plan_reused",
+            kind="movies",
+            genre=CATALOGUE,
+            ids=found.count,
+            plan_id=found.plan_id,
+            refresh=found.refresh,
+        )
+        return found
+    previous = await _snapshot(lake, settings)
+    async with open_export(settings.tmdb.exports_url, MOVIES, date) as export:
+        keys, adult, unreadable = await _movie_keys(export, job.include_adult)
+        source = _source(export)
+    log.info(
+        "export_read",
+        kind="movies",
+        export=source["name"],
+        ids=len(keys),
+        adult_left_out=adult,
+        unreadable_lines=unreadable,
+        requests=export.requests,
+    )
+    if previous is not None:
+        try:
+            return await _incremental(lake, settings, client, previous, keys, source)
+        except* ChangesOverflow as group:
+            log.warning("catalogue_fell_back", to="full", why=str(group.exceptions[0]))
+    ids = array("l", (k & _LOW for k in keys))
+    del keys
+    mine = CataloguePlan(Kind.MOVIES, date, len(ids), source, job.include_adult, members=len(ids))
+    return _frozen(await freeze(lake, mine, ids, None), mine)
+
+
+async def plan_collections(lake: Lake, settings: Settings) -> CataloguePlan:
+    found = await load_plan(lake, settings.date, Kind.COLLECTIONS)
+    if found is not None:
+        log.info("plan_reused", kind="collections", genre=CATALOGUE, ids=found.count, plan_id=found.plan_id)
+        return found
+    ids: array[int] = array("l")
+    async with open_export(settings.tmdb.exports_url, COLLECTIONS, settings.date) as export:
+        async for line in export.lines():
+            value = _id_of(line)
+            if value is not None:
+                ids.append(value)
+        source = _source(export)
+    mine = CataloguePlan(Kind.COLLECTIONS, settings.date, len(ids), source, members=len(ids))
+    return _frozen(await freeze(lake, mine, ids, None), mine)
+
+
+def _frozen(plan: CataloguePlan, mine: CataloguePlan) -> CataloguePlan:
+    event = "plan_frozen" if plan.plan_id == mine.plan_id else "plan_adopted"
+    log.info(
+        event,
+        kind=str(plan.kind),
+        genre=CATALOGUE,
+        plan_id=plan.plan_id,
+        ids=plan.count,
+        refresh=plan.refresh,
+        **(plan.increment or {}),
+    )
+    return plan
+
+
+def _source(export: Export) -> dict[str, Any]:
+    return {"name": export.name, "date": export.date.isoformat(), "fallback": export.fallback}
+
+
+def _id_of(line: bytes) -> int | None:
+    try:
+        value = orjson.loads(line)["id"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and 0 < value <= _LOW else None
+
+
+async def _movie_keys(export: Export, include_adult: bool) -> tuple[list[int], int, int]:
+    """The export's movies as sorted order keys; how many adult ones were left out, and
+    how many lines could not be read."""
+    keys: list[int] = []
+    adult = unreadable = 0
+    async for line in export.lines():
+        try:
+            d = orjson.loads(line)
+            movie_id, popularity = d["id"], float(d.get("popularity") or 0.0)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            unreadable += 1
+            continue
+        if not isinstance(movie_id, int) or not 0 < movie_id <= _LOW or popularity != popularity:
+            unreadable += 1
+        elif d.get("adult") and not include_adult:
+            adult += 1
+        else:
+            keys.append(_order_key(popularity, movie_id))
+    keys.sort()
+    return _first_of_each(keys), adult, unreadable
+
+
+def _first_of_each(keys: list[int]) -> list[int]:
+    """``keys`` with an id the export lists twice kept once, at its most popular place:
+    a batch per listing would fetch and store the movie twice."""
+    ids = sorted(k & _LOW for k in keys)
+    twice = {a for a, b in pairwise(ids) if a == b}
+    del ids
+    if not twice:
+        return keys
+    log.warning("export_duplicates", ids=len(twice), first=sorted(twice)[:5])
+    seen: set[int] = set()
+    kept = []
+    for k in keys:
+        movie_id = k & _LOW
+        if movie_id in twice:
+            if movie_id in seen:
+                continue
+            seen.add(movie_id)
+        kept.append(k)
+    return kept
+
+
+async def _snapshot(lake: Lake, settings: Settings) -> CataloguePlan | None:
+    """The last complete snapshot to diff against, or None when the day is a full one."""
+    job = settings.job
+    if job.refresh != "incremental":
+        return None
+    cursor = await read_cursor(lake, Kind.MOVIES, CATALOGUE)
+    if cursor is None or cursor.date >= settings.date:
+        return None
+    if (settings.date - cursor.date).days > job.max_incremental_gap_days:
+        log.info(
+            "catalogue_full", why="the last complete snapshot is too old", snapshot=cursor.date.isoformat()
+        )
+        return None
+    previous = await load_plan(lake, cursor.date, Kind.MOVIES)
+    if previous is None or previous.plan_id != cursor.plan_id or previous.include_adult != job.include_adult:
+        log.info(
+            "catalogue_full", why="the last complete snapshot's plan is gone or was made for other settings"
+        )
+        return None
+    return previous
+
+
+def _has(sorted_ids: array[int], value: int) -> bool:
+    i = bisect_left(sorted_ids, value)
+    return i < len(sorted_ids) and sorted_ids[i] == value
+
+
+async def _incremental(
+    lake: Lake,
+    settings: Settings,
+    client: TmdbClient,
+    previous: CataloguePlan,
+    keys: list[int],
+    source: dict[str, Any],
+) -> CataloguePlan:
+    since = previous.date
+    changes = await ChangesReader(client, include_adult=settings.job.include_adult).read(since, settings.date)
+    before = await read_members(lake, previous)
+    ids: array[int] = array("l")
+    changed = new = 0
+    for k in keys:
+        movie_id = k & _LOW
+        if not _has(before, movie_id):
+            new += 1
+            ids.append(movie_id)
+        elif movie_id in changes.ids:
+            changed += 1
+            ids.append(movie_id)
+    members = array("l", (k & _LOW for k in keys))
+    now = array("l", sorted(members))
+    removed = [i for i in before if not _has(now, i)]
+    del before, now
+    increment = {
+        "since": since.isoformat(),
+        "snapshot_plan_id": previous.plan_id,
+        "changes_requests": changes.requests,
+        "changed": changed,
+        "new": new,
+        "removed": len(removed),
+    }
+    mine = CataloguePlan(
+        Kind.MOVIES,
+        settings.date,
+        len(ids),
+        source,
+        settings.job.include_adult,
+        refresh="incremental",
+        members=len(members),
+        increment=increment,
+    )
+    return _frozen(await freeze(lake, mine, ids, members, removed), mine)
