@@ -56,7 +56,7 @@ def write_line(text: str | bytes, out: TextIO | None = None) -> None:
             bar.redraw()
 
 
-def _human_bytes(n: float) -> str:
+def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -104,7 +104,7 @@ class Progress:
         # batch's records are kept only once the whole batch is in. None: not shown.
         self._saved: int | None = None
         self._unit = unit
-        self._fmt: Callable[[float], str] = _human_bytes if unit == "bytes" else _plain
+        self._fmt: Callable[[float], str] = human_bytes if unit == "bytes" else _plain
         self._started = time.monotonic()
         # The first advance or status draws at once; later ones wait for this time.
         self._next_draw = 0.0

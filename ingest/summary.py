@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from ingest.config import Settings
+from ingest.progress import human_bytes
 from ingest.report import RunReport
 
 log = structlog.get_logger(__name__)
@@ -63,14 +64,6 @@ def log_summary(report: RunReport, settings: Settings) -> None:
     )
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def _n(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
@@ -81,12 +74,12 @@ def landed(report: RunReport, settings: Settings) -> str:
     parts = []
     if report.csv:
         stored = sum(f.bytes for f in report.csv)
-        parts.append(f"{_n(c['csv_files'], 'CSV file')} ({_size(stored)}, {c['csv_rows']:,} rows)")
+        parts.append(f"{_n(c['csv_files'], 'CSV file')} ({human_bytes(stored)}, {c['csv_rows']:,} rows)")
     if (settings.job.uses_tmdb or settings.job.catalogue) and not report.enqueued:
         records = f"{c['movies_written']:,} movies"
         if settings.job.collections:
             records += f" + {c['collections_written']:,} collections"
-        parts.append(f"{records} in {_n(c['tmdb_files'], 'JSON file')} ({_size(c['tmdb_bytes'])})")
+        parts.append(f"{records} in {_n(c['tmdb_files'], 'JSON file')} ({human_bytes(c['tmdb_bytes'])})")
     return " and ".join(parts) or "nothing new"
 
 
