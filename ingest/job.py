@@ -50,7 +50,8 @@ async def run_job(
     report = report if report is not None else RunReport()
     preflight(settings)
     # The lake, TMDB's answer to the credentials, the queue: a wrong setting is one line now.
-    await run_checks(settings, tmdb=settings.job.uses_tmdb, queue=settings.job.enqueue)
+    tmdb = settings.job.uses_tmdb or settings.job.catalogue
+    await run_checks(settings, tmdb=tmdb, queue=settings.job.enqueue)
     started = time.monotonic()
     try:
         async with open_lake(settings.lake, settings.upload) as lake:

@@ -50,6 +50,8 @@ def checks(settings: Settings, *, tmdb: bool, queue: bool) -> list[Check]:
     found: list[Check] = [("lake", lambda: check_lake(settings.lake, settings.upload))]
     if tmdb and settings.tmdb.has_credentials:
         found.append(("tmdb", lambda: check_tmdb(settings)))
+    if tmdb and settings.job.catalogue:
+        found.append(("exports", lambda: check_exports(settings)))
     if queue and settings.queue.url:
         url = settings.queue.url
         found.append(("queue", lambda: check_queue(url)))
@@ -127,6 +129,16 @@ async def check_tmdb(settings: Settings) -> None:
             raise ConfigError(
                 f"TMDB at {client.shown_root} refused /authentication ({exc.status}): check {_TMDB_ROOT}"
             ) from None
+
+
+async def check_exports(settings: Settings) -> None:
+    """The date's movie ID export (or the day before's) is there: a catalogue run plans
+    from it, and neither being published is a setting to fix (exit 2), found before
+    anything is logged."""
+    from ingest.tmdb.exports import open_export
+
+    async with open_export(settings.tmdb.exports_url, "movie", settings.date):
+        pass
 
 
 async def check_queue(url: str) -> None:

@@ -70,9 +70,13 @@ def _get_page(url: str, proc: subprocess.Popen[str]) -> str:
         assert proc.poll() is None, proc.communicate()[1]
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:
-                return str(resp.read().decode())
+                page = str(resp.read().decode())
+            # The queue's series come once its consumer has started (after the start-up checks).
+            if "ingest_queue_batches_total" in page:
+                return page
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     raise AssertionError(f"no /metrics at {url}")
 
 

@@ -62,14 +62,16 @@ async def test_a_dead_lettered_message_is_logged_short_and_named(
     sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
     sqs.send_message(QueueUrl=queues.url, MessageBody="x" * 200_000)
     config = write_config(tmp_path, visibility_s=2)
-    worker = await start_worker(env_for("http://127.0.0.1:9", s3_lake_url, queues.url), tmp_path, config, 0)
-    try:
-        for _ in range(600):
-            if worker.events("batch_dead_lettered"):
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        assert await worker.terminate() == 0
+    # A TMDB that answers: a worker consumes only once its start-up checks have passed.
+    async with Standin(Catalog.synthetic({10752: 10}, seed=1)).serve() as url:
+        worker = await start_worker(env_for(url, s3_lake_url, queues.url), tmp_path, config, 0)
+        try:
+            for _ in range(600):
+                if worker.events("batch_dead_lettered"):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            assert await worker.terminate() == 0
     (logged,) = worker.events("batch_dead_lettered")
     assert logged["batch"] == "unreadable" and logged["body_chars"] == 200_000
     assert max(len(line) for line in worker.log.read_bytes().splitlines()) < 2_000
