@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = start("ingest", flagged(args))
+        if settings.job.dry_run:
+            print(asyncio.run(_dry_run(settings)))
+            return 0
         asyncio.run(_run(settings, report))
     except UsageError as exc:
         return refuse("ingest", exc)
@@ -88,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     log_summary(report, settings)
     print(human_line(report, settings), file=sys.stderr)
     return 0 if report.complete else 1
+
+
+async def _dry_run(settings: Settings) -> str:
+    from ingest.dry_run import preview, render
+    from ingest.job import preflight
+    from ingest.preflight import run_checks
+
+    preflight(settings)
+    await run_checks(settings, tmdb=settings.job.uses_tmdb, queue=False)
+    return render(await preview(settings), settings)
 
 
 async def _run(settings: Settings, report: RunReport) -> RunReport:

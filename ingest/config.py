@@ -75,6 +75,8 @@ class Job:
     max_incremental_gap_days: int = default("job.max_incremental_gap_days")
     # Plan, then send the batches to the queue instead of fetching them.
     enqueue: bool = default("job.enqueue")
+    # Plan without writing anything and say what a run would fetch (``ingest.dry_run``).
+    dry_run: bool = default("job.dry_run")
     # Every movie of the day's ID export (and with ``collections``, every collection).
     catalogue: bool = default("job.catalogue")
     include_adult: bool = default("job.include_adult")

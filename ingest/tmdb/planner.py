@@ -56,6 +56,19 @@ class GenrePlanner:
         self._stats = stats
         self._progress = progress
 
+    @property
+    def _frozen_event(self) -> str:
+        # A dry run's log must not say a plan was frozen: nothing was.
+        return "plan_drawn_not_frozen" if self._job.dry_run else "plan_frozen"
+
+    async def _create(self, plan: Plan) -> Plan:
+        # A dry run writes nothing: the plan it would freeze is only looked at.
+        return plan if self._job.dry_run else await create_plan(self._lake, plan)
+
+    async def _save(self, plan: Plan) -> None:
+        if not self._job.dry_run:
+            await save_plan(self._lake, plan)
+
     async def movies(self, genre: Genre) -> Plan:
         plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
         # A frozen plan is reused whatever its mode, except that a full refresh turns an
@@ -88,13 +101,13 @@ class GenrePlanner:
         entry = self._entry(found, attempts_before)
         mine = incremental_plan(genre, self._date, refresh, changes, found, entry)
         # Created once, as a full plan is: a run that lost the race goes on with the winner's.
-        plan = await create_plan(self._lake, mine)
+        plan = await self._create(mine)
         if plan.plan_id != mine.plan_id:
             log.info("plan_adopted", kind="movies", genre=genre.slug, plan_id=plan.plan_id, ids=len(plan.ids))
             return plan
         counts = {k: v for k, v in (plan.increment or {}).items() if k not in ("left_genre", "windows")}
         log.info(
-            "plan_frozen",
+            self._frozen_event,
             kind="movies",
             genre=genre.slug,
             plan_id=plan.plan_id,
@@ -140,7 +153,7 @@ class GenrePlanner:
                 limit=None if found.complete else self._limit,
                 history=(entry,),
             )
-            plan = await create_plan(self._lake, mine)
+            plan = await self._create(mine)
             if plan.plan_id != mine.plan_id:
                 log.info(
                     "plan_adopted", kind="movies", genre=genre.slug, plan_id=plan.plan_id, ids=len(plan.ids)
@@ -159,10 +172,10 @@ class GenrePlanner:
                 members=None,
                 increment=None,
             )
-            await save_plan(self._lake, plan)
+            await self._save(plan)
         appended = len(plan.ids) - (len(old.ids) if old else 0)
         log.info(
-            "plan_frozen",
+            self._frozen_event,
             kind="movies",
             genre=genre.slug,
             plan_id=plan.plan_id,
@@ -208,7 +221,7 @@ class GenrePlanner:
             refresh=movies.refresh,
         )
         if plan is None:
-            plan = await create_plan(self._lake, fresh)
+            plan = await self._create(fresh)
             if plan.plan_id != fresh.plan_id:
                 log.info("plan_adopted", kind="collections", genre=genre.slug, plan_id=plan.plan_id)
                 if plan.source_plan_id == movies.plan_id and plan.covered >= target:
@@ -221,9 +234,9 @@ class GenrePlanner:
                     ids, covered=target, history=(*plan.history, entry), refresh=movies.refresh
                 )
             )
-            await save_plan(self._lake, plan)
+            await self._save(plan)
         log.info(
-            "plan_frozen",
+            self._frozen_event,
             kind="collections",
             genre=genre.slug,
             plan_id=plan.plan_id,

@@ -1,0 +1,102 @@
+"""``python -m ingest ... --dry-run``: plan as a run would, write nothing, say what it
+would fetch.
+
+The genres are planned by the same planner (discover, or the changes feed for an
+incremental day), which is told not to freeze anything; a plan already frozen for the
+date is read, and only its batches not in the lake count. Nothing is written: no plan, no
+marker, no run record. The collections of a genre are known only once its movies are
+fetched (they come from the movies' answers), so they are estimated, not planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.config import Settings
+from ingest.lake import open_lake
+from ingest.lake.keys import Kind
+from ingest.progress import human_bytes
+from ingest.report import TmdbStats
+from ingest.stop import Stop
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.plan import BATCH_SIZE, load_plan, missing_batches
+from ingest.tmdb.planner import GenrePlanner
+
+
+@dataclass(frozen=True, slots=True)
+class GenrePreview:
+    genre: str
+    refresh: str
+    planned: int
+    to_fetch: int
+    batches: int
+    frozen: bool
+
+
+@dataclass(slots=True)
+class Preview:
+    lake: str
+    csv: list[tuple[str, int]] = field(default_factory=list)
+    genres: list[GenrePreview] = field(default_factory=list)
+    # Requests the planning itself made (discover pages, changes pages).
+    planning_requests: int = 0
+
+
+async def preview(settings: Settings) -> Preview:
+    """What a run of ``settings`` would do, with nothing written."""
+    async with open_lake(settings.lake, settings.upload) as lake:
+        found = Preview(lake.url, [(str(p), p.stat().st_size) for p in settings.job.csv])
+        if not settings.job.uses_tmdb:
+            return found
+        stats = TmdbStats()
+        async with TmdbClient(settings.tmdb, stats, stop=Stop()) as client:
+            planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
+            for genre in settings.job.genres:
+                plan = await planner.movies(genre)
+                target = plan.target(settings.job.limit)
+                todo = await missing_batches(lake, plan, target)
+                stored = await load_plan(lake, settings.date, Kind.MOVIES, genre.slug)
+                frozen = stored is not None and stored.plan_id == plan.plan_id
+                found.genres.append(
+                    GenrePreview(
+                        genre.slug, plan.refresh, target, sum(len(b.ids) for b in todo), len(todo), frozen
+                    )
+                )
+        found.planning_requests = stats.requests
+    return found
+
+
+def render(found: Preview, settings: Settings) -> str:
+    """The preview for a person: one line per CSV file and genre, then the totals."""
+    lines = [f"dry run for {settings.date.isoformat()}, lake {found.lake}: nothing was written"]
+    for path, size in found.csv:
+        lines.append(f"  csv {path}: {human_bytes(size)}, uploaded unless the lake holds the same bytes")
+    requests = 0
+    for g in found.genres:
+        requests += g.to_fetch
+        where = "plan already frozen for the date" if g.frozen else "plan not frozen yet"
+        lines.append(
+            f"  {g.genre} movies ({g.refresh}): {g.planned:,} planned, {g.to_fetch:,} to fetch in "
+            f"{g.batches:,} batches of up to {BATCH_SIZE} ({where})"
+        )
+    if found.genres:
+        rate = settings.tmdb.rate_per_s
+        seconds = requests / rate
+        lines.append(
+            f"  TMDB: {requests:,} requests for the movies (one each, details and keywords), about "
+            f"{_duration(seconds)} at {rate:g} requests/s; planning took {found.planning_requests:,}"
+        )
+        if settings.job.collections:
+            lines.append(
+                "  collections: planned once the movies are in (they come from the movies' answers); "
+                "about one request per collection more"
+            )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
