@@ -20,7 +20,8 @@ from ingest.preflight import check_lake, log_opened
 from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import CommandParser
 from ingest.status.render import render_json, render_text
-from ingest.status.survey import DateStatus, survey
+from ingest.status.rows import DateStatus
+from ingest.status.survey import survey
 
 
 def build_parser() -> argparse.ArgumentParser:

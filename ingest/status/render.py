@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ingest.status.survey import CsvStatus, DateStatus, TmdbStatus
+from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
 _TMDB_HEADER = (

@@ -14,7 +14,7 @@ import re
 
 from ingest.lake import Lake
 from ingest.lake.keys import CATALOGUE, Kind
-from ingest.status.survey import TmdbStatus
+from ingest.status.rows import TmdbStatus
 from ingest.tmdb.catalogue_plan import load_plan
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import batches_in_lake
