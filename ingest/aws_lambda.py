@@ -52,12 +52,13 @@ import structlog
 from ingest.config import Job, Settings
 from ingest.errors import ConfigError, IngestError
 from ingest.genres import Genre
+from ingest.invalid import show
 from ingest.job import run_job
 from ingest.preflight import run_checks
 from ingest.queue.lambda_sqs import is_sqs_event, run_records
 from ingest.report import RunReport
 from ingest.settings_table import ROWS, row
-from ingest.settings_types import show, suggestion
+from ingest.settings_types import suggestion
 from ingest.startup import start
 from ingest.stop import Stop
 from ingest.summary import counts

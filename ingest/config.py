@@ -21,9 +21,10 @@ from typing import Any, TypeVar, get_type_hints
 
 from ingest.errors import ConfigError
 from ingest.genres import Genre
+from ingest.invalid import Invalid
 from ingest.lake import UploadTuning
 from ingest.pacing import fleet_share
-from ingest.settings_table import ROWS, Invalid, Setting, default, file_keys, row
+from ingest.settings_table import ROWS, Setting, default, file_keys, row
 from ingest.settings_types import suggestion
 
 DEFAULT_LAKE: str = default("run.lake")

@@ -29,9 +29,10 @@ import structlog
 
 from ingest.config import Settings
 from ingest.errors import ConfigError, RemoteError, SkippedRecord
+from ingest.invalid import show
 from ingest.lake import UploadTuning, open_lake
-from ingest.lake.url import s3_guess
-from ingest.settings_types import bad_port, show, without_userinfo
+from ingest.lake_url import s3_guess
+from ingest.settings_types import bad_port, without_userinfo
 
 log = structlog.get_logger(__name__)
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ingest.invalid import Invalid
 from ingest.settings_types import (
     Choice,
     Day,
@@ -25,7 +26,6 @@ from ingest.settings_types import (
     Flag,
     Genres,
     HttpUrl,
-    Invalid,
     LakeUrl,
     Mebibytes,
     Number,

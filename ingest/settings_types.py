@@ -20,25 +20,13 @@ from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
 from ingest.genres import GENRES, Genre, resolve_genre
+from ingest.invalid import SHOWN_CHARS, Invalid, show
+from ingest.lake_url import check_lake_url
 
 # Longer text is cut in messages: a 100,000-character argument must not fill the terminal.
-_SHOWN_CHARS = 40
 _WHOLE = re.compile(r"[+-]?[0-9]{1,19}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MIB = 1024 * 1024
-
-
-class Invalid(Exception):
-    """A value a kind refuses; the message goes after the setting's name."""
-
-
-def show(value: Any) -> str:
-    """A value as a message quotes it: ``repr``, cut to a readable length."""
-    text = repr(value) if isinstance(value, str) else str(value)
-    if len(text) <= _SHOWN_CHARS:
-        return text
-    length = f" ({len(value):,} characters)" if isinstance(value, str) else ""
-    return f"{text[:_SHOWN_CHARS]}...{length}"
 
 
 def _text(raw: Any, expected: str) -> str:
@@ -153,9 +141,7 @@ class LakeUrl:
         value = _text(raw, self.expected)
         if _CONTROL.search(value):
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
-        # The rule's owner is the lake package (imported here: it imports this module).
-        from ingest.lake.url import check_lake_url
-
+        # The rule's owner is the lake package.
         return check_lake_url(value)
 
 
@@ -268,7 +254,7 @@ class Genres:
 def _genre(raw: Any) -> Genre:
     # Genre names are short ASCII words: anything else cannot name one ("²" passes isdigit).
     plausible = isinstance(raw, int) and not isinstance(raw, bool)
-    plausible |= isinstance(raw, str) and raw.isascii() and len(raw) <= _SHOWN_CHARS
+    plausible |= isinstance(raw, str) and raw.isascii() and len(raw) <= SHOWN_CHARS
     if plausible:
         try:
             return resolve_genre(raw)

@@ -22,7 +22,7 @@ from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
 from ingest.standin import DAY0, Catalog, Standin, Universe, standin_process
-from ingest.standin.catalog import DailyChange
+from ingest.standin.records import DailyChange
 from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb.catalogue import run_catalogue

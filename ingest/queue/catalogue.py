@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -28,6 +27,7 @@ from ingest.config import Settings
 from ingest.lake import Lake
 from ingest.lake.keys import CATALOGUE, tmdb_key
 from ingest.queue.messages import BatchMessage
+from ingest.queue.messages import BatchOutcome as Outcome
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
@@ -37,9 +37,6 @@ from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.plan import BATCH_SIZE, Batch, dataset_prefix, marker_key
 from ingest.tmdb.pool import BatchPool
-
-if TYPE_CHECKING:
-    from ingest.queue.work import BatchOutcome as Outcome
 
 log = structlog.get_logger(__name__)
 

@@ -28,9 +28,9 @@ from ingest.config import Settings
 from ingest.errors import IngestError, InputError, RetryableError
 from ingest.lake import open_lake
 from ingest.queue.counters import QueueCounters
-from ingest.queue.messages import BatchMessage
+from ingest.queue.messages import SETTLED, BatchMessage, BatchOutcome
 from ingest.queue.sqs import Received, SqsQueue
-from ingest.queue.work import SETTLED, BatchOutcome, BatchWorker, run_message
+from ingest.queue.work import BatchWorker, run_message
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient

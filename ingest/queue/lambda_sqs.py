@@ -22,8 +22,9 @@ import structlog
 
 from ingest.config import Settings
 from ingest.lake import open_lake
+from ingest.queue.messages import SETTLED
 from ingest.queue.sqs import SqsQueue
-from ingest.queue.work import SETTLED, BatchWorker, run_message
+from ingest.queue.work import BatchWorker, run_message
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient

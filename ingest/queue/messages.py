@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import orjson
 
 from ingest.errors import InputError
 from ingest.lake.keys import Kind
 from ingest.tmdb.plan import BATCH_SIZE, Batch, Plan
+
+# What became of one batch message.
+BatchOutcome = Literal["written", "already_done", "stale", "failed", "stopped", "wrong_lake"]
+# Outcomes after which the message is deleted.
+SETTLED: frozenset[BatchOutcome] = frozenset({"written", "already_done", "stale"})
 
 VERSION = 1
 

@@ -30,7 +30,7 @@ from ingest.genres import Genre, resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import CATALOGUE, Kind
 from ingest.queue.enqueue import enqueue_collections
-from ingest.queue.messages import BatchMessage
+from ingest.queue.messages import BatchMessage, BatchOutcome
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
 from ingest.stop import Stop
@@ -42,9 +42,6 @@ from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
 
-BatchOutcome = Literal["written", "already_done", "stale", "failed", "stopped", "wrong_lake"]
-# Outcomes after which the message is deleted.
-SETTLED: frozenset[BatchOutcome] = frozenset({"written", "already_done", "stale"})
 # An unsent collections claim older than this was left by a worker that died between
 # claiming and sending: a live one sends within seconds of its claim.
 CLAIM_GRACE_S = 60.0

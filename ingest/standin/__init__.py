@@ -25,14 +25,15 @@ from ingest.standin.process import StandinFailed, StandinProcess, free_port, sta
 
 if TYPE_CHECKING:
     from ingest.standin.app import Standin
-    from ingest.standin.catalog import DAY0, Catalog, DailyChange
+    from ingest.standin.catalog import DAY0, Catalog
     from ingest.standin.counters import Counters
+    from ingest.standin.records import DailyChange
     from ingest.standin.universe import Universe
 
 _LAZY = {
     "Standin": "ingest.standin.app",
     "Catalog": "ingest.standin.catalog",
-    "DailyChange": "ingest.standin.catalog",
+    "DailyChange": "ingest.standin.records",
     "DAY0": "ingest.standin.catalog",
     "Counters": "ingest.standin.counters",
     "Universe": "ingest.standin.universe",

@@ -18,10 +18,11 @@ import orjson
 
 from ingest.standin.app import Standin
 from ingest.standin.bodies import GENRE_NAMES
-from ingest.standin.catalog import Catalog, DailyChange
+from ingest.standin.catalog import Catalog
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
+from ingest.standin.records import DailyChange
 from ingest.standin.universe import Universe
 
 _RATES = DailyChange()

@@ -46,6 +46,7 @@ from ingest.standin.errors import (
     err_rate,
     json_response,
 )
+from ingest.standin.exports import add_routes
 from ingest.standin.hostile import check_faults, drip, item_body, page_body
 from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
 
@@ -148,8 +149,6 @@ class Standin:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
         if self.universe is not None:
-            from ingest.standin.exports import add_routes
-
             # First, so its routes answer before the catalogue's.
             add_routes(app, self, self.universe)
         app.router.add_get("/3/discover/movie", self._discover)

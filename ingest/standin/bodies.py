@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ingest.standin.catalog import FakeCollection, FakeMovie
+from ingest.standin.records import FakeCollection, FakeMovie
 
 GENRE_NAMES = {
     28: "Action",

@@ -19,42 +19,12 @@ from typing import Any
 from ingest.standin import bodies
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.genre_mix import extra_genres
+from ingest.standin.records import DailyChange, FakeCollection, FakeMovie
 
 # The stand-in's calendar: day 0 is this date, day n is n days later.
 DAY0 = dt.date(2026, 11, 1)
 # How many films a TMDB collection holds: mostly two or three, a few long franchises.
 _COLLECTION_SIZES = ((2, 0.45), (3, 0.27), (4, 0.11), (5, 0.06), (6, 0.04), (8, 0.04), (12, 0.03))
-
-
-@dataclass(frozen=True, slots=True)
-class DailyChange:
-    """Shares of the catalogue's movies that change, appear and disappear each day."""
-
-    changed: float = 0.03
-    added: float = 0.01
-    removed: float = 0.002
-    # Of the changed movies, the share that also joins or leaves one of the catalogue's genres.
-    regenred: float = 0.2
-
-
-@dataclass(frozen=True, slots=True)
-class FakeMovie:
-    id: int
-    title: str
-    genre_ids: tuple[int, ...]
-    popularity: float
-    # "" when TMDB has no release date for it.
-    release_date: str
-    collection_id: int | None = None
-    # Bumped each day the movie changes; its overview and votes follow it.
-    revision: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FakeCollection:
-    id: int
-    name: str
-    movie_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,19 +17,28 @@ import math
 import re
 import zlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import orjson
 from aiohttp import web
 
-from ingest.standin.catalog import DAY0
+from ingest.standin.catalog import DAY0, Catalog
 from ingest.standin.constants import CHANGES_PAGE_SIZE
+from ingest.standin.counters import Counters
 from ingest.standin.errors import ERR_NOT_FOUND, ERR_PAGE, json_response
 from ingest.standin.listings import changes_days, page_of
 from ingest.standin.universe import Universe
 
-if TYPE_CHECKING:
-    from ingest.standin.app import Standin
+
+class Host(Protocol):
+    """What the exports' routes read of the stand-in that serves them (``app.Standin``)."""
+
+    counters: Counters
+    catalog: Catalog
+
+    @property
+    def day(self) -> int: ...
+
 
 EXPORTS_PATH = "/p/exports/"
 _NAME = re.compile(r"(movie|collection)_ids_(\d{2})_(\d{2})_(\d{4})\.json\.gz")
@@ -63,7 +72,7 @@ def collection_lines(universe: Universe) -> Iterator[bytes]:
         yield orjson.dumps({"id": collection_id, "name": universe.collection_name(collection_id)})
 
 
-def add_routes(app: web.Application, standin: Standin, universe: Universe) -> None:
+def add_routes(app: web.Application, standin: Host, universe: Universe) -> None:
     """Route the exports and the API's movie, changes and collection answers to ``universe``."""
 
     published: dict[str, bytes] = {}

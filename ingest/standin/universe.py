@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from ingest.standin import bodies
-from ingest.standin.catalog import DailyChange, FakeCollection, FakeMovie
+from ingest.standin.records import DailyChange, FakeCollection, FakeMovie
 
 _MASK = (1 << 64) - 1
 # Salts: each property of a movie draws from its own stream.

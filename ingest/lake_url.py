@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.settings_types import Invalid, show
+from ingest.invalid import Invalid, show
 
 EXPECTED = "s3://bucket[/prefix] or a local directory"
 # S3's rules for general purpose bucket names: 3 to 63 of a-z 0-9 . -, starting and
