@@ -6,7 +6,6 @@ Each test gets its own bucket, so tests never see each other's objects.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -15,6 +14,7 @@ import pytest
 import structlog
 from moto.server import ThreadedMotoServer
 
+from tests.helpers import clean_env
 from tests.queue_kit import Queues, make_queues
 
 AWS_ENV = {
@@ -87,11 +87,24 @@ def s3(aws_env: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def bucket(s3) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A fresh bucket, deleted with what the test left in it (objects, open uploads)."""
-    name = f"lake-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    yield name
+def new_bucket(s3) -> Iterator[Callable[..., str]]:  # type: ignore[no-untyped-def]
+    """``new_bucket(name=None, create=True)``: a bucket's name (a fresh one unless given),
+    made unless ``create=False``; every bucket named is deleted after the test, with what
+    it holds (objects, open uploads), whoever made it."""
+    named: list[str] = []
+
+    def make(name: str | None = None, *, create: bool = True) -> str:
+        named.append(name or f"lake-{uuid.uuid4().hex[:12]}")
+        if create:
+            s3.create_bucket(Bucket=named[-1])
+        return named[-1]
+
+    yield make
+    for name in named:
+        _delete_bucket(s3, name)
+
+
+def _delete_bucket(s3, name: str) -> None:  # type: ignore[no-untyped-def]
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
             if keys := [{"Key": o["Key"]} for o in page.get("Contents", [])]:
@@ -100,7 +113,13 @@ def bucket(s3) -> Iterator[str]:  # type: ignore[no-untyped-def]
             s3.abort_multipart_upload(Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"])
         s3.delete_bucket(Bucket=name)
     except s3.exceptions.NoSuchBucket:
-        pass  # the test removed it itself
+        pass  # never made, or the test removed it itself
+
+
+@pytest.fixture
+def bucket(new_bucket: Callable[..., str]) -> str:
+    """A fresh bucket, deleted after the test."""
+    return new_bucket()
 
 
 @pytest.fixture
@@ -127,12 +146,9 @@ def s3_lake_url(bucket: str) -> str:
 
 @pytest.fixture
 def subprocess_env(aws_env: str) -> dict[str, str]:
-    """The environment for running ``python -m ingest`` as a real process in tests."""
-    env = dict(os.environ)
-    env.pop("TMDB_READ_ACCESS_TOKEN", None)
-    env.pop("TMDB_API_KEY", None)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    """The environment for ``python -m ingest`` as a real process: this one's (the test's
+    AWS endpoint included) without TMDB_/INGEST_ settings or secrets."""
+    return clean_env()
 
 
 @pytest.fixture

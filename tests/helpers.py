@@ -16,6 +16,7 @@ from typing import Any, TypeVar, overload
 import boto3
 
 from ingest.settings_table import flagged
+from ingest.standin import STANDIN_TOKEN
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+def standin_env(url: str, token: str = STANDIN_TOKEN, **extra: str) -> dict[str, str]:
+    """``clean_env(**extra)`` pointed at a TMDB stand-in at ``url``, with its token: where a
+    test's process gets TMDB's address and secret."""
+    return clean_env(TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=token, **extra)
+
+
+def cli_command(*args: str, module: str = "ingest", code: str | None = None) -> list[str]:
+    """``python -m <module> ARGS`` (or ``python -c <code> ARGS``) with this interpreter."""
+    return [sys.executable, *(["-c", code] if code else ["-m", module]), *args]
+
+
+def cli_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child's environment: ``env`` (``clean_env()`` by default) with this tree on
+    PYTHONPATH and output unbuffered, so a log file is read as it is written."""
+    return {**(clean_env() if env is None else env), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+
 async def start_cli(
     *args: str,
     cwd: Path,
@@ -36,18 +54,35 @@ async def start_cli(
     stdout: Any = asyncio.subprocess.PIPE,
     stderr: Any = asyncio.subprocess.PIPE,
 ) -> asyncio.subprocess.Process:
-    """``python -m <module> ARGS`` (or ``python -c <code> ARGS``) started as a real process;
-    ``env`` defaults to ``clean_env()``, and this tree is always on PYTHONPATH."""
-    head = ["-c", code] if code else ["-m", module]
+    """``cli_command(ARGS)`` started as a real process in ``cwd``, in ``cli_env(env)``."""
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        *head,
-        *args,
+        *cli_command(*args, module=module, code=code),
         cwd=cwd,
-        env={**(clean_env() if env is None else env), "PYTHONPATH": str(ROOT)},
+        env=cli_env(env),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr,
+    )
+
+
+def popen_cli(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    module: str = "ingest",
+    stdout: Any = subprocess.DEVNULL,
+    stderr: Any = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """``start_cli``'s face for a sync test that probes a long-lived process (a service)
+    with blocking calls: the same command and environment, as a ``Popen``."""
+    return subprocess.Popen(
+        cli_command(*args, module=module),
+        cwd=cwd,
+        env=cli_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
     )
 
 
@@ -58,7 +93,12 @@ async def run_cli(
     stand-in this test's loop serves keeps answering; a sync test calls
     ``asyncio.run(run_cli(...))``."""
     proc = await start_cli(*args, cwd=cwd, **how)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
     assert proc.returncode is not None
     return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())
 
@@ -116,16 +156,27 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-async def kill_once_written(proc: asyncio.subprocess.Process, folder: Path, pattern: str, files: int) -> int:
-    """``kill -9`` a run once ``folder`` holds ``files`` files matching ``pattern``: a crash
-    in the middle of the work, not before or after it. Return how many such files the run
-    left behind."""
+async def kill_once(proc: asyncio.subprocess.Process, probe: Callable[[], Any], what: str) -> None:
+    """``kill -9`` a run once ``probe`` (plain or async) comes true: a crash in the middle
+    of the work, not before or after it."""
+
+    def alive_and_probed() -> Any:
+        assert proc.returncode is None, f"the run ended before {what}"
+        return probe()
+
     try:
-        await eventually(lambda: _count(folder, pattern) >= files, f"{files} files {pattern}")
+        await eventually(alive_and_probed, what)
     finally:
-        proc.kill()
+        if proc.returncode is None:
+            proc.kill()
         await proc.wait()
     assert proc.returncode == -9, "the run ended before it could be killed"
+
+
+async def kill_once_written(proc: asyncio.subprocess.Process, folder: Path, pattern: str, files: int) -> int:
+    """``kill_once`` ``folder`` holds ``files`` files matching ``pattern``; return how many
+    such files the run left behind."""
+    await kill_once(proc, lambda: _count(folder, pattern) >= files, f"{files} files {pattern}")
     return _count(folder, pattern)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import urllib.request
 import uuid
@@ -17,8 +16,8 @@ from typing import Any
 import boto3
 import orjson
 
-from ingest.standin import STANDIN_TOKEN, free_port
-from tests.helpers import eventually, run_cli, start_cli
+from ingest.standin import free_port
+from tests.helpers import eventually, run_cli, standin_env, start_cli
 from tests.tmdb_fixtures import DATE
 
 
@@ -60,15 +59,7 @@ def receive_all(endpoint: str, url: str) -> list[dict[str, Any]]:
 
 
 def env_for(standin_url: str, lake: str, queue_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env |= {
-        "TMDB_BASE_URL": standin_url,
-        "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
-        "INGEST_LAKE": lake,
-        "INGEST_QUEUE_URL": queue_url,
-        "PYTHONUNBUFFERED": "1",
-    }
-    return env
+    return standin_env(standin_url, INGEST_LAKE=lake, INGEST_QUEUE_URL=queue_url)
 
 
 def write_config(folder: Path, *, visibility_s: int, max_attempts: int = 8) -> Path:

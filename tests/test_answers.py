@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +18,13 @@ from matplotlib.patches import Rectangle
 
 from ingest.answers import charts, queries
 from ingest.lake import open_lake
+from tests.helpers import run_cli
 from tests.raw_lake import small_catalog, write_raw_zone
 
 ROOT = Path(__file__).resolve().parents[1]
 QUERIES_MD = ROOT / "docs" / "queries.md"
 ANSWERS = ROOT / "docs" / "answers"
+ANSWERS_CLI = "ingest.answers"
 
 
 def doc_sql(engine: str) -> dict[str, str]:
@@ -111,10 +111,9 @@ def test_each_chart_shows_the_numbers_its_sql_returns(lake: Path) -> None:
 
 def test_the_command_writes_a_chart_per_question_and_a_page(lake: Path, tmp_path: Path) -> None:
     out = tmp_path / "answers"
-    done = subprocess.run(
-        [sys.executable, "-m", "ingest.answers", "--lake", str(lake), "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = asyncio.run(
+        run_cli("--lake", str(lake), "--out", str(out), module=ANSWERS_CLI, cwd=ROOT, timeout_s=300)
+    )
     assert done.returncode == 0, done.stderr
     page = (out / "README.md").read_text()
     for question in queries.QUESTIONS:
@@ -135,10 +134,9 @@ def test_a_lake_without_answers_is_one_line_and_exit_2(tmp_path: Path, lake_is: 
         (tmp_path / "lake").mkdir()
     elif lake_is == "s3":
         lake = "s3://movies-lake"
-    done = subprocess.run(
-        [sys.executable, "-m", "ingest.answers", "--lake", str(lake), "--out", str(tmp_path / "out")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = asyncio.run(
+        run_cli("--lake", str(lake), "--out", str(tmp_path / "out"), module=ANSWERS_CLI, cwd=ROOT)
+    )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr
     assert not (tmp_path / "out").exists()

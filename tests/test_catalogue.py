@@ -3,10 +3,9 @@ serving a small ``Universe`` (its exports, details and changes feed over HTTP)."
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import subprocess
-import sys
-import time
+from asyncio.subprocess import DEVNULL
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -27,10 +26,8 @@ from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb.catalogue import run_catalogue
 from ingest.tmdb.catalogue_plan import load_plan, removed_ids
-from tests.helpers import delete_from_lake
+from tests.helpers import delete_from_lake, kill_once, run_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
-
-ROOT = Path(__file__).resolve().parents[1]
 
 SIZE = 430
 DAILY = DailyChange(changed=0.05, added=0.02, removed=0.02)
@@ -217,32 +214,26 @@ async def test_status_reports_the_catalogue_from_listings(s3_lake: Lake) -> None
     assert row.missing_batches == (3,) and not status.complete
 
 
-def test_a_killed_run_resumed_lands_every_movie_exactly_once(
-    bucket: str, s3: Any, subprocess_env: dict[str, str]
+async def test_a_killed_run_resumed_lands_every_movie_exactly_once(
+    tmp_path: Path, bucket: str, s3: Any
 ) -> None:
     u = Universe(600, seed=7)
     prefix = tmdb_prefix(Kind.MOVIES, DAY0) + "catalogue-"
+
+    def landed() -> int:
+        return int(s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0))
+
     with standin_process("--catalogue", "600", "--seed", "7") as standin:
-        env = subprocess_env | {
-            "TMDB_BASE_URL": standin.url,
-            "TMDB_READ_ACCESS_TOKEN": standin.token,
-            "TMDB_EXPORTS_URL": standin.url + "/p/exports",
-        }
-        args = [sys.executable, "-m", "ingest", "--catalogue", "--lake", f"s3://{bucket}"]
-        args += ["--date", DAY0.isoformat(), "--rate", "60"]
-        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while not s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount"):
-                assert proc.poll() is None, "the run ended before it could be killed"
-                time.sleep(0.05)
-        finally:
-            proc.kill()
-            proc.wait()
-        landed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"]
-        rerun = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        env = standin_env(standin.url, standin.token, TMDB_EXPORTS_URL=standin.url + "/p/exports")
+        args = ("--catalogue", "--lake", f"s3://{bucket}", "--date", DAY0.isoformat())
+        # Slow, so that the kill lands mid-run; the rerun at full speed.
+        run = await start_cli(*args, "--rate", "60", cwd=tmp_path, env=env, stdout=DEVNULL, stderr=DEVNULL)
+        await kill_once(run, landed, "a first batch")
+        killed_with = landed()
+        rerun = await run_cli(*args, "--rate", "1000", cwd=tmp_path, env=env)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     wanted = alive(u, 0)
-    assert 0 < landed < -(-len(wanted) // 100)
+    assert 0 < killed_with < -(-len(wanted) // 100)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
     ids = [
         orjson.loads(line)["id"]
@@ -283,26 +274,11 @@ def test_the_catalogue_settings_come_from_flags_env_file_and_event(tmp_path: Pat
         load_settings(env={"TMDB_EXPORTS_URL": "ftp://x"})
 
 
-def test_both_exports_missing_is_exit_2_with_one_line(
-    tmp_path: Path, bucket: str, subprocess_env: dict[str, str]
-) -> None:
+def test_both_exports_missing_is_exit_2_with_one_line(tmp_path: Path, bucket: str) -> None:
     with standin_process("--catalogue", "50") as standin:
-        env = subprocess_env | {
-            "TMDB_BASE_URL": standin.url,
-            "TMDB_READ_ACCESS_TOKEN": standin.token,
-            "TMDB_EXPORTS_URL": standin.url + "/p/exports",
-        }
-        args = [
-            sys.executable,
-            "-m",
-            "ingest",
-            "--catalogue",
-            "--lake",
-            f"s3://{bucket}",
-            "--date",
-            "2026-11-05",
-        ]
-        proc = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        env = standin_env(standin.url, standin.token, TMDB_EXPORTS_URL=standin.url + "/p/exports")
+        args = ("--catalogue", "--lake", f"s3://{bucket}", "--date", "2026-11-05")
+        proc = asyncio.run(run_cli(*args, cwd=tmp_path, env=env))
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert f"{standin.url}/p/exports/movie_ids_11_05_2026.json.gz" in proc.stderr

@@ -4,8 +4,8 @@ fetch, one of them SIGKILLed mid-batch; every movie and collection lands exactly
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,8 @@ from ingest.standin import DAY0, Catalog, Standin, Universe
 from ingest.tmdb.catalogue import missing
 from ingest.tmdb.catalogue_plan import load_plan
 from ingest.tmdb.cursor import read_cursor
-from tests.queue_kit import Worker, enqueue, env_for, make_queues, queue_depth, start_worker, write_config
+from tests.helpers import eventually, kill_once
+from tests.queue_kit import Queues, Worker, enqueue, env_for, queue_depth, start_worker, write_config
 from tests.tmdb_fixtures import lake_files, records
 
 SIZE = 1500
@@ -36,10 +37,10 @@ async def _whole(lake: Lake) -> bool:
 
 
 async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
-    tmp_path: Path, aws_env: str, s3_lake_url: str
+    tmp_path: Path, aws_env: str, s3_lake_url: str, new_queues: Callable[..., Queues]
 ) -> None:
     u = Universe(SIZE, seed=9)
-    queues = make_queues(aws_env, max_receives=6, visibility_s=2)
+    queues = new_queues(max_receives=6, visibility_s=2)
     config = write_config(tmp_path, visibility_s=2)
     # Slow answers: a batch takes long enough to be killed in its middle.
     fake = Standin(Catalog.synthetic({}, seed=1), universe=u, latency_s=0.03)
@@ -56,26 +57,20 @@ async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
         victim = await start_worker(env, tmp_path, config, 0)
         workers: list[Worker] = [victim]
         try:
-            for _ in range(3000):
-                if (
-                    victim.metrics()["ingest_queue_batches_in_flight"] >= 1
-                    and fake.counters.requests["movie"] >= 50
-                ):
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("the first worker never had a batch in flight")
-            victim.proc.kill()
-            assert await victim.proc.wait() == -9
+
+            def holding_a_batch() -> bool:
+                in_flight = victim.metrics()["ingest_queue_batches_in_flight"]
+                return in_flight >= 1 and fake.counters.requests["movie"] >= 50
+
+            await kill_once(victim.proc, holding_a_batch, "the first worker holding a batch")
             workers += [await start_worker(env, tmp_path, config, n) for n in (1, 2)]
-            for _ in range(3000):
+
+            async def finished() -> bool:
                 for w in workers[1:]:
                     assert w.proc.returncode is None, w.log.read_text()[-3000:]
-                if await _whole(lake) and queue_depth(aws_env, queues.url) == 0:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the workers did not finish")
+                return await _whole(lake) and queue_depth(aws_env, queues.url) == 0
+
+            await eventually(finished, "the workers to finish", within_s=300, every_s=0.1)
             metrics = [w.metrics() for w in workers[1:]]
         finally:
             if victim.proc.returncode is None:

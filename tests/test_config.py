@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from ingest.config import (
 )
 from ingest.errors import ConfigError
 from ingest.standin import free_port
-from tests.helpers import clean_env, eventually, flags, run_cli
+from tests.helpers import clean_env, eventually, flags, popen_cli, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -280,14 +278,7 @@ def test_the_summary_reports_throughput_only_over_uploaded_files(tmp_path: Path)
 def test_the_service_listens_on_the_port_flag_over_the_file(tmp_path: Path) -> None:
     flag_port, file_port = free_port(), free_port()
     toml(tmp_path, f'[service]\nhost = "127.0.0.1"\nport = {file_port}\n')
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers", "--port", str(flag_port)],
-        cwd=tmp_path,
-        env=clean | TOKEN | {"PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc = popen_cli("--port", str(flag_port), module="workers", cwd=tmp_path, env=clean_env(**TOKEN))
 
     def healthy() -> bool:
         assert proc.poll() is None, "the service exited"

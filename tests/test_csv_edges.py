@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests import helpers
+from tests.helpers import run_cli
 from tests.test_csv_stage import DATE, KEY, MIB, make_csv
 
 SHA_SIDE_FILE = f"_ingest/objects/{KEY}.sha256"
@@ -50,13 +50,12 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def run_cli(tmp_path: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+def ingest(tmp_path: Path, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+    """This file's command line, through the kit's runner: small parts, the test's date."""
     config = tmp_path / "config.toml"
     if not config.exists():
         config.write_text("[upload]\npart_size_mib = 5\nparts_in_flight = 3\n")
-    return asyncio.run(
-        helpers.run_cli("--config", str(config), "--date", DATE, *args, cwd=tmp_path, code=code)
-    )
+    return asyncio.run(run_cli("--config", str(config), "--date", DATE, *args, cwd=tmp_path, code=code))
 
 
 def last_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -75,12 +74,12 @@ def temp_files(lake: Path) -> list[str]:
 def test_a_file_that_grows_during_the_copy_leaves_the_earlier_object_and_its_hash(tmp_path: Path) -> None:
     src = make_csv(tmp_path / "movies.csv", 12 * MIB)
     lake = tmp_path / "lake"
-    assert run_cli(tmp_path, "--csv", str(src), "--lake", str(lake)).returncode == 0
+    assert ingest(tmp_path, "--csv", str(src), "--lake", str(lake)).returncode == 0
     good = src.read_bytes()
 
     with src.open("ab") as fh:  # a new export: uploaded again, and grows while it is
         fh.write(ROW)
-    proc = run_cli(tmp_path, "--csv", str(src), "--lake", str(lake), code=GROW_DURING_COPY)
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", str(lake), code=GROW_DURING_COPY)
 
     assert proc.returncode == 2
     assert "changed while it was being ingested" in last_line(proc)
@@ -100,14 +99,14 @@ def test_a_killed_runs_temp_file_is_removed_and_a_live_writers_is_not(tmp_path: 
     live = folder / ".movies.csv.tmp-1ive1ive"
     with live.open("wb") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as a writer in another process holds it
-        proc = run_cli(tmp_path, "--csv", str(src), "--lake", str(lake))
+        proc = ingest(tmp_path, "--csv", str(src), "--lake", str(lake))
         assert proc.returncode == 0, proc.stderr
         assert temp_files(lake) == [live.name]
     live.unlink()
 
     # A rerun that finds the object in place (and so writes no data) still sweeps.
     dead.write_bytes(b"left by a run killed while re-uploading")
-    proc = run_cli(tmp_path, "--csv", str(src), "--lake", str(lake))
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", str(lake))
     assert proc.returncode == 0 and '"csv_skipped"' in proc.stderr
     assert temp_files(lake) == []
     assert (lake / KEY).read_bytes() == src.read_bytes()
@@ -117,7 +116,7 @@ def test_a_killed_runs_temp_file_is_removed_and_a_live_writers_is_not(tmp_path: 
 def test_a_file_name_that_makes_no_lake_folder_is_refused(tmp_path: Path, name: str) -> None:
     src = make_csv(tmp_path / name, 1000)
     lake = tmp_path / "lake"
-    proc = run_cli(tmp_path, "--csv", str(src), "--lake", str(lake))
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", str(lake))
     assert proc.returncode == 2
     line = last_line(proc)
     assert "makes no lake folder" in line and "rename the file" in line
@@ -127,7 +126,7 @@ def test_a_file_name_that_makes_no_lake_folder_is_refused(tmp_path: Path, name: 
 def test_a_fifo_is_not_a_regular_file(tmp_path: Path) -> None:
     fifo = tmp_path / "movies.csv"
     os.mkfifo(fifo)
-    proc = run_cli(tmp_path, "--csv", str(fifo), "--lake", str(tmp_path / "lake"))
+    proc = ingest(tmp_path, "--csv", str(fifo), "--lake", str(tmp_path / "lake"))
     assert proc.returncode == 2
     line = last_line(proc)
     assert "is not a regular file" in line and "empty" not in line
@@ -135,7 +134,7 @@ def test_a_fifo_is_not_a_regular_file(tmp_path: Path) -> None:
 
 def test_a_lake_that_cannot_be_created_is_exit_2_and_not_worth_a_rerun(tmp_path: Path) -> None:
     src = make_csv(tmp_path / "movies.csv", 1000)
-    proc = run_cli(tmp_path, "--csv", str(src), "--lake", "/proc/no-lake-here")
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", "/proc/no-lake-here")
     assert proc.returncode == 2
     line = last_line(proc)
     assert "lake directory" in line and "cannot be created or written" in line
@@ -145,7 +144,7 @@ def test_a_lake_that_cannot_be_created_is_exit_2_and_not_worth_a_rerun(tmp_path:
 def test_a_lake_under_a_regular_file_blames_the_lake(tmp_path: Path) -> None:
     src = make_csv(tmp_path / "movies.csv", 1000)
     (tmp_path / "somefile").write_text("not a folder")
-    proc = run_cli(tmp_path, "--csv", str(src), "--lake", str(tmp_path / "somefile" / "lake"))
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", str(tmp_path / "somefile" / "lake"))
     assert proc.returncode == 2
     line = last_line(proc)
     assert line.startswith(f"ingest: lake {tmp_path}/somefile/lake") and "a file" in line
@@ -162,9 +161,9 @@ def test_reruns_keep_the_manifests_record_of_the_upload(tmp_path: Path) -> None:
     src = make_csv(tmp_path / "movies.csv", 50_000)
     lake = tmp_path / "lake"
     args = ("--csv", str(src), "--lake", str(lake))
-    assert run_cli(tmp_path, *args).returncode == 0
+    assert ingest(tmp_path, *args).returncode == 0
     first = manifest(lake)
-    assert run_cli(tmp_path, *args).returncode == 0
+    assert ingest(tmp_path, *args).returncode == 0
     second = manifest(lake)
 
     assert second["action"] == "skipped"
@@ -176,7 +175,7 @@ def test_reruns_keep_the_manifests_record_of_the_upload(tmp_path: Path) -> None:
 
     with src.open("ab") as fh:
         fh.write(ROW)
-    assert run_cli(tmp_path, *args).returncode == 0
+    assert ingest(tmp_path, *args).returncode == 0
     third = manifest(lake)
     assert [h["action"] for h in third["history"]] == ["uploaded", "skipped", "uploaded"]
     assert third["uploaded_by"] == third["history"][2]["run"] != first["uploaded_by"]
@@ -187,14 +186,14 @@ def test_the_history_is_bounded_and_an_old_upload_time_survives(tmp_path: Path) 
     src = make_csv(tmp_path / "movies.csv", 50_000)
     lake = tmp_path / "lake"
     args = ("--csv", str(src), "--lake", str(lake))
-    assert run_cli(tmp_path, *args).returncode == 0
+    assert ingest(tmp_path, *args).returncode == 0
     planted = manifest(lake)
     planted["uploaded_at"] = "2026-01-01T00:00:00+00:00"
     entry = {"action": "skipped", "at": "2026-01-02T00:00:00+00:00", "sha256": planted["sha256"]}
     planted["history"] = [dict(entry, bytes=n) for n in range(60)]
     (lake / MANIFEST).write_bytes(orjson.dumps(planted))
 
-    assert run_cli(tmp_path, *args).returncode == 0
+    assert ingest(tmp_path, *args).returncode == 0
     after = manifest(lake)
     assert after["uploaded_at"] == "2026-01-01T00:00:00+00:00"
     assert len(after["history"]) == 50

@@ -7,8 +7,6 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,7 @@ from ingest.errors import ConfigError
 from ingest.job import run_job
 from ingest.lake.keys import csv_key
 from ingest.lake.s3 import part_size_for
-from tests import helpers
-from tests.helpers import flags
+from tests.helpers import flags, run_cli
 from tests.s3_faults import Fault, faulty_s3, is_part
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,12 +214,6 @@ async def test_local_lake_gets_the_same_keys(tmp_path: Path) -> None:
     assert [f.action for f in rerun.csv] == ["skipped", "skipped"]
 
 
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    return asyncio.run(helpers.run_cli(*args, cwd=cwd, env=env or dict(os.environ)))
-
-
 def bad_input(folder: Path, case: str) -> Path:
     if case == "missing":
         return folder / "missing.csv"
@@ -247,7 +238,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str, expected: st
     good = make_csv(tmp_path / "series.csv", 1000, source=ROOT / "data" / "series.csv")
     lake = tmp_path / "lake"
     # The good file comes first: nothing already ingested is lost, nothing half-written.
-    proc = run_cli("--csv", str(good), "--csv", str(path), "--lake", str(lake), "--date", DATE)
+    proc = asyncio.run(
+        run_cli("--csv", str(good), "--csv", str(path), "--lake", str(lake), "--date", DATE, cwd=tmp_path)
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert expected in lines[-1] and lines[-1].startswith("ingest: ")
@@ -261,12 +254,12 @@ def test_cli_uploads_to_s3_and_reruns_skip(
     movies = make_csv(tmp_path / "movies.csv", 7 * MIB)
     series = make_csv(tmp_path / "series.csv", 200_000, source=ROOT / "data" / "series.csv")
     args = ("--csv", str(movies), "--csv", str(series), "--lake", f"s3://{bucket}", "--date", DATE)
-    first = run_cli(*args, env=subprocess_env)
+    first = asyncio.run(run_cli(*args, cwd=tmp_path, env=subprocess_env))
     assert first.returncode == 0, first.stderr
     assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == movies.read_bytes()
     series_key = "Raw/Local/CSV/Series/2026/11/28/series.csv"
     assert s3.get_object(Bucket=bucket, Key=series_key)["Body"].read() == series.read_bytes()
-    second = run_cli(*args, env=subprocess_env)
+    second = asyncio.run(run_cli(*args, cwd=tmp_path, env=subprocess_env))
     assert second.returncode == 0
     assert second.stderr.count('"csv_skipped"') == 2
     assert '"csv_files_skipped":2' in second.stderr
@@ -274,7 +267,9 @@ def test_cli_uploads_to_s3_and_reruns_skip(
 
 def test_missing_bucket_is_a_usage_error(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
     src = make_csv(tmp_path / "movies.csv", 1000)
-    proc = run_cli("--csv", str(src), "--lake", "s3://no-such-bucket-here", env=subprocess_env)
+    proc = asyncio.run(
+        run_cli("--csv", str(src), "--lake", "s3://no-such-bucket-here", cwd=tmp_path, env=subprocess_env)
+    )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr.strip().splitlines()[-1]
 

@@ -224,11 +224,15 @@ def test_the_init_script_creates_the_queues_once(
 
 
 def test_the_compose_one_shot_service_fills_the_lake(
-    base_env: dict[str, str], tmdb_env: dict[str, str], aws_env: str, s3: Any, app_dir: Path
+    base_env: dict[str, str],
+    tmdb_env: dict[str, str],
+    aws_env: str,
+    s3: Any,
+    new_bucket: Callable[..., str],
+    app_dir: Path,
 ) -> None:
     bucket = _env("ingest")["INGEST_LAKE"].removeprefix("s3://")
-    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-        s3.create_bucket(Bucket=bucket)
+    new_bucket(bucket, create=bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]})
     env = base_env | _env("ingest") | tmdb_env | {"AWS_ENDPOINT_URL": aws_env}
     command = [*_local(_services()["ingest"]["command"]), "--limit", "20"]
     done = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, text=True, timeout=300)

@@ -3,6 +3,7 @@ serves the local world its exports name, and stops it all on SIGINT; ``--help``.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import re
@@ -15,7 +16,8 @@ from types import ModuleType
 import boto3
 import pytest
 
-from tests.up_kit import UP_EXPORTS, clean_env, dev_up_moto
+from tests.helpers import run_cli
+from tests.up_kit import UP_EXPORTS, dev_up_moto, up_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,11 +60,8 @@ def test_up_moto_serves_what_its_exports_name_and_stops_on_sigint(tmp_path: Path
         exports = up.exports
         assert set(exports) == UP_EXPORTS
         # What a user does next: paste the exports, plan War's batches onto the queue.
-        done = subprocess.run(
-            [sys.executable, "-m", "ingest", "--genre", "war", "--limit", "40", "--enqueue"],
-            cwd=tmp_path, env=clean_env() | exports | {"PYTHONPATH": str(ROOT)},
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        args = ("--genre", "war", "--limit", "40", "--enqueue")
+        done = asyncio.run(run_cli(*args, cwd=tmp_path, env=up_env() | exports, timeout_s=300))
         assert done.returncode == 0, done.stderr
         session = boto3.session.Session(
             aws_access_key_id=exports["AWS_ACCESS_KEY_ID"],
@@ -106,7 +105,7 @@ def test_up_on_a_busy_port_is_one_line_and_exit_2(flag: str) -> None:
         args = {"--aws-port": "0", "--tmdb-port": "0", flag: str(port)}
         done = subprocess.run(
             [sys.executable, str(ROOT / "dev.py"), "up", "--moto", *(x for kv in args.items() for x in kv)],
-            env=clean_env(), capture_output=True, text=True, timeout=60,
+            env=up_env(), capture_output=True, text=True, timeout=60,
         )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.standin import STANDIN_TOKEN, Catalog, Standin
-from tests.helpers import clean_env, run_cli
+from ingest.standin import Catalog, Standin
+from tests.helpers import run_cli, standin_env
 
 WAR, CRIME = 10752, 80
 
@@ -14,7 +14,7 @@ async def test_a_dry_run_says_what_a_run_would_fetch_and_writes_nothing(tmp_path
     catalog = Catalog.synthetic({WAR: 230, CRIME: 140}, seed=4)
     lake = tmp_path / "lake"
     async with Standin(catalog).serve() as url:
-        env = clean_env(TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN)
+        env = standin_env(url)
         args = ("--genre", "war", "--genre", "crime", "--lake", str(lake), "--date", "2026-11-28")
         dry = await run_cli(*args, "--dry-run", cwd=tmp_path, env=env)
         assert dry.returncode == 0, dry.stderr

@@ -5,12 +5,11 @@ the service exports is on the dashboard."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ from typing import Any
 import pytest
 
 from ingest.standin import free_port
-from tests.up_kit import Up, clean_env, dev_up_moto
+from tests.helpers import eventually, popen_cli
+from tests.up_kit import Up, dev_up_moto, up_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARD = ROOT / "deploy" / "grafana" / "movies-lake-ingest.json"
@@ -51,12 +51,8 @@ def up() -> Iterator[Up]:
 def metrics_page(up: Up, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """/metrics of ``python -m workers --queue``, consuming the queue dev.py up made."""
     port = free_port()
-    env = clean_env() | up.exports | {"PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "workers", "--queue", "--port", str(port)],
-        cwd=tmp_path_factory.mktemp("workers"), env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    cwd = tmp_path_factory.mktemp("workers")
+    proc = popen_cli("--queue", "--port", str(port), module="workers", cwd=cwd, env=up_env() | up.exports)
     try:
         yield _get_page(f"http://127.0.0.1:{port}/metrics", proc)
     finally:
@@ -65,19 +61,14 @@ def metrics_page(up: Up, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 def _get_page(url: str, proc: subprocess.Popen[str]) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def page_with_the_queue() -> str | None:
         assert proc.poll() is None, proc.communicate()[1]
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                page = str(resp.read().decode())
-            # The queue's series come once its consumer has started (after the start-up checks).
-            if "ingest_queue_batches_total" in page:
-                return page
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"no /metrics at {url}")
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            page = str(resp.read().decode())
+        # The queue's series come once its consumer has started (after the start-up checks).
+        return page if "ingest_queue_batches_total" in page else None
+
+    return asyncio.run(eventually(page_with_the_queue, f"the queue's series on {url}", every_s=0.2))
 
 
 def exported(page: str) -> dict[str, set[str]]:

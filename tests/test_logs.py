@@ -4,11 +4,12 @@ secret masked however deep it sits. Run in a process of its own, as the CLI logs
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import asyncio
 from pathlib import Path
 
 import orjson
+
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "tok-0123456789abcdef"
@@ -32,10 +33,9 @@ structlog.get_logger("t").info(
 
 
 def test_structured_fields_stay_json_and_secrets_are_masked_at_any_depth() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", LOGGING_PROCESS, "json"], capture_output=True, cwd=ROOT, timeout=60, check=True
-    )
-    assert SECRET.encode() not in proc.stderr
+    proc = asyncio.run(run_cli("json", code=LOGGING_PROCESS, cwd=ROOT))
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stderr
     event = orjson.loads(proc.stderr.strip().splitlines()[-1])
     assert event["runs"] == {"succeeded": 2, "failed": 0, "nested": {"url": "https://x/?t=***"}}
     assert event["ids"] == [1, 2]
@@ -46,14 +46,9 @@ def test_structured_fields_stay_json_and_secrets_are_masked_at_any_depth() -> No
 def test_the_console_shows_structured_fields_as_json_too() -> None:
     """On a terminal the line is for a person, but a dict or list field is still JSON a
     person can paste, not ``{'succeeded': 2}``; secrets are masked the same way."""
-    proc = subprocess.run(
-        [sys.executable, "-c", LOGGING_PROCESS, "console"],
-        capture_output=True,
-        cwd=ROOT,
-        timeout=60,
-        check=True,
-    )
-    line = proc.stderr.decode().strip().splitlines()[-1]
+    proc = asyncio.run(run_cli("console", code=LOGGING_PROCESS, cwd=ROOT))
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
     assert SECRET not in line
     # The console renderer quotes a value holding quotes; inside them is the JSON.
     assert 'runs=\'{"succeeded":2,"failed":0,"nested":{"url":"https://x/?t=***"}}\'' in line

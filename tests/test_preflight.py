@@ -5,8 +5,7 @@ against moto's S3 and the TMDB stand-in over HTTP (``ingest.preflight``, ``inges
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,21 +16,12 @@ from ingest.errors import AuthError, ConfigError
 from ingest.invalid import Invalid
 from ingest.lake_url import bucket_error, check_lake_url
 from ingest.standin import STANDIN_TOKEN, StandinProcess, free_port, standin_process
-from tests.helpers import LambdaContext
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import LambdaContext, run_cli, standin_env
 
 
 def _refused(args: list[str], env: dict[str, str], cwd: Path, module: str = "ingest") -> str:
     """Run ``python -m module args``; assert exit 2 with one line on stderr; return it."""
-    proc = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        env=env | {"PYTHONPATH": str(ROOT)},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = asyncio.run(run_cli(*args, cwd=cwd, env=env, module=module))
     lines = proc.stderr.splitlines()
     assert proc.returncode == 2, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -89,13 +79,8 @@ def test_a_new_local_lake_named_like_a_bucket_is_written_and_its_path_said(
     tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     (tmp_path / "films.csv").write_text("id,title\n1,Ran\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "ingest", "--csv", "films.csv", "--lake", "movies-lake"],
-        env=subprocess_env | {"PYTHONPATH": str(ROOT)},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = asyncio.run(
+        run_cli("--csv", "films.csv", "--lake", "movies-lake", cwd=tmp_path, env=subprocess_env)
     )
     assert proc.returncode == 0, proc.stderr
     opened = next(line for line in proc.stderr.splitlines() if '"lake_opened"' in line)
@@ -149,7 +134,7 @@ def test_an_aws_endpoint_that_does_not_answer_is_one_line_naming_it(
 
 @pytest.mark.parametrize("fault", ["unreachable", "wrong path", "port", "scheme", "token"])
 def test_a_wrong_tmdb_endpoint_or_token_is_one_line_naming_it(
-    fault: str, standin: StandinProcess, tmp_path: Path, subprocess_env: dict[str, str]
+    fault: str, standin: StandinProcess, tmp_path: Path, aws_env: str
 ) -> None:
     base, token = {
         "unreachable": (f"http://127.0.0.1:{free_port()}", STANDIN_TOKEN),
@@ -158,7 +143,7 @@ def test_a_wrong_tmdb_endpoint_or_token_is_one_line_naming_it(
         "scheme": (f"ftp://127.0.0.1:{free_port()}", STANDIN_TOKEN),
         "token": (standin.url, "not-the-token"),
     }[fault]
-    env = subprocess_env | {"TMDB_BASE_URL": base, "TMDB_READ_ACCESS_TOKEN": token}
+    env = standin_env(base, token)
     line = _refused(["--genre", "war", "--limit", "5", "--lake", str(tmp_path / "lake")], env, tmp_path)
     expected = {
         "unreachable": "cannot reach TMDB at",
@@ -196,15 +181,11 @@ def test_a_lambda_sqs_invocation_fails_whole_on_a_setting(
 
 @pytest.mark.parametrize("fault", ["missing queue", "unreachable"])
 def test_enqueue_to_a_queue_that_is_not_there_is_one_line_before_any_plan(
-    fault: str, standin: StandinProcess, tmp_path: Path, subprocess_env: dict[str, str], aws_env: str
+    fault: str, standin: StandinProcess, tmp_path: Path, aws_env: str
 ) -> None:
     endpoint = f"http://127.0.0.1:{free_port()}" if fault == "unreachable" else aws_env
-    env = subprocess_env | {
-        "AWS_ENDPOINT_URL": endpoint,
-        "INGEST_QUEUE_URL": f"{endpoint}/123456789012/no-such-queue",
-        "TMDB_BASE_URL": standin.url,
-        "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
-    }
+    queue = f"{endpoint}/123456789012/no-such-queue"
+    env = standin_env(standin.url, AWS_ENDPOINT_URL=endpoint, INGEST_QUEUE_URL=queue)
     lake = tmp_path / "lake"
     line = _refused(["--genre", "war", "--enqueue", "--lake", str(lake)], env, tmp_path)
     said = (

@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 from ingest.progress import Progress
-from ingest.standin import STANDIN_TOKEN, Catalog, Standin
-from tests.helpers import start_cli
-from tests.test_csv_stage import DATE, ROOT, make_csv
+from ingest.standin import Catalog, Standin
+from tests.helpers import standin_env, start_cli
+from tests.test_csv_stage import DATE, make_csv
 
 WAR = 10752
 BAR = re.compile(r"\(\s*\d+\.\d%\)")  # "( 18.1%)": the bar with a known total
@@ -43,9 +43,7 @@ def screen_lines(raw: bytes) -> list[str]:
 
 async def run_on_a_pty(tmp_path: Path, tmdb_url: str, *args: str) -> tuple[int, bytes]:
     """Run the CLI with stderr on a new pseudo-terminal; return its exit code and output."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env |= {"TMDB_BASE_URL": tmdb_url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
-    env |= {"PYTHONPATH": str(ROOT), "COLUMNS": "160"}
+    env = standin_env(tmdb_url, COLUMNS="160")
     parent, child = pty.openpty()
     loop = asyncio.get_running_loop()
     seen = bytearray()

@@ -4,8 +4,8 @@ short line that names it."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,16 +23,19 @@ from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.removed import read_removed
-from tests.queue_kit import env_for, make_queues, queue_depth, start_worker, write_config
+from tests.helpers import eventually
+from tests.queue_kit import Queues, env_for, queue_depth, start_worker, write_config
 from tests.tmdb_fixtures import FAST, settings_for
 
 WAR = 10752
 
 
-async def test_an_enqueued_plan_with_no_batches_completes_at_once(s3_lake: Lake, aws_env: str) -> None:
+async def test_an_enqueued_plan_with_no_batches_completes_at_once(
+    s3_lake: Lake, aws_env: str, new_queues: Callable[..., Queues]
+) -> None:
     # A day on which nothing changed: the incremental plan of day 1 holds no id.
     catalog = Catalog.synthetic({WAR: 150}, seed=29, daily=DailyChange(changed=0, added=0, removed=0))
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     day1 = DAY0 + dt.timedelta(days=1)
     standin = Standin(catalog)
     async with standin.serve() as url:
@@ -56,9 +59,9 @@ async def test_an_enqueued_plan_with_no_batches_completes_at_once(s3_lake: Lake,
 
 
 async def test_a_dead_lettered_message_is_logged_short_and_named(
-    tmp_path: Path, aws_env: str, s3_lake_url: str
+    tmp_path: Path, aws_env: str, s3_lake_url: str, new_queues: Callable[..., Queues]
 ) -> None:
-    queues = make_queues(aws_env, max_receives=1, visibility_s=2)
+    queues = new_queues(max_receives=1, visibility_s=2)
     sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
     sqs.send_message(QueueUrl=queues.url, MessageBody="x" * 200_000)
     config = write_config(tmp_path, visibility_s=2)
@@ -66,10 +69,7 @@ async def test_a_dead_lettered_message_is_logged_short_and_named(
     async with Standin(Catalog.synthetic({10752: 10}, seed=1)).serve() as url:
         worker = await start_worker(env_for(url, s3_lake_url, queues.url), tmp_path, config, 0)
         try:
-            for _ in range(600):
-                if worker.events("batch_dead_lettered"):
-                    break
-                await asyncio.sleep(0.05)
+            await eventually(lambda: worker.events("batch_dead_lettered"), "the message dead-lettered")
         finally:
             assert await worker.terminate() == 0
     (logged,) = worker.events("batch_dead_lettered")

@@ -7,6 +7,7 @@ and the service turns ready once the dependency is fixed, without a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from ingest.errors import AuthError, ConfigError, RetryableError
 from ingest.queue.counters import QueueCounters
 from ingest.report import RunReport
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin, free_port
+from tests.helpers import eventually
 from workers.metrics import Metrics
 from workers.ready import Readiness
 from workers.schedule import Schedule
@@ -59,7 +61,7 @@ async def serving(settings: Settings) -> AsyncIterator[Callable[[str], Awaitable
                 return resp.status, body
 
         try:
-            await _until(lambda: _answers(get))
+            await eventually(lambda: _answers(get), "the service to answer", every_s=0.05)
             yield get
         finally:
             svc.shutdown("SIGTERM")
@@ -73,15 +75,6 @@ async def _answers(get: Callable[[str], Awaitable[tuple[int, Any]]]) -> bool:
     return True
 
 
-async def _until(probe: Callable[[], Awaitable[bool]]) -> None:
-    """Poll until ``probe`` says yes; the bound (about a minute) only ends a hung test."""
-    for _ in range(1200):
-        if await probe():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the condition never came true")
-
-
 async def _readyz_is(get: Callable[[str], Awaitable[tuple[int, Any]]], status: int, check: str = "") -> Any:
     """Wait until /readyz answers ``status`` (for ``check``, when given); return its body."""
     seen: dict[str, Any] = {}
@@ -91,7 +84,7 @@ async def _readyz_is(get: Callable[[str], Awaitable[tuple[int, Any]]], status: i
         seen["body"] = body
         return code == status and (not check or body.get("check") == check)
 
-    await _until(probe)
+    await eventually(probe, f"/readyz to answer {status} {check}", every_s=0.05)
     return seen["body"]
 
 
@@ -103,15 +96,15 @@ async def standin() -> AsyncIterator[Standin]:
 
 
 async def test_a_missing_bucket_is_503_until_the_bucket_exists(
-    tmp_path: Path, standin: Standin, s3: Any
+    tmp_path: Path, standin: Standin, new_bucket: Callable[..., str]
 ) -> None:
-    bucket = f"lake-{uuid.uuid4().hex[:12]}"
+    bucket = new_bucket(create=False)
     async with serving(_settings(tmp_path, f"s3://{bucket}", standin.url)) as get:
         body = await _readyz_is(get, 503, "lake")
         assert body["status"] == "not_ready" and f"bucket '{bucket}' does not exist" in body["reason"]
         # Alive all the same: a restart would not create the bucket.
         assert (await get("/healthz"))[0] == 200
-        s3.create_bucket(Bucket=bucket)
+        new_bucket(bucket)
         assert (await _readyz_is(get, 200))["checks"] == ["lake", "tmdb"]
 
 
@@ -142,19 +135,23 @@ async def test_a_missing_queue_is_503_then_the_idle_worker_says_idle(
     sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
     name = f"batches-{uuid.uuid4().hex[:8]}"
     url = f"{aws_env}/123456789012/{name}"
-    async with serving(_settings(tmp_path, str(tmp_path / "lake"), standin.url, queue_url=url)) as get:
-        body = await _readyz_is(get, 503, "queue")
-        assert "NonExistentQueue" in body["reason"] and "INGEST_QUEUE_URL" in body["reason"]
-        status, health = await get("/healthz")
-        assert status == 200 and health["state"] == "starting" and health["running"] is False
-        sqs.create_queue(QueueName=name)
-        assert (await _readyz_is(get, 200))["checks"] == ["lake", "tmdb", "queue"]
-        # Consuming an empty queue: idle, not a run in progress.
-        status, health = await get("/healthz")
-        assert health["state"] == "idle" and health["running"] is False
-        page = (await get("/metrics"))[1]
-        assert "ingest_run_in_progress 0" in page.splitlines()
-        assert 'ingest_queue_worker_state{state="idle"} 1' in page.splitlines()
+    try:
+        async with serving(_settings(tmp_path, str(tmp_path / "lake"), standin.url, queue_url=url)) as get:
+            body = await _readyz_is(get, 503, "queue")
+            assert "NonExistentQueue" in body["reason"] and "INGEST_QUEUE_URL" in body["reason"]
+            status, health = await get("/healthz")
+            assert status == 200 and health["state"] == "starting" and health["running"] is False
+            sqs.create_queue(QueueName=name)
+            assert (await _readyz_is(get, 200))["checks"] == ["lake", "tmdb", "queue"]
+            # Consuming an empty queue: idle, not a run in progress.
+            status, health = await get("/healthz")
+            assert health["state"] == "idle" and health["running"] is False
+            page = (await get("/metrics"))[1]
+            assert "ingest_run_in_progress 0" in page.splitlines()
+            assert 'ingest_queue_worker_state{state="idle"} 1' in page.splitlines()
+    finally:
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
+            sqs.delete_queue(QueueUrl=url)
 
 
 async def test_a_run_that_failed_on_its_input_makes_the_service_not_ready(
@@ -210,12 +207,8 @@ async def test_healthz_answers_while_a_check_hangs(tmp_path: Path) -> None:
     """The checks run beside the HTTP server: a TMDB that never answers blocks neither."""
     fake = Standin(Catalog.synthetic({WAR: 5}, seed=3), stall_rate=1.0, stall_s=600)
     async with fake.serve() as url, serving(_settings(tmp_path, str(tmp_path / "lake"), url)) as get:
-        await _until(lambda: _stalled(fake))
+        await eventually(lambda: fake.counters.stalled, "a check to stall")
         status, health = await get("/healthz")
         assert status == 200 and health["status"] == "ok"
         status, body = await get("/readyz")
         assert status == 503 and body["check"] == "starting"
-
-
-async def _stalled(fake: Standin) -> bool:
-    return bool(fake.counters.stalled)

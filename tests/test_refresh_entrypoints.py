@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import json
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, f
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.cursor import cursor_key
-from tests.helpers import LambdaContext, clean_env, eventually, kill_once_written, start_cli
+from tests.helpers import LambdaContext, eventually, kill_once_written, popen_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 
 WAR = 10752
@@ -59,13 +58,9 @@ def cursor_date(lake: Path, kind: Kind = Kind.MOVIES) -> str:
 # SIGKILL mid-run ------------------------------------------------------------------------
 
 
-def _env(url: str) -> dict[str, str]:
-    return clean_env(TMDB_BASE_URL=url, TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN, PYTHONUNBUFFERED="1")
-
-
 async def _start(lake: Path, url: str, *args: str) -> asyncio.subprocess.Process:
     args = ("--lake", str(lake), "--date", day(1).isoformat(), "--genre", "war", *args)
-    return await start_cli(*args, cwd=lake.parent, env=_env(url), stdout=asyncio.subprocess.DEVNULL)
+    return await start_cli(*args, cwd=lake.parent, env=standin_env(url), stdout=asyncio.subprocess.DEVNULL)
 
 
 async def test_a_killed_incremental_run_resumes_its_plan_and_only_then_moves_the_cursor(
@@ -217,11 +212,9 @@ def test_the_services_scheduled_run_is_incremental(tmp_path: Path) -> None:
             '[job]\nlake = "lake"\ngenres = ["war"]\ncollections = false\n[tmdb]\nrate_per_s = 300\n'
             f'[service]\nhost = "127.0.0.1"\nport = {port}\nrun_at_start = true\n'
         )
-        env = _env(standin.url) | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         with (tmp_path / "service.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "workers"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+            env = standin_env(standin.url)
+            proc = popen_cli(module="workers", cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
                 finished = _wait_for_event(tmp_path / "service.log", "run_finished")
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:

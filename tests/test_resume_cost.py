@@ -5,26 +5,24 @@ partly fetched at any moment, so a 1,500-movie crawl killed at any point fetches
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
+from asyncio.subprocess import DEVNULL
 from pathlib import Path
 
 import pytest
 
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.standin import STANDIN_TOKEN, Catalog, Standin
-from tests.helpers import kill_once_written
+from ingest.standin import Catalog, Standin
+from tests.helpers import kill_once_written, standin_env, start_cli
 from tests.tmdb_fixtures import DATE, dir_records
 
 CRIME = 80
 
 
 async def _ingest(env: dict[str, str], lake: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ingest", "--genre", "crime", "--lake", str(lake), "--date", DATE.isoformat(),
-        "--rate", "1000", "--concurrency", "20",
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    args = ("--genre", "crime", "--lake", str(lake), "--date", DATE.isoformat(), "--rate", "1000")
+    return await start_cli(
+        *args, "--concurrency", "20", cwd=lake.parent, env=env, stdout=DEVNULL, stderr=DEVNULL
+    )
 
 
 @pytest.mark.parametrize("files", [1, 6, 12])
@@ -34,8 +32,7 @@ async def test_a_killed_crawl_refetches_at_most_two_batches(files: int, tmp_path
     fake = Standin(catalog, latency_s=0.01)
     lake = tmp_path / "lake"
     async with fake.serve() as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN}
+        env = standin_env(url)
         folder = lake / tmdb_prefix(Kind.MOVIES, DATE)
         await kill_once_written(await _ingest(env, lake), folder, "crime-*.json", files)
         first = set(fake.counters.movie_requests)

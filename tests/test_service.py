@@ -12,7 +12,6 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,7 +25,7 @@ import pytest
 from ingest.errors import ConfigError
 from ingest.report import CsvFileResult, RunReport
 from ingest.standin import STANDIN_TOKEN, Catalog, free_port, standin_process
-from tests.helpers import clean_env, eventually, run_cli
+from tests.helpers import eventually, popen_cli, run_cli, standin_env
 from workers.metrics import Metrics
 from workers.schedule import Schedule
 
@@ -83,20 +82,9 @@ class Service:
         )
         (home / "data").mkdir(exist_ok=True)
         (home / "data" / "films.csv").write_bytes(CSV)
-        env = clean_env(
-            TMDB_BASE_URL=tmdb_url,
-            TMDB_READ_ACCESS_TOKEN=STANDIN_TOKEN,
-            PYTHONPATH=str(ROOT),
-            PYTHONUNBUFFERED="1",
-        )
         self.log = (home / "service.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers"],
-            cwd=home,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        env = standin_env(tmdb_url)
+        self.proc = popen_cli(module="workers", cwd=home, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def get(self, path: str) -> tuple[int, str]:
         return _get(self.url + path)

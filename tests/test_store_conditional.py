@@ -9,10 +9,8 @@ import asyncio
 import os
 import shutil
 import subprocess
-import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_po
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import Plan, create_plan, load_plan
-from tests.helpers import run_cli
+from tests.helpers import eventually, run_cli
 from tests.s3_faults import faulty_s3
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
@@ -65,20 +63,17 @@ def seaweedfs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+    def stores_an_object() -> bool:
+        if proc.poll() is not None:
+            pytest.skip(f"SeaweedFS exited: {_fatal(folder / 'weed.log')}")
+        # Up once it stores an object: its volumes come some seconds after its port.
+        return _takes_a_write(client, "warm-up", make=True)
+
     try:
-        give_up = time.monotonic() + 60
-        while time.monotonic() < give_up:
-            if proc.poll() is not None:
-                pytest.skip(f"SeaweedFS exited: {_fatal(folder / 'weed.log')}")
-            try:
-                # Up once it stores an object: its volumes come some seconds after its port.
-                if not any(b["Name"] == "warm-up" for b in client.list_buckets().get("Buckets", [])):
-                    client.create_bucket(Bucket="warm-up")
-                client.put_object(Bucket="warm-up", Key="k", Body=b"x")
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
+        try:
+            asyncio.run(eventually(stores_an_object, "SeaweedFS to store an object", every_s=0.1))
+        except AssertionError:
             pytest.skip("SeaweedFS did not start within a minute")
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -104,19 +99,22 @@ def aws_endpoint(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def bucket(s3: Any) -> str:
-    """A fresh bucket that takes writes: SeaweedFS grows volumes for a new bucket some
-    seconds after creating it (moto takes them at once)."""
-    name = f"lake-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=name)
-    give_up = time.monotonic() + 60
-    while time.monotonic() < give_up:
-        try:
-            s3.put_object(Bucket=name, Key="warm-up", Body=b"x")
-            return name
-        except Exception:
-            time.sleep(0.1)
-    raise AssertionError(f"bucket {name} took no write within a minute")
+def bucket(s3: Any, new_bucket: Callable[..., str]) -> str:
+    """A fresh bucket that takes writes (deleted after the test): SeaweedFS grows volumes
+    for a new bucket some seconds after creating it (moto takes them at once)."""
+    name = new_bucket()
+    asyncio.run(eventually(lambda: _takes_a_write(s3, name), f"bucket {name} to take a write", every_s=0.1))
+    return name
+
+
+def _takes_a_write(s3: Any, bucket: str, *, make: bool = False) -> bool:
+    try:
+        if make and not any(b["Name"] == bucket for b in s3.list_buckets().get("Buckets", [])):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key="warm-up", Body=b"x")
+    except Exception:  # not up yet: refused, 5xx, no volume, whatever the gateway says
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")

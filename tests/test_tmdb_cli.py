@@ -4,7 +4,6 @@ what reaches the terminal, and a run killed with SIGKILL that the rerun complete
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from ingest.lake.keys import Kind
 from ingest.standin import STANDIN_API_KEY, STANDIN_TOKEN, Catalog, Standin
-from tests.helpers import kill_once_written, start_cli
+from tests.helpers import clean_env, kill_once_written, run_cli, start_cli
 from tests.tmdb_fixtures import DATE, dir_records
 
 WAR = 10752
@@ -24,26 +23,22 @@ def catalog() -> Catalog:
 
 
 def _env(url: str, *, token: str | None = None, api_key: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-    env["TMDB_BASE_URL"] = url
-    env["PYTHONUNBUFFERED"] = "1"
-    if token:
-        env["TMDB_READ_ACCESS_TOKEN"] = token
-    if api_key:
-        env["TMDB_API_KEY"] = api_key
-    return env
+    """The kit's environment for TMDB at ``url``, with the secrets given (none, or either)."""
+    secrets = {"TMDB_READ_ACCESS_TOKEN": token, "TMDB_API_KEY": api_key}
+    return clean_env(TMDB_BASE_URL=url, **{k: v for k, v in secrets.items() if v})
+
+
+def _args(tmp_path: Path, *args: str) -> tuple[str, ...]:
+    return ("--lake", str(tmp_path / "lake"), "--date", DATE.isoformat(), *args)
 
 
 async def _start(tmp_path: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    lake = str(tmp_path / "lake")
-    return await start_cli("--lake", lake, "--date", DATE.isoformat(), *args, cwd=tmp_path, env=env)
+    return await start_cli(*_args(tmp_path, *args), cwd=tmp_path, env=env)
 
 
 async def _cli(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    proc = await _start(tmp_path, env, *args)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    done = await run_cli(*_args(tmp_path, *args), cwd=tmp_path, env=env)
+    return done.returncode, done.stdout, done.stderr
 
 
 async def test_an_unknown_genre_is_exit_2_before_any_request(tmp_path: Path, catalog: Catalog) -> None:

@@ -4,10 +4,8 @@ before stage 2, and a queue worker on the wrong lake."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import os
-import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from ingest.queue.messages import BatchMessage
 from ingest.queue.work import BatchWorker
 from ingest.report import TmdbStats
 from ingest.runs import RunRequest, record_request
-from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin
+from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.status.render import render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop
@@ -28,7 +26,8 @@ from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import load_plan
 from ingest.tmdb.removed import removed_key
-from tests.queue_kit import make_queues
+from tests.helpers import run_cli, standin_env
+from tests.queue_kit import Queues
 from tests.tmdb_fixtures import DATE, FAST, settings_for
 
 WAR = 10752
@@ -45,29 +44,24 @@ async def _verdict(lake_url: str) -> tuple[bool, str]:
 
 
 async def test_enqueue_plans_from_the_whole_job_not_from_defaults(
-    tmp_path: Path, aws_env: str, bucket: str
+    tmp_path: Path, bucket: str, new_queues: Callable[..., Queues]
 ) -> None:
     """After a complete day, ``--refresh full --enqueue`` froze an incremental plan, and a
     movies-only ``--enqueue`` recorded collections as wanted."""
     lake_url = f"s3://{bucket}"
     catalog = _catalog()
     fake = Standin(catalog)
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     async with fake.serve() as url:
         async with open_lake(lake_url) as lake:
             day0 = settings_for(url, lake_url, date=DAY0)
             assert await run_tmdb(lake, day0, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
         fake.day = 1
         day1 = DAY0 + dt.timedelta(days=1)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))}
-        env |= {"TMDB_BASE_URL": url, "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN, "INGEST_QUEUE_URL": queues.url}
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "ingest", "--genre", "war", "--refresh", "full", "--enqueue",
-            "--lake", lake_url, "--date", day1.isoformat(), env=env, cwd=tmp_path,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        _, err = await proc.communicate()
-        assert proc.returncode == 0, err.decode()[-2000:]
+        args = ("--genre", "war", "--refresh", "full", "--enqueue", "--date", day1.isoformat())
+        env = standin_env(url, INGEST_LAKE=lake_url, INGEST_QUEUE_URL=queues.url)
+        done = await run_cli(*args, cwd=tmp_path, env=env)
+        assert done.returncode == 0, done.stderr[-2000:]
     async with open_lake(lake_url) as lake:
         plan = await load_plan(lake, day1, Kind.MOVIES, "war")
         assert plan is not None and plan.refresh == "full"
@@ -75,7 +69,7 @@ async def test_enqueue_plans_from_the_whole_job_not_from_defaults(
         status = await survey(lake, day1)
     # Movies only: no collections row, and the hint is to start workers, not to rerun.
     assert [f"{t.genre} {t.kind}" for t in status.tmdb] == ["war movies"]
-    last = err.decode().strip().splitlines()[-1]
+    last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("ingest: enqueued 3 batches (250 movies planned)"), last
     assert "start queue workers" in render_text(status).splitlines()[-1]
 

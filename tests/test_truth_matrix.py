@@ -1,8 +1,14 @@
 """What the tool says is true, whatever mode made the day: every entry point (one-shot
 command, queue workers, Lambda scheduled event, Lambda SQS event) x refresh (a full day, an
-incremental day after a full one) x selection (movies, movies and collections) x
-interruption (none, SIGKILL mid-run then resume), on moto (S3 and SQS) and the TMDB
-stand-in, each run a real process.
+incremental day after a full one) x interruption (none, SIGKILL mid-run then resume), with
+the selection (movies, movies and collections) in half of those cells, on moto (S3 and SQS)
+and the TMDB stand-in, each run a real process.
+
+Which half: the one-shot command and the scheduled Lambda take collections in the full
+killed and the incremental whole cells, the queue workers and the SQS Lambda in the other
+two. So each entry point meets both selections with each refresh and each interruption,
+and every triple of refresh, selection and interruption comes up across entry points: a
+cell left out would repeat combinations the others already break on.
 
 After each cell: every movie (and collection) of the selection is in the date's partition
 exactly once, against the stand-in's own truth; the cursor is on the date; ``python -m
@@ -15,25 +21,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import sys
+from asyncio.subprocess import Process
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
-from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port
+from ingest.standin import DAY0, Catalog, DailyChange, Standin, free_port
 from ingest.status.render import render_json
 from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
-from tests.queue_kit import make_queues
+from tests.helpers import eventually, kill_once, standin_env, start_cli
+from tests.queue_kit import Queues
 from tests.tmdb_fixtures import FAST, settings_for
 
 WAR = 10752
@@ -62,21 +68,21 @@ else:
     sys.exit("no end to the chain")
 """
 # An SQS event source mapping: up to 10 messages an event, the answer's failures left on
-# the queue, the rest deleted; until the queue has been empty for a while.
+# the queue, the rest deleted; until the queue holds nothing, visible or not (a batch the
+# handler finishes last sends the collections' batches before it answers).
 _LAMBDA_SQS = """
 import os, sys, time, boto3
 from ingest.aws_lambda import handler
 from tests.helpers import LambdaContext
-sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
-url, quiet = os.environ["INGEST_QUEUE_URL"], 0
-while quiet < 6:
+from tests.queue_kit import queue_depth
+endpoint, url = os.environ["AWS_ENDPOINT_URL"], os.environ["INGEST_QUEUE_URL"]
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+while queue_depth(endpoint, url):
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
                               AttributeNames=["All"]).get("Messages", [])
     if not got:
-        quiet += 1
-        time.sleep(0.4)
+        time.sleep(0.1)  # what a killed run held comes back at its visibility timeout
         continue
-    quiet = 0
     records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                 "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"} for m in got]
     answer = handler({"Records": records}, LambdaContext(600))
@@ -90,37 +96,29 @@ while quiet < 6:
 class Cell:
     """One cell's world: the stand-in, a bucket, a queue, and the runs of its entry point."""
 
-    def __init__(self, entry: str, fake: Standin, bucket: str, folder: Path, endpoint: str) -> None:
+    def __init__(self, entry: str, fake: Standin, bucket: str, folder: Path, queues: Queues, s3: Any) -> None:
         self.entry = entry
         self.fake = fake
         self.bucket = bucket
         self.folder = folder
-        self.endpoint = endpoint
-        self.s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-        queues = make_queues(endpoint, max_receives=20, visibility_s=2)
+        self.s3 = s3
         config = folder / "config.toml"
         config.write_text(
             "[tmdb]\nrate_per_s = 1000\nconcurrency = 4\n"
             "[queue]\nwait_s = 1\nbatches_in_flight = 2\nvisibility_s = 2\n[service]\ngrace_s = 5\n"
         )
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TMDB_", "INGEST_"))} | {
-            "TMDB_BASE_URL": fake.url,
-            "TMDB_READ_ACCESS_TOKEN": STANDIN_TOKEN,
-            "INGEST_LAKE": f"s3://{bucket}",
-            "INGEST_QUEUE_URL": queues.url,
-            "INGEST_CONFIG": str(config),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        }
-
-    async def _spawn(self, *args: str) -> asyncio.subprocess.Process:
-        log = (self.folder / "runs.log").open("ab")
-        return await asyncio.create_subprocess_exec(
-            sys.executable, *args, env=self.env, cwd=self.folder, stdout=log, stderr=log
+        self.env = standin_env(
+            fake.url, INGEST_LAKE=f"s3://{bucket}", INGEST_QUEUE_URL=queues.url, INGEST_CONFIG=str(config)
         )
 
+    async def _spawn(self, *args: str, code: str | None = None, module: str = "ingest") -> Process:
+        with (self.folder / "runs.log").open("ab") as log:
+            return await start_cli(
+                *args, cwd=self.folder, env=self.env, module=module, code=code, stdout=log, stderr=log
+            )
+
     def _ingest(self, date: dt.date, refresh: str, collections: bool, *extra: str) -> list[str]:
-        flags = ["-m", "ingest", "--genre", "war", "--refresh", refresh, "--date", date.isoformat()]
+        flags = ["--genre", "war", "--refresh", refresh, "--date", date.isoformat()]
         return flags + ["--collections"] * collections + list(extra)
 
     async def run(self, date: dt.date, refresh: str, collections: bool, *, kill: bool) -> None:
@@ -137,39 +135,39 @@ class Cell:
             proc = await self._start(date, refresh, collections)
         await self._finish(proc, date, worker=self.entry == "queue")
 
-    async def _start(self, date: dt.date, refresh: str, collections: bool) -> asyncio.subprocess.Process:
+    async def _start(self, date: dt.date, refresh: str, collections: bool) -> Process:
         if self.entry == "oneshot":
             return await self._spawn(*self._ingest(date, refresh, collections))
         if self.entry == "lambda":
             event = {"genres": ["war"], "collections": collections, "refresh": refresh, "date": str(date)}
-            return await self._spawn("-c", _LAMBDA, json.dumps(event))
+            return await self._spawn(json.dumps(event), code=_LAMBDA)
         if self.entry == "lambda_sqs":
-            return await self._spawn("-c", _LAMBDA_SQS)
-        return await self._spawn("-m", "workers", "--queue", "--port", str(free_port()))
+            return await self._spawn(code=_LAMBDA_SQS)
+        return await self._spawn("--queue", "--port", str(free_port()), module="workers")
 
-    async def _finish(self, proc: asyncio.subprocess.Process, date: dt.date, *, worker: bool = False) -> None:
+    async def _finish(self, proc: Process, date: dt.date, *, worker: bool = False) -> None:
         """A run ends by itself; a queue worker is stopped (SIGTERM) once status says the
         date is complete."""
         if worker:
-            for _ in range(1200):
-                if (await self.status(date))[0] == 0 or proc.returncode is not None:
-                    break
-                await asyncio.sleep(0.1)
+
+            async def complete_or_ended() -> bool:
+                return proc.returncode is not None or (await self.status(date))[0] == 0
+
+            await eventually(
+                complete_or_ended, "status to say the day is complete", within_s=120, every_s=0.2
+            )
             if proc.returncode is None:
                 proc.terminate()
         rc = await asyncio.wait_for(proc.wait(), 300)
         assert rc == 0, (self.folder / "runs.log").read_text()[-3000:]
 
-    async def _kill_after_first_batch(self, proc: asyncio.subprocess.Process, date: dt.date) -> None:
+    async def _kill_after_first_batch(self, proc: Process, date: dt.date) -> None:
         prefix = tmdb_prefix(Kind.MOVIES, date)
-        for _ in range(3000):
-            listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("KeyCount", 0)
-            if listed or proc.returncode is not None:
-                break
-            await asyncio.sleep(0.01)
-        proc.kill()
-        await proc.wait()
-        assert proc.returncode == -9, "the run ended before it could be killed"
+
+        def listed() -> int:
+            return int(self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("KeyCount", 0))
+
+        await kill_once(proc, listed, "a first batch in the lake")
 
     async def _check_interrupted(self, date: dt.date, collections: bool) -> None:
         rc, body = await self.status(date)
@@ -214,18 +212,38 @@ def _increment(before: Catalog, after: Catalog) -> set[int]:
     return {i for i in after.genre_ids(WAR) if i not in was or i in changed}
 
 
-@pytest.mark.parametrize("kill", [False, True], ids=["whole", "killed"])
-@pytest.mark.parametrize("collections", [False, True], ids=["movies", "collections"])
-@pytest.mark.parametrize("refresh", ["full", "incremental"])
-@pytest.mark.parametrize("entry", ENTRIES)
+def _cells() -> Iterator[Any]:
+    """Each entry point x refresh x interruption; collections where the module says."""
+    for n, entry in enumerate(ENTRIES):
+        for refresh in ("full", "incremental"):
+            for kill in (False, True):
+                collections = ((refresh == "full") == kill) == (n % 2 == 0)
+                ids = (
+                    entry,
+                    refresh,
+                    "collections" if collections else "movies",
+                    "killed" if kill else "whole",
+                )
+                yield pytest.param(entry, refresh, collections, kill, id="-".join(ids))
+
+
+@pytest.mark.parametrize(("entry", "refresh", "collections", "kill"), list(_cells()))
 async def test_every_mode_lands_exactly_once_and_status_says_so(
-    entry: str, refresh: str, collections: bool, kill: bool, tmp_path: Path, aws_env: str, bucket: str
+    entry: str,
+    refresh: str,
+    collections: bool,
+    kill: bool,
+    tmp_path: Path,
+    bucket: str,
+    s3: Any,
+    new_queues: Callable[..., Queues],
 ) -> None:
     day0 = Catalog.synthetic({WAR: 420, 80: 60}, seed=11, daily=CHANGE)
     # A little latency per answer, so a kill lands mid-run.
-    fake = Standin(day0, latency_s=0.01)
+    fake = Standin(day0, latency_s=0.01 if kill else 0.0)
     async with fake.serve():
-        cell = Cell(entry, fake, bucket, tmp_path, aws_env)
+        queues = new_queues(max_receives=20, visibility_s=2)
+        cell = Cell(entry, fake, bucket, tmp_path, queues, s3)
         date, before = DAY0, day0
         if refresh == "incremental":
             # The full day before (in this process: its entry point is not what is tried),

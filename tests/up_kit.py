@@ -3,7 +3,6 @@ virtualenv (``DEV_PY_VENV``: nothing is installed), its exports read from its st
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
 UP_EXPORTS = frozenset({
@@ -27,11 +28,10 @@ class Up:
     err: str = ""
 
 
-def clean_env() -> dict[str, str]:
-    """This environment without the settings dev.py up exports (nor any AWS profile)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TMDB_", "INGEST_"))}
-    env["DEV_PY_VENV"] = sys.prefix
-    return env
+def up_env() -> dict[str, str]:
+    """The kit's ``clean_env()`` without AWS settings either (dev.py up exports its own),
+    in this virtualenv."""
+    return {k: v for k, v in clean_env(DEV_PY_VENV=sys.prefix).items() if not k.startswith("AWS_")}
 
 
 def _exports(proc: subprocess.Popen[str]) -> dict[str, str]:
@@ -52,7 +52,7 @@ def dev_up_moto(*, moto: bool = True) -> Iterator[Up]:
     which = ["--moto"] if moto else []
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "dev.py"), "up", *which, "--aws-port", "0", "--tmdb-port", "0"],
-        cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=up_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     up = Up(proc, {})
     try:
