@@ -63,6 +63,7 @@ async def test_three_workers_one_killed_land_the_catalogue_exactly_once(
                 return in_flight >= 1 and fake.counters.requests["movie"] >= 50
 
             await kill_once(victim.proc, holding_a_batch, "the first worker holding a batch")
+            fake.latency_s = 0.0  # slow only so that the kill lands mid-batch
             workers += [await start_worker(env, tmp_path, config, n) for n in (1, 2)]
 
             async def finished() -> bool:

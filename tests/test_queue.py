@@ -155,6 +155,7 @@ async def test_a_batch_of_a_killed_worker_is_redelivered_and_written_once(
         assert not await lake.list(f"Raw/TMDB/JSON/Movies/{DATE:%Y/%m/%d}/")
         victim.proc.kill()
         assert await victim.proc.wait() == -9
+        fake.latency_s = 0.0  # slow only so that the kill lands mid-batch
         workers = [await start_worker(env, tmp_path, config, n) for n in (1, 2)]
         try:
             await _wait_until_whole(lake, aws_env, queues, workers)
