@@ -76,7 +76,9 @@ async def test_a_batch_past_its_budget_fails_and_the_run_ends(tmp_path: Path, ca
 
 async def test_the_deadlines_are_settings_of_the_command(tmp_path: Path, catalog: Catalog) -> None:
     slow = _first(catalog)
-    (tmp_path / "config.toml").write_text("[tmdb]\nrequest_timeout_s = 0.3\nmax_attempts = 2\n")
+    (tmp_path / "config.toml").write_text(
+        "[tmdb]\nrequest_timeout_s = 0.3\nmax_attempts = 2\nrate_per_s = 1000\n"
+    )
     fake = Standin(catalog, hostile={slow: "drip"}, drip_s=0.05)
     async with fake.serve() as url:
         rc, _, err = await _cli(tmp_path, _env(url, token=STANDIN_TOKEN), "--genre", "war")

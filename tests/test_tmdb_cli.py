@@ -115,7 +115,7 @@ async def test_a_killed_run_resumes_with_every_movie_exactly_once(tmp_path: Path
         first_run = Counter(fake.counters.movie_requests)
         fake.counters.movie_requests.clear()
         discover = fake.counters.requests["discover"]
-        rc, _, err = await _cli(tmp_path, env, *args)
+        rc, _, err = await _cli(tmp_path, env, *args, "--rate", "1000")  # the rerun at full speed
     assert rc == 0, err[-2000:]
     ids = [r["id"] for r in dir_records(tmp_path / "lake", Kind.MOVIES, "war")]
     assert len(ids) == len(set(ids)) == 800 and set(ids) == catalog.genre_ids(WAR)
