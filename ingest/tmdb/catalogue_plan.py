@@ -195,12 +195,12 @@ async def read_chunk(lake: Lake, plan: CataloguePlan, what: str, number: int) ->
 
 
 async def read_members(lake: Lake, plan: CataloguePlan) -> array[int]:
-    """The plan's snapshot (every id the export listed), sorted."""
+    """The plan's snapshot: every id the export listed, in the plan's order."""
     what = "ids" if plan.refresh == "full" else "members"
     members: array[int] = array("l")
     for number in range(1, plan.members_chunks + 1):
         members.extend(await read_chunk(lake, plan, what, number))
-    return array("l", sorted(members))
+    return members
 
 
 async def batches_of_chunk(lake: Lake, plan: CataloguePlan, number: int, wanted: set[int]) -> list[Batch]:
