@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import crawl
 import refresh
 import report
+import report_upload
 import s3servers
 import upload
 from datagen import make_csv
@@ -335,11 +336,11 @@ def main() -> int:
         failures=failures,
         skipped_servers=skipped,
     )
-    kept = "" if crawls or refreshed else report.kept_sections(plan.out)
+    kept = report.kept_sections(plan.out, uploads_only=not (crawls or refreshed))
     text = report.render(ctx, uploads, crawls, scale, refreshed, kept=kept)
     plan.out.parent.mkdir(parents=True, exist_ok=True)
     plan.out.write_text(text)
-    for chart in report.charts(uploads, plan.out.parent):
+    for chart in report_upload.charts(uploads, plan.out.parent):
         say(f"wrote {chart}")
     (WORK / f"results-{plan.name}.json").write_text(
         json.dumps(report.as_json(uploads, crawls, scale, refreshed), indent=2)
