@@ -20,7 +20,9 @@ and a fresh moto bucket:
    RSS sampled as the pass goes on;
 2. ``python -m ingest status`` for the day (its wall time; it answers from listings);
 3. ``--catalogue --enqueue`` into a fresh bucket and an SQS queue on the same moto: wall
-   time, messages sent;
+   time, messages sent; then (``--worker-s``) one queue worker (``python -m workers
+   --queue``) draining that queue for that many seconds before its SIGTERM: movies it
+   fetched (the stand-in's count), peak RSS and RSS over its run;
 4. when the pass was whole: day two at the stand-in's churn (3% changed, 1% new, 0.2%
    removed a day), incremental: requests against its floor (changed + new movies, the
    changes pages, the export).
@@ -49,7 +51,7 @@ import boto3  # noqa: E402
 from catalogue_report import CHURN, write  # noqa: E402
 from procs import moto_server, run_sampled  # noqa: E402
 
-from ingest.standin import STANDIN_TOKEN, standin_process  # noqa: E402
+from ingest.standin import STANDIN_TOKEN, free_port, standin_process  # noqa: E402
 
 PY = sys.executable
 DAY0, DAY1 = "2026-11-01", "2026-11-02"
@@ -186,6 +188,10 @@ def one_size(
         }
         print(f"  {n}: enqueue {out['enqueue']}, status {out['status_s']} s", flush=True)
         save()
+        if args.worker_s and enq.returncode == 0:
+            out["worker"] = queue_worker(args, standin, enq_env | {"INGEST_LAKE": f"s3://{fresh}"}, logs, n)
+            print(f"  {n}: queue worker {out['worker']}", flush=True)
+            save()
         if one.returncode == 0:
             before = standin.stats()
             standin.set_day(1, timeout_s=600)
@@ -213,6 +219,29 @@ def one_size(
             print(f"  {n}: day two {out['day_two']}", flush=True)
 
 
+def queue_worker(
+    args: argparse.Namespace, standin: Any, env: dict[str, str], logs: Path, n: int
+) -> dict[str, Any]:
+    """One queue worker on the enqueued plan for ``--worker-s`` seconds, at the pass's rate."""
+    config = logs / f"worker-{n}.toml"
+    config.write_text(f"[tmdb]\nrate_per_s = {args.rate:g}\nconcurrency = {args.concurrency}\n")
+    before = standin.stats()["requests"].get("movie", 0)
+    run = run_sampled(
+        [PY, "-m", "workers", "--queue", "--config", str(config), "--port", str(free_port())],
+        env,
+        logs / f"worker-{n}.log",
+        stop_after_s=args.worker_s,
+    )
+    fetched = int(standin.stats()["requests"].get("movie", 0)) - int(before)
+    return {
+        "seconds": round(run.seconds, 1),
+        "returncode": run.returncode,
+        "movies_fetched": fetched,
+        "peak_rss_mib": round(run.peak_rss_mib, 1),
+        "rss_samples_mib": run.rss[:: max(1, len(run.rss) // 24)],
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(prog="bench/catalogue.py")
     p.add_argument("--sizes", default="10000,100000,1100000")
@@ -221,6 +250,9 @@ def main() -> int:
     )
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--pass-s", type=float, default=None, help="SIGTERM a pass after this many seconds")
+    p.add_argument(
+        "--worker-s", type=float, default=None, help="after --enqueue, run one queue worker this many seconds"
+    )
     p.add_argument(
         "--fill-status",
         action="store_true",

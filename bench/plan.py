@@ -58,7 +58,15 @@ def plans(args: argparse.Namespace) -> Plan:
             handshake_ms=10,
             refresh_size=300,
             refresh_limits=crawl.Limits(rate_per_s=400, connections=20, latency_ms=5),
-            catalogue=("--smoke", "--sqs", "moto", "--out", str(WORK / "CATALOGUE-smoke.md")),
+            catalogue=(
+                "--smoke",
+                "--sqs",
+                "moto",
+                "--worker-s",
+                "10",
+                "--out",
+                str(WORK / "CATALOGUE-smoke.md"),
+            ),
         )
     sizes = args.catalogue_sizes or (CATALOGUE_SIZES if args.only_catalogue else "")
     return Plan(
@@ -76,5 +84,5 @@ def plans(args: argparse.Namespace) -> Plan:
         servers=tuple(args.servers.split(",")),
         refresh_size=args.refresh_genre_size,
         refresh_limits=crawl.Limits(rate_per_s=args.refresh_rate, connections=20, latency_ms=50),
-        catalogue=("--sizes", sizes) if sizes else (),
+        catalogue=("--sizes", sizes, "--worker-s", "120") if sizes else (),
     )
