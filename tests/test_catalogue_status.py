@@ -10,9 +10,11 @@ import json
 from pathlib import Path
 
 import orjson
+import pytest
 
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
+from ingest.lake.s3 import S3Lake
 from ingest.runs import RunRequest, record_request
 from ingest.standin import DAY0
 from ingest.status.render import render_json, render_text
@@ -111,6 +113,29 @@ async def test_an_enqueued_catalogue_day_points_at_the_queue(
                     f"rerun to finish it: python -m ingest --catalogue --enqueue --lake {s3_lake_url} "
                     f"--date {day.isoformat()}"
                 )
+
+
+async def test_status_lists_each_prefix_once_and_shares_it(
+    s3_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The date's TMDB state and files are listed once: no listing of a prefix under one
+    already listed (the catalogue's markers and files used to be listed again)."""
+    u = universe(250)
+    async with fake(u).serve() as url:
+        assert (await run(s3_lake, url, 0, collections=True))[0]
+    listed: list[str] = []
+    real = S3Lake.list
+
+    async def listing(self: S3Lake, prefix: str) -> list[str]:
+        listed.append(prefix)
+        return await real(self, prefix)
+
+    monkeypatch.setattr(S3Lake, "list", listing)
+    status = await survey(s3_lake, DAY0)
+    assert status.complete and [t.batches for t in status.tmdb] == [3, 1]
+    assert len(listed) == len(set(listed))
+    assert [(a, b) for a in listed for b in listed if a != b and b.startswith(a)] == []
+    assert tmdb_prefix(Kind.MOVIES, DAY0) in listed
 
 
 def test_a_run_record_written_before_the_catalogue_was_kept_reads_as_no_catalogue() -> None:
