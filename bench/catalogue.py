@@ -66,7 +66,7 @@ def fill(s3: Any, bucket: str) -> int:
 
     from ingest.lake.keys import CATALOGUE, Kind, tmdb_key, tmdb_prefix
     from ingest.tmdb.catalogue_plan import CataloguePlan, header_key
-    from ingest.tmdb.plan import marker_key
+    from ingest.tmdb.markers import marker_key
 
     date = dt.date.fromisoformat(DAY0)
     key = header_key(date, Kind.MOVIES)

@@ -41,6 +41,8 @@ class Plan:
     handshake_ms: float = 100
     # The arguments of bench/catalogue.py (the whole catalogue), or none: not run.
     catalogue: tuple[str, ...] = ()
+    # The arguments of bench/catalogue_status.py (status alone on a whole day's keys).
+    catalogue_status: tuple[str, ...] = ()
 
 
 def plans(args: argparse.Namespace) -> Plan:
@@ -67,6 +69,7 @@ def plans(args: argparse.Namespace) -> Plan:
                 "--out",
                 str(WORK / "CATALOGUE-smoke.md"),
             ),
+            catalogue_status=("--ids", "2000", "--reps", "1"),
         )
     sizes = args.catalogue_sizes or (CATALOGUE_SIZES if args.only_catalogue else "")
     return Plan(
@@ -85,4 +88,5 @@ def plans(args: argparse.Namespace) -> Plan:
         refresh_size=args.refresh_genre_size,
         refresh_limits=crawl.Limits(rate_per_s=args.refresh_rate, connections=20, latency_ms=50),
         catalogue=("--sizes", sizes, "--worker-s", "120") if sizes else (),
+        catalogue_status=("--ids", "94954,1045108", "--reps", "3") if sizes else (),
     )

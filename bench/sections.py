@@ -178,14 +178,16 @@ def run_refresh(
 def run_catalogue(plan: Plan, logs: Path, failures: list[str], say: Say) -> None:
     """The whole catalogue (``--catalogue``): ``bench/catalogue.py`` with the project's
     interpreter (it reads the pipeline's own plan to fill a cut pass's lake), which
-    writes its own page (``bench/CATALOGUE.md``, or ``work/CATALOGUE-smoke.md``)."""
-    log = logs / "catalogue.log"
-    say(f"catalogue: bench/catalogue.py {' '.join(plan.catalogue)}")
-    cmd = [PROJECT_PY, str(BENCH / "catalogue.py"), *plan.catalogue]
-    try:
-        m = measure(cmd, env=dict(os.environ), log=log, timeout_s=CATALOGUE_TIMEOUT_S)
-    except RunFailed as exc:
-        failures.append(f"catalogue: {exc}")
-        say(f"  catalogue: FAILED: {exc}")
-        return
-    say(f"  catalogue: done in {m.seconds:.0f}s; its log: {log}")
+    writes its own page (``bench/CATALOGUE.md``, or ``work/CATALOGUE-smoke.md``); then
+    ``bench/catalogue_status.py``, status alone over a whole day's keys."""
+    for script, args in (("catalogue.py", plan.catalogue), ("catalogue_status.py", plan.catalogue_status)):
+        log = logs / script.replace(".py", ".log")
+        say(f"catalogue: bench/{script} {' '.join(args)}")
+        cmd = [PROJECT_PY, str(BENCH / script), *args]
+        try:
+            m = measure(cmd, env=dict(os.environ), log=log, timeout_s=CATALOGUE_TIMEOUT_S)
+        except RunFailed as exc:
+            failures.append(f"catalogue: {script}: {exc}")
+            say(f"  catalogue: {script} FAILED: {exc}")
+            return
+        say(f"  catalogue: {script} done in {m.seconds:.0f}s; its log: {log}")

@@ -16,8 +16,9 @@ by nobody but read whole by every worker. So it is a small header and chunks, un
 
 Chunks are written before the header, under the plan's id, so a header always points at
 chunks that exist, and a losing planner's chunks are never read. Batches and done-markers
-are ``ingest.tmdb.plan``'s, through ``facade``: the catalogue's markers and files have the
-same names and rules as a genre's (the files are numbered on six digits).
+are ``ingest.tmdb.plan``'s and ``ingest.tmdb.markers``', through ``facade``: the catalogue's
+markers and files have the same names and rules as a genre's (the files are numbered on six
+digits).
 """
 
 from __future__ import annotations
