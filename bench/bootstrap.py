@@ -18,6 +18,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BENCH_VENV = BENCH / ".venv"
+# Data, logs and figures (ignored by git).
+WORK = BENCH / "work"
 PROJECT_VENV = ROOT / ".venv"
 STAMP = ".bench-stamp"
 # The stand-in's process helper (ingest.standin, standard library only) is imported from the

@@ -1,11 +1,14 @@
 """The whole catalogue (``--catalogue``) against the stand-in serving N movies, on moto.
 
-    .venv/bin/python bench/catalogue.py                       # 10k, 100k, 1.1M (long)
-    .venv/bin/python bench/catalogue.py --sizes 2000 --smoke  # a minute: the paths, not the figures
+    python bench/run.py --only-catalogue                       # 10k, 100k, 1.1M (hours)
+    python bench/run.py --smoke                                # includes --smoke: the paths, not the figures
     .venv/bin/python bench/catalogue.py --sizes 10000,1100000 --pass-s 180 --rate 200
 
-Runs with the project's own interpreter (no bench venv: it needs only the project, moto
-and the standard library). For each size, against a fresh stand-in
+``bench/run.py`` runs it (``--smoke --sqs moto`` in its smoke run; ``--sizes`` from its
+``--catalogue-sizes`` or ``--only-catalogue``) with the project's own interpreter: it
+needs only the project, moto and the standard library (``procs.run_sampled``,
+``procs.moto_server``), and reads the pipeline's own plan to fill a cut pass's lake.
+For each size, against a fresh stand-in
 (``python -m ingest.standin --catalogue N``, its rate enforced over a sliding second)
 and a fresh moto bucket:
 
@@ -17,12 +20,14 @@ and a fresh moto bucket:
    RSS sampled as the pass goes on;
 2. ``python -m ingest status`` for the day (its wall time; it answers from listings);
 3. ``--catalogue --enqueue`` into a fresh bucket and an SQS queue on the same moto: wall
-   time, messages sent;
+   time, messages sent; then (``--worker-s``) one queue worker (``python -m workers
+   --queue``) draining that queue for that many seconds before its SIGTERM: movies it
+   fetched (the stand-in's count), peak RSS and RSS over its run;
 4. when the pass was whole: day two at the stand-in's churn (3% changed, 1% new, 0.2%
    removed a day), incremental: requests against its floor (changed + new movies, the
    changes pages, the export).
 
-Then the cost table: hours for a full pass and for a day at 40 req/s on 1, 4 and 16
+Then the cost table (``catalogue_report``): hours for a full pass and for a day at 40 req/s on 1, 4 and 16
 egress IPs, from the measured requests per movie; S3 and SQS requests a day, counted
 from what the code does per batch (stated beside the table). Writes ``bench/CATALOGUE.md``
 (``--out``). It judges nothing: the exit status is non-zero only if a run failed.
@@ -32,17 +37,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,99 +48,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
+from catalogue_report import CHURN, write  # noqa: E402
+from procs import moto_server, run_sampled  # noqa: E402
 
 from ingest.standin import STANDIN_TOKEN, free_port, standin_process  # noqa: E402
 
 PY = sys.executable
 DAY0, DAY1 = "2026-11-01", "2026-11-02"
 AWS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-CHURN = {"changed": 0.03, "added": 0.01, "removed": 0.002}
-
-
-@dataclass
-class Run:
-    seconds: float
-    peak_rss_mib: float
-    returncode: int
-    log: Path
-    # (seconds since start, RSS MiB, catalogue files in the lake so far is not known here)
-    rss: list[tuple[float, float]] = field(default_factory=list)
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        found = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                event = json.loads(line)
-                if isinstance(event, dict) and event.get("event") == name:
-                    found.append(event)
-        return found
-
-
-def _rss_mib(pid: int) -> float:
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def run(cmd: list[str], env: dict[str, str], log: Path, stop_after_s: float | None = None) -> Run:
-    """Run ``cmd`` (one process); its wall time, the kernel's peak RSS, RSS samples."""
-    samples: list[tuple[float, float]] = []
-    with log.open("wb") as out:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.5):
-                samples.append((round(time.perf_counter() - t0, 1), round(_rss_mib(proc.pid), 1)))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        timer = None
-        if stop_after_s is not None:
-            timer = threading.Timer(stop_after_s, proc.send_signal, (signal.SIGTERM,))
-            timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        done.set()
-        if timer is not None:
-            timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, usage.ru_maxrss / 1024, proc.returncode, log, samples)
-
-
-@contextlib.contextmanager
-def moto(logs: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (logs / "moto.log").open("wb") as out:
-        proc = subprocess.Popen(
-            [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            for _ in range(300):
-                with contextlib.suppress(OSError):
-                    urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                    break
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(10)
-
-
-def stats(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url + "/__stats", timeout=30) as resp:
-        return dict(json.loads(resp.read()))
-
-
-def set_day(url: str, day: int) -> None:
-    request = urllib.request.Request(f"{url}/__day?day={day}", method="POST")
-    urllib.request.urlopen(request, timeout=600).close()
 
 
 def fill(s3: Any, bucket: str) -> int:
@@ -153,7 +66,7 @@ def fill(s3: Any, bucket: str) -> int:
 
     from ingest.lake.keys import CATALOGUE, Kind, tmdb_key, tmdb_prefix
     from ingest.tmdb.catalogue_plan import CataloguePlan, header_key
-    from ingest.tmdb.plan import marker_key
+    from ingest.tmdb.markers import marker_key
 
     date = dt.date.fromisoformat(DAY0)
     key = header_key(date, Kind.MOVIES)
@@ -221,8 +134,8 @@ def one_size(
             "--concurrency",
             str(args.concurrency),
         ]
-        one = run([*base, "--date", DAY0], env, logs / f"pass-{n}.log", stop_after_s=args.pass_s)
-        s = stats(standin.url)
+        one = run_sampled([*base, "--date", DAY0], env, logs / f"pass-{n}.log", stop_after_s=args.pass_s)
+        s = standin.stats()
         done = one.events("run_completed")
         written = int(done[0]["movies_written"]) if done else 0
         fetched = one.events("plan_frozen")
@@ -248,7 +161,7 @@ def one_size(
         save()
         if args.fill_status and one.returncode != 0:
             out["status_filled"] = fill(s3, bucket)
-        st = run(
+        st = run_sampled(
             [PY, "-m", "ingest", "status", "--lake", f"s3://{bucket}", "--date", DAY0, "--json"],
             env,
             logs / f"status-{n}.log",
@@ -261,7 +174,7 @@ def one_size(
         fresh = f"cat-enq-{n}-{uuid.uuid4().hex[:6]}"
         s3.create_bucket(Bucket=fresh)
         enq_env = env | {"INGEST_QUEUE_URL": queue, "AWS_ENDPOINT_URL_SQS": sqs_endpoint}
-        enq = run(
+        enq = run_sampled(
             [PY, "-m", "ingest", "--catalogue", "--enqueue", "--lake", f"s3://{fresh}", "--date", DAY0],
             enq_env,
             logs / f"enqueue-{n}.log",
@@ -275,11 +188,15 @@ def one_size(
         }
         print(f"  {n}: enqueue {out['enqueue']}, status {out['status_s']} s", flush=True)
         save()
+        if args.worker_s and enq.returncode == 0:
+            out["worker"] = queue_worker(args, standin, enq_env | {"INGEST_LAKE": f"s3://{fresh}"}, logs, n)
+            print(f"  {n}: queue worker {out['worker']}", flush=True)
+            save()
         if one.returncode == 0:
-            before = stats(standin.url)
-            set_day(standin.url, 1)
-            two = run([*base, "--date", DAY1], env, logs / f"day2-{n}.log")
-            after = stats(standin.url)
+            before = standin.stats()
+            standin.set_day(1, timeout_s=600)
+            two = run_sampled([*base, "--date", DAY1], env, logs / f"day2-{n}.log")
+            after = standin.stats()
             frozen = two.events("plan_frozen")
             inc = frozen[0] if frozen else {}
             requests = int(after["total"]) - int(before["total"])
@@ -302,54 +219,27 @@ def one_size(
             print(f"  {n}: day two {out['day_two']}", flush=True)
 
 
-def cost_table(results: list[dict[str, Any]], rate: float = 40.0) -> list[str]:
-    measured = [
-        r["pass"]["requests_per_movie"] for r in results if r.get("pass", {}).get("requests_per_movie")
-    ]
-    per_movie = float(max(measured)) if measured else 1.0
-    full, day = 1_100_000, int(1_100_000 * (CHURN["changed"] + CHURN["added"]))
-    lines = [
-        f"At {rate:g} requests/s per egress IP, {per_movie:.4f} requests per movie (the largest measured above):",
-        "",
-        "| work | movies | 1 IP | 4 IPs | 16 IPs |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    # The changes window starts on the snapshot's own day, so a day also refetches what the
-    # snapshot day changed (TMDB's feed has no times to tell before the fetch from after).
-    overlap = day + int(1_100_000 * CHURN["changed"])
-    rows = (
-        ("full pass (1.1M)", full),
-        ("a day at 3% changed + 1% new", day),
-        ("the same day, with the snapshot day's changes read again", overlap),
+def queue_worker(
+    args: argparse.Namespace, standin: Any, env: dict[str, str], logs: Path, n: int
+) -> dict[str, Any]:
+    """One queue worker on the enqueued plan for ``--worker-s`` seconds, at the pass's rate."""
+    config = logs / f"worker-{n}.toml"
+    config.write_text(f"[tmdb]\nrate_per_s = {args.rate:g}\nconcurrency = {args.concurrency}\n")
+    before = standin.stats()["requests"].get("movie", 0)
+    run = run_sampled(
+        [PY, "-m", "workers", "--queue", "--config", str(config), "--port", str(free_port())],
+        env,
+        logs / f"worker-{n}.log",
+        stop_after_s=args.worker_s,
     )
-    for label, movies in rows:
-        hours = [movies * per_movie / (rate * ips) / 3600 for ips in (1, 4, 16)]
-        lines.append(f"| {label} | {movies:,} | " + " | ".join(f"{h:.2f} h" for h in hours) + " |")
-    batches, day_batches = full // 100, day // 100
-    chunks = -(-full // 10_000)
-    # What the code does per batch (ingest.tmdb.sink, ingest.queue.catalogue, ingest.queue.consumer).
-    s3_full = batches * 2 + chunks + 1 + 2 * (batches // 1000 + 1)
-    s3_day = day_batches * 2 + 2 * chunks + 2 + 2 * (batches // 1000 + 1) + 110
-    s3_queue = batches * (2 + 1 + 1 + 1 + 1 + 1)
-    sqs_queue = batches // 10 + batches + batches + batches
-    lines += [
-        "",
-        "| requests a day | full pass, one-shot | a day (incremental), one-shot | full pass on the queue |",
-        "| --- | ---: | ---: | ---: |",
-        f"| S3 (PUT + LIST + GET) | {s3_full:,} | {s3_day:,} | {s3_full + s3_queue:,} |",
-        f"| SQS | 0 | 0 | {sqs_queue:,} |",
-        "",
-        "S3, one-shot: two PUTs a batch (its file, its done-marker), the plan's chunks and header, two listings",
-        "of 1,000 keys a page (markers, files) at the start; an incremental day also writes the snapshot's",
-        "member chunks and reads the previous day's. On the queue each batch also costs a GET of the header",
-        "and of its chunk, a LIST of its own markers, a HEAD of its first file, a LIST of its hundred and,",
-        "now and then, a PUT and a LIST of the hundreds. SQS: 1 SendMessageBatch per 10 batches, then per",
-        "batch at least one ReceiveMessage (up to 10 a call when the queue is deep), one DeleteMessage and",
-        "one ChangeMessageVisibility (renewal) for a batch that outlives its visibility: counted from the code,",
-        "not measured. At list prices (S3 $0.005 per 1,000 PUT/LIST, $0.0004 per 1,000 GET; SQS $0.40 per",
-        "million) a full pass on the queue is well under a dollar of requests.",
-    ]
-    return lines
+    fetched = int(standin.stats()["requests"].get("movie", 0)) - int(before)
+    return {
+        "seconds": round(run.seconds, 1),
+        "returncode": run.returncode,
+        "movies_fetched": fetched,
+        "peak_rss_mib": round(run.peak_rss_mib, 1),
+        "rss_samples_mib": run.rss[:: max(1, len(run.rss) // 24)],
+    }
 
 
 def main() -> int:
@@ -360,6 +250,9 @@ def main() -> int:
     )
     p.add_argument("--concurrency", type=int, default=20)
     p.add_argument("--pass-s", type=float, default=None, help="SIGTERM a pass after this many seconds")
+    p.add_argument(
+        "--worker-s", type=float, default=None, help="after --enqueue, run one queue worker this many seconds"
+    )
     p.add_argument(
         "--fill-status",
         action="store_true",
@@ -381,7 +274,7 @@ def main() -> int:
         write(args, results)
 
     with contextlib.ExitStack() as stack:
-        endpoint = stack.enter_context(moto(logs))
+        endpoint = stack.enter_context(moto_server(logs / "moto.log"))
         sqs_endpoint = endpoint
         if args.sqs == "localstack":
             # moto's SQS slows down as its queue grows (each SendMessageBatch takes longer):
@@ -396,24 +289,6 @@ def main() -> int:
     print(f"wrote {args.out}")
     failed = [r for r in results if r.get("enqueue", {}).get("returncode") not in (0,)]
     return 1 if failed else 0
-
-
-def write(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
-    body = [
-        "# The whole catalogue: bench/catalogue.py",
-        "",
-        f"`{' '.join(sys.argv)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, rate ceiling "
-        f"{args.rate:g} req/s, concurrency {args.concurrency}, S3 on moto, SQS on {args.sqs}, on a machine shared "
-        "with other jobs (2 cores).",
-        "",
-        "```json",
-        json.dumps(results, indent=1),
-        "```",
-        "",
-        *cost_table(results),
-        "",
-    ]
-    args.out.write_text("\n".join(body))
 
 
 if __name__ == "__main__":

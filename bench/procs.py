@@ -5,6 +5,11 @@ whole process tree (psutil, every 10 ms) and also reads the kernel's own high-wa
 mark for it (``wait4`` rusage: the largest single process of the tree). Peak RSS is
 the larger of the two, so a runner that forks workers is charged for all of them, and
 a spike shorter than the sampling interval is still seen by the kernel's figure.
+
+``run_sampled`` is the standard library's version, for ``catalogue.py`` (which runs with
+the project's interpreter, where psutil is not installed): one process's wall time, the
+kernel's peak RSS, its RSS sampled every half second, and an optional SIGTERM cut. psutil
+is imported only where ``measure`` and ``kill_tree`` use it, for the same reason.
 """
 
 from __future__ import annotations
@@ -12,19 +17,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import psutil
 from bootstrap import PROJECT_VENV, ROOT, venv_python
 
 from ingest.standin import free_port
+
+if TYPE_CHECKING:
+    import psutil
 
 PROJECT_PY = str(venv_python(PROJECT_VENV))
 WRAP = Path(__file__).resolve().parent / "rusage_wrap.py"
@@ -47,6 +56,8 @@ class RunFailed(RuntimeError):
 
 def _tree_rss(proc: psutil.Process) -> int:
     """RSS of everything under ``proc`` (the wrapper), not the wrapper itself."""
+    import psutil
+
     total = 0
     try:
         procs = proc.children(recursive=True)
@@ -62,6 +73,8 @@ def measure(
     cmd: list[str], *, env: dict[str, str], log: Path, cwd: Path = ROOT, timeout_s: float = 3600
 ) -> Measured:
     """Run ``cmd`` to completion; output goes to ``log``. Raises RunFailed on non-zero exit."""
+    import psutil
+
     log.parent.mkdir(parents=True, exist_ok=True)
     peak = 0
     done = threading.Event()
@@ -103,8 +116,64 @@ def measure(
     return m
 
 
+@dataclass
+class Sampled:
+    seconds: float
+    peak_rss_mib: float
+    returncode: int
+    log: Path
+    # (seconds since start, RSS MiB, catalogue files in the lake so far is not known here)
+    rss: list[tuple[float, float]] = field(default_factory=list)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        found = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict) and event.get("event") == name:
+                    found.append(event)
+        return found
+
+
+def _rss_mib(pid: int) -> float:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_sampled(cmd: list[str], env: dict[str, str], log: Path, stop_after_s: float | None = None) -> Sampled:
+    """Run ``cmd`` (one process); its wall time, the kernel's peak RSS, RSS samples."""
+    samples: list[tuple[float, float]] = []
+    with log.open("wb") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.5):
+                samples.append((round(time.perf_counter() - t0, 1), round(_rss_mib(proc.pid), 1)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        timer = None
+        if stop_after_s is not None:
+            timer = threading.Timer(stop_after_s, proc.send_signal, (signal.SIGTERM,))
+            timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        done.set()
+        if timer is not None:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return Sampled(seconds, usage.ru_maxrss / 1024, proc.returncode, log, samples)
+
+
 def kill_tree(proc: psutil.Process) -> None:
     """Kill ``proc`` and everything it started (by pid, children first)."""
+    import psutil
+
     with contextlib.suppress(psutil.Error):
         for child in reversed(proc.children(recursive=True)):
             with contextlib.suppress(psutil.Error):

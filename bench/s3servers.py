@@ -38,6 +38,7 @@ import psutil
 from bootstrap import BENCH_VENV, PROJECT_VENV, ROOT, venv_python
 
 sys.path.insert(0, str(ROOT))
+from ingest.standin import free_port
 from scripts.localstack import DEFAULT_VENV, LocalStackUnavailable, ensure_venv, serve
 from scripts.localstack import PINS as LOCALSTACK_PINS
 
@@ -57,12 +58,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seaweed_ports() -> list[int]:

@@ -19,7 +19,8 @@ from ingest.progress import human_bytes
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.plan import BATCH_SIZE, load_plan, missing_batches
+from ingest.tmdb.markers import missing_batches
+from ingest.tmdb.plan import BATCH_SIZE, load_plan
 from ingest.tmdb.planner import GenrePlanner
 
 

@@ -3,7 +3,8 @@
 
 Every run, whatever started it (the command, a service tick, a Lambda invocation,
 ``--enqueue``), records its request before it plans anything: the CSV files, the genres
-and kinds, the refresh mode, the limit and the entry point. It records its outcome at the
+and kinds, the whole catalogue (``--catalogue``, with or without its collections and the
+adult movies), the refresh mode, the limit and the entry point. It records its outcome at the
 end (``complete``, ``enqueued``, ``stopped``, ``failed``); a run killed on the spot
 leaves the request without one. So ``status`` knows what a date was *meant* to hold,
 not only what got as far as a plan: a genre asked for and never planned (the run was
@@ -49,6 +50,10 @@ class RunRequest:
     refresh: str
     limit: int | None
     enqueue: bool
+    # The whole catalogue of the day's ID export (``--catalogue``); ``collections`` then
+    # asks for the collection export's too. A record written before these were kept reads False.
+    catalogue: bool = False
+    include_adult: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: str = field(default_factory=lambda: _now().isoformat(timespec="seconds"))
     # Set at the end: "complete", "enqueued", "stopped" or "failed" (with ``error``).
@@ -67,10 +72,12 @@ class RunRequest:
             genres=tuple(g.slug for g in job.genres) if tmdb else (),
             # --collections alone fetches the genres' movies first: they are asked for too.
             movies=tmdb,
-            collections=tmdb and job.collections,
+            collections=(tmdb or job.catalogue) and job.collections,
             refresh=job.refresh,
             limit=job.limit,
             enqueue=job.enqueue,
+            catalogue=job.catalogue,
+            include_adult=job.catalogue and job.include_adult,
         )
 
     @property
@@ -89,6 +96,8 @@ class RunRequest:
         words = ["python -m ingest"]
         words += [f"--csv {p}" for p in self.csv]
         words += [f"--genre {g}" for g in self.genres]
+        words += ["--catalogue"] * self.catalogue
+        words += ["--include-adult"] * self.include_adult
         words += ["--collections"] * self.collections
         words += [f"--limit {self.limit}"] * (self.limit is not None)
         words += [f"--refresh {self.refresh}"] * (self.refresh != "incremental")
@@ -114,6 +123,8 @@ class RunRequest:
                     "refresh": self.refresh,
                     "limit": self.limit,
                     "enqueue": self.enqueue,
+                    "catalogue": self.catalogue,
+                    "include_adult": self.include_adult,
                 },
                 "outcome": self.outcome,
                 "finished_at": self.finished_at,
@@ -139,6 +150,8 @@ class RunRequest:
                 refresh=str(asked["refresh"]),
                 limit=None if asked["limit"] is None else int(asked["limit"]),
                 enqueue=bool(asked["enqueue"]),
+                catalogue=bool(asked.get("catalogue", False)),
+                include_adult=bool(asked.get("include_adult", False)),
                 run_id=str(d["run_id"]),
                 started_at=str(d["started_at"]),
                 outcome=d.get("outcome"),

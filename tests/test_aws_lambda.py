@@ -15,8 +15,9 @@ import boto3
 import orjson
 import pytest
 
-from ingest.aws_lambda import _token_cache, handler, plan_from_event
+from ingest.aws_lambda import _token_cache, handler
 from ingest.errors import ConfigError
+from ingest.lambda_event import plan_from_event
 from ingest.standin import STANDIN_TOKEN, Catalog, standin_process
 from tests.helpers import LambdaContext
 

@@ -245,8 +245,8 @@ async def test_a_killed_run_resumed_lands_every_movie_exactly_once(
 
 
 def test_the_catalogue_settings_come_from_flags_env_file_and_event(tmp_path: Path) -> None:
-    from ingest.aws_lambda import plan_from_event
     from ingest.config import load_settings
+    from ingest.lambda_event import plan_from_event
     from tests.helpers import flags
 
     config = tmp_path / "config.toml"

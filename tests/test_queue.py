@@ -28,7 +28,8 @@ from ingest.report import TmdbStats
 from ingest.standin import Catalog, Standin
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.cursor import cursor_key, read_cursor
-from ingest.tmdb.plan import load_plan, missing_batches
+from ingest.tmdb.markers import missing_batches
+from ingest.tmdb.plan import load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.removed import removed_key
 from tests.helpers import delete_from_lake, eventually

@@ -14,7 +14,8 @@ from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind
 from ingest.queue.messages import BatchMessage
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin
-from ingest.tmdb.plan import Plan, create_plan, missing_batches
+from ingest.tmdb.markers import missing_batches
+from ingest.tmdb.plan import Plan, create_plan
 from tests.helpers import LambdaContext
 from tests.tmdb_fixtures import DATE, lake_files, records
 

@@ -16,7 +16,8 @@ from ingest.csv.stage import ingest_file
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
-from ingest.tmdb.plan import Plan, batches_in_lake, load_plan, plan_key, save_plan
+from ingest.tmdb.markers import batches_in_lake
+from ingest.tmdb.plan import Plan, load_plan, plan_key, save_plan
 from tests.helpers import clean_env, delete_from_lake, run_cli
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE

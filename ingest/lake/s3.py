@@ -23,6 +23,7 @@ used only on a store found to honour the header (``ingest.lake.conditional``).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,7 +34,9 @@ from typing import Any
 import aioboto3
 import structlog
 from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
+from botocore.utils import parse_timestamp
 
 from ingest.aws_errors import DeadlinePassed, retrying
 from ingest.errors import ConfigError, RetryableError
@@ -87,8 +90,11 @@ class S3Lake(S3Multipart):
             # UNSIGNED-PAYLOAD (as over https): no 2nd SHA-256 of each part; CRC32 covers it.
             s3={"payload_signing_enabled": False},
         )
-        session = aioboto3.Session()
-        async with session.client("s3", config=config) as client:
+        session = get_session()
+        # A listing page carries 1,000 ``LastModified`` times that nothing here reads:
+        # botocore parses each with dateutil, most of a listing's client CPU.
+        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+        async with aioboto3.Session(botocore_session=session).client("s3", config=config) as client:
             lake = cls(client, bucket, f"{prefix}/" if prefix else "", tuning)
             await check_bucket(client, bucket)
             try:
@@ -258,3 +264,14 @@ class S3Lake(S3Multipart):
                 on_bytes(len(data))
             return None
         return await self._multipart(key, path, source, sha256, on_bytes)
+
+
+def _timestamp(value: Any) -> Any:
+    """S3's ISO 8601 times (``2026-11-01T07:00:00.000Z``) read directly; any other form
+    (an HTTP date in a header) botocore's way."""
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return parse_timestamp(value)

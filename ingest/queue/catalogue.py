@@ -35,7 +35,8 @@ from ingest.tmdb.catalogue import completed, missing, note_plan
 from ingest.tmdb.catalogue_plan import CataloguePlan, batch_of, chunk_of, load_plan, read_chunk
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.plan import BATCH_SIZE, Batch, dataset_prefix, marker_key
+from ingest.tmdb.markers import marker_key
+from ingest.tmdb.plan import BATCH_SIZE, Batch, dataset_prefix
 from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
@@ -134,7 +135,7 @@ async def batch_done(lake: Lake, plan: CataloguePlan, batch: Batch) -> bool:
     """Whether ``batch`` has a marker of this plan and its first file: from one listing of
     the batch's own markers and one stat."""
     facade = plan.facade()
-    # A marker's name up to its record count: ingest.tmdb.plan owns the format.
+    # A marker's name up to its record count: ingest.tmdb.markers owns the format.
     stem = marker_key(facade, batch, 0, 0).rsplit("-w", 1)[0] + "-w"
     written = [k for k in await lake.list(stem) if k.endswith(f"-{plan.plan_id}.done")]
     if not written:

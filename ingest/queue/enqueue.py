@@ -23,7 +23,8 @@ from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.crawl import dataset_completed
-from ingest.tmdb.plan import Plan, missing_batches
+from ingest.tmdb.markers import missing_batches
+from ingest.tmdb.plan import Plan
 from ingest.tmdb.planner import GenrePlanner
 
 log = structlog.get_logger(__name__)

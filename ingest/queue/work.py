@@ -36,7 +36,8 @@ from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import dataset_completed
-from ingest.tmdb.plan import Plan, batches_in_lake, dataset_prefix, load_plan, missing_batches
+from ingest.tmdb.markers import batches_in_lake, missing_batches
+from ingest.tmdb.plan import Plan, dataset_prefix, load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 

@@ -6,9 +6,10 @@ Routes: ``/3/discover/movie`` (20 a page, the 500-page refusal), ``/3/movie/{id}
 ``/3/authentication`` (TMDB's check of the credentials, which start-up checks use); and
 its own ``/__stats`` (the counters as JSON) and ``POST /__day?day=N`` (move the clock).
 Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5xx).
-Faults a client must survive: an enforced request rate over a sliding one-second window,
-a limit on requests in flight, random 5xx/429s, stalled responses, latency; and hostile
-200s (``ingest.standin.hostile``: wrong ids, swapped bodies, a drip, a huge record, broken
+Faults a client must survive (the gate in front of every route, ``ingest.standin.gate``):
+an enforced request rate over a sliding one-second window, a limit on requests in
+flight, random 5xx/429s, stalled responses, latency; and hostile 200s
+(``ingest.standin.hostile``: wrong ids, swapped bodies, a drip, a huge record, broken
 discover pages).
 
 Start it with ``Standin.serve``::
@@ -24,11 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -36,30 +36,22 @@ from aiohttp import web
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
-from ingest.standin.counters import Counters, endpoint_of, query_label
-from ingest.standin.errors import (
-    ERR_5XX,
-    ERR_AUTH,
-    ERR_INPUT,
-    ERR_NOT_FOUND,
-    ERR_PAGE,
-    err_rate,
-    json_response,
-)
+from ingest.standin.counters import Counters, query_label
+from ingest.standin.errors import ERR_INPUT, ERR_NOT_FOUND, ERR_PAGE, json_response
 from ingest.standin.exports import add_routes
+from ingest.standin.gate import Gate
 from ingest.standin.hostile import check_faults, drip, item_body, page_body
 from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
 
 if TYPE_CHECKING:
     from ingest.standin.universe import Universe
 
-_OWN = ("/__stats", "/__day")
-# TMDB's file host (the daily ID exports) asks for no credentials and has no rate limit.
-_FILES = "/p/"
 
+class Standin(Gate):
+    """The app and its knobs; knobs are plain attributes a test may change between runs.
 
-class Standin:
-    """The app and its knobs; knobs are plain attributes a test may change between runs."""
+    What stands in front of every route (counting, auth, limits, faults) is the ``Gate``
+    (``ingest.standin.gate``); the routes are here."""
 
     def __init__(
         self,
@@ -179,92 +171,6 @@ class Standin:
             self._closing.set()
             await runner.cleanup()
             self.url = ""
-
-    # The gate: counting, auth, limits and faults, in front of every TMDB route --------------
-
-    @web.middleware
-    async def _gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
-        if request.path in _OWN or request.path.startswith(_FILES):
-            return await handler(request)  # type: ignore[no-any-return]
-        c = self.counters
-        c.saw_request(self._clock())
-        endpoint = endpoint_of(request.path)
-        c.requests[endpoint] += 1
-        item = request.match_info.get("id")
-        if item is not None and endpoint == "movie":
-            c.movie_requests[int(item)] += 1
-        elif item is not None and endpoint == "collection":
-            c.collection_requests[int(item)] += 1
-        c.in_flight += 1
-        c.peak_in_flight = max(c.peak_in_flight, c.in_flight)
-        try:
-            response = await self._answer(request, handler, endpoint)
-        finally:
-            c.in_flight -= 1
-        c.status[response.status] += 1
-        return response
-
-    async def _answer(
-        self, request: web.Request, handler: Callable[[web.Request], Any], endpoint: str
-    ) -> web.StreamResponse:
-        refused = self._refusal(request)
-        if refused is not None:
-            return refused
-        item = request.match_info.get("id")
-        if endpoint == "movie" and item is not None and int(item) in self.broken_ids:
-            return json_response(ERR_5XX[503], 503)
-        if self._should_stall(request, endpoint):
-            self.counters.stalled += 1
-            with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.stall_s)
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s * (0.5 + self._rng.random()))
-        return await handler(request)  # type: ignore[no-any-return]
-
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        """A 401 or 429 (the limits, or an injected fault) or 5xx, before any work; or None."""
-        c = self.counters
-        if not self._authorised(request):
-            c.unauthorized += 1
-            return json_response(ERR_AUTH, 401)
-        if self.max_connections is not None and c.in_flight > self.max_connections:
-            c.refused_connections += 1
-            return json_response(err_rate(self.max_connections), 429)
-        if self.rate_limit is not None:
-            now = self._clock()
-            while self._window and self._window[0] <= now - 1.0:
-                self._window.popleft()
-            if len(self._window) >= self.rate_limit:
-                c.throttled += 1
-                headers = {}
-                if self.retry_after:
-                    c.throttled_with_retry_after += 1
-                    headers["Retry-After"] = str(max(1, math.ceil(self._window[0] + 1.0 - now)))
-                return json_response(err_rate(self.rate_limit), 429, headers)
-            self._window.append(now)
-        if self.failure_rate and self._rng.random() < self.failure_rate:
-            if self._rng.random() < 0.5:
-                c.injected_429 += 1
-                hint = {"Retry-After": "1"} if self.retry_after and self._rng.random() < 0.5 else {}
-                return json_response(err_rate(self.rate_limit or 40), 429, hint)
-            c.injected_5xx += 1
-            status = self._rng.choice(tuple(ERR_5XX))
-            return json_response(ERR_5XX[status], status)
-        return None
-
-    def _authorised(self, request: web.Request) -> bool:
-        auth = request.headers.get("Authorization", "")
-        if self.token and auth == f"Bearer {self.token}":
-            return True
-        return bool(self.api_key) and request.query.get("api_key") == self.api_key
-
-    def _should_stall(self, request: web.Request, endpoint: str) -> bool:
-        if endpoint == "movie" and "id" in request.match_info:
-            movie_id = int(request.match_info["id"])
-            if movie_id in self.stall_ids and self._stall_seen[movie_id] < self.stall_times:
-                self._stall_seen[movie_id] += 1
-                return True
-        return bool(self.stall_rate) and self._rng.random() < self.stall_rate
 
     # Routes ------------------------------------------------------------------------------
 

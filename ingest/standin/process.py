@@ -54,10 +54,11 @@ class StandinProcess:
             stats: dict[str, Any] = json.loads(resp.read())
         return stats
 
-    def set_day(self, day: int) -> dict[str, Any]:
-        """Move its clock: it serves the catalogue as it is on ``day``."""
+    def set_day(self, day: int, timeout_s: float = 30) -> dict[str, Any]:
+        """Move its clock: it serves the catalogue as it is on ``day`` (a whole catalogue
+        of a million movies takes minutes to move)."""
         request = urllib.request.Request(f"{self.url}/__day?day={day}", method="POST")
-        with urllib.request.urlopen(request, timeout=30) as resp:
+        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
             answer: dict[str, Any] = json.loads(resp.read())
         return answer
 

@@ -1,56 +1,86 @@
 """What ``python -m ingest status`` says about a date's catalogue datasets, from listings.
 
 A catalogue day has some 11,000 batches: reading one marker body per batch (as a genre's
-status does) would be 11,000 GETs. Everything status needs is in two listings instead:
-the markers' names carry each batch's number, size, records written (so the ids TMDB
-answered 404 for are the difference) and file count, and the data files' listing confirms
-each batch's files (``ingest.tmdb.plan.batches_in_lake``). The header gives what was planned.
+status does) would be 11,000 GETs. Everything status needs is in two listings instead,
+which the survey reads once and shares (``ingest.lake.listing``): the markers' names carry
+each batch's number, size, records written (so the ids TMDB answered 404 for are the
+difference) and file count, and the data files' listing confirms each batch's files
+(``ingest.tmdb.markers.batches_in_lake``). The header gives what was planned.
+
+What was asked for comes from the runs' requests (``ingest.runs``): a catalogue (or its
+collections) a run asked for with no plan yet is ``unplanned``; one whose batches are all
+in but whose cursor was not moved to the date (the run was stopped between its last batch
+and that step) is ``finishing``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 
 from ingest.lake import Lake
 from ingest.lake.keys import CATALOGUE, Kind
+from ingest.lake.listing import Listing
+from ingest.runs import RunRequest
 from ingest.status.rows import TmdbStatus
-from ingest.tmdb.catalogue_plan import load_plan
+from ingest.tmdb.catalogue_plan import CataloguePlan, header_key, load_plan
 from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.plan import batches_in_lake
+from ingest.tmdb.markers import batches_in_lake
 
 _COUNTS = re.compile(r"-n(\d+)-w(\d+)-")
 
 
-async def catalogue_rows(lake: Lake, date: dt.date) -> list[TmdbStatus]:
+async def catalogue_rows(
+    lake: Lake, date: dt.date, runs: Sequence[RunRequest] = (), listing: Listing | None = None
+) -> list[TmdbStatus]:
+    listing = listing or Listing(lake)
+    asked = _asked(runs)
     rows = []
     for kind in (Kind.MOVIES, Kind.COLLECTIONS):
-        plan = await load_plan(lake, date, kind)
-        if plan is None:
-            continue
-        done = await batches_in_lake(lake, plan.facade(), plan.shapes())
-        written = not_found = 0
-        for key in done.values():
-            m = _COUNTS.search(key)
-            if m:
-                written += int(m.group(2))
-                not_found += int(m.group(1)) - int(m.group(2))
-        cursor = await read_cursor(lake, kind, CATALOGUE)
-        rows.append(
-            TmdbStatus(
-                genre=CATALOGUE,
-                kind=kind,
-                refresh=plan.refresh,
-                planned=plan.count,
-                written=written,
-                not_found=not_found,
-                batches=plan.batch_count,
-                missing_batches=tuple(n for n in range(1, plan.batch_count + 1) if n not in done),
-                removed=int((plan.increment or {}).get("removed", 0)),
-                gap=None,
-                gap_reason=None,
-                cursor=cursor.date.isoformat() if cursor else None,
-                plan_id=plan.plan_id,
-            )
-        )
+        held = await listing.keys(header_key(date, kind))
+        plan = await load_plan(lake, date, kind) if held else None
+        if plan is not None:
+            rows.append(await _row(lake, listing, plan))
+        elif kind in asked:
+            rows.append(TmdbStatus(CATALOGUE, kind, asked[kind], 0, 0, 0, 0, (), 0, None, None, None, None))
     return rows
+
+
+def _asked(runs: Sequence[RunRequest]) -> dict[Kind, str]:
+    """The catalogue's datasets the date's runs asked for, with the refresh of the first."""
+    asked: dict[Kind, str] = {}
+    for r in runs:
+        if r.catalogue:
+            for kind in [Kind.MOVIES] + [Kind.COLLECTIONS] * r.collections:
+                asked.setdefault(kind, r.refresh)
+    return asked
+
+
+async def _row(lake: Lake, listing: Listing, plan: CataloguePlan) -> TmdbStatus:
+    done = await batches_in_lake(lake, plan.facade(), plan.shapes(), listing)
+    written = not_found = 0
+    for key in done.values():
+        m = _COUNTS.search(key)
+        if m:
+            written += int(m.group(2))
+            not_found += int(m.group(1)) - int(m.group(2))
+    cursor = await read_cursor(lake, plan.kind, CATALOGUE)
+    missing = tuple(n for n in range(1, plan.batch_count + 1) if n not in done)
+    return TmdbStatus(
+        genre=CATALOGUE,
+        kind=plan.kind,
+        refresh=plan.refresh,
+        planned=plan.count,
+        written=written,
+        not_found=not_found,
+        batches=plan.batch_count,
+        missing_batches=missing,
+        removed=int((plan.increment or {}).get("removed", 0)),
+        gap=None,
+        gap_reason=None,
+        cursor=cursor.date.isoformat() if cursor else None,
+        plan_id=plan.plan_id,
+        # Every batch in: the run's last step moves the cursor to the date.
+        unfinished=not missing and (cursor is None or cursor.date < plan.date),
+    )

@@ -109,6 +109,8 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
                 "refresh": r.refresh,
                 "limit": r.limit,
                 "enqueue": r.enqueue,
+                "catalogue": r.catalogue,
+                "include_adult": r.include_adult,
             }
             for r in status.runs
         ],

@@ -3,12 +3,15 @@
 No TMDB credentials and no run settings beyond the lake and the date: the CSV manifests
 and the TMDB plans under ``_ingest/`` say what was planned, the objects under ``Raw/``
 and the batch markers say what landed. Plans and markers are read only through
-``ingest.tmdb.plan`` (``Plan``, ``batches_in_lake``), so their layout has one owner.
+``ingest.tmdb.plan`` (``Plan``) and ``ingest.tmdb.markers`` (``batches_in_lake``), so their
+layout has one owner. The date's TMDB state and data files are listed once
+(``ingest.lake.listing``), at once, and shared by every dataset's row, genres' and the
+catalogue's alike.
 
 A CSV file counts as in the lake when its object's size and the SHA-256 recorded with it
 at upload match its manifest (no re-hash: that would read every byte back). A TMDB
 dataset counts as in the lake when every batch of its plan's target is
-(``ingest.tmdb.plan.batches_in_lake``, the crawler's and the queue's definition too) and,
+(``ingest.tmdb.markers.batches_in_lake``, the crawler's and the queue's definition too) and,
 for a whole-genre run, its completion step was taken (``removed.json``, the cursor).
 
 What the date was *asked* for comes from the runs' requests (``ingest.runs``): a CSV file
@@ -25,12 +28,14 @@ from typing import Any
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, csv_key, state_key
+from ingest.lake.keys import Kind, csv_key, state_key, tmdb_prefix
+from ingest.lake.listing import Listing
 from ingest.runs import RunRequest, read_requests
 from ingest.status.catalogue import catalogue_rows
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.plan import Batch, Plan, batches_in_lake
+from ingest.tmdb.markers import batches_in_lake
+from ingest.tmdb.plan import Batch, Plan
 from ingest.tmdb.removed import read_removed
 
 # Marker bodies read at once: enough to hide S3 latency, few enough to stay polite.
@@ -42,12 +47,14 @@ async def survey(lake: Lake, date: dt.date) -> DateStatus:
     runs = await read_requests(lake, date)
     csv = await _csv_files(lake, date)
     csv += _unstarted_csv(runs, csv, date)
-    plans = await _plans(lake, date)
+    listing = Listing(lake)
+    await listing.read_all([_tmdb_state(date), *(tmdb_prefix(kind, date) for kind in Kind)])
+    plans = await _plans(lake, listing, date)
     whole = {g for r in runs if r.whole_genres for g in r.genres}
-    tmdb = [await _dataset(lake, plan, plan.genre in whole) for plan in plans]
+    tmdb = [await _dataset(lake, listing, plan, plan.genre in whole) for plan in plans]
     tmdb += _unplanned(runs, plans)
     # The whole catalogue's datasets keep a chunked plan of their own (``--catalogue``).
-    tmdb += await catalogue_rows(lake, date)
+    tmdb += await catalogue_rows(lake, date, runs, listing)
     tmdb.sort(key=lambda t: (t.genre, t.kind is not Kind.MOVIES))
     return DateStatus(lake.url, date, tuple(csv), tuple(tmdb), tuple(runs))
 
@@ -121,9 +128,13 @@ async def _csv_file(lake: Lake, date: dt.date, manifest_key: str) -> CsvStatus:
 # TMDB --------------------------------------------------------------------------------
 
 
-async def _plans(lake: Lake, date: dt.date) -> list[Plan]:
+def _tmdb_state(date: dt.date) -> str:
+    return state_key(date, "tmdb") + "/"
+
+
+async def _plans(lake: Lake, listing: Listing, date: dt.date) -> list[Plan]:
     plans = []
-    for key in await lake.list(state_key(date, "tmdb") + "/"):
+    for key in await listing.keys(_tmdb_state(date)):
         if key.endswith("/plan.json"):
             data = await lake.read(key)
             if data is not None:
@@ -131,10 +142,10 @@ async def _plans(lake: Lake, date: dt.date) -> list[Plan]:
     return plans
 
 
-async def _dataset(lake: Lake, plan: Plan, whole_genre_asked: bool) -> TmdbStatus:
+async def _dataset(lake: Lake, listing: Listing, plan: Plan, whole_genre_asked: bool) -> TmdbStatus:
     planned = plan.target(plan.limit)
     batches = plan.batches(planned)
-    done = await batches_in_lake(lake, plan, batches)
+    done = await batches_in_lake(lake, plan, batches, listing)
     bodies = await _marker_bodies(lake, done)
     written = not_found = oversized = 0
     missing = []

@@ -31,7 +31,7 @@ from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.crawl import raise_primary
 from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.plan import batches_in_lake
+from ingest.tmdb.markers import batches_in_lake
 from ingest.tmdb.pool import MAX_FAILED_BATCHES, BatchPool
 from ingest.tmdb.sink import FetchTally
 

@@ -16,8 +16,9 @@ by nobody but read whole by every worker. So it is a small header and chunks, un
 
 Chunks are written before the header, under the plan's id, so a header always points at
 chunks that exist, and a losing planner's chunks are never read. Batches and done-markers
-are ``ingest.tmdb.plan``'s, through ``facade``: the catalogue's markers and files have the
-same names and rules as a genre's (the files are numbered on six digits).
+are ``ingest.tmdb.plan``'s and ``ingest.tmdb.markers``', through ``facade``: the catalogue's
+markers and files have the same names and rules as a genre's (the files are numbered on six
+digits).
 """
 
 from __future__ import annotations
@@ -195,12 +196,12 @@ async def read_chunk(lake: Lake, plan: CataloguePlan, what: str, number: int) ->
 
 
 async def read_members(lake: Lake, plan: CataloguePlan) -> array[int]:
-    """The plan's snapshot (every id the export listed), sorted."""
+    """The plan's snapshot: every id the export listed, in the plan's order."""
     what = "ids" if plan.refresh == "full" else "members"
     members: array[int] = array("l")
     for number in range(1, plan.members_chunks + 1):
         members.extend(await read_chunk(lake, plan, what, number))
-    return array("l", sorted(members))
+    return members
 
 
 async def batches_of_chunk(lake: Lake, plan: CataloguePlan, number: int, wanted: set[int]) -> list[Batch]:

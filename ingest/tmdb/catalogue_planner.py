@@ -9,17 +9,16 @@ still in the export, and the ids of the export the snapshot lacks (new); the ids
 snapshot the export lacks are recorded as removed. No discover request is made either way.
 A changes feed that cannot list a day whole (over 500 pages) makes the day a full one.
 
-Memory: the export is decompressed and parsed line by line; what is kept is one integer
-per movie (popularity and id packed into one sortable key), then the ids as a compact
-array. The collection plan is every id of the day's collection export, in its order.
+Memory: the export is decompressed and parsed line by line; what is kept is one 8-byte
+integer per movie in an array (popularity and id packed into one sortable key, sorted a
+slice at a time), then the ids as a compact array; membership is a bitmap
+(``id_order``): no step holds the 1.1M ids as a Python list. The collection plan is
+every id of the day's collection export, in its order.
 """
 
 from __future__ import annotations
 
-import struct
 from array import array
-from bisect import bisect_left
-from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -33,19 +32,9 @@ from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.exports import COLLECTIONS, MOVIES, Export, open_export
+from ingest.tmdb.id_order import LOW, IdSet, first_of_each, order_key, sort_keys
 
 log = structlog.get_logger(__name__)
-
-_FLOAT = struct.Struct("<f")
-_BITS = struct.Struct("<I")
-_LOW = (1 << 32) - 1
-
-
-def _order_key(popularity: float, movie_id: int) -> int:
-    """Ascending order of these keys is popularity descending, then id ascending: a
-    non-negative float32's bits sort as the number does."""
-    bits: int = _BITS.unpack(_FLOAT.pack(min(max(popularity, 0.0), 3e38)))[0]
-    return ((_LOW - bits) << 32) | movie_id
 
 
 async def plan_movies(lake: Lake, settings: Settings, client: TmdbClient) -> CataloguePlan:
@@ -80,7 +69,7 @@ async def plan_movies(lake: Lake, settings: Settings, client: TmdbClient) -> Cat
             return await _incremental(lake, settings, client, previous, keys, source)
         except* ChangesOverflow as group:
             log.warning("catalogue_fell_back", to="full", why=str(group.exceptions[0]))
-    ids = array("l", (k & _LOW for k in keys))
+    ids = array("l", (k & LOW for k in keys))
     del keys
     mine = CataloguePlan(Kind.MOVIES, date, len(ids), source, job.include_adult, members=len(ids))
     return _frozen(await freeze(lake, mine, ids, None), mine)
@@ -125,13 +114,13 @@ def _id_of(line: bytes) -> int | None:
         value = orjson.loads(line)["id"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
-    return value if isinstance(value, int) and 0 < value <= _LOW else None
+    return value if isinstance(value, int) and 0 < value <= LOW else None
 
 
-async def _movie_keys(export: Export, include_adult: bool) -> tuple[list[int], int, int]:
-    """The export's movies as sorted order keys; how many adult ones were left out, and
-    how many lines could not be read."""
-    keys: list[int] = []
+async def _movie_keys(export: Export, include_adult: bool) -> tuple[array[int], int, int]:
+    """The export's movies as sorted order keys, an id listed twice kept once at its most
+    popular place; how many adult ones were left out, and how many lines could not be read."""
+    keys: array[int] = array("Q")
     adult = unreadable = 0
     async for line in export.lines():
         try:
@@ -140,35 +129,17 @@ async def _movie_keys(export: Export, include_adult: bool) -> tuple[list[int], i
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             unreadable += 1
             continue
-        if not isinstance(movie_id, int) or not 0 < movie_id <= _LOW or popularity != popularity:
+        if not isinstance(movie_id, int) or not 0 < movie_id <= LOW or popularity != popularity:
             unreadable += 1
         elif d.get("adult") and not include_adult:
             adult += 1
         else:
-            keys.append(_order_key(popularity, movie_id))
-    keys.sort()
-    return _first_of_each(keys), adult, unreadable
-
-
-def _first_of_each(keys: list[int]) -> list[int]:
-    """``keys`` with an id the export lists twice kept once, at its most popular place:
-    a batch per listing would fetch and store the movie twice."""
-    ids = sorted(k & _LOW for k in keys)
-    twice = {a for a, b in pairwise(ids) if a == b}
-    del ids
-    if not twice:
-        return keys
-    log.warning("export_duplicates", ids=len(twice), first=sorted(twice)[:5])
-    seen: set[int] = set()
-    kept = []
-    for k in keys:
-        movie_id = k & _LOW
-        if movie_id in twice:
-            if movie_id in seen:
-                continue
-            seen.add(movie_id)
-        kept.append(k)
-    return kept
+            keys.append(order_key(popularity, movie_id))
+    kept, twice = first_of_each(sort_keys(keys))
+    if twice:
+        # A batch per listing would fetch and store the movie twice.
+        log.warning("export_duplicates", ids=len(twice), first=sorted(twice)[:5])
+    return kept, adult, unreadable
 
 
 async def _snapshot(lake: Lake, settings: Settings) -> CataloguePlan | None:
@@ -193,35 +164,33 @@ async def _snapshot(lake: Lake, settings: Settings) -> CataloguePlan | None:
     return previous
 
 
-def _has(sorted_ids: array[int], value: int) -> bool:
-    i = bisect_left(sorted_ids, value)
-    return i < len(sorted_ids) and sorted_ids[i] == value
-
-
 async def _incremental(
     lake: Lake,
     settings: Settings,
     client: TmdbClient,
     previous: CataloguePlan,
-    keys: list[int],
+    keys: array[int],
     source: dict[str, Any],
 ) -> CataloguePlan:
     since = previous.date
     changes = await ChangesReader(client, include_adult=settings.job.include_adult).read(since, settings.date)
     before = await read_members(lake, previous)
+    largest = max(max(before, default=0), max((k & LOW for k in keys), default=0))
+    was = IdSet.of(before, largest)
     ids: array[int] = array("l")
     changed = new = 0
     for k in keys:
-        movie_id = k & _LOW
-        if not _has(before, movie_id):
+        movie_id = k & LOW
+        if movie_id not in was:
             new += 1
             ids.append(movie_id)
         elif movie_id in changes.ids:
             changed += 1
             ids.append(movie_id)
-    members = array("l", (k & _LOW for k in keys))
-    now = array("l", sorted(members))
-    removed = [i for i in before if not _has(now, i)]
+    del was
+    members = array("l", (k & LOW for k in keys))
+    now = IdSet.of(members, largest)
+    removed = sorted(i for i in before if i not in now)
     del before, now
     increment = {
         "since": since.isoformat(),

@@ -17,7 +17,8 @@ import orjson
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.tmdb.files import file_number
-from ingest.tmdb.plan import Batch, Plan, batches_in_lake, read_marker_collections
+from ingest.tmdb.markers import batches_in_lake, read_marker_collections
+from ingest.tmdb.plan import Batch, Plan
 
 # Markers or files read at once.
 _READS_IN_FLIGHT = 8

@@ -37,7 +37,8 @@ from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.plan import Plan, missing_batches
+from ingest.tmdb.markers import missing_batches
+from ingest.tmdb.plan import Plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.refresh import full_run_requests, note_plan

@@ -20,7 +20,8 @@ import orjson
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.tmdb.files import file_number
-from ingest.tmdb.plan import Plan, batch_markers, dataset_prefix, read_marker_skipped
+from ingest.tmdb.markers import batch_markers, read_marker_skipped
+from ingest.tmdb.plan import Plan, dataset_prefix
 
 # Markers read at once.
 _READS_IN_FLIGHT = 8

@@ -2,7 +2,7 @@
 
 A ``BatchInAssembly`` holds one batch's slots until every record of it has come back
 (fetched, skipped as a 404, or failed). Then ``BatchSink.finish`` writes the batch's
-file(s) (``ingest.tmdb.files``) and, after them, its done-marker (``ingest.tmdb.plan``);
+file(s) (``ingest.tmdb.files``) and, after them, its done-marker (``ingest.tmdb.markers``);
 a batch with a failed record writes nothing, so the rerun fetches it whole. A record over
 a file's cap is set apart (``ingest.tmdb.oversized``) and the batch written without it.
 """
@@ -18,8 +18,9 @@ from ingest.lake.keys import Kind, number_digits, tmdb_key
 from ingest.report import TmdbStats
 from ingest.tmdb import files
 from ingest.tmdb.files import file_number, pack
+from ingest.tmdb.markers import DoneMarker, write_marker
 from ingest.tmdb.oversized import note_oversized
-from ingest.tmdb.plan import Batch, DoneMarker, Plan, write_marker
+from ingest.tmdb.plan import Batch, Plan
 
 log = structlog.get_logger(__name__)
 
