@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -21,7 +22,7 @@ from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
 from ingest.tmdb.cursor import cursor_key
 from tests.helpers import delete_from_lake, run_cli
-from tests.queue_kit import enqueue, env_for, make_queues
+from tests.queue_kit import Queues, enqueue, env_for
 from tests.test_catalogue import catalogue_settings, fake, run, universe
 
 
@@ -82,11 +83,11 @@ async def test_a_catalogue_not_all_in_is_missing_or_finishing_with_its_resume_co
 
 
 async def test_an_enqueued_catalogue_day_points_at_the_queue(
-    tmp_path: Path, aws_env: str, s3_lake_url: str
+    tmp_path: Path, s3_lake_url: str, new_queues: Callable[..., Queues]
 ) -> None:
     """``--catalogue --enqueue`` run as a process: its record says catalogue, and status sends
     the reader to the queue's workers; killed before it planned, to the same command."""
-    queues = make_queues(aws_env, max_receives=5, visibility_s=30)
+    queues = new_queues(max_receives=5, visibility_s=30)
     u = universe(250)
     async with fake(u).serve() as url:
         env = env_for(url, s3_lake_url, queues.url) | {"TMDB_EXPORTS_URL": f"{url}/p/exports"}
