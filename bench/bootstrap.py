@@ -18,6 +18,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BENCH_VENV = BENCH / ".venv"
+# dlt, the crawl's peer, apart: its filesystem extra pins botocore its own way.
+DLT_VENV = BENCH / ".venv-dlt"
 # Data, logs and figures (ignored by git).
 WORK = BENCH / "work"
 PROJECT_VENV = ROOT / ".venv"
@@ -66,6 +68,13 @@ def ensure_envs() -> None:
         _ensure(PROJECT_VENV, "project", ["-e", ".[test]"])
     req = BENCH / "requirements.txt"
     _ensure(BENCH_VENV, _digest(req), ["-r", str(req)])
+
+
+def ensure_dlt_env() -> Path:
+    """bench/.venv-dlt with dlt from requirements-dlt.txt; its interpreter."""
+    req = BENCH / "requirements-dlt.txt"
+    _ensure(DLT_VENV, _digest(req), ["-r", str(req)])
+    return venv_python(DLT_VENV)
 
 
 def reexec_in_bench_venv() -> None:

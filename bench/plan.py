@@ -41,6 +41,8 @@ class Plan:
     handshake_ms: float = 100
     # The arguments of bench/catalogue.py (the whole catalogue), or none: not run.
     catalogue: tuple[str, ...] = ()
+    # The arguments of bench/dlt_peer.py (dlt's REST API source beside the genre crawl).
+    peer: tuple[str, ...] = ()
     # The arguments of bench/catalogue_status.py (status alone on a whole day's keys).
     catalogue_status: tuple[str, ...] = ()
 
@@ -70,6 +72,16 @@ def plans(args: argparse.Namespace) -> Plan:
                 str(WORK / "CATALOGUE-smoke.md"),
             ),
             catalogue_status=("--ids", "2000", "--reps", "1"),
+            peer=(
+                "--movies",
+                "300",
+                "--rate",
+                "200",
+                "--runs",
+                "1",
+                "--out",
+                str(WORK / "DLT_PEER-smoke.md"),
+            ),
         )
     sizes = args.catalogue_sizes or (CATALOGUE_SIZES if args.only_catalogue else "")
     return Plan(
@@ -89,4 +101,5 @@ def plans(args: argparse.Namespace) -> Plan:
         refresh_limits=crawl.Limits(rate_per_s=args.refresh_rate, connections=20, latency_ms=50),
         catalogue=("--sizes", sizes, "--worker-s", "120") if sizes else (),
         catalogue_status=("--ids", "94954,1045108", "--reps", "3") if sizes else (),
+        peer=("--runs", "2"),
     )

@@ -122,8 +122,10 @@ class Sampled:
     peak_rss_mib: float
     returncode: int
     log: Path
-    # (seconds since start, RSS MiB, catalogue files in the lake so far is not known here)
+    # (seconds since start, RSS MiB), every half second.
     rss: list[tuple[float, float]] = field(default_factory=list)
+    # User + system CPU of the process and every child it waited for (``wait4``).
+    cpu_s: float = 0.0
 
     def events(self, name: str) -> list[dict[str, Any]]:
         found = []
@@ -167,7 +169,8 @@ def run_sampled(cmd: list[str], env: dict[str, str], log: Path, stop_after_s: fl
         if timer is not None:
             timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
-    return Sampled(seconds, usage.ru_maxrss / 1024, proc.returncode, log, samples)
+    cpu_s = usage.ru_utime + usage.ru_stime
+    return Sampled(seconds, usage.ru_maxrss / 1024, proc.returncode, log, samples, cpu_s)
 
 
 def kill_tree(proc: psutil.Process) -> None:

@@ -92,6 +92,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--skip-crawl", action="store_true")
     p.add_argument("--skip-refresh", action="store_true")
     p.add_argument(
+        "--skip-peer", action="store_true", help="no dlt peer beside the crawl (bench/dlt_peer.py)"
+    )
+    p.add_argument("--only-peer", action="store_true", help="only the dlt peer (writes bench/DLT_PEER.md)")
+    p.add_argument(
         "--only-refresh", action="store_true", help="only the daily-refresh section (no upload, no crawl)"
     )
     p.add_argument(
@@ -119,6 +123,12 @@ def parse_args() -> argparse.Namespace:
         help=f"upload runners, in order (of {','.join(upload.SHORT)})",
     )
     args = p.parse_args()
+    # The peer is part of the crawl benchmark: it goes where the crawls go.
+    if args.skip_crawl or args.only_refresh or args.only_catalogue or args.report_only:
+        args.skip_peer = True
+    if args.only_peer:
+        args.skip_upload = args.skip_crawl = args.skip_refresh = args.skip_catalogue = True
+        args.skip_peer = False
     if args.only_refresh:
         args.skip_upload = args.skip_crawl = args.skip_catalogue = True
     if args.only_catalogue:
@@ -132,7 +142,7 @@ def parse_args() -> argparse.Namespace:
     if unknown_runners:
         p.error(f"unknown runner(s) {', '.join(sorted(unknown_runners))}: use {','.join(upload.SHORT)}")
     if args.link != "loopback":
-        args.skip_crawl = args.skip_refresh = args.skip_catalogue = True
+        args.skip_crawl = args.skip_refresh = args.skip_catalogue = args.skip_peer = True
     return args
 
 
@@ -168,6 +178,8 @@ def main() -> int:
                 crawls, scale = sections.run_crawls(plan, endpoint, logs, failures, say)
             if not args.skip_refresh:
                 refreshed = sections.run_refresh(plan, endpoint, logs, failures, say)
+    if plan.peer and not args.skip_peer:
+        sections.run_peer(plan, logs, failures, say)
     if plan.catalogue and not args.skip_catalogue:
         sections.run_catalogue(plan, logs, failures, say)
     elapsed = time.monotonic() - started

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import bootstrap
 import crawl
 import refresh
 import s3servers
@@ -22,6 +23,8 @@ from procs import PROJECT_PY, RunFailed, measure
 
 # A catalogue of 1.1 million movies at 200 requests/s runs for hours.
 CATALOGUE_TIMEOUT_S = 12 * 3600.0
+# Two runs a side of 2,268 movies at 40 requests/s take about four minutes.
+PEER_TIMEOUT_S = 1800.0
 
 Say = Callable[[str], None]
 
@@ -191,3 +194,20 @@ def run_catalogue(plan: Plan, logs: Path, failures: list[str], say: Say) -> None
             say(f"  catalogue: {script} FAILED: {exc}")
             return
         say(f"  catalogue: {script} done in {m.seconds:.0f}s; its log: {log}")
+
+
+def run_peer(plan: Plan, logs: Path, failures: list[str], say: Say) -> None:
+    """dlt's REST API source beside the genre crawl (``bench/dlt_peer.py``), on one
+    rate-limited stand-in, dlt in ``bench/.venv-dlt``; it writes ``bench/DLT_PEER.md``
+    (``work/DLT_PEER-smoke.md`` in a smoke run)."""
+    log = logs / "dlt_peer.log"
+    dlt_python = bootstrap.ensure_dlt_env()
+    say(f"peer: bench/dlt_peer.py {' '.join(plan.peer)}")
+    cmd = [PROJECT_PY, str(BENCH / "dlt_peer.py"), "--dlt-python", str(dlt_python), *plan.peer]
+    try:
+        m = measure(cmd, env=dict(os.environ), log=log, timeout_s=PEER_TIMEOUT_S)
+    except RunFailed as exc:
+        failures.append(f"peer: {exc}")
+        say(f"  peer: FAILED: {exc}")
+        return
+    say(f"  peer: done in {m.seconds:.0f}s; its log: {log}")
