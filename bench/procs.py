@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from bootstrap import PROJECT_VENV, ROOT, venv_python
 
-from ingest.standin import free_port
+from ingest.standin import free_port, stop_process
 
 if TYPE_CHECKING:
     import psutil
@@ -212,12 +212,7 @@ def server(
                 raise RunFailed(f"server {cmd} exited {p.returncode}; see {log}")
             yield p
         finally:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop_process(p)
 
 
 @contextlib.contextmanager

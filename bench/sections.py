@@ -22,9 +22,7 @@ from plan import Plan
 from procs import PROJECT_PY, RunFailed, measure
 
 # A catalogue of 1.1 million movies at 200 requests/s runs for hours.
-CATALOGUE_TIMEOUT_S = 12 * 3600.0
-# Two runs a side of 2,268 movies at 40 requests/s take about four minutes.
-PEER_TIMEOUT_S = 1800.0
+SCRIPT_TIMEOUT_S = 12 * 3600.0
 
 Say = Callable[[str], None]
 
@@ -178,36 +176,34 @@ def run_refresh(
         return None
 
 
+def _script(section: str, script: str, args: list[str], logs: Path, failures: list[str], say: Say) -> bool:
+    """Run ``bench/<script> args`` with the project's interpreter; False (and a failure
+    recorded) when it failed."""
+    log = logs / script.replace(".py", ".log")
+    say(f"{section}: bench/{script} {' '.join(args)}")
+    cmd = [PROJECT_PY, str(BENCH / script), *args]
+    try:
+        m = measure(cmd, env=dict(os.environ), log=log, timeout_s=SCRIPT_TIMEOUT_S)
+    except RunFailed as exc:
+        failures.append(f"{section}: {script}: {exc}")
+        say(f"  {section}: {script} FAILED: {exc}")
+        return False
+    say(f"  {section}: {script} done in {m.seconds:.0f}s; its log: {log}")
+    return True
+
+
 def run_catalogue(plan: Plan, logs: Path, failures: list[str], say: Say) -> None:
     """The whole catalogue (``--catalogue``): ``bench/catalogue.py`` with the project's
     interpreter (it reads the pipeline's own plan to fill a cut pass's lake), which
     writes its own page (``bench/CATALOGUE.md``, or ``work/CATALOGUE-smoke.md``); then
     ``bench/catalogue_status.py``, status alone over a whole day's keys."""
-    for script, args in (("catalogue.py", plan.catalogue), ("catalogue_status.py", plan.catalogue_status)):
-        log = logs / script.replace(".py", ".log")
-        say(f"catalogue: bench/{script} {' '.join(args)}")
-        cmd = [PROJECT_PY, str(BENCH / script), *args]
-        try:
-            m = measure(cmd, env=dict(os.environ), log=log, timeout_s=CATALOGUE_TIMEOUT_S)
-        except RunFailed as exc:
-            failures.append(f"catalogue: {script}: {exc}")
-            say(f"  catalogue: {script} FAILED: {exc}")
-            return
-        say(f"  catalogue: {script} done in {m.seconds:.0f}s; its log: {log}")
+    if _script("catalogue", "catalogue.py", [*plan.catalogue], logs, failures, say):
+        _script("catalogue", "catalogue_status.py", [*plan.catalogue_status], logs, failures, say)
 
 
 def run_peer(plan: Plan, logs: Path, failures: list[str], say: Say) -> None:
     """dlt's REST API source beside the genre crawl (``bench/dlt_peer.py``), on one
     rate-limited stand-in, dlt in ``bench/.venv-dlt``; it writes ``bench/DLT_PEER.md``
     (``work/DLT_PEER-smoke.md`` in a smoke run)."""
-    log = logs / "dlt_peer.log"
     dlt_python = bootstrap.ensure_dlt_env()
-    say(f"peer: bench/dlt_peer.py {' '.join(plan.peer)}")
-    cmd = [PROJECT_PY, str(BENCH / "dlt_peer.py"), "--dlt-python", str(dlt_python), *plan.peer]
-    try:
-        m = measure(cmd, env=dict(os.environ), log=log, timeout_s=PEER_TIMEOUT_S)
-    except RunFailed as exc:
-        failures.append(f"peer: {exc}")
-        say(f"  peer: FAILED: {exc}")
-        return
-    say(f"  peer: done in {m.seconds:.0f}s; its log: {log}")
+    _script("peer", "dlt_peer.py", ["--dlt-python", str(dlt_python), *plan.peer], logs, failures, say)

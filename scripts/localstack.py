@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as ``python scripts/localstack.py``
+    sys.path.insert(0, str(ROOT))
+
+from ingest.standin.process import free_port, stop_process  # noqa: E402  (standard library only)
+
 # $LOCALSTACK_VENV, else here (ignored by git like .venv/).
 DEFAULT_VENV = Path(os.environ.get("LOCALSTACK_VENV") or ROOT / ".venv-localstack")
 # LocalStack's own pins, and the versions of its dependencies that work with it on 3.13.
@@ -104,12 +108,6 @@ def ensure_venv(path: Path = DEFAULT_VENV) -> Path:
     return _python(path)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve(path: Path = DEFAULT_VENV, port: int = 0) -> Iterator[str]:
     """Run LocalStack (S3, SQS, STS) from the virtualenv at ``path`` on loopback ``port``
@@ -117,7 +115,7 @@ def serve(path: Path = DEFAULT_VENV, port: int = 0) -> Iterator[str]:
     python = _python(path)
     if not python.exists():
         raise LocalStackUnavailable(f"no LocalStack virtualenv at {path}: run `python3 dev.py test` once")
-    port = port or _free_port()
+    port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="localstack-") as volume:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_"))}
         env |= {
@@ -140,12 +138,7 @@ def serve(path: Path = DEFAULT_VENV, port: int = 0) -> Iterator[str]:
             _wait_ready(proc)
             yield f"http://127.0.0.1:{port}"
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, grace_s=30)
 
 
 def _wait_ready(proc: subprocess.Popen[str]) -> None:

@@ -23,7 +23,7 @@ from ingest.lake import Lake, ObjectInfo, UploadTuning, open_lake
 from ingest.lake.conditional import PROBE_PREFIX, RECORD_KEY
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
-from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port
+from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, stop_process
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.plan import Plan, create_plan, load_plan
@@ -77,13 +77,8 @@ def seaweedfs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             pytest.skip("SeaweedFS did not start within a minute")
         yield f"http://127.0.0.1:{port}"
     finally:
-        # It does not always end on SIGTERM: a server left behind would hold its ports.
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        # It does not always end on SIGTERM.
+        stop_process(proc)
 
 
 def _port_below(limit: int) -> int:

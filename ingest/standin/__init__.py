@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ingest.standin.constants import PAGE_SIZE, STANDIN_API_KEY, STANDIN_TOKEN
-from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process
+from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process, stop_process
 
 if TYPE_CHECKING:
     from ingest.standin.app import Standin
@@ -60,4 +60,5 @@ __all__ = [
     "Universe",
     "free_port",
     "standin_process",
+    "stop_process",
 ]

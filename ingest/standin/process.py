@@ -95,12 +95,7 @@ def standin_process(
         token = str(ready.get("token") or STANDIN_TOKEN)
         yield StandinProcess(url=str(ready["url"]), ready=ready, proc=proc, token=token)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if proc.stdout is not None:
             proc.stdout.close()
 
@@ -117,6 +112,17 @@ def _ready_line(proc: subprocess.Popen[str]) -> dict[str, Any]:
         status = "is running" if code is None else f"exited {code}"
         raise StandinFailed(f"the TMDB stand-in {status} without its ready line (got {line.strip()[:200]!r})")
     return ready
+
+
+def stop_process(proc: subprocess.Popen[Any], grace_s: float = 10) -> None:
+    """SIGTERM ``proc``, then SIGKILL it if it has not ended within ``grace_s``: a server
+    left behind would hold its ports."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
