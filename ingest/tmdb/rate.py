@@ -183,6 +183,10 @@ class SlidingWindow:
     # server that counts later than that, under load), up to ``MAX_MARGIN_S``; it narrows
     # back by as much after each ``NARROW_AFTER_S`` without one.
     MARGIN_S = 0.01
+    # Even into an empty window, requests go at most this many times the rate (at 40/s,
+    # one each 2.5 ms): a burst reaches the server spread out, not 20 at once to be counted
+    # one after another, later and later, while the next window's go one by one.
+    BURST = 10.0
     WIDEN_S = 0.005
     MAX_MARGIN_S = 0.05
     NARROW_AFTER_S = 10.0
@@ -198,6 +202,7 @@ class SlidingWindow:
         self._log: collections.deque[Sent] = collections.deque() if log is None else log
         self._turn = asyncio.Lock()
         self._rate = rate
+        self._last = -1e9
         self._widened = -1e9
         self.margin_s = self.MARGIN_S
         self.count = 1
@@ -232,13 +237,14 @@ class SlidingWindow:
         # out. One that never became final (its attempt cancelled) is let go after a minute.
         while log and log[0].at <= edge and (log[0].final or log[0].at <= edge - 60.0):
             log.popleft()
+        spaced = max(0.0, self._last + self.window_s / (self.count * self.BURST) - now)
         if len(log) < self.count:
-            return 0.0
+            return spaced
         inside = sorted(s.at for s in log if s.at > edge)
         if len(inside) < self.count:
-            return 0.0
+            return spaced
         # The next goes when all but count - 1 of those in the window have left it.
-        return max(0.0, inside[len(inside) - self.count] - edge)
+        return max(spaced, inside[len(inside) - self.count] - edge)
 
     async def acquire(self) -> Sent:
         async with self._turn:
@@ -246,6 +252,7 @@ class SlidingWindow:
             while (wait := self.wait_s()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
             ticket = Sent(self._clock())
+            self._last = ticket.at
             self._log.append(ticket)
             return ticket
 
