@@ -13,9 +13,10 @@ ROOM = 1.1
 def fleet_share(budget_per_s: float, workers: int) -> float:
     """One process's rate when ``workers`` processes share one egress IP's budget.
 
-    Each process's limiter admits at most ``floor(rate)`` requests in any sliding second
-    (and its margin), however its requests fall, so N processes at ``share - ROOM`` each
-    stay under the budget together with room to spare: ``N x (share - ROOM) < budget``.
+    Each process's limiter admits at most ``ceil(rate)`` requests in any sliding second
+    (``ingest.tmdb.rate.SlidingWindow``), less than ``rate + ROOM``, however its requests
+    fall and however the processes' fall together. So each gets its share less its room,
+    ``N x ceil(share - ROOM) <= budget``, and the fleet never passes the budget in any second.
     One process keeps the whole budget (its own window already holds it to the sliding
     second).
     """

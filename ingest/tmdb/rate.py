@@ -1,7 +1,7 @@
 """The client's request rate: never above ``--rate``, lower while TMDB keeps answering 429.
 
 TMDB counts requests over a sliding second, and so does the limiter (``SlidingWindow``): at
-most ``floor(rate)`` requests in any window of a second and a margin, a log of when the
+most ``ceil(rate)`` requests in any window of (at least) a second and a margin, a log of when the
 last ones went out. So the burst TMDB grants after a pause is spent (40 at once when the
 last second was idle), and a pause shorter than the window costs nothing: the window's
 unused room is there to catch up. A request's time in the log is when its headers were
@@ -165,8 +165,8 @@ class Sent:
 
 
 class SlidingWindow:
-    """At most ``count`` requests in any ``window_s``, ``count`` = ``floor(rate)`` and
-    ``window_s`` one second and ``MARGIN_S`` (longer below one request a second), counted
+    """At most ``count`` requests in any ``window_s``: ``count`` = ``ceil(rate)`` and
+    ``window_s`` = ``count / rate`` seconds (at least one) and ``MARGIN_S``, counted
     as the server counts them: a log of the requests of the last window, by when they went
     out; the next goes when fewer than ``count`` are left in it. Waiters go in turn (first
     come, first served).
@@ -211,7 +211,8 @@ class SlidingWindow:
 
     def set_rate(self, rate: float) -> None:
         self._rate = rate
-        self.count = max(1, math.floor(rate + 1e-9))
+        # A fraction of a request a second is a longer window, never a second request.
+        self.count = max(1, math.ceil(rate - 1e-9))
         self.window_s = max(1.0, self.count / rate) + self.margin_s
 
     def widen(self) -> None:
