@@ -179,10 +179,11 @@ class SlidingWindow:
     """
 
     # The server's own delay before it counts a request (its event loop, the kernel) that
-    # the window allows for: 1% of TMDB's second. Each 429 widens it by ``WIDEN_S`` (a
+    # the window allows for: 8 ms of TMDB's second, and a wake-up's lateness (about 1 ms,
+    # the sleep's granularity) comes on top of it in practice. Each 429 widens it by ``WIDEN_S`` (a
     # server that counts later than that, under load), up to ``MAX_MARGIN_S``; it narrows
     # back by as much after each ``NARROW_AFTER_S`` without one.
-    MARGIN_S = 0.01
+    MARGIN_S = 0.008
     # Even into an empty window, requests go at most this many times the rate (at 40/s,
     # one each 2.5 ms): a burst reaches the server spread out, not 20 at once to be counted
     # one after another, later and later, while the next window's go one by one.
