@@ -135,6 +135,23 @@ async def test_a_stopped_run_resumes_exactly_once(s3_lake: Lake) -> None:
     assert sum(again.values()) == 100
 
 
+async def test_the_pass_does_not_drain_between_chunks(s3_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks of two batches; one movie of chunk 1's last batch answers two seconds late.
+    # One pool feeds the next chunk meanwhile: its batch lands before the slow one.
+    monkeypatch.setattr("ingest.tmdb.catalogue_plan.CHUNK_IDS", 200)
+    u = universe()
+    slow = sorted(alive(u, 0), key=lambda i: (-u.popularity(i), i))[150]
+    standin = fake(u, stall_ids={slow}, stall_s=2.0)
+    async with standin.serve() as url:
+        with capture_logs() as logs:
+            done, _ = await run(s3_lake, url, 0)
+    assert done
+    written = [e["batch"] for e in logs if e["event"] == "batch_written"]
+    assert sorted(written) == [1, 2, 3, 4]
+    assert written.index(3) < written.index(2)
+    assert [e["chunk"] for e in logs if e["event"] == "chunk_started"] == [2]
+
+
 async def test_day_two_fetches_the_changed_and_new_and_records_the_removed(s3_lake: Lake) -> None:
     u = universe()
     standin = fake(u)

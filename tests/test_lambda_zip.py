@@ -36,7 +36,7 @@ for info in pkgutil.walk_packages(ingest.__path__, "ingest."):
         importlib.import_module(info.name)
 for name in [
     "aiohttp", "aiohttp._http_parser", "multidict._multidict", "yarl._quoting_c",
-    "frozenlist._frozenlist", "propcache._helpers_c", "orjson", "structlog", "aiolimiter",
+    "frozenlist._frozenlist", "propcache._helpers_c", "orjson", "structlog",
     "aioboto3", "aiobotocore.session", "botocore.session", "boto3",
 ]:
     importlib.import_module(name)

@@ -12,6 +12,7 @@ import pytest
 from ingest.config import load_settings
 from ingest.errors import ConfigError
 from ingest.queue.messages import BatchMessage
+from ingest.tmdb.rate import SlidingWindow
 from tests.helpers import flags, run_cli
 
 
@@ -31,10 +32,10 @@ def test_egress_workers_split_the_per_ip_budget(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[tmdb]\nrate_per_s = 40\nconcurrency = 20\negress_workers = 4\n")
     tmdb = load_settings(flags(config=cfg), env={}).tmdb
-    # 40 / 4, less the 1.1 requests of burst room each limiter has: four limiters lined up
-    # can never pass 40 in a second.
+    # 40 / 4, less 1.1 requests of room: each limiter lets at most ceil(8.9) = 9 go in any
+    # sliding second, so four lined up can never pass 40 in a second.
     assert (round(tmdb.rate_per_s, 6), tmdb.concurrency) == (8.9, 5)
-    assert 4 * (tmdb.rate_per_s + 1.1) <= 40 + 1e-9
+    assert 4 * SlidingWindow(tmdb.rate_per_s).count <= 40
     alone = load_settings(flags(config=cfg), env={"TMDB_EGRESS_WORKERS": "1"}).tmdb
     assert (alone.rate_per_s, alone.concurrency) == (40.0, 20)
 

@@ -17,7 +17,7 @@ from ingest.retry import Backoff
 from ingest.standin import STANDIN_API_KEY, Catalog, Standin
 from ingest.tmdb.answers import Verdict, parse_retry_after, read_answer
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.rate import AdaptiveRate
+from ingest.tmdb.rate import AdaptiveRate, SlidingWindow
 from tests.tmdb_fixtures import FAST, settings_for
 
 
@@ -118,6 +118,48 @@ def test_adaptive_rate_cuts_on_repeated_429s_and_recovers() -> None:
     assert rate.rate == 1.0
 
 
+async def test_the_window_spends_the_burst_then_holds_the_sliding_second() -> None:
+    now = [100.0]
+    window = SlidingWindow(40, clock=lambda: now[0])
+    # After a quiet second the whole window's worth goes at once, as TMDB allows, only
+    # spread a little (a tenth of the rate's spacing apart).
+    tickets = [await window.acquire()]
+    for _ in range(39):
+        now[0] += window.wait_s()
+        tickets.append(await window.acquire())
+    assert now[0] - 100.0 < 0.1 < window.wait_s()
+    assert window.window_s > 1.0
+    now[0] = 100.0
+    # A request counts from when its headers went out, which may be later than its turn.
+    now[0] += 0.3
+    window.sent(tickets[0])
+    for t in tickets[1:]:
+        window.sent(t)
+    now[0] += 0.8
+    assert 0 < window.wait_s() <= window.window_s
+    now[0] = 100.3 + window.window_s
+    assert window.wait_s() == 0
+    # A cut keeps the log: it never lets a fresh burst through.
+    window.set_rate(20)
+    assert window.wait_s() == 0 and len([await window.acquire()]) == 1
+    now[0] += 0.001
+    window.set_rate(1)
+    assert window.wait_s() > 0
+
+
+def test_a_429_widens_the_window_and_good_answers_narrow_it_back() -> None:
+    now = [0.0]
+    rate = AdaptiveRate(40, clock=lambda: now[0])
+    window = rate._limiter
+    base = window.window_s
+    rate.record(throttled=True)
+    assert window.window_s > base and rate.rate == 40
+    for _ in range(40 * 60):
+        now[0] += 0.025
+        rate.record(throttled=False)
+    assert window.window_s == pytest.approx(base)
+
+
 # Over HTTP ---------------------------------------------------------------------------------
 
 
@@ -153,6 +195,22 @@ async def test_a_429_storm_is_survived_and_slows_the_client(catalog: Catalog, re
     assert any(e["event"] == "rate_lowered" for e in logs)
     if retry_after:
         assert fake.counters.throttled_with_retry_after == fake.counters.throttled
+
+
+async def test_requests_at_the_stand_ins_own_limit_draw_no_429(catalog: Catalog) -> None:
+    # The stand-in counts 40 over a sliding second, the client paces at the same 40: the
+    # start-up check and the requests share one window, the burst is spent, none refused.
+    fake = Standin(catalog, rate_limit=40, latency_s=0.02)
+    ids = sorted(catalog.genre_ids(10752))[:100]
+    stats = TmdbStats()
+    async with fake.serve() as url:
+        async with _client(url, stats, rate_per_s=40) as check:
+            await check.get("/authentication")
+        async with _client(url, stats, rate_per_s=40, concurrency=20) as client:
+            bodies = await _get_all(client, ids)
+    assert set(bodies) == set(ids)
+    assert fake.counters.throttled == 0 and stats.throttled == 0
+    assert stats.requests == fake.counters.total == len(ids) + 1
 
 
 async def test_stalled_answers_are_abandoned_and_retried(catalog: Catalog) -> None:

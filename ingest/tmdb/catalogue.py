@@ -1,12 +1,13 @@
 """``python -m ingest --catalogue``: every movie of TMDB's daily ID export, TMDB -> lake.
 
 Plan (``ingest.tmdb.catalogue_planner``: the day's export, or the increment since the
-last complete snapshot), then fetch the batches the lake does not hold yet, one chunk of
-the plan (100 batches) at a time through the genre crawl's pool and sink: details and
-keywords in one request a movie, ``Raw/TMDB/JSON/Movies/YYYY/MM/DD/catalogue-NNNNNN.json``
-(at most 100 records a file), a done-marker after each batch. Which batches are in the
-lake is read from two listings (markers, files), never one read per batch. Only one
-chunk's ids are in memory at a time, so memory stays flat over the whole pass.
+last complete snapshot), then fetch the batches the lake does not hold yet through the
+genre crawl's pool and sink, one pool for the whole pass, fed one chunk of the plan (100
+batches) at a time as it needs them: details and keywords in one request a movie,
+``Raw/TMDB/JSON/Movies/YYYY/MM/DD/catalogue-NNNNNN.json`` (at most 100 records a file),
+a done-marker after each batch. Which batches are in the lake is read from two listings
+(markers, files), never one read per batch. Only one chunk's ids are in memory at a time,
+so memory stays flat over the whole pass.
 
 With ``collections``, every collection of the day's collection export follows, into
 ``Raw/TMDB/JSON/Collections/YYYY/MM/DD/catalogue-NNNNNN.json``. Once every batch of a plan
@@ -16,7 +17,7 @@ is in the lake its cursor moves to the date: the next day's run diffs against it
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 
@@ -32,7 +33,8 @@ from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.crawl import raise_primary
 from ingest.tmdb.cursor import move_cursor
 from ingest.tmdb.markers import batches_in_lake
-from ingest.tmdb.pool import MAX_FAILED_BATCHES, BatchPool
+from ingest.tmdb.plan import Batch
+from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.sink import FetchTally
 
 log = structlog.get_logger(__name__)
@@ -129,39 +131,32 @@ async def fetch(
     *,
     workers: int,
 ) -> FetchTally:
-    """Fetch batches ``todo`` of ``plan``, chunk by chunk; what happened, summed."""
-    total = FetchTally()
+    """Fetch batches ``todo`` of ``plan`` through one pool: the chunks are read one at a
+    time as the pool needs them, and the pool never drains between them (no idle tail
+    per chunk). It stops feeding between batches on a stop, an unreachable TMDB or too
+    many failed batches, counting what it did not feed as left for the rerun."""
     wanted = set(todo)
     chunks = sorted({chunk_of(n) for n in todo})
     started = time.monotonic()
-    facade = plan.facade()
-    for i, chunk in enumerate(chunks):
-        why = _why_not_go_on(stop, client, total)
-        if why is not None:
-            left = sum(1 for n in wanted if chunk_of(n) >= chunk)
-            total.left_for_rerun += left
-            log.info("feeding_stopped", kind=str(plan.kind), genre=CATALOGUE, reason=why, batches_left=left)
-            break
-        batches = await batches_of_chunk(lake, plan, chunk, wanted)
-        pool = BatchPool(lake, client, stats, stop, facade, workers=workers, progress=False)
-        tally = await pool.run(batches)
-        total.failed_batches += tally.failed_batches
-        total.failed_items += tally.failed_items
-        total.first_error = total.first_error or tally.first_error
-        total.written_batches += tally.written_batches
-        total.records += tally.records
-        total.left_for_rerun += tally.left_for_rerun
-        seconds = max(time.monotonic() - started, 1e-6)
-        log.info(
-            "chunk_fetched",
-            kind=str(plan.kind),
-            genre=CATALOGUE,
-            chunk=chunk,
-            chunks_left=len(chunks) - i - 1,
-            records=total.records,
-            records_per_s=round(total.records / seconds, 1),
-        )
-    return total
+    pool = BatchPool(lake, client, stats, stop, plan.facade(), workers=workers, progress=False)
+
+    async def batches() -> AsyncIterator[Batch]:
+        for i, chunk in enumerate(chunks):
+            if i:
+                seconds = max(time.monotonic() - started, 1e-6)
+                log.info(
+                    "chunk_started",
+                    kind=str(plan.kind),
+                    genre=CATALOGUE,
+                    chunk=chunk,
+                    chunks_left=len(chunks) - i,
+                    records=pool.tally.records,
+                    records_per_s=round(pool.tally.records / seconds, 1),
+                )
+            for batch in await batches_of_chunk(lake, plan, chunk, wanted):
+                yield batch
+
+    return await pool.run(batches(), batches=len(todo))
 
 
 def note_plan(stats: TmdbStats, plan: CataloguePlan) -> None:
@@ -174,13 +169,3 @@ def note_plan(stats: TmdbStats, plan: CataloguePlan) -> None:
         stats.new += int(increment.get("new", 0))
         stats.removed += int(increment.get("removed", 0))
     stats.full_run_requests += plan.members
-
-
-def _why_not_go_on(stop: Stop, client: TmdbClient, tally: FetchTally) -> str | None:
-    if stop.requested:
-        return stop.reason or "stop requested"
-    if client.unreachable:
-        return "TMDB unreachable"
-    if tally.failed_batches >= MAX_FAILED_BATCHES:
-        return "too many failed batches"
-    return None

@@ -30,7 +30,7 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -51,7 +51,7 @@ from ingest.report import TmdbStats
 from ingest.retry import Backoff, RetrySummary
 from ingest.stop import Stop
 from ingest.tmdb.answers import Answer, Check, Verdict, read_answer
-from ingest.tmdb.rate import AdaptiveRate
+from ingest.tmdb.rate import AdaptiveRate, Sent
 from ingest.tmdb.reach import Reachability
 
 log = structlog.get_logger(__name__)
@@ -99,7 +99,7 @@ class TmdbClient:
         self._root = settings.base_url.rstrip("/").removesuffix("/3") + "/3"
         # The root as messages show it: no user:password@, no secret query parameter.
         self.shown_root = redact_url(re.sub(r"//[^/@]*@", "//", self._root))
-        self._rate = AdaptiveRate(settings.rate_per_s, floor=self._tuning.min_rate_per_s)
+        self._rate = AdaptiveRate(settings.rate_per_s, floor=self._tuning.min_rate_per_s, shared=self._root)
         # Requests in flight: TMDB allows about 20 connections per IP.
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._session: aiohttp.ClientSession | None = None
@@ -131,6 +131,9 @@ class TmdbClient:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if s.token:
             headers["Authorization"] = f"Bearer {s.token}"
+        # A request counts in the rate's window from when its headers are written.
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(self._headers_sent)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=s.concurrency, ttl_dns_cache=300),
             timeout=aiohttp.ClientTimeout(
@@ -138,8 +141,16 @@ class TmdbClient:
             ),
             headers=headers,
             raise_for_status=False,
+            trace_configs=[trace],
         )
         return self
+
+    async def _headers_sent(
+        self, _: aiohttp.ClientSession, ctx: SimpleNamespace, __: aiohttp.TraceRequestHeadersSentParams
+    ) -> None:
+        ticket = ctx.trace_request_ctx
+        if isinstance(ticket, Sent):
+            self._rate.sent(ticket)
 
     async def __aexit__(
         self,
@@ -214,7 +225,7 @@ class TmdbClient:
         stats = self._stats
         async with self._slots:
             async with self._stop.interruptible():
-                await self._rate.acquire()
+                ticket = await self._rate.acquire()
             stats.requests += 1
             if first:
                 self.first_attempts += 1
@@ -223,7 +234,7 @@ class TmdbClient:
             # A total for the attempt: a drip (a byte now and then) never trips sock_read.
             deadline = asyncio.timeout(self._settings.request_timeout_s)
             try:
-                async with deadline, self._session.get(url, params=query) as resp:
+                async with deadline, self._session.get(url, params=query, trace_request_ctx=ticket) as resp:
                     body = await resp.read()
                     answer = read_answer(resp.status, body, resp.headers)
             except TimeoutError:
@@ -235,6 +246,8 @@ class TmdbClient:
                 return self._no_answer(exc)
             except aiohttp.ClientError as exc:
                 return Answer(Verdict.RETRY, 0, detail=_describe(exc))
+            finally:
+                self._rate.done(ticket)
         self.reach.note_answer()
         if answer.verdict is Verdict.THROTTLED:
             stats.throttled += 1

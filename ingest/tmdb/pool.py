@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 
 import structlog
 
@@ -75,14 +75,22 @@ class BatchPool:
         self._started = self._last_answer = time.monotonic()
         self._requests_at_start = stats.requests
 
-    async def run(self, todo: Sequence[Batch]) -> FetchTally:
-        bar = Progress(
-            f"{self._plan.genre} {self._plan.kind}", sum(len(b.ids) for b in todo), enabled=self._progress
-        )
+    async def run(
+        self, todo: Sequence[Batch] | AsyncIterable[Batch], *, batches: int | None = None
+    ) -> FetchTally:
+        """Fetch ``todo``: a list, or batches read as they are needed (``batches`` of
+        them), so a plan of any size streams through one pool that never drains on the way."""
+        stream: AsyncIterable[Batch]
+        if isinstance(todo, Sequence):
+            records: int | None = sum(len(b.ids) for b in todo)
+            count, stream = len(todo), _stream(todo)
+        else:
+            records, count, stream = None, batches or 0, todo
+        bar = Progress(f"{self._plan.genre} {self._plan.kind}", records, enabled=self._progress)
         bar.save(0)
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._feed(todo))
+                tg.create_task(self._feed(stream, count))
                 for _ in range(self._workers):
                     tg.create_task(self._fetch_records())
                 ticker = tg.create_task(self._tick(bar))
@@ -105,19 +113,21 @@ class BatchPool:
             return "too many failed batches"
         return None
 
-    async def _feed(self, todo: Sequence[Batch]) -> None:
-        for n, batch in enumerate(todo):
+    async def _feed(self, todo: AsyncIterable[Batch], count: int) -> None:
+        n = 0
+        async for batch in todo:
             # Only between batches: a started batch is always fed whole.
             if (why := self._why_not_go_on()) is not None:
-                self.tally.left_for_rerun += len(todo) - n
+                self.tally.left_for_rerun += count - n
                 log.info(
                     "feeding_stopped",
                     kind=self._plan.kind,
                     genre=self._plan.genre,
                     reason=why,
-                    batches_left=len(todo) - n,
+                    batches_left=count - n,
                 )
                 break
+            n += 1
             # In plan order, at most two batches partly fetched: what a stop loses (records
             # are kept only in whole batches) stays under two batches' worth.
             while len(self._assembling) >= MAX_BATCHES_ASSEMBLING:
@@ -194,3 +204,8 @@ class BatchPool:
         if quiet_s >= _STALL_REDRAW_S:
             text += f", no answer for {quiet_s:.0f} s"
         return text
+
+
+async def _stream(batches: Iterable[Batch]) -> AsyncIterator[Batch]:
+    for batch in batches:
+        yield batch

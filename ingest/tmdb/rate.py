@@ -1,28 +1,33 @@
 """The client's request rate: never above ``--rate``, lower while TMDB keeps answering 429.
 
-An ``aiolimiter.AsyncLimiter`` with room for just over one request paces requests evenly
-at the current rate (a bigger bucket would let a burst through after any pause, and a
-burst on top of a steady rate is exactly what a sliding-window limit refuses). The rate is cut
+TMDB counts requests over a sliding second, and so does the limiter (``SlidingWindow``): at
+most ``ceil(rate)`` requests in any window of (at least) a second and a margin, a log of when the
+last ones went out. So the burst TMDB grants after a pause is spent (40 at once when the
+last second was idle), and a pause shorter than the window costs nothing: the window's
+unused room is there to catch up. A request's time in the log is when its headers were
+written, not when the limiter let it go: a client whose event loop is busy between the
+two (JSON, S3 signing) would otherwise send requests later than the log says, and the
+next window would start too early. The margin (``MARGIN_S``) covers the server's own
+delay before it counts a request. The rate is cut
 multiplicatively when 429s are *repeated* (several, and a real share of the recent
 answers: a lone 429 among hundreds of good answers is noise, handled by the retry alone),
 at most once a cooldown, never below ``floor``; it climbs back additively while answers
 are good: fast up to just under the rate that drew the 429s, slowly past it, never above
 the configured ceiling.
 
-A rate change swaps in a fresh limiter; a request that was already waiting on the old one
-queues again on the new one, so every request goes out through the current rate.
+A rate change keeps the log: the new rate applies to the requests already sent, so a cut
+never lets a fresh burst through, and a request already waiting recomputes its turn.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import math
 import time
 from collections.abc import Callable
 
 import structlog
-from aiolimiter import AsyncLimiter
-
-from ingest.pacing import ROOM
 
 log = structlog.get_logger(__name__)
 
@@ -53,13 +58,21 @@ class AdaptiveRate:
     STORM_GAP_S = 10.0
 
     def __init__(
-        self, ceiling: float, *, floor: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        ceiling: float,
+        *,
+        floor: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        shared: str | None = None,
     ) -> None:
+        """``shared``: the TMDB these requests go to; every rate of the process with the
+        same one counts in one window (``shared_log``)."""
         self._ceiling = ceiling
         self._floor = min(floor, ceiling)
         self._clock = clock
         self._rate = ceiling
-        self._limiter = _limiter_at(ceiling)
+        log = None if shared is None else shared_log(shared)
+        self._limiter = SlidingWindow(ceiling, clock=clock, log=log)
         # (when, was_429) for the answers of the recent window: what a cut is decided on.
         self._recent: collections.deque[tuple[float, bool]] = collections.deque()
         self._recent_429 = 0
@@ -73,18 +86,27 @@ class AdaptiveRate:
     def rate(self) -> float:
         return self._rate
 
-    async def acquire(self) -> None:
-        """Wait for this request's turn at the current rate (call once per attempt)."""
-        while True:
-            limiter = self._limiter
-            await limiter.acquire()
-            if limiter is self._limiter:
-                return
+    async def acquire(self) -> Sent:
+        """Wait for this request's turn at the current rate (call once per attempt); pass
+        what it returns to ``sent`` once the request's headers are written."""
+        return await self._limiter.acquire()
+
+    def sent(self, ticket: Sent) -> None:
+        """The request of ``ticket`` is on the wire now: it counts in the window from now."""
+        self._limiter.sent(ticket)
+
+    def done(self, ticket: Sent) -> None:
+        """The attempt of ``ticket`` is over, whether or not its headers went out."""
+        self._limiter.done(ticket)
 
     def record(self, *, throttled: bool) -> None:
         """Tell the rate how TMDB answered: a 429 or not (errors that are not about rate
         are not recorded at all)."""
         now = self._clock()
+        if throttled:
+            self._limiter.widen()
+        else:
+            self._limiter.settle()
         self._recent.append((now, throttled))
         self._recent_429 += throttled
         # At low rates a one-second window holds too few answers to judge; widen it.
@@ -119,17 +141,132 @@ class AdaptiveRate:
     def _set(self, rate: float, now: float) -> None:
         self._rate = rate
         self._last_change = now
-        self._limiter = _limiter_at(rate)
+        self._limiter.set_rate(rate)
 
 
-# A bucket of exactly one request loses each wake-up's lateness for good (the level is
-# clamped at zero): ~1.3 ms of every 25 ms slot at 40/s, 95% of the rate (bench/). Room for
-# 1.1 (``ingest.pacing.ROOM``) gives the lateness back while never admitting two at once.
-# Leaky-bucket bound: at most ROOM + rate x T requests in any T seconds. Pacing 1% under
-# the rate keeps that at 40 in any second at 40/s, the sliding window TMDB counts, even
-# with a few ms of arrival jitter.
-_UNDER = 0.99
+# TMDB counts every request from one IP in one window: the start-up check's and the run's
+# alike. So every client of a process that talks to one TMDB shares one log.
+_LOGS: dict[str, collections.deque[Sent]] = {}
 
 
-def _limiter_at(rate: float) -> AsyncLimiter:
-    return AsyncLimiter(ROOM, ROOM / (rate * _UNDER))
+def shared_log(key: str) -> collections.deque[Sent]:
+    return _LOGS.setdefault(key, collections.deque())
+
+
+class Sent:
+    """One request's place in the window: when it went out (as far as the client knows),
+    and whether that is final (its headers are written, or it never got that far)."""
+
+    __slots__ = ("at", "final")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.final = False
+
+
+class SlidingWindow:
+    """At most ``count`` requests in any ``window_s``: ``count`` = ``ceil(rate)`` and
+    ``window_s`` = ``count / rate`` seconds (at least one) and ``MARGIN_S``, counted
+    as the server counts them: a log of the requests of the last window, by when they went
+    out; the next goes when fewer than ``count`` are left in it. Waiters go in turn (first
+    come, first served).
+
+    Bound: no ``count + 1`` requests went out within ``window_s`` of each other on the
+    client's clock, so TMDB's sliding second never holds more than ``count`` unless the
+    server counted a request more than ``MARGIN_S`` later, relative to another, than it
+    went out. A request's time can move later after the next ones were let go (its
+    headers written late), so the log is kept by time, not by turn.
+    """
+
+    # The server's own delay before it counts a request (its event loop, the kernel) that
+    # the window allows for: 10 ms of TMDB's second, and a wake-up's lateness (about 1 ms,
+    # the sleep's granularity) comes on top of it in practice. At 8 ms a quiet machine's
+    # stand-in refused 3 of 5,711 requests in one catalogue pass of four; at 10 ms none.
+    # Each 429 widens it by ``WIDEN_S`` (a server that counts later than that, under load),
+    # up to ``MAX_MARGIN_S``; it narrows back by as much after each ``NARROW_AFTER_S``
+    # without one.
+    MARGIN_S = 0.01
+    # Even into an empty window, requests go at most this many times the rate (at 40/s,
+    # one each 2.5 ms): a burst reaches the server spread out, not 20 at once to be counted
+    # one after another, later and later, while the next window's go one by one.
+    BURST = 10.0
+    WIDEN_S = 0.005
+    MAX_MARGIN_S = 0.05
+    NARROW_AFTER_S = 10.0
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        log: collections.deque[Sent] | None = None,
+    ) -> None:
+        self._clock = clock
+        self._log: collections.deque[Sent] = collections.deque() if log is None else log
+        self._turn = asyncio.Lock()
+        self._rate = rate
+        self._last = -1e9
+        self._widened = -1e9
+        self.margin_s = self.MARGIN_S
+        self.count = 1
+        self.window_s = 1.0
+        self.set_rate(rate)
+
+    def set_rate(self, rate: float) -> None:
+        self._rate = rate
+        # A fraction of a request a second is a longer window, never a second request.
+        self.count = max(1, math.ceil(rate - 1e-9))
+        self.window_s = max(1.0, self.count / rate) + self.margin_s
+
+    def widen(self) -> None:
+        """A 429: the server counted a request later than the margin allows for."""
+        self._widened = self._clock()
+        self.margin_s = min(self.MAX_MARGIN_S, self.margin_s + self.WIDEN_S)
+        self.set_rate(self._rate)
+
+    def settle(self) -> None:
+        """A good answer: a margin widened long enough ago narrows back a step."""
+        now = self._clock()
+        if self.margin_s > self.MARGIN_S and now - self._widened >= self.NARROW_AFTER_S:
+            self._widened = now
+            self.margin_s = max(self.MARGIN_S, self.margin_s - self.WIDEN_S)
+            self.set_rate(self._rate)
+
+    def wait_s(self) -> float:
+        """How long the next request must wait from now (0: it may go)."""
+        now = self._clock()
+        edge = now - self.window_s
+        log = self._log
+        # Times only move later, and only until final: a final one out of the window stays
+        # out. One that never became final (its attempt cancelled) is let go after a minute.
+        while log and log[0].at <= edge and (log[0].final or log[0].at <= edge - 60.0):
+            log.popleft()
+        spaced = max(0.0, self._last + self.window_s / (self.count * self.BURST) - now)
+        if len(log) < self.count:
+            return spaced
+        inside = sorted(s.at for s in log if s.at > edge)
+        if len(inside) < self.count:
+            return spaced
+        # The next goes when all but count - 1 of those in the window have left it.
+        return max(spaced, inside[len(inside) - self.count] - edge)
+
+    async def acquire(self) -> Sent:
+        async with self._turn:
+            # A deadline, not an event: the window frees up with time, nobody signals it.
+            while (wait := self.wait_s()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            ticket = Sent(self._clock())
+            self._last = ticket.at
+            self._log.append(ticket)
+            return ticket
+
+    def sent(self, ticket: Sent) -> None:
+        """``ticket``'s request is on the wire now (its headers are written)."""
+        if not ticket.final:
+            ticket.at = max(ticket.at, self._clock())
+            ticket.final = True
+
+    @staticmethod
+    def done(ticket: Sent) -> None:
+        """``ticket``'s attempt is over: if its headers never went out, its time stays."""
+        ticket.final = True
