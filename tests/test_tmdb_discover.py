@@ -13,7 +13,8 @@ from ingest.genres import resolve_genre
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, Standin
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.discover import Discoverer, Window
+from ingest.tmdb.discover import Discoverer
+from ingest.tmdb.discover_window import Window
 from tests.tmdb_fixtures import FAST, settings_for
 
 BIG = 10_600

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import structlog
 
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.discover import MAX_PAGE
+from ingest.tmdb.discover_window import MAX_PAGE
 
 log = structlog.get_logger(__name__)
 

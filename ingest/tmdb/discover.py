@@ -33,72 +33,10 @@ import structlog
 from ingest.genres import Genre
 from ingest.progress import Progress
 from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.discover_window import MAX_PAGE, PAGE_SIZE, REACHABLE, TARGET, Enumeration, Window
 from ingest.tmdb.wire import DiscoverPage, DiscoverResult
 
 log = structlog.get_logger(__name__)
-
-PAGE_SIZE = 20
-MAX_PAGE = 500
-REACHABLE = PAGE_SIZE * MAX_PAGE
-TARGET = 9_000
-# Bounds for a time-based cut when the rank-based one finds no date (never on TMDB data).
-_EARLIEST = dt.date(1870, 1, 1)
-_LATEST_YEARS_AHEAD = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """Movies with ``gte <= primary_release_date <= lte``; ``None`` leaves that side open
-    (both None: no date filter at all, undated movies included)."""
-
-    gte: dt.date | None = None
-    lte: dt.date | None = None
-
-    @property
-    def single_day(self) -> bool:
-        return self.gte is not None and self.gte == self.lte
-
-    def params(self) -> dict[str, str]:
-        p = {}
-        if self.gte is not None:
-            p["primary_release_date.gte"] = self.gte.isoformat()
-        if self.lte is not None:
-            p["primary_release_date.lte"] = self.lte.isoformat()
-        return p
-
-    def label(self) -> str:
-        return f"{self.gte or '..'}/{self.lte or '..'}"
-
-    def cut(self, dates: list[dt.date]) -> list[Window]:
-        """Split after each of ``dates`` (those strictly inside the window)."""
-        inside = sorted(
-            {d for d in dates if (self.gte is None or d >= self.gte) and (self.lte is None or d < self.lte)}
-        )
-        windows, lo = [], self.gte
-        for d in inside:
-            windows.append(Window(lo, d))
-            lo = d + dt.timedelta(days=1)
-        windows.append(Window(lo, self.lte))
-        return windows
-
-
-@dataclass(frozen=True, slots=True)
-class Enumeration:
-    """What discover yielded for one genre."""
-
-    ids: tuple[int, ...]
-    # Discover's unfiltered total for the genre.
-    total_results: int
-    # True when ``ids`` is meant to be the whole genre (no --limit below the total).
-    complete: bool
-    windows: int
-    requests: int
-    # Movies of ``total_results`` not found (complete enumerations only), and why.
-    gap: int = 0
-    gap_reason: str | None = None
-    undated_found: int = 0
-    # Results without a usable id, skipped (counted once per page they were on).
-    unusable: int = 0
 
 
 @dataclass(slots=True)
@@ -217,7 +155,7 @@ class Discoverer:
             return
         parts = window.cut(await self._cut_dates(window, n))
         if len(parts) == 1:
-            parts = window.cut([_midpoint(window)])
+            parts = window.cut([window.midpoint()])
         log.debug(
             "window_split",
             genre=self._genre.slug,
@@ -339,9 +277,3 @@ def _usable(result: Any) -> bool:
 def _popularity(result: DiscoverResult) -> float:
     value = result.get("popularity")
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def _midpoint(window: Window) -> dt.date:
-    lo = window.gte or _EARLIEST
-    hi = window.lte or dt.date(dt.date.today().year + _LATEST_YEARS_AHEAD, 12, 31)
-    return lo + (hi - lo) / 2

@@ -29,7 +29,7 @@ from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.tmdb.changes import Changes
 from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.discover import Enumeration
+from ingest.tmdb.discover_window import Enumeration
 from ingest.tmdb.plan import Plan, load_plan
 
 log = structlog.get_logger(__name__)
