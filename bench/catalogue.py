@@ -141,6 +141,8 @@ def one_size(
         fetched = one.events("plan_frozen")
         planned = int(fetched[0]["ids"]) if fetched else 0
         active_s = float(s["active_s"] or 0)
+        movie_s = float(s.get("active_s_by_endpoint", {}).get("movie") or 0)
+        movies = int(s["requests"].get("movie", 0))
         out["pass"] = {
             "whole": one.returncode == 0,
             "returncode": one.returncode,
@@ -153,6 +155,10 @@ def one_size(
             "requests_per_movie": round(int(s["total"]) / written, 5) if written else None,
             "movies_per_s": round(written / active_s, 2) if active_s else None,
             "of_ceiling": round(written / active_s / args.rate, 4) if active_s else None,
+            # Over the movie requests' own window (first to last): the pacing, without the
+            # planning between the start-up check and the first movie (seconds at 1.1M).
+            "movie_window_s": movie_s,
+            "of_ceiling_movies": round((movies - 1) / movie_s / args.rate, 4) if movie_s else None,
             "throttled_429": s["throttled"],
             "peak_rss_mib": round(one.peak_rss_mib, 1),
             "rss_samples_mib": one.rss[:: max(1, len(one.rss) // 24)],

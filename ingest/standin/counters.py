@@ -36,11 +36,14 @@ class Counters:
     # window, apart from its own start-up and shut-down.
     first_request_s: float | None = None
     last_request_s: float | None = None
+    # The same per endpoint: [first, last] (a catalogue's movie window without its planning).
+    windows: dict[str, list[float]] = field(default_factory=dict)
 
-    def saw_request(self, now: float) -> None:
+    def saw_request(self, now: float, endpoint: str) -> None:
         if self.first_request_s is None:
             self.first_request_s = now
         self.last_request_s = now
+        self.windows.setdefault(endpoint, [now, now])[1] = now
 
     @property
     def total(self) -> int:
@@ -63,6 +66,7 @@ class Counters:
             "active_s": None
             if self.first_request_s is None or self.last_request_s is None
             else round(self.last_request_s - self.first_request_s, 4),
+            "active_s_by_endpoint": {k: round(b - a, 4) for k, (a, b) in sorted(self.windows.items())},
         }
 
 

@@ -59,8 +59,8 @@ class Gate:
         if request.path in _OWN or request.path.startswith(_FILES):
             return await handler(request)  # type: ignore[no-any-return]
         c = self.counters
-        c.saw_request(self._clock())
         endpoint = endpoint_of(request.path)
+        c.saw_request(self._clock(), endpoint)
         c.requests[endpoint] += 1
         item = request.match_info.get("id")
         if item is not None and endpoint == "movie":
