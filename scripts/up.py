@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"port {port} is in use (another dev.py up?): stop that, or pass {flag} 0 for any free port")
             return 2
     signal.signal(signal.SIGTERM, _stop)
+    # "Ctrl-C here stops it all" holds even when started with SIGINT ignored (a shell's
+    # background job without job control), which Python would otherwise leave ignored.
+    signal.signal(signal.SIGINT, _stop)
     try:
         with contextlib.ExitStack() as stack:
             say("starting " + ("moto" if args.moto else "LocalStack 4.14.0") + " and the TMDB stand-in")
