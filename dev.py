@@ -22,6 +22,7 @@ catalogue) and says so in one line, so the whole main job can be tried offline.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import hashlib
 import os
@@ -86,10 +87,17 @@ def run(args: list[str]) -> int:
         return subprocess.call(command, cwd=ROOT, env=env)
     # The stand-in's process helper is standard library only: this interpreter can import it.
     sys.path.insert(0, str(ROOT))
+    from ingest.standin.constants import DAY0
     from ingest.standin.process import standin_process
 
-    with standin_process("--crime", "600", "--war", "300", python=PY) as standin:
+    # --catalogue reads the day's ID export: a whole (small) catalogue, served up to today.
+    catalogue = "--catalogue" in {a.split("=", 1)[0] for a in args}
+    today = max(0, (dt.datetime.now(dt.UTC).date() - DAY0).days)
+    served = ("--catalogue", "500", "--day", str(today)) if catalogue else ("--crime", "600", "--war", "300")
+    with standin_process(*served, python=PY) as standin:
         env |= {"TMDB_BASE_URL": standin.url, "TMDB_READ_ACCESS_TOKEN": standin.token}
+        if catalogue:
+            env["TMDB_EXPORTS_URL"] = standin.url + "/p/exports"
         say(
             f"TMDB stand-in: no TMDB token set, so stage 2 reads a synthetic catalogue served "
             f"at {standin.url}; export TMDB_READ_ACCESS_TOKEN to ingest from TMDB"

@@ -16,7 +16,7 @@ from types import ModuleType
 import boto3
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import clean_env, run_cli
 from tests.up_kit import UP_EXPORTS, dev_up_moto, up_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,18 @@ def _dev() -> ModuleType:
 )
 def test_run_starts_the_standin_only_for_tmdb(args: list[str], wanted: bool) -> None:
     assert _dev()._wants_tmdb(args) is wanted
+
+
+def test_run_catalogue_without_a_token_reads_the_standins_own_export(tmp_path: Path) -> None:
+    # The stand-in serves a small whole catalogue and its ID export up to today, and the run
+    # is pointed at that export: not at TMDB's file host, which needs a network.
+    lake = tmp_path / "lake"
+    env = clean_env(DEV_PY_VENV=sys.prefix, TMDB_EXPORTS_URL="http://127.0.0.1:9/unreachable")
+    cmd = [sys.executable, str(ROOT / "dev.py"), "run", "--catalogue", "--lake", str(lake), "--rate", "1000"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "TMDB stand-in" in done.stderr and "movies in" in done.stderr.splitlines()[-1]
+    assert list((lake / "Raw" / "TMDB" / "JSON" / "Movies").rglob("catalogue-*.json"))
 
 
 def _refused(url: str) -> bool:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ingest.standin.constants import PAGE_SIZE, STANDIN_API_KEY, STANDIN_TOKEN
+from ingest.standin.constants import DAY0, PAGE_SIZE, STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.process import StandinFailed, StandinProcess, free_port, standin_process, stop_process
 
 if TYPE_CHECKING:
     from ingest.standin.app import Standin
-    from ingest.standin.catalog import DAY0, Catalog
+    from ingest.standin.catalog import Catalog
     from ingest.standin.counters import Counters
     from ingest.standin.records import DailyChange
     from ingest.standin.universe import Universe
@@ -34,7 +34,6 @@ _LAZY = {
     "Standin": "ingest.standin.app",
     "Catalog": "ingest.standin.catalog",
     "DailyChange": "ingest.standin.records",
-    "DAY0": "ingest.standin.catalog",
     "Counters": "ingest.standin.counters",
     "Universe": "ingest.standin.universe",
 }

@@ -18,11 +18,10 @@ from typing import Any
 
 from ingest.standin import bodies
 from ingest.standin.bodies import GENRE_NAMES
+from ingest.standin.constants import DAY0
 from ingest.standin.genre_mix import extra_genres
 from ingest.standin.records import DailyChange, FakeCollection, FakeMovie
 
-# The stand-in's calendar: day 0 is this date, day n is n days later.
-DAY0 = dt.date(2026, 11, 1)
 # How many films a TMDB collection holds: mostly two or three, a few long franchises.
 _COLLECTION_SIZES = ((2, 0.45), (3, 0.27), (4, 0.11), (5, 0.06), (6, 0.04), (8, 0.04), (12, 0.03))
 

@@ -5,6 +5,10 @@ interpreters without the project's dependencies, can start the stand-in and poin
 at it.
 """
 
+import datetime as dt
+
+# The stand-in's calendar: day 0 is this date, day n is n days later.
+DAY0 = dt.date(2026, 11, 1)
 STANDIN_TOKEN = "fake-tmdb-read-access-token-0b1c2d3e4f"
 STANDIN_API_KEY = "fakeapikey0123456789abcdef0123456"
 # Movies a discover page lists, and ids a changes page lists, as on TMDB.

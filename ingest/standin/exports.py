@@ -22,8 +22,8 @@ from typing import Protocol
 import orjson
 from aiohttp import web
 
-from ingest.standin.catalog import DAY0, Catalog
-from ingest.standin.constants import CHANGES_PAGE_SIZE
+from ingest.standin.catalog import Catalog
+from ingest.standin.constants import CHANGES_PAGE_SIZE, DAY0
 from ingest.standin.counters import Counters
 from ingest.standin.errors import ERR_NOT_FOUND, ERR_PAGE, json_response
 from ingest.standin.listings import changes_days, page_of

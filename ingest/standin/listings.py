@@ -8,8 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ingest.standin.catalog import DAY0, Catalog
-from ingest.standin.constants import CHANGES_PAGE_SIZE, MAX_CHANGES_DAYS, MAX_PAGE, PAGE_SIZE
+from ingest.standin.catalog import Catalog
+from ingest.standin.constants import CHANGES_PAGE_SIZE, DAY0, MAX_CHANGES_DAYS, MAX_PAGE, PAGE_SIZE
 from ingest.standin.errors import ERR_DATE_RANGE, ERR_INPUT
 
 
