@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 from catalogue import AWS, DAY0, PY  # noqa: E402
-from procs import moto_server  # noqa: E402
+from procs import moto_server, run_sampled  # noqa: E402
 
 from ingest.lake.keys import CATALOGUE, Kind, tmdb_key  # noqa: E402
 from ingest.runs import RunRequest  # noqa: E402
@@ -57,13 +56,11 @@ def fill(s3: Any, bucket: str, ids: int) -> int:
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> float:
-    with log.open("wb") as out:
-        t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, check=False)
+    done = run_sampled(cmd, env, log, cwd=cwd)
     # 1 is status's "not all in" (this day is finishing: every batch in, no cursor yet).
     if done.returncode not in (0, 1):
         raise SystemExit(f"status exited {done.returncode}; its output: {log}")
-    return round(time.perf_counter() - t0, 2)
+    return round(done.seconds, 2)
 
 
 def main() -> int:

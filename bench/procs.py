@@ -145,12 +145,14 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run_sampled(cmd: list[str], env: dict[str, str], log: Path, stop_after_s: float | None = None) -> Sampled:
-    """Run ``cmd`` (one process); its wall time, the kernel's peak RSS, RSS samples."""
+def run_sampled(
+    cmd: list[str], env: dict[str, str], log: Path, stop_after_s: float | None = None, cwd: Path = ROOT
+) -> Sampled:
+    """Run ``cmd`` (one process) in ``cwd``; its wall time, the kernel's peak RSS, RSS samples."""
     samples: list[tuple[float, float]] = []
     with log.open("wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         done = threading.Event()
 
         def sample() -> None:
