@@ -84,8 +84,10 @@ class BatchPool:
         if isinstance(todo, Sequence):
             records: int | None = sum(len(b.ids) for b in todo)
             count, stream = len(todo), _stream(todo)
+        elif batches is None:
+            raise TypeError("a stream of batches needs batches=, their count (what a stop leaves)")
         else:
-            records, count, stream = None, batches or 0, todo
+            records, count, stream = None, batches, todo
         bar = Progress(f"{self._plan.genre} {self._plan.kind}", records, enabled=self._progress)
         bar.save(0)
         try:
