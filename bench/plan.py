@@ -18,6 +18,9 @@ from bootstrap import WORK
 # The catalogue study's sizes, for ``--only-catalogue`` without ``--catalogue-sizes``
 # (hours at 1.1 million movies).
 CATALOGUE_SIZES = "10000,100000,1100000"
+# The whole 1.1M catalogue on three queue workers sharing one 1,000 req/s ceiling, one
+# SIGKILLed after five minutes and replaced: about 20 minutes.
+FLEET = ("--movies", "1100000", "--rate", "1000", "--workers", "3", "--kill-after-s", "300")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Plan:
     peer: tuple[str, ...] = ()
     # The arguments of bench/catalogue_status.py (status alone on a whole day's keys).
     catalogue_status: tuple[str, ...] = ()
+    # The arguments of bench/catalogue_fleet.py (the whole catalogue on queue workers).
+    catalogue_fleet: tuple[str, ...] = ()
 
 
 def plans(args: argparse.Namespace) -> Plan:
@@ -72,6 +77,7 @@ def plans(args: argparse.Namespace) -> Plan:
                 str(WORK / "CATALOGUE-smoke.md"),
             ),
             catalogue_status=("--ids", "2000", "--reps", "1"),
+            catalogue_fleet=("--smoke", "--sqs", "moto", "--out", str(WORK / "fleet-smoke.json")),
             peer=(
                 "--movies",
                 "300",
@@ -101,5 +107,6 @@ def plans(args: argparse.Namespace) -> Plan:
         refresh_limits=crawl.Limits(rate_per_s=args.refresh_rate, connections=20, latency_ms=50),
         catalogue=("--sizes", sizes, "--worker-s", "120") if sizes else (),
         catalogue_status=("--ids", "94954,1045108", "--reps", "3") if sizes else (),
+        catalogue_fleet=FLEET if sizes else (),
         peer=("--runs", "2"),
     )

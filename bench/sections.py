@@ -196,9 +196,11 @@ def run_catalogue(plan: Plan, logs: Path, failures: list[str], say: Say) -> None
     """The whole catalogue (``--catalogue``): ``bench/catalogue.py`` with the project's
     interpreter (it reads the pipeline's own plan to fill a cut pass's lake), which
     writes its own page (``bench/CATALOGUE.md``, or ``work/CATALOGUE-smoke.md``); then
-    ``bench/catalogue_status.py``, status alone over a whole day's keys."""
+    ``bench/catalogue_status.py``, status alone over a whole day's keys; then
+    ``bench/catalogue_fleet.py``, the whole catalogue on queue workers, one killed."""
     if _script("catalogue", "catalogue.py", [*plan.catalogue], logs, failures, say):
         _script("catalogue", "catalogue_status.py", [*plan.catalogue_status], logs, failures, say)
+        _script("catalogue", "catalogue_fleet.py", [*plan.catalogue_fleet], logs, failures, say)
 
 
 def run_peer(plan: Plan, logs: Path, failures: list[str], say: Say) -> None:

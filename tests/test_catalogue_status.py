@@ -50,10 +50,20 @@ async def test_a_catalogue_asked_for_and_never_planned_is_unplanned(s3_lake: Lak
         assert [(r["catalogue"], r["include_adult"], r["collections"]) for r in body["runs"]] == [
             (True, True, True)
         ]
+        # Nothing is planned: no refresh is held yet, only the one asked for (the default,
+        # incremental), which the table says as such.
+        asked = settings.job.refresh
+        assert asked == "incremental"
+        assert [(t["refresh"], t["asked_refresh"]) for t in body["tmdb"]] == [(None, asked)] * 2
+        rows = render_text(await survey(s3_lake, DAY0)).splitlines()
+        assert all(f"unplanned  asked {asked}" in r for r in rows if r.startswith("catalogue ")), rows
         assert (await run(s3_lake, url, 0, collections=True, include_adult=True))[0]
     states, verdict = await _said(s3_lake)
     assert states == {"catalogue movies": "ok", "catalogue collections": "ok"}
     assert verdict.startswith("complete:"), verdict
+    # A first day is a full snapshot whatever was asked: the rows say both.
+    body = orjson.loads(render_json(await survey(s3_lake, DAY0)))
+    assert [(t["refresh"], t["asked_refresh"]) for t in body["tmdb"]] == [("full", asked)] * 2
 
 
 async def test_a_catalogue_not_all_in_is_missing_or_finishing_with_its_resume_command(

@@ -174,13 +174,14 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
         0,
     )
     assert tmdb["crime collections"]["planned_yet"] is True
+    # It holds no refresh yet: only the one its run asked for, said as such.
+    asked = tmdb["war movies"]["asked_refresh"]
+    assert (war["refresh"], war["asked_refresh"]) == (None, asked) and asked in ("full", "incremental")
 
     rc, out, _ = await _status(tmp_path, "--lake", lake_url, "--date", "2026-11-28")
     assert rc == 1
-    assert (
-        next(line for line in out.splitlines() if line.startswith("war collections")).split()[2]
-        == "unplanned"
-    )
+    row = next(line for line in out.splitlines() if line.startswith("war collections")).split()
+    assert row[2:5] == ["unplanned", "asked", asked]
     assert out.splitlines()[-1].startswith(
         "incomplete: asked for and never planned: war collections; rerun to finish it: python -m ingest "
     )

@@ -17,7 +17,7 @@ from ingest.retry import Backoff
 from ingest.standin import STANDIN_API_KEY, Catalog, Standin
 from ingest.tmdb.answers import Verdict, parse_retry_after, read_answer
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.rate import AdaptiveRate, SlidingWindow
+from ingest.tmdb.rate import AdaptiveRate, SlidingWindow, WindowLog
 from tests.tmdb_fixtures import FAST, settings_for
 
 
@@ -145,6 +145,27 @@ async def test_the_window_spends_the_burst_then_holds_the_sliding_second() -> No
     now[0] += 0.001
     window.set_rate(1)
     assert window.wait_s() > 0
+
+
+async def test_a_narrower_window_on_a_shared_log_leaves_a_wider_ones_requests_counted() -> None:
+    """Two windows on one TMDB share a log; the narrower one trims it as it reads it. What
+    it trims must not be what the wider one (a margin widened by a 429) still counts."""
+    now = [100.0]
+    log = WindowLog()
+    wide = SlidingWindow(40, clock=lambda: now[0], log=log)
+    narrow = SlidingWindow(40, clock=lambda: now[0], log=log)
+    wide.widen()
+    assert wide.window_s > narrow.window_s
+    for _ in range(40):
+        now[0] += wide.wait_s()
+        wide.sent(await wide.acquire())
+    first = log[0].at
+    # Past the narrow window of the first request, inside the wide one.
+    now[0] = first + (narrow.window_s + wide.window_s) / 2
+    assert narrow.wait_s() == 0
+    assert wide.wait_s() > 0
+    now[0] = first + wide.window_s
+    assert wide.wait_s() == 0
 
 
 def test_a_429_widens_the_window_and_good_answers_narrow_it_back() -> None:

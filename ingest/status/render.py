@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 
+from ingest.lake.keys import CATALOGUE, Kind
+from ingest.runs import RunRequest
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
@@ -132,7 +134,8 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
                 "genre": t.genre,
                 "kind": str(t.kind),
                 "complete": t.complete,
-                "refresh": t.refresh,
+                "refresh": None if t.unplanned else t.refresh,
+                "asked_refresh": next((r.refresh for r in status.runs if _asks(r, t)), None),
                 "planned": t.planned,
                 "written": t.written,
                 "not_found": t.not_found,
@@ -163,7 +166,7 @@ def _tmdb_row(t: TmdbStatus) -> list[str]:
     return [
         f"{t.genre} {t.kind}",
         t.state,
-        t.refresh,
+        f"asked {t.refresh}" if t.unplanned else t.refresh,
         _n(t.planned),
         _n(t.written),
         _n(t.not_found),
@@ -173,6 +176,15 @@ def _tmdb_row(t: TmdbStatus) -> list[str]:
         t.cursor or "-",
         t.gap_reason or "-",
     ]
+
+
+def _asks(run: RunRequest, t: TmdbStatus) -> bool:
+    """``run`` asked for ``t``'s dataset (a catalogue run always asks for its movies)."""
+    if t.kind is Kind.COLLECTIONS and not run.collections:
+        return False
+    if t.genre == CATALOGUE:
+        return run.catalogue
+    return t.genre in run.genres and (run.movies or t.kind is Kind.COLLECTIONS)
 
 
 def _n(value: int | None) -> str:

@@ -32,7 +32,9 @@ class CsvStatus:
 class TmdbStatus:
     genre: str
     kind: Kind
-    # "full" or "incremental": what the partition holds (a snapshot or the changes).
+    # "full" or "incremental": what the partition holds (a snapshot or the changes). An
+    # unplanned dataset holds nothing: this is the refresh its run asked for, which the run
+    # decides only when it plans (a first run, for one, is full whatever was asked).
     refresh: str
     planned: int
     written: int

@@ -144,13 +144,21 @@ class AdaptiveRate:
         self._limiter.set_rate(rate)
 
 
+class WindowLog(collections.deque["Sent"]):
+    """The requests of the last window, oldest first, and how long the widest window that
+    reads it needs them kept (``keep_s``): windows of different rates or margins may share
+    one log, and each trims it, so none may trim what a wider one still counts."""
+
+    keep_s = 0.0
+
+
 # TMDB counts every request from one IP in one window: the start-up check's and the run's
 # alike. So every client of a process that talks to one TMDB shares one log.
-_LOGS: dict[str, collections.deque[Sent]] = {}
+_LOGS: dict[str, WindowLog] = {}
 
 
-def shared_log(key: str) -> collections.deque[Sent]:
-    return _LOGS.setdefault(key, collections.deque())
+def shared_log(key: str) -> WindowLog:
+    return _LOGS.setdefault(key, WindowLog())
 
 
 class Sent:
@@ -199,10 +207,10 @@ class SlidingWindow:
         rate: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        log: collections.deque[Sent] | None = None,
+        log: WindowLog | None = None,
     ) -> None:
         self._clock = clock
-        self._log: collections.deque[Sent] = collections.deque() if log is None else log
+        self._log = WindowLog() if log is None else log
         self._turn = asyncio.Lock()
         self._rate = rate
         self._last = -1e9
@@ -217,6 +225,7 @@ class SlidingWindow:
         # A fraction of a request a second is a longer window, never a second request.
         self.count = max(1, math.ceil(rate - 1e-9))
         self.window_s = max(1.0, self.count / rate) + self.margin_s
+        self._log.keep_s = max(self._log.keep_s, self.window_s)
 
     def widen(self) -> None:
         """A 429: the server counted a request later than the margin allows for."""
@@ -237,9 +246,11 @@ class SlidingWindow:
         now = self._clock()
         edge = now - self.window_s
         log = self._log
-        # Times only move later, and only until final: a final one out of the window stays
-        # out. One that never became final (its attempt cancelled) is let go after a minute.
-        while log and log[0].at <= edge and (log[0].final or log[0].at <= edge - 60.0):
+        # Times only move later, and only until final: a final one out of the widest window
+        # reading the log stays out. One that never became final (its attempt cancelled) is
+        # let go after a minute.
+        kept = now - log.keep_s
+        while log and log[0].at <= kept and (log[0].final or log[0].at <= kept - 60.0):
             log.popleft()
         spaced = max(0.0, self._last + self.window_s / (self.count * self.BURST) - now)
         if len(log) < self.count:
