@@ -25,7 +25,7 @@ import structlog
 
 from ingest.config import Settings
 from ingest.lake import Lake
-from ingest.lake.keys import state_key
+from ingest.lake.keys import CATALOGUE, Kind, state_key
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +90,15 @@ class RunRequest:
         """Whether the run asked for whole genres (no --limit): their completion step
         (``removed.json``, the cursor) is then part of what it asked for."""
         return self.limit is None
+
+    def datasets(self) -> list[tuple[str, Kind]]:
+        """The TMDB datasets the run asked for, as (genre slug or ``catalogue``, kind): a
+        catalogue run always asks for its movies, ``collections`` for the collections too."""
+        kinds = [Kind.MOVIES] * self.movies + [Kind.COLLECTIONS] * self.collections
+        asked = [(genre, kind) for genre in self.genres for kind in kinds]
+        if self.catalogue:
+            asked += [(CATALOGUE, kind) for kind in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
+        return asked
 
     def command(self, lake: str) -> str:
         """The command that asks for the same work again (a rerun resumes it)."""

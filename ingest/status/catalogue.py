@@ -51,8 +51,8 @@ def _asked(runs: Sequence[RunRequest]) -> dict[Kind, str]:
     """The catalogue's datasets the date's runs asked for, with the refresh of the first."""
     asked: dict[Kind, str] = {}
     for r in runs:
-        if r.catalogue:
-            for kind in [Kind.MOVIES] + [Kind.COLLECTIONS] * r.collections:
+        for genre, kind in r.datasets():
+            if genre == CATALOGUE:
                 asked.setdefault(kind, r.refresh)
     return asked
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import orjson
 
-from ingest.lake.keys import CATALOGUE, Kind
-from ingest.runs import RunRequest
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
@@ -135,7 +133,9 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
                 "kind": str(t.kind),
                 "complete": t.complete,
                 "refresh": None if t.unplanned else t.refresh,
-                "asked_refresh": next((r.refresh for r in status.runs if _asks(r, t)), None),
+                "asked_refresh": next(
+                    (r.refresh for r in status.runs if (t.genre, t.kind) in r.datasets()), None
+                ),
                 "planned": t.planned,
                 "written": t.written,
                 "not_found": t.not_found,
@@ -176,15 +176,6 @@ def _tmdb_row(t: TmdbStatus) -> list[str]:
         t.cursor or "-",
         t.gap_reason or "-",
     ]
-
-
-def _asks(run: RunRequest, t: TmdbStatus) -> bool:
-    """``run`` asked for ``t``'s dataset (a catalogue run always asks for its movies)."""
-    if t.kind is Kind.COLLECTIONS and not run.collections:
-        return False
-    if t.genre == CATALOGUE:
-        return run.catalogue
-    return t.genre in run.genres and (run.movies or t.kind is Kind.COLLECTIONS)
 
 
 def _n(value: int | None) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, csv_key, state_key, tmdb_prefix
+from ingest.lake.keys import CATALOGUE, Kind, csv_key, state_key, tmdb_prefix
 from ingest.lake.listing import Listing
 from ingest.runs import RunRequest, read_requests
 from ingest.status.catalogue import catalogue_rows
@@ -73,9 +73,8 @@ def _unplanned(runs: list[RunRequest], plans: list[Plan]) -> list[TmdbStatus]:
     have = {(p.genre, p.kind) for p in plans}
     asked: dict[tuple[str, Kind], str] = {}
     for r in runs:
-        for genre in r.genres:
-            kinds = [Kind.MOVIES] * r.movies + [Kind.COLLECTIONS] * r.collections
-            for kind in kinds:
+        for genre, kind in r.datasets():
+            if genre != CATALOGUE:
                 asked.setdefault((genre, kind), r.refresh)
     return [
         TmdbStatus(genre, kind, refresh, 0, 0, 0, 0, (), 0, None, None, None, None)
