@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 import orjson  # noqa: E402
 from catalogue import AWS, DAY0, PY  # noqa: E402
-from procs import moto_server, run_sampled  # noqa: E402
+from procs import moto_server, rss_mib, run_sampled  # noqa: E402
 
 from ingest.standin import STANDIN_TOKEN, free_port, standin_process  # noqa: E402
 
@@ -72,12 +72,8 @@ class Worker:
         self.returncode = os.waitstatus_to_exitcode(status)
 
     def sample(self) -> None:
-        if self.returncode is None:
-            with contextlib.suppress(OSError, ValueError):
-                for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        at = round(time.perf_counter() - self.t0)
-                        self.rss.append((at, round(int(line.split()[1]) / 1024, 1)))
+        if self.returncode is None and (mib := rss_mib(self.proc.pid)):
+            self.rss.append((round(time.perf_counter() - self.t0), round(mib, 1)))
 
     def stop(self, sig: signal.Signals) -> None:
         if self.returncode is None:

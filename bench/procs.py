@@ -137,7 +137,8 @@ class Sampled:
         return found
 
 
-def _rss_mib(pid: int) -> float:
+def rss_mib(pid: int) -> float:
+    """The process's resident set now, in MiB (0 once it is gone)."""
     with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -157,7 +158,7 @@ def run_sampled(
 
         def sample() -> None:
             while not done.wait(0.5):
-                samples.append((round(time.perf_counter() - t0, 1), round(_rss_mib(proc.pid), 1)))
+                samples.append((round(time.perf_counter() - t0, 1), round(rss_mib(proc.pid), 1)))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
