@@ -64,25 +64,24 @@ def fill(s3: Any, bucket: str) -> int:
     import datetime as dt
     from concurrent.futures import ThreadPoolExecutor
 
-    from ingest.lake.keys import CATALOGUE, Kind, tmdb_key, tmdb_prefix
-    from ingest.tmdb.catalogue_plan import CataloguePlan, header_key
-    from ingest.tmdb.markers import marker_key
+    from ingest.lake.keys import Kind, tmdb_prefix
+    from ingest.state.catalogue_plan import CataloguePlan, header_key
+    from ingest.state.markers import marker_key, parse_name
 
     date = dt.date.fromisoformat(DAY0)
     key = header_key(date, Kind.MOVIES)
     plan = CataloguePlan.from_json(s3.get_object(Bucket=bucket, Key=key)["Body"].read(), key)
-    facade = plan.facade()
     have: set[str] = set()
     pages = s3.get_paginator("list_objects_v2")
-    for prefix in (tmdb_prefix(Kind.MOVIES, date), key.rsplit("/", 1)[0] + "/done/"):
+    for prefix in (tmdb_prefix(Kind.MOVIES, date), plan.dataset.state(date) + "done/"):
         for page in pages.paginate(Bucket=bucket, Prefix=prefix):
             have |= {o["Key"] for o in page.get("Contents", [])}
-    done = {int(k.rsplit("/", 1)[1][:5]) for k in have if k.endswith(".done")}
+    done = {name.batch for k in have if (name := parse_name(k))}
     todo = []
     for batch in plan.shapes():
         if batch.number not in done:
-            todo.append(marker_key(facade, batch, len(batch.ids), 1))
-            todo.append(tmdb_key(Kind.MOVIES, date, CATALOGUE, batch.number))
+            todo.append(marker_key(plan, batch, len(batch.ids), 1))
+            todo.append(plan.dataset.file_key(date, batch.number))
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=b""), todo))
     return len(todo)

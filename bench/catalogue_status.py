@@ -33,10 +33,10 @@ import boto3  # noqa: E402
 from catalogue import AWS, DAY0, PY  # noqa: E402
 from procs import moto_server, run_sampled  # noqa: E402
 
-from ingest.lake.keys import CATALOGUE, Kind, tmdb_key  # noqa: E402
-from ingest.runs import RunRequest  # noqa: E402
-from ingest.tmdb.catalogue_plan import CataloguePlan, chunk_key, header_key  # noqa: E402
-from ingest.tmdb.markers import marker_key  # noqa: E402
+from ingest.lake.keys import Kind  # noqa: E402
+from ingest.state.catalogue_plan import CataloguePlan, chunk_key, header_key  # noqa: E402
+from ingest.state.markers import marker_key  # noqa: E402
+from ingest.state.runs import RunRequest  # noqa: E402
 
 
 def fill(s3: Any, bucket: str, ids: int) -> int:
@@ -47,8 +47,8 @@ def fill(s3: Any, bucket: str, ids: int) -> int:
     bodies = {header_key(date, Kind.MOVIES): plan.to_json(), request.key: request.body()}
     keys = [chunk_key(plan, "ids", n) for n in range(1, plan.chunks + 1)]
     for batch in plan.shapes():
-        keys.append(marker_key(plan.facade(), batch, len(batch.ids), 1))
-        keys.append(tmdb_key(Kind.MOVIES, date, CATALOGUE, batch.number))
+        keys.append(marker_key(plan, batch, len(batch.ids), 1))
+        keys.append(plan.dataset.file_key(date, batch.number))
     bodies |= dict.fromkeys(keys, b"")
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), bodies.items()))

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ingest.config import Settings
-from ingest.lake import open_lake
 from ingest.lake.keys import Kind
 from ingest.progress import human_bytes
 from ingest.report import TmdbStats
+from ingest.state import open_lake
+from ingest.state.markers import missing_batches
+from ingest.state.plan import BATCH_SIZE, load_plan
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.markers import missing_batches
-from ingest.tmdb.plan import BATCH_SIZE, load_plan
 from ingest.tmdb.planner import GenrePlanner
 
 

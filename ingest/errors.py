@@ -8,7 +8,8 @@ into exit codes and one-line messages; everything below them raises and lets go.
      │    ├── ConfigError ...... a flag, variable or config.toml value is wrong
      │    ├── InputError ....... a CSV path is missing, unreadable, empty, a directory, or
      │    │                      changed while it was being uploaded
-     │    └── AuthError ........ TMDB refused the credentials (401)
+     │    ├── AuthError ........ TMDB refused the credentials (401)
+     │    └── StateVersionError  a state file was written by a newer release (ingest.state)
      └── RunError .............. exit 1: survived retries; rerunning the same command resumes
           ├── RetryableError ... 429, 5xx, timeouts, dropped connections (retried before it escapes)
           ├── RemoteError ...... any other refusal from TMDB that retrying cannot fix
@@ -25,6 +26,7 @@ Messages never carry a secret: URLs pass through ``redact_url`` before they are 
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
 _SECRET_QUERY = re.compile(r"(?i)(api_key|access_token|token|signature|x-amz-[a-z-]+)=[^&\s]*")
 
@@ -62,6 +64,10 @@ class InputError(UsageError):
 
 class AuthError(UsageError):
     """TMDB answered 401: the token or key is missing, wrong or revoked."""
+
+
+class StateVersionError(UsageError):
+    """A state file of a format version newer than this code reads: never guessed at."""
 
 
 class RunError(IngestError):
@@ -106,3 +112,27 @@ class SkippedRecord(Exception):
     def __init__(self, message: str, *, item_id: int) -> None:
         super().__init__(message)
         self.item_id = item_id
+
+
+# What explains a failed TaskGroup best, most telling first.
+_PRIMARY: tuple[type[IngestError], ...] = (AuthError, UsageError, LakeError, IngestError)
+
+
+def raise_primary(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Re-raise the error that explains a failed TaskGroup best (a 401 first, then other
+    usage errors, then the lake, then any error of ours; else the first error)."""
+    leaves: list[BaseException] = []
+
+    def walk(g: BaseExceptionGroup[BaseException]) -> None:
+        for e in g.exceptions:
+            if isinstance(e, BaseExceptionGroup):
+                walk(e)
+            else:
+                leaves.append(e)
+
+    walk(group)
+    for kind in _PRIMARY:
+        for e in leaves:
+            if isinstance(e, kind):
+                raise e from None
+    raise leaves[0] if leaves else group

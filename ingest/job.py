@@ -15,10 +15,11 @@ import structlog
 from ingest.config import Settings
 from ingest.csv.stage import check_inputs, run_csv
 from ingest.errors import ConfigError, IngestError
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.preflight import run_checks
 from ingest.report import RunReport
-from ingest.runs import RunRequest, record_request
+from ingest.state import open_lake
+from ingest.state.runs import RunRequest, record_request
 from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
@@ -43,7 +44,7 @@ async def run_job(
     """Run the job ``settings.job`` describes; return what it did.
 
     ``report`` may be passed in so a caller (the service's /metrics) can watch the counters
-    move while the run goes on. ``entry`` (one of ``ingest.runs.ENTRIES``) is recorded with
+    move while the run goes on. ``entry`` (one of ``ingest.state.runs.ENTRIES``) is recorded with
     the run's request, so ``status`` can say how the date was made.
     """
     stop = stop or Stop()

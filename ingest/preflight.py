@@ -30,9 +30,10 @@ import structlog
 from ingest.config import Settings
 from ingest.errors import ConfigError, RemoteError, SkippedRecord
 from ingest.invalid import show
-from ingest.lake import UploadTuning, open_lake
+from ingest.lake import UploadTuning
 from ingest.lake_url import s3_guess
 from ingest.settings_types import bad_port, without_userinfo
+from ingest.state import open_lake
 
 log = structlog.get_logger(__name__)
 

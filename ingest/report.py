@@ -31,7 +31,7 @@ class TmdbStats:
     # Movies or collections TMDB answered 404 for: counted and left out.
     skipped: int = 0
     failed: int = 0
-    # Records over a file's cap, set apart (ingest.tmdb.oversized).
+    # Records over a file's cap, set apart (ingest.state.oversized).
     oversized: int = 0
     files: int = 0
     requests: int = 0

@@ -153,7 +153,7 @@ def subprocess_env(aws_env: str) -> dict[str, str]:
 
 @pytest.fixture
 async def s3_lake(s3_lake_url: str) -> AsyncIterator[object]:
-    from ingest.lake import open_lake
+    from ingest.state import open_lake
 
     async with open_lake(s3_lake_url) as lake:
         yield lake

@@ -14,8 +14,8 @@ from pathlib import Path
 from ingest.csv.stage import ingest_file
 from ingest.lake import Lake
 from ingest.report import TmdbStats
-from ingest.runs import RunRequest, record_request
 from ingest.standin import Catalog, Standin
+from ingest.state.runs import RunRequest, record_request
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from tests.tmdb_fixtures import DATE, FAST, settings_for

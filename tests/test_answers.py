@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ingest.answers import charts, queries
-from ingest.lake import open_lake
+from ingest.state import open_lake
 from tests.helpers import run_cli
 from tests.raw_lake import small_catalog, write_raw_zone
 

@@ -22,10 +22,10 @@ from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
 from ingest.standin import DAY0, Catalog, Standin, Universe, standin_process
 from ingest.standin.records import DailyChange
+from ingest.state.catalogue_plan import load_plan, removed_ids
 from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb.catalogue import run_catalogue
-from ingest.tmdb.catalogue_plan import load_plan, removed_ids
 from tests.helpers import delete_from_lake, kill_once, run_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
 
@@ -138,7 +138,7 @@ async def test_a_stopped_run_resumes_exactly_once(s3_lake: Lake) -> None:
 async def test_the_pass_does_not_drain_between_chunks(s3_lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     # Chunks of two batches; one movie of chunk 1's last batch answers two seconds late.
     # One pool feeds the next chunk meanwhile: its batch lands before the slow one.
-    monkeypatch.setattr("ingest.tmdb.catalogue_plan.CHUNK_IDS", 200)
+    monkeypatch.setattr("ingest.state.catalogue_plan.CHUNK_IDS", 200)
     u = universe()
     slow = sorted(alive(u, 0), key=lambda i: (-u.popularity(i), i))[150]
     standin = fake(u, stall_ids={slow}, stall_s=2.0)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.standin import DAY0, Catalog, Standin, Universe
+from ingest.state import open_lake
+from ingest.state.catalogue_plan import load_plan
+from ingest.state.cursor import read_cursor
 from ingest.tmdb.catalogue import missing
-from ingest.tmdb.catalogue_plan import load_plan
-from ingest.tmdb.cursor import read_cursor
 from tests.helpers import eventually, kill_once
 from tests.queue_kit import Queues, Worker, enqueue, env_for, queue_depth, start_worker, write_config
 from tests.tmdb_fixtures import lake_files, records

@@ -1,5 +1,5 @@
 """``status`` tells the truth about a catalogue day: what a ``--catalogue`` run asked for is
-in its run record (``ingest.runs``), so a catalogue asked for and never planned is
+in its run record (``ingest.state.runs``), so a catalogue asked for and never planned is
 ``unplanned``, one not all in is ``missing`` or ``finishing``, and the hint resumes it the way
 the day was made. On moto's S3 (and SQS) and the stand-in serving a small ``Universe``."""
 
@@ -13,14 +13,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.lake.s3 import S3Lake
-from ingest.runs import RunRequest, record_request
 from ingest.standin import DAY0
+from ingest.state import open_lake
+from ingest.state.cursor import cursor_key
+from ingest.state.runs import RunRequest, record_request
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
-from ingest.tmdb.cursor import cursor_key
 from tests.helpers import delete_from_lake, run_cli
 from tests.queue_kit import Queues, enqueue, env_for
 from tests.test_catalogue import catalogue_settings, fake, run, universe

@@ -13,12 +13,13 @@ import pytest
 from aiohttp import web
 
 from ingest.errors import RetryableError, RunError
-from ingest.lake import Lake, UploadTuning, open_lake
+from ingest.lake import Lake, UploadTuning
 from ingest.lake import s3 as s3_module
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.retry import Backoff
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin
+from ingest.state import open_lake
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
 from tests.s3_faults import Stall, faulty_s3

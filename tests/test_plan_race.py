@@ -12,10 +12,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest.lake import open_lake
 from ingest.lake.keys import Kind
 from ingest.standin import Catalog, Standin
-from ingest.tmdb.plan import load_plan
+from ingest.state import open_lake
+from ingest.state.plan import load_plan
 from tests.helpers import run_cli, standin_env
 from tests.tmdb_fixtures import DATE, lake_files, records
 

@@ -27,9 +27,9 @@ import orjson
 import pytest
 
 from ingest.answers.queries import QUESTIONS
-from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.standin import Catalog
+from ingest.state import open_lake
 from tests.glue_tables import GlueTable, glue_tables
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE

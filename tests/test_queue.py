@@ -20,18 +20,19 @@ import pytest
 
 from ingest.config import Job
 from ingest.genres import resolve_genre
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.queue.messages import BatchMessage
-from ingest.queue.work import claim_key, claim_state
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, Standin
+from ingest.state import open_lake
+from ingest.state.claims import claim_key, claim_state
+from ingest.state.cursor import cursor_key, read_cursor
+from ingest.state.markers import missing_batches
+from ingest.state.plan import load_plan
+from ingest.state.removed import removed_key
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.cursor import cursor_key, read_cursor
-from ingest.tmdb.markers import missing_batches
-from ingest.tmdb.plan import load_plan
 from ingest.tmdb.planner import GenrePlanner
-from ingest.tmdb.removed import removed_key
 from tests.helpers import delete_from_lake, eventually
 from tests.queue_kit import (
     Queues,

@@ -18,11 +18,11 @@ from ingest.lake.keys import Kind
 from ingest.queue.enqueue import run_enqueue
 from ingest.report import TmdbStats
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
+from ingest.state.cursor import read_cursor
+from ingest.state.plan import load_plan
+from ingest.state.removed import read_removed
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
-from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.plan import load_plan
-from ingest.tmdb.removed import read_removed
 from tests.helpers import eventually
 from tests.queue_kit import Queues, env_for, queue_depth, start_worker, write_config
 from tests.tmdb_fixtures import FAST, settings_for

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from ingest.aws_lambda import handler
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.queue.messages import BatchMessage
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin
-from ingest.tmdb.markers import missing_batches
-from ingest.tmdb.plan import Plan, create_plan
+from ingest.state import open_lake
+from ingest.state.markers import missing_batches
+from ingest.state.plan import Plan, create_plan
 from tests.helpers import LambdaContext
 from tests.tmdb_fixtures import DATE, lake_files, records
 

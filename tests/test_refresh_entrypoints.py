@@ -18,13 +18,14 @@ import pytest
 import structlog
 
 from ingest.aws_lambda import handler
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, standin_process
+from ingest.state import open_lake
+from ingest.state.cursor import cursor_key
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
-from ingest.tmdb.cursor import cursor_key
 from tests.helpers import LambdaContext, eventually, kill_once_written, popen_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 

@@ -16,10 +16,11 @@ from structlog.testing import capture_logs
 
 from ingest.csv.scan import KNOWN_HEADERS
 from ingest.errors import InputError, RetryableError
-from ingest.lake import Lake, UploadTuning, open_lake
+from ingest.lake import Lake, UploadTuning
 from ingest.lake import s3 as s3_module
 from ingest.retry import Backoff
 from ingest.standin import free_port
+from ingest.state import open_lake
 from tests.helpers import run_cli
 from tests.s3_faults import Fault, faulty_s3, is_part
 

@@ -13,11 +13,12 @@ import orjson
 import pytest
 
 from ingest.csv.stage import ingest_file
-from ingest.lake import Lake, open_lake
-from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
+from ingest.lake import Lake
+from ingest.lake.keys import Kind, csv_key, tmdb_key
 from ingest.standin import Catalog
-from ingest.tmdb.markers import batches_in_lake
-from ingest.tmdb.plan import Plan, load_plan, plan_key, save_plan
+from ingest.state import keys, open_lake
+from ingest.state.markers import batches_in_lake
+from ingest.state.plan import Plan, load_plan, plan_key, save_plan
 from tests.helpers import clean_env, delete_from_lake, run_cli
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
@@ -126,7 +127,7 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
     # uploaded but its manifest not yet written.
     delete_from_lake(lake_url, tmdb_key(Kind.MOVIES, DATE, "war", 2))
     delete_from_lake(lake_url, crime_collections)
-    delete_from_lake(lake_url, state_key(DATE, "csv", "series.csv.manifest.json"))
+    delete_from_lake(lake_url, keys.csv_manifest(DATE, "series.csv"))
 
     rc, body = await _status_json(tmp_path, lake_url)
     assert rc == 1 and not body["complete"] and not body["empty"]
@@ -212,7 +213,7 @@ async def test_an_empty_date_is_exit_1_and_the_lake_comes_from_ingest_lake(
     tmp_path: Path, lake_url: str
 ) -> None:
     async with open_lake(lake_url) as lake:
-        await lake.write(state_key(DATE, "csv", "unrelated.txt"), b"x")
+        await lake.write(keys.csv_manifests(DATE) + "unrelated.txt", b"x")
     rc, out, err = await _status(tmp_path, "--date", "2026-11-27", env=clean_env(INGEST_LAKE=lake_url))
     assert rc == 1, err
     assert out.splitlines() == [

@@ -19,17 +19,20 @@ import orjson
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.lake import Lake, ObjectInfo, UploadTuning, open_lake
-from ingest.lake.conditional import PROBE_PREFIX, RECORD_KEY
+from ingest.lake import Lake, ObjectInfo, UploadTuning
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, stop_process
+from ingest.state import STORE_META, open_lake
+from ingest.state.plan import Plan, create_plan, load_plan
 from ingest.stop import Stop
 from ingest.tmdb.crawl import run_tmdb
-from ingest.tmdb.plan import Plan, create_plan, load_plan
 from tests.helpers import eventually, run_cli
 from tests.s3_faults import faulty_s3
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
+
+RECORD_KEY = STORE_META.conditional_record
+PROBE_PREFIX = STORE_META.probe_prefix
 
 WAR = 10752
 # Each bucket is a SeaweedFS collection with volumes of its own: small ones, and room for

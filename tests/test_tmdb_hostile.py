@@ -11,17 +11,18 @@ import orjson
 import pytest
 
 from ingest.errors import RunError
-from ingest.lake import Lake, open_lake
-from ingest.lake.keys import Kind, state_key
+from ingest.lake import Lake
+from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, Standin
+from ingest.state import keys, open_lake
+from ingest.state.plan import load_plan
+from ingest.state.removed import read_removed
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb import files as batching
 from ingest.tmdb.crawl import run_tmdb
-from ingest.tmdb.plan import load_plan
-from ingest.tmdb.removed import read_removed
 from tests.helpers import delete_from_lake
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
@@ -133,7 +134,7 @@ async def test_a_record_over_the_file_cap_is_set_apart_and_its_genre_completes(
         done, stats = await _run(lake, url)
         stored = records(await lake_files(lake, Kind.MOVIES, "war"))
         note = orjson.loads(
-            await lake.read(f"{state_key(DATE, 'tmdb')}/movies-war/oversized/{huge}.json") or b""
+            await lake.read(f"{keys.dataset(DATE, 'movies', 'war')}oversized/{huge}.json") or b""
         )
         again, rerun = await _run(lake, url)
         status = await survey(lake, DATE)
@@ -164,7 +165,7 @@ async def test_removed_json_never_lists_a_movie_whose_record_is_in_the_partition
         # Run B: the movie answers 404; batch 2 is written without it.
         assert (await _run(lake, url))[0]
         (b_marker,) = [
-            k for k in await lake.list(f"{state_key(DATE, 'tmdb')}/movies-war/done/") if "/00002-" in k
+            k for k in await lake.list(f"{keys.dataset(DATE, 'movies', 'war')}done/") if "/00002-" in k
         ]
         b_body = await lake.read(b_marker)
         assert b_body is not None and orjson.loads(b_body)["skipped"] == [gone]

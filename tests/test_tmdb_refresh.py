@@ -22,18 +22,19 @@ from structlog.testing import capture_logs
 
 from ingest.config import load_settings
 from ingest.errors import ConfigError
-from ingest.lake import Lake, open_lake
+from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
+from ingest.state import open_lake
+from ingest.state.cursor import read_cursor
+from ingest.state.plan import load_plan
+from ingest.state.removed import read_removed
 from ingest.status import main as status_main
 from ingest.stop import Stop
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import run_tmdb
-from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.plan import load_plan
-from ingest.tmdb.removed import read_removed
 from tests.helpers import flags
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
 

@@ -12,15 +12,17 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from ingest.errors import AuthError, IngestError, LakeError, RunError, UsageError
-from ingest.lake import Lake, open_lake
+from ingest.errors import AuthError, IngestError, LakeError, RunError, UsageError, raise_primary
+from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
 from ingest.standin import Catalog, Standin
+from ingest.state import open_lake
+from ingest.state.dataset import CatalogueDataset, GenreDataset
+from ingest.state.plan import load_plan
 from ingest.stop import Stop
-from ingest.tmdb.crawl import raise_primary, run_tmdb
-from ingest.tmdb.files import MAX_FILE_BYTES, as_line, file_number, pack
-from ingest.tmdb.plan import load_plan
+from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.files import MAX_FILE_BYTES, as_line, pack
 from tests.helpers import eventually
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
@@ -269,7 +271,8 @@ def test_pack_and_numbering() -> None:
     assert [f.count(b"\n") for f in pack(lines)] == [100, 100, 50]
     small = pack(lines[:100], max_bytes=300)
     assert all(len(f) <= 300 for f in small) and b"".join(small) == b"".join(lines[:100])
-    assert [file_number(7, p) for p in (1, 2, 3)] == [7, 10_007, 20_007]
+    assert [GenreDataset(Kind.MOVIES, slug="war").file_number(7, p) for p in (1, 2, 3)] == [7, 10_007, 20_007]
+    assert [CatalogueDataset(Kind.MOVIES).file_number(7, p) for p in (1, 2)] == [7, 100_007]
     assert as_line(b'{"a":\n1}\n', {"a": 1}) == b'{"a":1}\n'
     assert as_line(b'{"a": "\xc3\xa9"}\r\n', None) == b'{"a": "\xc3\xa9"}\n'
 

@@ -11,21 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.queue.messages import BatchMessage
 from ingest.queue.work import BatchWorker
 from ingest.report import TmdbStats
-from ingest.runs import RunRequest, record_request
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
+from ingest.state import open_lake
+from ingest.state.dataset import GenreDataset
+from ingest.state.plan import load_plan
+from ingest.state.removed import removed_key
+from ingest.state.runs import RunRequest, record_request
 from ingest.status.render import render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb import files
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.crawl import run_tmdb
-from ingest.tmdb.plan import load_plan
-from ingest.tmdb.removed import removed_key
 from tests.helpers import run_cli, standin_env
 from tests.queue_kit import Queues
 from tests.tmdb_fixtures import DATE, FAST, settings_for
@@ -84,7 +85,9 @@ async def test_a_lost_second_piece_of_a_split_batch_is_refetched(
         settings = settings_for(url, lake_url)
         async with open_lake(lake_url) as lake:
             assert await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
-            second = tmdb_key(Kind.MOVIES, DATE, "war", files.file_number(1, 2))
+            second = tmdb_key(
+                Kind.MOVIES, DATE, "war", GenreDataset(Kind.MOVIES, slug="war").file_number(1, 2)
+            )
             assert await lake.stat(second) is not None
             (tmp_path / "lake" / second).unlink()
             complete, verdict = await _verdict(lake_url)

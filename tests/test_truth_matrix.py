@@ -30,10 +30,10 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.report import TmdbStats
 from ingest.standin import DAY0, Catalog, DailyChange, Standin, free_port
+from ingest.state import open_lake
 from ingest.status.render import render_json
 from ingest.status.survey import survey
 from ingest.stop import Stop

@@ -8,7 +8,7 @@ the whole file before the first part is sent, and the SHA-256 is taken only wher
 the object's record. Afterwards the stored object's size and record are checked. A
 manifest of what was found (rows, malformed line numbers, the checksum the object is
 recorded by) and of when the bytes arrived and were
-checked is kept under ``_ingest/`` for every file (``ingest.csv.manifest``).
+checked is kept in the lake's state for every file (``ingest.state.manifest``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ import structlog
 
 from ingest.config import Settings
 from ingest.csv.beside import scan_beside
-from ingest.csv.manifest import previous_scan, read_manifest, write_manifest
 from ingest.csv.scan import CsvScan, hash_file, read_header
 from ingest.errors import IngestError, InputError, LakeError
 from ingest.lake import Lake, ObjectInfo
 from ingest.lake.keys import csv_key
 from ingest.progress import Progress
 from ingest.report import CsvFileResult, RunReport
+from ingest.state.manifest import read_manifest, recorded_scan, write_manifest
 from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
@@ -132,7 +132,8 @@ async def ingest_file(
                 # The manifest keeps the checksum the object is recorded by.
                 crc64nvme = None if existing.sha256 else existing.crc64nvme
                 known = (ident.sha256 if existing.sha256 else "", crc64nvme or "")
-                scan = previous_scan(previous, *known) or await scan_beside(path, with_hash=False)
+                recorded = recorded_scan(previous, *known)
+                scan = CsvScan(**recorded) if recorded else await scan_beside(path, with_hash=False)
                 scan.sha256 = known[0]
         if scan is None:
             scan, crc64nvme = await _upload_and_validate(lake, key, path, before, sha256, progress=progress)
@@ -257,5 +258,5 @@ def _log_scan(path: Path, scan: CsvScan) -> None:
             non_utf8_rows=scan.non_utf8_rows,
             expected_fields=scan.columns,
             first_lines=scan.first_malformed_lines,
-            hint="stored unchanged in the Raw zone; see the manifest under _ingest/",
+            hint="stored unchanged in the Raw zone; the file's manifest (lake state) lists the first lines",
         )

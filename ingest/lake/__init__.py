@@ -1,8 +1,10 @@
 """The lake: one small interface with two homes, an S3 bucket or a local directory.
 
-Everything the pipeline writes goes through ``Lake``; ``open_lake`` picks the home
+Everything the pipeline writes goes through ``Lake``; ``connect_lake`` picks the home
 from the URL (``s3://bucket[/prefix]`` or a path). Keys are always relative to the
-lake root and use ``/``.
+lake root and use ``/``. Where a lake keeps its records of its own objects and store
+(``StoreMeta``) is said by the owner of the pipeline's state, which opens lakes for the
+rest of the code (``ingest.state.open_lake``).
 """
 
 from __future__ import annotations
@@ -59,6 +61,27 @@ class UploadTuning:
     single_writer: bool = default("upload.single_writer")
 
 
+@dataclass(frozen=True, slots=True)
+class StoreMeta:
+    """Where a lake keeps what it knows of itself, apart from the data: a directory lake's
+    checksums (``<objects><key>.sha256``), and whether an S3 store honours conditional
+    writes (``<store>conditional-writes.json``, probed with ``<store>probe-<id>``)."""
+
+    objects: str
+    store: str
+
+    def checksum_key(self, key: str) -> str:
+        return f"{self.objects}{key}.sha256"
+
+    @property
+    def conditional_record(self) -> str:
+        return f"{self.store}conditional-writes.json"
+
+    @property
+    def probe_prefix(self) -> str:
+        return f"{self.store}probe-"
+
+
 class Lake(Protocol):
     """What the stages need of a lake. Writes are atomic: a reader sees all or nothing."""
 
@@ -102,13 +125,13 @@ class Lake(Protocol):
 
 
 @asynccontextmanager
-async def open_lake(url: str, tuning: UploadTuning | None = None) -> AsyncIterator[Lake]:
+async def connect_lake(url: str, meta: StoreMeta, tuning: UploadTuning | None = None) -> AsyncIterator[Lake]:
     """Open the lake at ``url`` for the length of a run."""
     tuning = tuning or UploadTuning()
     if url.startswith("s3://"):
         from ingest.lake.s3 import S3Lake
 
-        async with S3Lake.connect(url, tuning) as lake:
+        async with S3Lake.connect(url, tuning, meta) as lake:
             yield lake
     elif "://" in url:
         raise ConfigError(
@@ -117,4 +140,4 @@ async def open_lake(url: str, tuning: UploadTuning | None = None) -> AsyncIterat
     else:
         from ingest.lake.local import LocalLake
 
-        yield LocalLake(Path(url), tuning)
+        yield LocalLake(Path(url), tuning, meta)

@@ -1,12 +1,12 @@
 """Whether an S3 store honours ``If-None-Match: *``, found out once per lake and remembered.
 
 A dataset's first plan is created with a conditional write so that runs of one date at
-once all go on with one plan (``ingest.tmdb.plan.create_plan``). A store that ignores the
+once all go on with one plan (``ingest.state.plan.create_plan``). A store that ignores the
 header (some S3-compatible stores and older gateways answer 200 and overwrite) would let
 each run freeze its own plan and store movies twice. So before the lake's first
-conditional create, a probe object is created twice under ``_ingest/store/``: a store that
-honours the header refuses the second (412). The answer is kept in
-``_ingest/store/conditional-writes.json``, so later runs read it instead of probing (delete
+conditional create, a probe object is created twice under the store prefix the state
+package names (``StoreMeta``): a store that honours the header refuses the second (412). The answer is kept in
+its ``conditional-writes.json``, so later runs read it instead of probing (delete
 it to probe again).
 
 A store that does not honour it is refused (``ConfigError``, exit 2) unless the lake is
@@ -25,11 +25,9 @@ import orjson
 import structlog
 
 from ingest.errors import ConfigError
+from ingest.lake import StoreMeta
 
 log = structlog.get_logger(__name__)
-
-RECORD_KEY = "_ingest/store/conditional-writes.json"
-PROBE_PREFIX = "_ingest/store/probe-"
 
 
 class _Store(Protocol):
@@ -43,11 +41,13 @@ class _Store(Protocol):
 class ConditionalWrites:
     """One lake's knowledge of its store; ``ensure`` before each conditional create."""
 
-    __slots__ = ("_honoured", "_lock", "_single_writer", "_where")
+    __slots__ = ("_honoured", "_lock", "_meta", "_single_writer", "_where")
 
-    def __init__(self, where: str, *, single_writer: bool) -> None:
+    def __init__(self, where: str, meta: StoreMeta, *, single_writer: bool) -> None:
         # Where the lake is, as messages show it (bucket and endpoint, no secret).
         self._where = where
+        # Where the finding is kept.
+        self._meta = meta
         self._single_writer = single_writer
         # None until known: read from the record, or probed.
         self._honoured: bool | None = None
@@ -60,20 +60,21 @@ class ConditionalWrites:
         if self._honoured is None:
             async with self._lock:
                 if self._honoured is None:
-                    self._honoured = await _known(store)
+                    self._honoured = await _known(store, self._meta)
                     if self._honoured is None:
-                        self._honoured = await _probe(store)
+                        self._honoured = await _probe(store, self._meta)
         if not self._honoured and not self._single_writer:
             raise ConfigError(
                 f"the S3 store of {self._where} ignores If-None-Match: * (conditional writes), so "
                 "runs of one date at once could each freeze their own plan and store movies twice: "
                 "use a store that honours it, or set [lake] single_writer = true in config.toml if "
-                f"only one run at a time writes to this lake (the finding is kept in {RECORD_KEY})"
+                "only one run at a time writes to this lake (the finding is kept in "
+                f"{self._meta.conditional_record})"
             )
 
 
-async def _known(store: _Store) -> bool | None:
-    data = await store.read(RECORD_KEY)
+async def _known(store: _Store, meta: StoreMeta) -> bool | None:
+    data = await store.read(meta.conditional_record)
     if data is None:
         return None
     try:
@@ -83,13 +84,13 @@ async def _known(store: _Store) -> bool | None:
     return honoured if isinstance(honoured, bool) else None
 
 
-async def _probe(store: _Store) -> bool:
-    key = f"{PROBE_PREFIX}{uuid.uuid4().hex[:12]}"
+async def _probe(store: _Store, meta: StoreMeta) -> bool:
+    key = f"{meta.probe_prefix}{uuid.uuid4().hex[:12]}"
     first = await store.put_if_absent(key, b"first")
     second = await store.put_if_absent(key, b"second")
     honoured = first and not second and await store.read(key) == b"first"
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     record = {"honours_if_none_match": honoured, "probed_at": at, "probe": key}
-    await store.write(RECORD_KEY, orjson.dumps(record, option=orjson.OPT_INDENT_2))
+    await store.write(meta.conditional_record, orjson.dumps(record, option=orjson.OPT_INDENT_2))
     log.info("store_probed", honours_if_none_match=honoured, probe=key)
     return honoured

@@ -1,7 +1,7 @@
-"""Where each thing lives in the lake: the contract's key layout, in one place.
+"""Where the data lives in the lake: the contract's key layout of ``Raw/``, in one place.
 
-``<lake>/<layer>/<origin>/<format>/<spec>/<YYYY>/<MM>/<DD>/<file>``; the pipeline's own
-state lives under ``_ingest/`` and never under ``Raw/``.
+``<lake>/<layer>/<origin>/<format>/<spec>/<YYYY>/<MM>/<DD>/<file>``. The pipeline's own
+state lives apart, never under ``Raw/``: its keys are ``ingest.state.keys``'.
 """
 
 from __future__ import annotations
@@ -24,12 +24,6 @@ class Kind(enum.StrEnum):
     def folder(self) -> str:
         """The ``<spec>`` folder of the lake layout: ``Movies``, ``Collections``."""
         return self.value.capitalize()
-
-
-STATE_ROOT = "_ingest"
-# The dataset name of the whole catalogue (``--catalogue``): its files are numbered on six
-# digits (``catalogue-000001.json``), a genre's on five.
-CATALOGUE = "catalogue"
 
 
 def _date_path(date: dt.date) -> str:
@@ -65,15 +59,7 @@ def tmdb_prefix(kind: Kind, date: dt.date) -> str:
     return f"Raw/TMDB/JSON/{kind.folder}/{_date_path(date)}/"
 
 
-def tmdb_key(kind: Kind, date: dt.date, genre_slug: str, number: int) -> str:
-    """File ``number`` (from 1) of a genre's (or the catalogue's) movies or collections."""
-    return f"{tmdb_prefix(kind, date)}{genre_slug}-{number:0{number_digits(genre_slug)}d}.json"
-
-
-def number_digits(genre_slug: str) -> int:
-    return 6 if genre_slug == CATALOGUE else 5
-
-
-def state_key(date: dt.date, *parts: str) -> str:
-    """A key for the pipeline's own state (plans, manifests) of one processing date."""
-    return "/".join((STATE_ROOT, _date_path(date), *parts))
+def tmdb_key(kind: Kind, date: dt.date, name: str, number: int, digits: int = 5) -> str:
+    """File ``number`` (from 1) of a dataset's records: ``<name>-<NNNNN>.json``, or on
+    ``digits`` digits (the whole catalogue's six: ``ingest.state.dataset``)."""
+    return f"{tmdb_prefix(kind, date)}{name}-{number:0{digits}d}.json"

@@ -3,7 +3,7 @@ the pipeline without an AWS account.
 
 Every write goes to a temporary name in the target folder and is renamed into place, so a
 crash never leaves a half file under a final name. The SHA-256 a writer records is kept in
-a side file under ``_ingest/objects/`` (never beside the data under ``Raw/``).
+a side file among the lake's own records (``StoreMeta``; never beside the data under ``Raw/``).
 
 A writer holds an exclusive ``flock`` on its temporary file until the rename, and the
 kernel drops it when the process dies (even by SIGKILL). So the next write of the same
@@ -30,16 +30,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ingest.errors import ConfigError, InputError, LakeError
-from ingest.lake import ObjectInfo, Sha256, UploadTuning, resolve_sha256
-from ingest.lake.keys import STATE_ROOT
+from ingest.lake import ObjectInfo, Sha256, StoreMeta, UploadTuning, resolve_sha256
 
 _TMP_MARK = ".tmp-"
 
 
 class LocalLake:
-    __slots__ = ("_root", "_tuning")
+    __slots__ = ("_meta", "_root", "_tuning")
 
-    def __init__(self, root: Path, tuning: UploadTuning) -> None:
+    def __init__(self, root: Path, tuning: UploadTuning, meta: StoreMeta) -> None:
         for folder in (root, *root.absolute().parents):
             if folder.exists():
                 if not folder.is_dir():
@@ -48,6 +47,7 @@ class LocalLake:
                 break
         self._root = root
         self._tuning = tuning
+        self._meta = meta
 
     @property
     def url(self) -> str:
@@ -68,7 +68,7 @@ class LocalLake:
         return self._root / key
 
     def _meta_path(self, key: str) -> Path:
-        return self._root / STATE_ROOT / "objects" / f"{key}.sha256"
+        return self._root / self._meta.checksum_key(key)
 
     async def stat(self, key: str) -> ObjectInfo | None:
         return await asyncio.to_thread(self._stat, key)

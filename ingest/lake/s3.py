@@ -40,7 +40,7 @@ from botocore.utils import parse_timestamp
 
 from ingest.aws_errors import DeadlinePassed, retrying
 from ingest.errors import ConfigError, RetryableError
-from ingest.lake import ObjectInfo, Sha256, UploadTuning, resolve_sha256
+from ingest.lake import ObjectInfo, Sha256, StoreMeta, UploadTuning, resolve_sha256
 from ingest.lake.bucket import S3, check_bucket
 from ingest.lake.conditional import ConditionalWrites
 from ingest.lake.multipart import check_unchanged, part_size_for
@@ -61,7 +61,7 @@ _TAKEN = ("412", "PreconditionFailed")
 class S3Lake(S3Multipart):
     __slots__ = ("_bucket", "_client", "_conditional", "_prefix", "_retries", "_rng", "_tuning")
 
-    def __init__(self, client: Any, bucket: str, prefix: str, tuning: UploadTuning) -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str, tuning: UploadTuning, meta: StoreMeta) -> None:
         self._client = client
         self._bucket = bucket
         # Keys are relative to the lake; the prefix (may be "") roots them in the bucket.
@@ -69,13 +69,13 @@ class S3Lake(S3Multipart):
         self._tuning = tuning
         self._retries = RetrySummary("s3")
         self._rng = random.Random()
-        self._conditional = ConditionalWrites(f"s3://{bucket}", single_writer=tuning.single_writer)
+        self._conditional = ConditionalWrites(f"s3://{bucket}", meta, single_writer=tuning.single_writer)
         # False once the server refused a full-object CRC64NVME (``S3Multipart``).
         self._full_object = True
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, url: str, tuning: UploadTuning) -> AsyncIterator[S3Lake]:
+    async def connect(cls, url: str, tuning: UploadTuning, meta: StoreMeta) -> AsyncIterator[S3Lake]:
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         if not bucket:
             raise ConfigError(f"lake {url!r} has no bucket: use s3://bucket[/prefix]")
@@ -95,7 +95,7 @@ class S3Lake(S3Multipart):
         # botocore parses each with dateutil, most of a listing's client CPU.
         session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
         async with aioboto3.Session(botocore_session=session).client("s3", config=config) as client:
-            lake = cls(client, bucket, f"{prefix}/" if prefix else "", tuning)
+            lake = cls(client, bucket, f"{prefix}/" if prefix else "", tuning, meta)
             await check_bucket(client, bucket)
             try:
                 yield lake

@@ -5,7 +5,7 @@ message per batch the lake does not hold yet (about 11,000 for 1.1M movies), ten
 request, several requests at once; with ``collections``, the collection export's batches
 too (they depend on no movie). A message is the genre's ``BatchMessage`` with the dataset
 ``catalogue``: it names the batch by number and size, and the worker reads the one plan
-chunk that holds it (``ingest.tmdb.catalogue_plan``), never the whole plan.
+chunk that holds it (``ingest.state.catalogue_plan``), never the whole plan.
 
 Whether a batch is in the lake is asked of its own markers (one listing of a few keys and
 one stat), and whether the whole plan is, in two levels: the worker that lands a batch
@@ -25,18 +25,17 @@ import structlog
 
 from ingest.config import Settings
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, tmdb_key
 from ingest.queue.messages import BatchMessage
 from ingest.queue.messages import BatchOutcome as Outcome
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
+from ingest.state.catalogue_plan import CataloguePlan, batch_of, chunk_of, load_plan, read_chunk
+from ingest.state.completion import finish
+from ingest.state.markers import all_hundreds_done, batch_done, hundred_done
 from ingest.stop import Stop
-from ingest.tmdb.catalogue import completed, missing, note_plan
-from ingest.tmdb.catalogue_plan import CataloguePlan, batch_of, chunk_of, load_plan, read_chunk
+from ingest.tmdb.catalogue import missing, note_plan
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.markers import marker_key
-from ingest.tmdb.plan import BATCH_SIZE, Batch, dataset_prefix
 from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
@@ -44,7 +43,6 @@ log = structlog.get_logger(__name__)
 # Messages a send task takes (ten SendMessageBatch requests), and send tasks at once.
 _SEND_SLICE = 100
 _SENDS_IN_FLIGHT = 8
-_HUNDRED = 100
 
 
 async def enqueue_catalogue(
@@ -70,21 +68,15 @@ async def enqueue_catalogue(
 
 
 async def send_missing(lake: Lake, queue: SqsQueue, plan: CataloguePlan) -> int:
-    todo = await missing(lake, plan)
-    facade = plan.facade()
-    shape = (0,) * BATCH_SIZE
-    last = plan.count - (plan.batch_count - 1) * BATCH_SIZE
+    todo = set(await missing(lake, plan))
     bodies = [
-        BatchMessage.of(
-            facade, Batch(n, shape if n < plan.batch_count else shape[:last]), plan.count, lake.url
-        ).body()
-        for n in todo
+        BatchMessage.of(plan, b, plan.count, lake.url).body() for b in plan.shapes() if b.number in todo
     ]
     await _send(queue, bodies)
     log.info(
         "batches_enqueued",
         kind=str(plan.kind),
-        genre=CATALOGUE,
+        genre=plan.dataset.name,
         plan_id=plan.plan_id,
         batches=len(bodies),
         already_in_lake=plan.batch_count - len(bodies),
@@ -121,46 +113,13 @@ async def run_catalogue_message(
     if await batch_done(lake, plan, batch):
         log.info("batch_already_done", batch=message.name)
     else:
-        pool = BatchPool(lake, client, stats, stop, plan.facade(), workers=concurrency, progress=False)
+        pool = BatchPool(lake, client, stats, stop, plan, workers=concurrency, progress=False)
         tally = await pool.run([batch])
         if tally.written_batches != 1:
             return "stopped" if tally.left_for_rerun and stop.requested else "failed"
         outcome = "written"
-    if await _hundred_done(lake, plan, batch.number) and await _all_hundreds_done(lake, plan):
-        await completed(lake, plan)
+    if await hundred_done(lake, plan, batch.number, plan.batch_count) and await all_hundreds_done(
+        lake, plan, plan.batch_count
+    ):
+        await finish(lake, plan, plan.refresh)
     return outcome
-
-
-async def batch_done(lake: Lake, plan: CataloguePlan, batch: Batch) -> bool:
-    """Whether ``batch`` has a marker of this plan and its first file: from one listing of
-    the batch's own markers and one stat."""
-    facade = plan.facade()
-    # A marker's name up to its record count: ingest.tmdb.markers owns the format.
-    stem = marker_key(facade, batch, 0, 0).rsplit("-w", 1)[0] + "-w"
-    written = [k for k in await lake.list(stem) if k.endswith(f"-{plan.plan_id}.done")]
-    if not written:
-        return False
-    if written[0].split("-w", 1)[1].startswith("0-"):
-        return True
-    return await lake.stat(tmdb_key(plan.kind, plan.date, CATALOGUE, batch.number)) is not None
-
-
-def _hundreds_prefix(plan: CataloguePlan) -> str:
-    return dataset_prefix(plan.date, plan.kind, CATALOGUE) + f"hundreds-{plan.plan_id}/"
-
-
-async def _hundred_done(lake: Lake, plan: CataloguePlan, number: int) -> bool:
-    hundred = number // _HUNDRED
-    first, last = max(1, hundred * _HUNDRED), min(plan.batch_count, hundred * _HUNDRED + _HUNDRED - 1)
-    done_prefix = marker_key(plan.facade(), Batch(number, ()), 0, 0).rsplit("/", 1)[0] + "/"
-    keys = await lake.list(f"{done_prefix}{hundred:03d}")
-    landed = {int(k.rsplit("/", 1)[1][:5]) for k in keys if k.endswith(f"-{plan.plan_id}.done")}
-    if not all(n in landed for n in range(first, last + 1)):
-        return False
-    await lake.create(f"{_hundreds_prefix(plan)}{hundred:03d}", b"")
-    return True
-
-
-async def _all_hundreds_done(lake: Lake, plan: CataloguePlan) -> bool:
-    keys = await lake.list(_hundreds_prefix(plan))
-    return len(keys) == plan.batch_count // _HUNDRED + 1

@@ -25,16 +25,15 @@ import time
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import IngestError, InputError, RetryableError
-from ingest.lake import open_lake
+from ingest.errors import IngestError, InputError, RetryableError, raise_primary
 from ingest.queue.counters import QueueCounters
 from ingest.queue.messages import SETTLED, BatchMessage, BatchOutcome
 from ingest.queue.sqs import Received, SqsQueue
 from ingest.queue.work import BatchWorker, run_message
 from ingest.report import TmdbStats
+from ingest.state import open_lake
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.crawl import raise_primary
 
 log = structlog.get_logger(__name__)
 

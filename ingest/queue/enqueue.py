@@ -20,11 +20,11 @@ from ingest.lake import Lake
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
+from ingest.state.completion import finish, whole_run
+from ingest.state.markers import missing_batches
+from ingest.state.plan import Plan
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.crawl import dataset_completed
-from ingest.tmdb.markers import missing_batches
-from ingest.tmdb.plan import Plan
 from ingest.tmdb.planner import GenrePlanner
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,7 @@ async def enqueue_genre(
         ]
         return await _send(queue, plan, messages, len(plan.batches(target)))
     # Nothing to send: no worker will land a last batch and take the completion step.
-    await _complete_at_once(lake, plan, plan, whole=settings.job.limit is None)
+    await _complete_at_once(lake, plan, plan, whole=settings.job.limit is None and whole_run(plan, target))
     if not settings.job.collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
         return 0
@@ -91,7 +91,7 @@ async def enqueue_collections(
         stats.collections_planned += len(plan.ids)
     todo = await missing_batches(lake, plan, len(plan.ids))
     if not todo:
-        await _complete_at_once(lake, movies, plan, whole=target >= len(movies.ids))
+        await _complete_at_once(lake, movies, plan, whole=whole_run(movies, target))
     messages = [BatchMessage.of(plan, b, len(plan.ids), lake.url) for b in todo]
     return await _send(queue, plan, messages, len(plan.batches(len(plan.ids))))
 
@@ -99,8 +99,8 @@ async def enqueue_collections(
 async def _complete_at_once(lake: Lake, movies: Plan, plan: Plan, *, whole: bool) -> None:
     """``plan`` has no batch left to send (none at all, or all in the lake): take the
     step the worker landing its last batch would (an empty plan has none)."""
-    if whole and movies.complete:
-        await dataset_completed(lake, TmdbStats(), movies, plan)
+    if whole:
+        await finish(lake, plan, movies.refresh)
 
 
 async def _send(queue: SqsQueue, plan: Plan, messages: Sequence[BatchMessage], batches: int) -> int:

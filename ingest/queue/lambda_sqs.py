@@ -21,11 +21,11 @@ from typing import Any
 import structlog
 
 from ingest.config import Settings
-from ingest.lake import open_lake
 from ingest.queue.messages import SETTLED
 from ingest.queue.sqs import SqsQueue
 from ingest.queue.work import BatchWorker, run_message
 from ingest.report import TmdbStats
+from ingest.state import open_lake
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 

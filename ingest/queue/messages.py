@@ -16,7 +16,8 @@ import orjson
 
 from ingest.errors import InputError
 from ingest.lake.keys import Kind
-from ingest.tmdb.plan import BATCH_SIZE, Batch, Plan
+from ingest.state.dataset import Dataset, PlanRef, named
+from ingest.state.plan import BATCH_SIZE, Batch, Plan
 
 # What became of one batch message.
 BatchOutcome = Literal["written", "already_done", "stale", "failed", "stopped", "wrong_lake"]
@@ -45,12 +46,12 @@ class BatchMessage:
 
     @classmethod
     def of(
-        cls, plan: Plan, batch: Batch, target: int, lake: str, *, then_collections: bool = False
+        cls, plan: PlanRef, batch: Batch, target: int, lake: str, *, then_collections: bool = False
     ) -> BatchMessage:
         return cls(
-            plan.kind,
-            plan.genre_id,
-            plan.genre,
+            plan.dataset.kind,
+            plan.dataset.genre_number,
+            plan.dataset.name,
             plan.date,
             plan.plan_id,
             batch.number,
@@ -59,6 +60,10 @@ class BatchMessage:
             then_collections,
             lake,
         )
+
+    @property
+    def dataset(self) -> Dataset:
+        return named(self.kind, self.genre, self.genre_id)
 
     def batch_of(self, plan: Plan) -> Batch:
         return plan.batch(self.batch, self.target or len(plan.ids))

@@ -8,44 +8,37 @@ connection cap. A batch's outcome says what to do with its message:
     failed, stopped ................ leave it: SQS hands it out again after its visibility
 
 When a movie message asks for its collections and its batch was the genre's last one to
-land, the worker freezes the collection plan and enqueues its batches, once: the lake's
-conditional create of ``enqueued-<plan id>`` beside the collection plan decides which
-worker sends them, whatever the timing. The claim says ``"sent": false`` until they are
-sent. A worker that dies in between never deletes its own message, so the message comes
-back, finds its batch already done, and whoever takes it sends the collections in the
-dead worker's place once the claim is older than ``CLAIM_GRACE_S``.
+land, the worker freezes the collection plan and enqueues its batches, once: a claim in
+the lake decides which worker sends them, whatever the timing (``ingest.state.claims``).
+A worker that dies in between never deletes its own message, so the message comes back,
+finds its batch already done, and whoever takes it sends the collections in the dead
+worker's place once the claim is abandoned.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Literal
-
-import orjson
 import structlog
 
 from ingest.config import Job
 from ingest.errors import ConfigError, IngestError, InputError
 from ingest.genres import Genre, resolve_genre
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, Kind
+from ingest.lake.keys import Kind
 from ingest.queue.enqueue import enqueue_collections
 from ingest.queue.messages import BatchMessage, BatchOutcome
 from ingest.queue.sqs import SqsQueue
 from ingest.report import TmdbStats
+from ingest.state.claims import create_claim, mark_sent, read_claim
+from ingest.state.completion import finish_if_whole
+from ingest.state.dataset import CatalogueDataset
+from ingest.state.markers import batches_in_lake, missing_batches
+from ingest.state.plan import Plan, load_plan
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.crawl import dataset_completed
-from ingest.tmdb.markers import batches_in_lake, missing_batches
-from ingest.tmdb.plan import Plan, dataset_prefix, load_plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
-
-# An unsent collections claim older than this was left by a worker that died between
-# claiming and sending: a live one sends within seconds of its claim.
-CLAIM_GRACE_S = 60.0
 
 
 async def run_message(worker: BatchWorker, body: str, message_id: str | None) -> BatchOutcome:
@@ -99,7 +92,7 @@ class BatchWorker:
                 hint="point the worker's INGEST_LAKE at the lake the batches were enqueued for",
             )
             return "wrong_lake"
-        if message.genre == CATALOGUE:
+        if isinstance(message.dataset, CatalogueDataset):
             # The whole catalogue's plan is chunked: ingest.queue.catalogue reads its batch.
             from ingest.queue.catalogue import run_catalogue_message
 
@@ -147,22 +140,20 @@ class BatchWorker:
         return outcome
 
     async def _complete_if_last(self, plan: Plan, message: BatchMessage) -> None:
-        """When this batch was the last of a whole-genre plan to land, the date's run of the
-        dataset is complete: take the step a one-shot run takes (``removed.json``, the
-        cursor), so a fleet's next run is incremental too. Two workers landing last batches
-        at once both take it; it writes the same thing twice."""
+        """When this batch was the last of a whole-genre plan to land, take the completion
+        step (``ingest.state.completion``), so a fleet's next run is incremental too. Two
+        workers landing last batches at once both take it; it writes the same thing twice."""
         movies = (
             plan
             if plan.kind is Kind.MOVIES
             else await load_plan(self._lake, plan.date, Kind.MOVIES, plan.genre)
         )
-        if movies is None or not movies.complete or plan.source_plan_id not in (None, movies.plan_id):
+        if movies is None:
             return
         # A movie message names how many ids its run covered: a --limit run is no whole genre.
-        if plan.kind is Kind.MOVIES and message.target < len(plan.ids):
-            return
-        if not await missing_batches(self._lake, plan, len(plan.ids)):
-            await dataset_completed(self._lake, self._stats, movies, plan)
+        target = message.target if plan.kind is Kind.MOVIES else len(movies.ids)
+        removed = await finish_if_whole(self._lake, movies, plan, target)
+        self._stats.removed += removed or 0
 
     async def _collections_if_last(
         self, movies: Plan, message: BatchMessage, *, redelivered: bool = False
@@ -177,11 +168,10 @@ class BatchWorker:
         job = Job(genres=(genre,), collections=True)
         planner = GenrePlanner(self._lake, movies.date, job, self._client, self._stats, progress=False)
         plan = await planner.collections(genre, movies, message.target, {})
-        claim = claim_key(plan)
-        if not await self._lake.create(claim, _claim(message, sent=False)):
+        if not await create_claim(self._lake, plan, message.name):
             if not redelivered:
                 return True  # another worker landed a last batch too, and sends them
-            state = claim_state(await self._lake.read(claim))
+            state = await read_claim(self._lake, plan)
             if state == "sent":
                 return True
             if state == "pending":
@@ -189,41 +179,9 @@ class BatchWorker:
                 return False
             log.warning("collections_claim_taken_over", genre=genre.slug, plan_id=plan.plan_id)
         sent = await enqueue_collections(self._lake, planner, self._queue, genre, movies, message.target)
-        await self._lake.write(claim, _claim(message, sent=True))
+        await mark_sent(self._lake, plan, message.name)
         log.info("collections_enqueued", genre=genre.slug, plan_id=plan.plan_id, batches=sent)
         return True
-
-
-def claim_key(collections: Plan) -> str:
-    """Where the one worker that sends a collection plan's batches says so."""
-    prefix = dataset_prefix(collections.date, collections.kind, collections.genre)
-    return f"{prefix}enqueued-{collections.plan_id}"
-
-
-def _claim(message: BatchMessage, *, sent: bool) -> bytes:
-    at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return orjson.dumps({"claimed_at": at, "sent": sent, "by": message.name})
-
-
-def claim_state(
-    data: bytes | None, now: dt.datetime | None = None
-) -> Literal["sent", "pending", "abandoned"]:
-    """A claim's state: its batches were sent, are being sent, or never will be by its
-    worker. A claim that cannot be read, or was written before claims said, counts as sent."""
-    try:
-        body: Any = orjson.loads(data or b"")
-    except orjson.JSONDecodeError:
-        return "sent"
-    if not isinstance(body, dict) or body.get("sent") is not False:
-        return "sent"
-    try:
-        at = dt.datetime.fromisoformat(str(body.get("claimed_at")))
-    except ValueError:
-        return "abandoned"
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    age = ((now or dt.datetime.now(dt.UTC)) - at).total_seconds()
-    return "pending" if age < CLAIM_GRACE_S else "abandoned"
 
 
 def _stale_reason(plan: Plan | None, message: BatchMessage) -> str:

@@ -3,11 +3,10 @@
 A catalogue day has some 11,000 batches: reading one marker body per batch (as a genre's
 status does) would be 11,000 GETs. Everything status needs is in two listings instead,
 which the survey reads once and shares (``ingest.lake.listing``): the markers' names carry
-each batch's number, size, records written (so the ids TMDB answered 404 for are the
-difference) and file count, and the data files' listing confirms each batch's files
-(``ingest.tmdb.markers.batches_in_lake``). The header gives what was planned.
+each batch's number, size, records written and file count (``ingest.state.markers``
+reads them), and the data files' listing confirms each batch's files. The header gives what was planned.
 
-What was asked for comes from the runs' requests (``ingest.runs``): a catalogue (or its
+What was asked for comes from the runs' requests (``ingest.state.runs``): a catalogue (or its
 collections) a run asked for with no plan yet is ``unplanned``; one whose batches are all
 in but whose cursor was not moved to the date (the run was stopped between its last batch
 and that step) is ``finishing``.
@@ -16,19 +15,18 @@ and that step) is ``finishing``.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, Kind
+from ingest.lake.keys import Kind
 from ingest.lake.listing import Listing
-from ingest.runs import RunRequest
+from ingest.state.catalogue_plan import CataloguePlan, header_key, load_plan
+from ingest.state.completion import finishing
+from ingest.state.cursor import read_cursor
+from ingest.state.dataset import CatalogueDataset
+from ingest.state.markers import batches_in_lake, written_in
+from ingest.state.runs import RunRequest
 from ingest.status.rows import TmdbStatus
-from ingest.tmdb.catalogue_plan import CataloguePlan, header_key, load_plan
-from ingest.tmdb.cursor import read_cursor
-from ingest.tmdb.markers import batches_in_lake
-
-_COUNTS = re.compile(r"-n(\d+)-w(\d+)-")
 
 
 async def catalogue_rows(
@@ -43,7 +41,9 @@ async def catalogue_rows(
         if plan is not None:
             rows.append(await _row(lake, listing, plan))
         elif kind in asked:
-            rows.append(TmdbStatus(CATALOGUE, kind, asked[kind], 0, 0, 0, 0, (), 0, None, None, None, None))
+            rows.append(
+                TmdbStatus(CatalogueDataset(kind), asked[kind], 0, 0, 0, 0, (), 0, None, None, None, None)
+            )
     return rows
 
 
@@ -51,25 +51,19 @@ def _asked(runs: Sequence[RunRequest]) -> dict[Kind, str]:
     """The catalogue's datasets the date's runs asked for, with the refresh of the first."""
     asked: dict[Kind, str] = {}
     for r in runs:
-        for genre, kind in r.datasets():
-            if genre == CATALOGUE:
-                asked.setdefault(kind, r.refresh)
+        for dataset in r.datasets():
+            if isinstance(dataset, CatalogueDataset):
+                asked.setdefault(dataset.kind, r.refresh)
     return asked
 
 
 async def _row(lake: Lake, listing: Listing, plan: CataloguePlan) -> TmdbStatus:
-    done = await batches_in_lake(lake, plan.facade(), plan.shapes(), listing)
-    written = not_found = 0
-    for key in done.values():
-        m = _COUNTS.search(key)
-        if m:
-            written += int(m.group(2))
-            not_found += int(m.group(1)) - int(m.group(2))
-    cursor = await read_cursor(lake, plan.kind, CATALOGUE)
+    done = await batches_in_lake(lake, plan, plan.shapes(), listing)
+    written, not_found = written_in(done)
+    cursor = await read_cursor(lake, plan.kind, plan.dataset.name)
     missing = tuple(n for n in range(1, plan.batch_count + 1) if n not in done)
     return TmdbStatus(
-        genre=CATALOGUE,
-        kind=plan.kind,
+        dataset=plan.dataset,
         refresh=plan.refresh,
         planned=plan.count,
         written=written,
@@ -82,5 +76,5 @@ async def _row(lake: Lake, listing: Listing, plan: CataloguePlan) -> TmdbStatus:
         cursor=cursor.date.isoformat() if cursor else None,
         plan_id=plan.plan_id,
         # Every batch in: the run's last step moves the cursor to the date.
-        unfinished=not missing and (cursor is None or cursor.date < plan.date),
+        unfinished=finishing(plan, bool(missing), True, None, cursor),
     )

@@ -14,11 +14,11 @@ import sys
 
 from ingest.config import load_settings
 from ingest.errors import IngestError, UsageError
-from ingest.lake import open_lake
 from ingest.logs import configure_logging, mask_secrets
 from ingest.preflight import check_lake, log_opened
 from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import CommandParser
+from ingest.state import open_lake
 from ingest.status.render import render_json, render_text
 from ingest.status.rows import DateStatus
 from ingest.status.survey import survey

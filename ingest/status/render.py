@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ingest.state.oversized import oversized_notes
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
@@ -36,7 +37,7 @@ def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str
         lines += ["", *_table(_TMDB_HEADER, [_tmdb_row(t) for t in status.tmdb])]
         lines += [
             f"{t.genre} {t.kind}: {t.oversized:,} record(s) over the file cap, set apart "
-            "(see _ingest/.../oversized/)"
+            f"(see {oversized_notes(t.dataset, status.date)})"
             for t in status.tmdb
             if t.oversized
         ]
@@ -133,9 +134,7 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
                 "kind": str(t.kind),
                 "complete": t.complete,
                 "refresh": None if t.unplanned else t.refresh,
-                "asked_refresh": next(
-                    (r.refresh for r in status.runs if (t.genre, t.kind) in r.datasets()), None
-                ),
+                "asked_refresh": next((r.refresh for r in status.runs if t.dataset in r.datasets()), None),
                 "planned": t.planned,
                 "written": t.written,
                 "not_found": t.not_found,

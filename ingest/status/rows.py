@@ -8,7 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ingest.lake.keys import Kind
-from ingest.runs import RunRequest
+from ingest.state.dataset import Dataset
+from ingest.state.runs import RunRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +31,7 @@ class CsvStatus:
 
 @dataclass(frozen=True, slots=True)
 class TmdbStatus:
-    genre: str
-    kind: Kind
+    dataset: Dataset
     # "full" or "incremental": what the partition holds (a snapshot or the changes). An
     # unplanned dataset holds nothing: this is the refresh its run asked for, which the run
     # decides only when it plans (a first run, for one, is full whatever was asked).
@@ -58,8 +58,17 @@ class TmdbStatus:
     # complete run (``removed.json``, the cursor) was not taken: the run was stopped
     # between its last batch and that step.
     unfinished: bool = False
-    # Records over a file's cap, noted under _ingest/.../oversized/ and not in the files.
+    # Records over a file's cap, noted apart in the lake's state and not in the files.
     oversized: int = 0
+
+    @property
+    def genre(self) -> str:
+        """The dataset's name: a genre's slug, or ``catalogue``."""
+        return self.dataset.name
+
+    @property
+    def kind(self) -> Kind:
+        return self.dataset.kind
 
     @property
     def unplanned(self) -> bool:

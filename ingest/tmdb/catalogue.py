@@ -22,18 +22,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import Interrupted, RunError
+from ingest.errors import Interrupted, RunError, raise_primary
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, Kind
+from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
+from ingest.state.catalogue_plan import CataloguePlan, batches_of_chunk, chunk_of
+from ingest.state.completion import finish
+from ingest.state.markers import batches_in_lake
+from ingest.state.plan import Batch
 from ingest.stop import Stop
-from ingest.tmdb.catalogue_plan import CataloguePlan, batches_of_chunk, chunk_of
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.crawl import raise_primary
-from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.markers import batches_in_lake
-from ingest.tmdb.plan import Batch
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.sink import FetchTally
 
@@ -93,32 +92,27 @@ async def _dataset(
         stats.collections_planned += plan.count
     todo = await missing(lake, plan)
     tally = await fetch(lake, client, stats, stop, plan, todo, workers=settings.tmdb.concurrency)
-    failures += tally.failures(CATALOGUE, str(plan.kind))
+    failures += tally.failures(plan.dataset.name, str(plan.kind))
     done = tally.failed_batches == 0 and tally.left_for_rerun == 0
     if done:
-        await completed(lake, plan)
+        await finish(lake, plan, plan.refresh)
     return done
 
 
 async def missing(lake: Lake, plan: CataloguePlan) -> list[int]:
     """The numbers of the plan's batches not in the lake, from two listings."""
-    done = await batches_in_lake(lake, plan.facade(), plan.shapes())
+    done = await batches_in_lake(lake, plan, plan.shapes())
     todo = [n for n in range(1, plan.batch_count + 1) if n not in done]
     log.info(
         "batches_planned",
         kind=str(plan.kind),
-        genre=CATALOGUE,
+        genre=plan.dataset.name,
         ids=plan.count,
         batches=plan.batch_count,
         already_in_lake=len(done),
         to_fetch=len(todo),
     )
     return todo
-
-
-async def completed(lake: Lake, plan: CataloguePlan) -> None:
-    """Every batch of ``plan`` is in the lake: the date is the catalogue's last complete snapshot."""
-    await move_cursor(lake, plan.kind, CATALOGUE, plan.date, plan.plan_id, plan.refresh)
 
 
 async def fetch(
@@ -138,7 +132,7 @@ async def fetch(
     wanted = set(todo)
     chunks = sorted({chunk_of(n) for n in todo})
     started = time.monotonic()
-    pool = BatchPool(lake, client, stats, stop, plan.facade(), workers=workers, progress=False)
+    pool = BatchPool(lake, client, stats, stop, plan, workers=workers, progress=False)
 
     async def batches() -> AsyncIterator[Batch]:
         for i, chunk in enumerate(chunks):
@@ -147,7 +141,7 @@ async def fetch(
                 log.info(
                     "chunk_started",
                     kind=str(plan.kind),
-                    genre=CATALOGUE,
+                    genre=plan.dataset.name,
                     chunk=chunk,
                     chunks_left=len(chunks) - i,
                     records=pool.tally.records,
@@ -161,10 +155,11 @@ async def fetch(
 
 def note_plan(stats: TmdbStats, plan: CataloguePlan) -> None:
     """The catalogue's refresh in the run's summary, beside the genres'."""
-    stats.refresh[CATALOGUE] = plan.refresh
+    name = plan.dataset.name
+    stats.refresh[name] = plan.refresh
     increment = plan.increment or {}
     if increment:
-        stats.windows[CATALOGUE] = f"{increment['since']}..{plan.date.isoformat()}"
+        stats.windows[name] = f"{increment['since']}..{plan.date.isoformat()}"
         stats.changed += int(increment.get("changed", 0))
         stats.new += int(increment.get("new", 0))
         stats.removed += int(increment.get("removed", 0))

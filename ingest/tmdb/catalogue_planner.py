@@ -26,11 +26,12 @@ import structlog
 
 from ingest.config import Settings
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, Kind
-from ingest.tmdb.catalogue_plan import CataloguePlan, freeze, load_plan, read_members
+from ingest.lake.keys import Kind
+from ingest.state.catalogue_plan import CataloguePlan, freeze, load_plan, read_members
+from ingest.state.cursor import read_cursor
+from ingest.state.dataset import CATALOGUE
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.exports import COLLECTIONS, MOVIES, Export, open_export
 from ingest.tmdb.id_order import LOW, IdSet, first_of_each, order_key, sort_keys
 

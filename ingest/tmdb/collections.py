@@ -15,10 +15,8 @@ from typing import Any
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, tmdb_key
-from ingest.tmdb.files import file_number
-from ingest.tmdb.markers import batches_in_lake, read_marker_collections
-from ingest.tmdb.plan import Batch, Plan
+from ingest.state.markers import batches_in_lake, read_marker_collections
+from ingest.state.plan import Batch, Plan
 
 # Markers or files read at once.
 _READS_IN_FLIGHT = 8
@@ -73,4 +71,4 @@ async def _from_files(lake: Lake, plan: Plan, batch: Batch) -> list[int]:
 
 
 def _piece_key(plan: Plan, batch: Batch, piece: int) -> str:
-    return tmdb_key(Kind.MOVIES, plan.date, plan.genre, file_number(batch.number, piece))
+    return plan.dataset.file_key(plan.date, plan.dataset.file_number(batch.number, piece))

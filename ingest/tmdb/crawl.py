@@ -1,7 +1,7 @@
 """Stage 2: every movie of a genre (details + keywords) and its franchises, TMDB -> lake.
 
 For each selected genre: plan the movies (``ingest.tmdb.discover``, frozen under
-``_ingest/`` by ``ingest.tmdb.plan``), fetch the batches that are not in the lake yet
+the lake's state by ``ingest.state.plan``), fetch the batches that are not in the lake yet
 (``ingest.tmdb.pool``), then do the same for the collections those movies belong to
 (``ingest.tmdb.collections``). A batch that failed after its retries is left out and the
 run ends with a ``RunError``: the rerun fetches only what is missing. So does a TMDB that
@@ -24,25 +24,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import NoReturn
 
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import AuthError, IngestError, Interrupted, LakeError, RunError, UsageError
+from ingest.errors import Interrupted, RunError, raise_primary
 from ingest.genres import Genre
 from ingest.lake import Lake
-from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
+from ingest.state.completion import finish
+from ingest.state.markers import missing_batches
+from ingest.state.plan import Plan
 from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.cursor import move_cursor
-from ingest.tmdb.markers import missing_batches
-from ingest.tmdb.plan import Plan
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.refresh import full_run_requests, note_plan
-from ingest.tmdb.removed import record_removed
 from ingest.tmdb.sink import FetchTally
 
 log = structlog.get_logger(__name__)
@@ -134,41 +131,6 @@ def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
     )
 
 
-async def dataset_completed(lake: Lake, stats: TmdbStats, movies: Plan, plan: Plan) -> None:
-    """``plan`` (movies, or collections drawn from ``movies``, a plan of the whole genre) is
-    entirely in the lake: record what the movies lost, and move the dataset's cursor to
-    this date. One step for a one-shot run and for the queue worker that lands the last
-    batch."""
-    if plan.kind is Kind.MOVIES:
-        removed = await record_removed(lake, plan)
-        stats.removed += removed.count
-    await move_cursor(lake, plan.kind, plan.genre, plan.date, plan.plan_id, movies.refresh)
-
-
-# What explains a failed TaskGroup best, most telling first.
-_PRIMARY = (AuthError, UsageError, LakeError, IngestError)
-
-
-def raise_primary(group: BaseExceptionGroup[BaseException]) -> NoReturn:
-    """Re-raise the error that explains a failed TaskGroup best (a 401 first, then other
-    usage errors, then the lake, then any error of ours; else the first error)."""
-    leaves: list[BaseException] = []
-
-    def walk(g: BaseExceptionGroup[BaseException]) -> None:
-        for e in g.exceptions:
-            if isinstance(e, BaseExceptionGroup):
-                walk(e)
-            else:
-                leaves.append(e)
-
-    walk(group)
-    for kind in _PRIMARY:
-        for e in leaves:
-            if isinstance(e, kind):
-                raise e from None
-    raise leaves[0] if leaves else group
-
-
 @dataclass(slots=True)
 class MoviesFetched:
     """A genre's movie plan after this run's fetch: what the collections stage starts from."""
@@ -231,7 +193,7 @@ class GenreCrawler:
         record what the movies lost, and move the dataset's cursor to this date. Not for a
         ``--limit`` run, which is no complete run of the genre."""
         if self._settings.job.limit is None and movies.complete:
-            await dataset_completed(self._lake, self._stats, movies, plan)
+            self._stats.removed += await finish(self._lake, plan, movies.refresh)
 
     async def _fetch(self, plan: Plan, target: int) -> tuple[FetchTally, bool]:
         """Fetch the batches of ``plan``'s first ``target`` ids that are not in the lake;

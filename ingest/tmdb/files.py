@@ -7,7 +7,7 @@ compactly from the parsed object, which is the same JSON value on one line.
 A batch is 100 records, so it is one file unless its records pass 10 MB (100 movie
 details weigh 1-2 MB; a record would have to average 100 KB). Then it is cut, in plan
 order, into pieces that each stay under the cap: piece 1 is file *i* as always, piece *j*
-is file ``i + 10000 (j - 1)``. That keeps every key in the contract's
+is file ``i + 10000 (j - 1)`` (``ingest.state.dataset``). That keeps every key in the contract's
 ``<genre>-<NNNNN>.json`` form and deterministic, so a rerun overwrites the same keys;
 it holds while a genre has fewer than 10,000 batches (a million movies, more than TMDB's
 whole catalogue has in any genre).
@@ -24,7 +24,6 @@ from ingest.errors import RunError
 
 MAX_RECORDS = 100
 MAX_FILE_BYTES = 10_000_000
-PIECE_STRIDE = 10_000
 
 
 def as_line(body: bytes, data: Any) -> bytes:
@@ -53,17 +52,3 @@ def pack(lines: Sequence[bytes], max_bytes: int | None = None) -> list[bytes]:
     if current:
         files.append(b"".join(current))
     return files
-
-
-def file_number(batch: int, piece: int, digits: int = 5) -> int:
-    """The file number of piece ``piece`` (from 1) of batch ``batch`` (from 1), for file
-    numbers of ``digits`` digits (the catalogue's six: its stride is 100,000)."""
-    stride: int = PIECE_STRIDE * 10 ** (digits - 5)
-    if batch >= stride:
-        raise RunError(
-            f"batch {batch}: a dataset of over {stride * MAX_RECORDS} movies does not fit the file numbering"
-        )
-    number: int = batch + stride * (piece - 1)
-    if number >= 10**digits:
-        raise RunError(f"batch {batch} needs more than 9 files of 10 MB")
-    return number

@@ -22,12 +22,12 @@ from ingest.genres import Genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
+from ingest.state.plan import Plan, create_plan, load_plan, save_plan
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_ids
 from ingest.tmdb.discover import Discoverer
 from ingest.tmdb.discover_window import Enumeration
-from ingest.tmdb.plan import Plan, create_plan, load_plan, save_plan
 from ingest.tmdb.refresh import FULL, INCREMENTAL, Refresh, decide, fell_back, incremental_plan
 
 log = structlog.get_logger(__name__)

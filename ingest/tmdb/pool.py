@@ -23,12 +23,13 @@ from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.progress import Progress
 from ingest.report import TmdbStats
+from ingest.state.dataset import PlanRef
+from ingest.state.plan import Batch
 from ingest.stop import Stop
 from ingest.tmdb.answers import same_id
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_of
 from ingest.tmdb.files import as_line
-from ingest.tmdb.plan import Batch, Plan
 from ingest.tmdb.sink import BatchInAssembly, BatchSink, FetchTally, RecordResult, WorkItem
 
 log = structlog.get_logger(__name__)
@@ -51,7 +52,7 @@ class BatchPool:
         client: TmdbClient,
         stats: TmdbStats,
         stop: Stop,
-        plan: Plan,
+        plan: PlanRef,
         *,
         workers: int,
         progress: bool,
@@ -69,8 +70,8 @@ class BatchPool:
         # Batches started and not finished yet, by number; set whenever one leaves.
         self._assembling: dict[int, BatchInAssembly] = {}
         self._batch_left = asyncio.Event()
-        self._path = "/movie/{}" if plan.kind is Kind.MOVIES else "/collection/{}"
-        self._params = MOVIE_PARAMS if plan.kind is Kind.MOVIES else None
+        self._path = "/movie/{}" if plan.dataset.kind is Kind.MOVIES else "/collection/{}"
+        self._params = MOVIE_PARAMS if plan.dataset.kind is Kind.MOVIES else None
         # For the progress line: the rate since the start, and when the last answer came.
         self._started = self._last_answer = time.monotonic()
         self._requests_at_start = stats.requests
@@ -88,7 +89,9 @@ class BatchPool:
             raise TypeError("a stream of batches needs batches=, their count (what a stop leaves)")
         else:
             records, count, stream = None, batches, todo
-        bar = Progress(f"{self._plan.genre} {self._plan.kind}", records, enabled=self._progress)
+        bar = Progress(
+            f"{self._plan.dataset.name} {self._plan.dataset.kind}", records, enabled=self._progress
+        )
         bar.save(0)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -103,7 +106,12 @@ class BatchPool:
             unsaved = sum(len(b.batch.ids) - b.pending for b in self._assembling.values())
             self._stats.unsaved += unsaved
             if unsaved:
-                log.info("fetched_not_saved", kind=self._plan.kind, genre=self._plan.genre, records=unsaved)
+                log.info(
+                    "fetched_not_saved",
+                    kind=self._plan.dataset.kind,
+                    genre=self._plan.dataset.name,
+                    records=unsaved,
+                )
         return self.tally
 
     def _why_not_go_on(self) -> str | None:
@@ -123,8 +131,8 @@ class BatchPool:
                 self.tally.left_for_rerun += count - n
                 log.info(
                     "feeding_stopped",
-                    kind=self._plan.kind,
-                    genre=self._plan.genre,
+                    kind=self._plan.dataset.kind,
+                    genre=self._plan.dataset.name,
                     reason=why,
                     batches_left=count - n,
                 )

@@ -1,7 +1,7 @@
 """Which way a genre is refreshed, and the incremental plan.
 
 ``decide`` picks the mode for a run of date D: incremental when asked (the default) and
-the genre's cursors (``ingest.tmdb.cursor``: movies, and collections when selected) say
+the genre's cursors (``ingest.state.cursor``: movies, and collections when selected) say
 when its last complete run C was; full when asked, on the genre's first run in the lake
 (no cursor), with ``--limit`` (a top-N list has no members to diff), when C is after D
 (a backfill), when D - C is over ``[job] max_incremental_gap_days``, or when C's plan is
@@ -27,10 +27,10 @@ from ingest.genres import Genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
+from ingest.state.cursor import read_cursor
+from ingest.state.plan import Plan, load_plan
 from ingest.tmdb.changes import Changes
-from ingest.tmdb.cursor import read_cursor
 from ingest.tmdb.discover_window import Enumeration
-from ingest.tmdb.plan import Plan, load_plan
 
 log = structlog.get_logger(__name__)
 

@@ -2,9 +2,9 @@
 
 A ``BatchInAssembly`` holds one batch's slots until every record of it has come back
 (fetched, skipped as a 404, or failed). Then ``BatchSink.finish`` writes the batch's
-file(s) (``ingest.tmdb.files``) and, after them, its done-marker (``ingest.tmdb.markers``);
+file(s) (``ingest.tmdb.files``) and, after them, its done-marker (``ingest.state.markers``);
 a batch with a failed record writes nothing, so the rerun fetches it whole. A record over
-a file's cap is set apart (``ingest.tmdb.oversized``) and the batch written without it.
+a file's cap is set apart (``ingest.state.oversized``) and the batch written without it.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 import structlog
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, number_digits, tmdb_key
+from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
+from ingest.state.dataset import PlanRef
+from ingest.state.markers import DoneMarker, write_marker
+from ingest.state.oversized import note_oversized
+from ingest.state.plan import Batch
 from ingest.tmdb import files
-from ingest.tmdb.files import file_number, pack
-from ingest.tmdb.markers import DoneMarker, write_marker
-from ingest.tmdb.oversized import note_oversized
-from ingest.tmdb.plan import Batch, Plan
+from ingest.tmdb.files import pack
 
 log = structlog.get_logger(__name__)
 
@@ -88,7 +89,7 @@ class BatchInAssembly:
 
 
 class BatchSink:
-    def __init__(self, lake: Lake, plan: Plan, stats: TmdbStats, tally: FetchTally) -> None:
+    def __init__(self, lake: Lake, plan: PlanRef, stats: TmdbStats, tally: FetchTally) -> None:
         self._lake = lake
         self._plan = plan
         self._stats = stats
@@ -105,7 +106,9 @@ class BatchSink:
         elif result.line is None:
             batch.skipped.append(result.item.id)
             self._stats.skipped += 1
-            log.info("record_skipped", kind=self._plan.kind, id=result.item.id, why="TMDB answered 404")
+            log.info(
+                "record_skipped", kind=self._plan.dataset.kind, id=result.item.id, why="TMDB answered 404"
+            )
         else:
             batch.lines[result.item.index] = result.line
             batch.collections[result.item.index] = result.collection_id
@@ -121,14 +124,18 @@ class BatchSink:
             tally.first_error = tally.first_error or batch.error
             tally.failed_items += sum(1 for x in batch.lines if x is None) - len(batch.skipped)
             log.warning(
-                "batch_failed", kind=plan.kind, genre=plan.genre, batch=batch.batch.number, error=batch.error
+                "batch_failed",
+                kind=plan.dataset.kind,
+                genre=plan.dataset.name,
+                batch=batch.batch.number,
+                error=batch.error,
             )
             return
         oversized = await self._set_apart(batch)
         lines = [x for x in batch.lines if x is not None]
         keys, size = await self._write_files(batch.batch, lines)
         collections = None
-        if plan.kind is Kind.MOVIES:
+        if plan.dataset.kind is Kind.MOVIES:
             collections = tuple(dict.fromkeys(c for c in batch.collections if c is not None))
             tally.collections[batch.batch.number] = list(collections)
             self._stats.written += len(lines)
@@ -142,8 +149,8 @@ class BatchSink:
         tally.records += len(lines)
         log.info(
             "batch_written",
-            kind=plan.kind,
-            genre=plan.genre,
+            kind=plan.dataset.kind,
+            genre=plan.dataset.name,
             batch=batch.batch.number,
             records=len(lines),
             skipped=len(batch.skipped),
@@ -153,15 +160,17 @@ class BatchSink:
         )
 
     async def _set_apart(self, batch: BatchInAssembly) -> list[int]:
-        """Take the records over a file's cap out of the batch, each noted under
-        ``_ingest/`` (``ingest.tmdb.oversized``); return their ids."""
+        """Take the records over a file's cap out of the batch, each noted in the
+        lake's state (``ingest.state.oversized``); return their ids."""
         cap = files.MAX_FILE_BYTES
         apart = []
         for i, line in enumerate(batch.lines):
             if line is not None and len(line) > cap:
                 item_id = batch.batch.ids[i]
                 await note_oversized(self._lake, self._plan, batch.batch.number, item_id, len(line), cap)
-                log.warning("record_oversized", kind=self._plan.kind, id=item_id, bytes=len(line), cap=cap)
+                log.warning(
+                    "record_oversized", kind=self._plan.dataset.kind, id=item_id, bytes=len(line), cap=cap
+                )
                 batch.lines[i] = None
                 batch.collections[i] = None
                 apart.append(item_id)
@@ -173,8 +182,7 @@ class BatchSink:
         keys = []
         size = 0
         for piece, data in enumerate(pack(lines), start=1):
-            number = file_number(batch.number, piece, number_digits(plan.genre))
-            key = tmdb_key(plan.kind, plan.date, plan.genre, number)
+            key = plan.dataset.file_key(plan.date, plan.dataset.file_number(batch.number, piece))
             await self._lake.write(key, data)
             keys.append(key)
             size += len(data)

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, tmdb_key
-from ingest.tmdb.files import file_number
-from ingest.tmdb.markers import batch_markers, read_marker_skipped
-from ingest.tmdb.plan import Plan, dataset_prefix
+from ingest.lake.keys import Kind
+from ingest.state.dataset import GenreDataset
+from ingest.state.markers import batch_markers, read_marker_skipped
+from ingest.state.plan import Plan
+from ingest.state.versions import CURRENT, upgrade
 
 # Markers read at once.
 _READS_IN_FLIGHT = 8
@@ -38,6 +39,7 @@ class Removed:
 
     def body(self, plan: Plan) -> bytes:
         data = {
+            "version": CURRENT["removed"],
             "date": plan.date.isoformat(),
             "genre": plan.genre,
             "plan_id": plan.plan_id,
@@ -50,7 +52,7 @@ class Removed:
 
 
 def removed_key(date: dt.date, genre: str) -> str:
-    return dataset_prefix(date, Kind.MOVIES, genre) + "removed.json"
+    return GenreDataset(Kind.MOVIES, slug=genre).state(date) + "removed.json"
 
 
 async def record_removed(lake: Lake, plan: Plan) -> Removed:
@@ -81,7 +83,7 @@ async def _ids_in_files(lake: Lake, plan: Plan, batch: int) -> set[int]:
     ids: set[int] = set()
     piece = 1
     while (
-        data := await lake.read(tmdb_key(plan.kind, plan.date, plan.genre, file_number(batch, piece)))
+        data := await lake.read(plan.dataset.file_key(plan.date, plan.dataset.file_number(batch, piece)))
     ) is not None:
         for line in data.splitlines():
             try:
@@ -95,11 +97,12 @@ async def _ids_in_files(lake: Lake, plan: Plan, batch: int) -> set[int]:
 
 
 async def read_removed(lake: Lake, date: dt.date, genre: str) -> Removed | None:
-    data = await lake.read(removed_key(date, genre))
+    key = removed_key(date, genre)
+    data = await lake.read(key)
     if data is None:
         return None
     try:
-        d = orjson.loads(data)
+        d = upgrade("removed", key, orjson.loads(data))
         return Removed(tuple(map(int, d["left_genre"])), tuple(map(int, d["not_found"])))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

@@ -17,7 +17,9 @@ import orjson
 import structlog
 
 from ingest.lake import Lake
-from ingest.lake.keys import STATE_ROOT, Kind
+from ingest.lake.keys import Kind
+from ingest.state import keys
+from ingest.state.versions import CURRENT, upgrade
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +35,7 @@ class Cursor:
 
 
 def cursor_key(kind: Kind, genre: str) -> str:
-    return f"{STATE_ROOT}/tmdb/cursors/{kind}-{genre}.json"
+    return keys.cursor(str(kind), genre)
 
 
 async def read_cursor(lake: Lake, kind: Kind, genre: str) -> Cursor | None:
@@ -44,7 +46,7 @@ async def read_cursor(lake: Lake, kind: Kind, genre: str) -> Cursor | None:
     if raw is None:
         return None
     try:
-        d = orjson.loads(raw)
+        d = upgrade("cursor", key, orjson.loads(raw))
         return Cursor(dt.date.fromisoformat(d["date"]), str(d["plan_id"]), str(d["mode"]), str(d["at"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         log.warning("cursor_unreadable", key=key, hint="the next run of this dataset is a full one")
@@ -59,7 +61,13 @@ async def move_cursor(lake: Lake, kind: Kind, genre: str, date: dt.date, plan_id
     if current is not None and (current.date, current.plan_id, current.mode) == (date, plan_id, mode):
         return False  # a rerun of a complete date: already here
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    body = {"date": date.isoformat(), "plan_id": plan_id, "mode": mode, "at": at}
+    body = {
+        "version": CURRENT["cursor"],
+        "date": date.isoformat(),
+        "plan_id": plan_id,
+        "mode": mode,
+        "at": at,
+    }
     await lake.write(cursor_key(kind, genre), orjson.dumps(body, option=orjson.OPT_INDENT_2))
     log.info(
         "cursor_moved",

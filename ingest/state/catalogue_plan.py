@@ -16,9 +16,9 @@ by nobody but read whole by every worker. So it is a small header and chunks, un
 
 Chunks are written before the header, under the plan's id, so a header always points at
 chunks that exist, and a losing planner's chunks are never read. Batches and done-markers
-are ``ingest.tmdb.plan``'s and ``ingest.tmdb.markers``', through ``facade``: the catalogue's
-markers and files have the same names and rules as a genre's (the files are numbered on six
-digits).
+are ``ingest.state.plan``'s and ``ingest.state.markers``': the plan is a ``PlanRef`` of a
+``CatalogueDataset``, whose markers and files have the same names and rules as a genre's
+(the files are numbered on six digits).
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ import orjson
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, Kind
-from ingest.tmdb.plan import BATCH_SIZE, Batch, Plan, dataset_prefix
+from ingest.lake.keys import Kind
+from ingest.state.dataset import CATALOGUE, CatalogueDataset
+from ingest.state.plan import BATCH_SIZE, Batch
+from ingest.state.versions import CURRENT, upgrade
 
 CHUNK_IDS = 100 * BATCH_SIZE
 _WRITES_IN_FLIGHT = 8
@@ -72,12 +74,9 @@ class CataloguePlan:
     def batch_count(self) -> int:
         return -(-self.count // BATCH_SIZE)
 
-    def facade(self) -> Plan:
-        """The plan as ``ingest.tmdb.plan``, the pool and the sink see it (no ids: the batches
-        carry them)."""
-        return Plan(
-            self.kind, 0, CATALOGUE, self.date, (), plan_id=self.plan_id, complete=True, refresh=self.refresh
-        )
+    @property
+    def dataset(self) -> CatalogueDataset:
+        return CatalogueDataset(self.kind)
 
     def shapes(self) -> list[Batch]:
         """Every batch, by number and size only: what ``batches_in_lake`` needs."""
@@ -89,7 +88,7 @@ class CataloguePlan:
 
     def to_json(self) -> bytes:
         body = {
-            "version": 1,
+            "version": CURRENT["catalogue_plan"],
             "kind": self.kind,
             "dataset": CATALOGUE,
             "date": self.date.isoformat(),
@@ -109,7 +108,7 @@ class CataloguePlan:
     @classmethod
     def from_json(cls, data: bytes, key: str) -> CataloguePlan:
         try:
-            d = orjson.loads(data)
+            d = upgrade("catalogue_plan", key, orjson.loads(data))
             if d["chunk_ids"] != CHUNK_IDS or d["batch_size"] != BATCH_SIZE:
                 raise ValueError(f"chunks of {d['chunk_ids']} ids, batches of {d['batch_size']}")
             return cls(
@@ -130,15 +129,15 @@ class CataloguePlan:
 
 
 def header_key(date: dt.date, kind: Kind) -> str:
-    return dataset_prefix(date, kind, CATALOGUE) + "catalogue.json"
+    return CatalogueDataset(kind).state(date) + "catalogue.json"
 
 
 def chunk_key(plan: CataloguePlan, what: str, number: int) -> str:
-    return dataset_prefix(plan.date, plan.kind, CATALOGUE) + f"{what}-{plan.plan_id}/{number:05d}.json"
+    return plan.dataset.state(plan.date) + f"{what}-{plan.plan_id}/{number:05d}.json"
 
 
 def removed_key(plan: CataloguePlan) -> str:
-    return dataset_prefix(plan.date, plan.kind, CATALOGUE) + f"removed-{plan.plan_id}.json"
+    return plan.dataset.state(plan.date) + f"removed-{plan.plan_id}.json"
 
 
 async def load_plan(lake: Lake, date: dt.date, kind: Kind) -> CataloguePlan | None:

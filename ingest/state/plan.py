@@ -1,5 +1,5 @@
 """Plans and batches: the frozen list of ids a dataset fetches. This module owns the
-``plan.json`` format (``ingest.tmdb.markers`` owns the done-markers' and says which batches
+``plan.json`` format (``ingest.state.markers`` owns the done-markers' and says which batches
 are in the lake): nothing else reads or writes it.
 
 A *dataset* is one genre's movies (or collections) for one processing date. Its plan lives
@@ -18,7 +18,7 @@ Rules that make reruns safe:
   (all of them without a limit): a rerun with a smaller limit than the plan was built for
   keeps its batches whole instead of rewriting a file with fewer records.
 - A batch counts as in the lake only through its done-marker, named for this plan's id
-  (``ingest.tmdb.markers``): deleting ``plan.json`` starts the dataset over, since the new
+  (``ingest.state.markers``): deleting ``plan.json`` starts the dataset over, since the new
   plan has a new id and no old marker counts for it.
 - A dataset's first plan is created, not written (``create_plan``): of runs planning the
   same dataset at once, one plan wins in the lake and the others adopt it.
@@ -37,7 +37,9 @@ import structlog
 
 from ingest.errors import LakeError
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, state_key
+from ingest.lake.keys import Kind
+from ingest.state.dataset import GenreDataset
+from ingest.state.versions import CURRENT, upgrade
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +80,10 @@ class Plan:
     increment: dict[str, Any] | None = None
 
     @property
+    def dataset(self) -> GenreDataset:
+        return GenreDataset(self.kind, self.genre_id, self.genre)
+
+    @property
     def genre_members(self) -> tuple[int, ...]:
         """The genre's movies when this plan was made (complete movie plans only)."""
         return self.ids if self.members is None else self.members
@@ -116,7 +122,7 @@ class Plan:
     def to_json(self) -> bytes:
         return orjson.dumps(
             {
-                "version": 1,
+                "version": CURRENT["plan"],
                 "kind": self.kind,
                 "genre": {"id": self.genre_id, "slug": self.genre},
                 "date": self.date.isoformat(),
@@ -139,7 +145,7 @@ class Plan:
     @classmethod
     def from_json(cls, data: bytes, key: str) -> Plan:
         try:
-            d = orjson.loads(data)
+            d = upgrade("plan", key, orjson.loads(data))
             return cls(
                 kind=Kind(d["kind"]),
                 genre_id=int(d["genre"]["id"]),
@@ -163,12 +169,8 @@ class Plan:
             ) from None
 
 
-def dataset_prefix(date: dt.date, kind: Kind, genre: str) -> str:
-    return state_key(date, "tmdb", f"{kind}-{genre}") + "/"
-
-
 def plan_key(date: dt.date, kind: Kind, genre: str) -> str:
-    return dataset_prefix(date, kind, genre) + "plan.json"
+    return GenreDataset(kind, slug=genre).state(date) + "plan.json"
 
 
 async def load_plan(lake: Lake, date: dt.date, kind: Kind, genre: str) -> Plan | None:

@@ -25,7 +25,10 @@ import structlog
 
 from ingest.config import Settings
 from ingest.lake import Lake
-from ingest.lake.keys import CATALOGUE, Kind, state_key
+from ingest.lake.keys import Kind
+from ingest.state import keys
+from ingest.state.dataset import CatalogueDataset, Dataset, GenreDataset
+from ingest.state.versions import CURRENT, upgrade
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +86,7 @@ class RunRequest:
     @property
     def key(self) -> str:
         stamp = self.started_at.replace("-", "").replace(":", "").replace("+0000", "Z")
-        return state_key(self.date, "runs", f"{stamp}-{self.run_id}.json")
+        return keys.run(self.date, stamp, self.run_id)
 
     @property
     def whole_genres(self) -> bool:
@@ -91,13 +94,13 @@ class RunRequest:
         (``removed.json``, the cursor) is then part of what it asked for."""
         return self.limit is None
 
-    def datasets(self) -> list[tuple[str, Kind]]:
-        """The TMDB datasets the run asked for, as (genre slug or ``catalogue``, kind): a
-        catalogue run always asks for its movies, ``collections`` for the collections too."""
+    def datasets(self) -> list[Dataset]:
+        """The TMDB datasets the run asked for: a catalogue run always asks for its movies,
+        ``collections`` for the collections too."""
         kinds = [Kind.MOVIES] * self.movies + [Kind.COLLECTIONS] * self.collections
-        asked = [(genre, kind) for genre in self.genres for kind in kinds]
+        asked: list[Dataset] = [GenreDataset(kind, slug=genre) for genre in self.genres for kind in kinds]
         if self.catalogue:
-            asked += [(CATALOGUE, kind) for kind in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
+            asked += [CatalogueDataset(k) for k in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
         return asked
 
     def command(self, lake: str) -> str:
@@ -119,7 +122,7 @@ class RunRequest:
     def body(self) -> bytes:
         return orjson.dumps(
             {
-                "version": 1,
+                "version": CURRENT["run"],
                 "run_id": self.run_id,
                 "date": self.date.isoformat(),
                 "entry": self.entry,
@@ -143,11 +146,11 @@ class RunRequest:
         )
 
     @classmethod
-    def from_json(cls, data: bytes) -> RunRequest | None:
+    def from_json(cls, data: bytes, key: str = "a run record") -> RunRequest | None:
         """The request in ``data``; None when it is not one (a damaged record is left out
         of status rather than failing it)."""
         try:
-            d: Any = orjson.loads(data)
+            d: Any = upgrade("run", key, orjson.loads(data))
             asked = d["asked"]
             return cls(
                 date=dt.date.fromisoformat(d["date"]),
@@ -178,9 +181,9 @@ async def record_request(lake: Lake, request: RunRequest) -> None:
 async def read_requests(lake: Lake, date: dt.date) -> list[RunRequest]:
     """The date's run requests, oldest first."""
     found = []
-    for key in sorted(await lake.list(state_key(date, "runs") + "/")):
+    for key in sorted(await lake.list(keys.runs(date))):
         data = await lake.read(key)
-        request = None if data is None else RunRequest.from_json(data)
+        request = None if data is None else RunRequest.from_json(data, key)
         if request is None:
             log.warning("run_request_unreadable", key=key)
         else:

@@ -18,19 +18,26 @@ import datetime as dt
 import orjson
 
 from ingest.lake import Lake
-from ingest.tmdb.plan import Plan, dataset_prefix
+from ingest.state.dataset import Dataset, PlanRef
+from ingest.state.versions import CURRENT
 
 
-def oversized_key(plan: Plan, item_id: int) -> str:
-    return dataset_prefix(plan.date, plan.kind, plan.genre) + f"oversized/{item_id}.json"
+def oversized_notes(dataset: Dataset, date: dt.date) -> str:
+    """The folder of a dataset's notes for ``date``."""
+    return dataset.state(date) + "oversized/"
 
 
-async def note_oversized(lake: Lake, plan: Plan, batch: int, item_id: int, size: int, cap: int) -> None:
+def oversized_key(plan: PlanRef, item_id: int) -> str:
+    return f"{oversized_notes(plan.dataset, plan.date)}{item_id}.json"
+
+
+async def note_oversized(lake: Lake, plan: PlanRef, batch: int, item_id: int, size: int, cap: int) -> None:
     """Write the note for one record of ``size`` bytes over the ``cap`` of a file."""
     note = {
+        "version": CURRENT["oversized"],
         "id": item_id,
-        "kind": str(plan.kind),
-        "genre": plan.genre,
+        "kind": str(plan.dataset.kind),
+        "genre": plan.dataset.name,
         "date": plan.date.isoformat(),
         "plan_id": plan.plan_id,
         "batch": batch,
