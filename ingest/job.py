@@ -94,29 +94,17 @@ async def _stages(
     complete = True
     if settings.job.csv:
         complete = await run_csv(lake, settings, report, stop=stop, progress=progress)
-    if settings.job.uses_tmdb:
-        # Imported here so stage 1 alone never pays for the TMDB client's imports.
-        from ingest.tmdb.crawl import run_tmdb
+    if not (settings.job.uses_tmdb or settings.job.catalogue):
+        return complete
+    # Imported here so stage 1 alone never pays for the TMDB client's imports.
+    from ingest.tmdb.context import RunContext
 
-        if settings.job.enqueue:
-            from ingest.queue.enqueue import run_enqueue
-
-            report.enqueued = True
-            complete = complete and await run_enqueue(lake, settings, report.tmdb, stop=stop)
-        else:
-            complete = complete and await run_tmdb(lake, settings, report.tmdb, stop=stop, progress=progress)
-    if settings.job.catalogue:
-        complete = complete and await _catalogue(lake, settings, report, stop, progress)
-    return complete
-
-
-async def _catalogue(lake: Lake, settings: Settings, report: RunReport, stop: Stop, progress: bool) -> bool:
-    """The whole catalogue of the day's ID export (``--catalogue``): fetched, or enqueued."""
+    ctx = RunContext(lake, settings, report.tmdb, stop, progress)
     if settings.job.enqueue:
-        from ingest.queue.catalogue import enqueue_catalogue
+        from ingest.queue.enqueue import run_enqueue
 
         report.enqueued = True
-        return await enqueue_catalogue(lake, settings, report.tmdb, stop=stop)
-    from ingest.tmdb.catalogue import run_catalogue
+        return complete and await run_enqueue(ctx)
+    from ingest.tmdb.stage import run_stage
 
-    return await run_catalogue(lake, settings, report.tmdb, stop=stop, progress=progress)
+    return complete and await run_stage(ctx)

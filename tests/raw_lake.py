@@ -17,7 +17,7 @@ from ingest.report import TmdbStats
 from ingest.standin import Catalog, Standin
 from ingest.state.runs import RunRequest, record_request
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.tmdb_fixtures import DATE, FAST, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]

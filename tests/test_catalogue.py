@@ -25,7 +25,7 @@ from ingest.standin.records import DailyChange
 from ingest.state.catalogue_plan import load_plan, removed_ids
 from ingest.status.survey import survey
 from ingest.stop import Stop
-from ingest.tmdb.catalogue import run_catalogue
+from ingest.tmdb.stage import run_tmdb as run_catalogue
 from tests.helpers import delete_from_lake, kill_once, run_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
 

@@ -21,7 +21,7 @@ from ingest.retry import Backoff
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from ingest.state import open_lake
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.s3_faults import Stall, faulty_s3
 from tests.test_tmdb_cli import _cli, _env
 from tests.tmdb_fixtures import FAST, dir_records, lake_files, records, settings_for

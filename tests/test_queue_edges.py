@@ -22,7 +22,8 @@ from ingest.state.cursor import read_cursor
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.context import RunContext
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually
 from tests.queue_kit import Queues, env_for, queue_depth, start_worker, write_config
 from tests.tmdb_fixtures import FAST, settings_for
@@ -46,7 +47,7 @@ async def test_an_enqueued_plan_with_no_batches_completes_at_once(
             settings_for(url, s3_lake.url, date=day1, collections=True),
             queue=QueueSettings(url=queues.url),
         )
-        assert await run_enqueue(s3_lake, settings, TmdbStats(), stop=Stop(), tuning=FAST)
+        assert await run_enqueue(RunContext(s3_lake, settings, TmdbStats(), Stop(), tuning=FAST))
     plan = await load_plan(s3_lake, day1, Kind.MOVIES, "war")
     assert plan is not None and plan.refresh == "incremental" and plan.ids == ()
     assert queue_depth(aws_env, queues.url) == 0

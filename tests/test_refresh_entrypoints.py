@@ -25,7 +25,7 @@ from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, f
 from ingest.state import open_lake
 from ingest.state.cursor import cursor_key
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import LambdaContext, eventually, kill_once_written, popen_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, dir_records, settings_for
 

@@ -28,7 +28,7 @@ from ingest.state import open_lake
 from ingest.state.cursor import read_cursor
 from ingest.state.plan import load_plan
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import cli_command, cli_env
 from tests.tmdb_fixtures import FAST, settings_for
 

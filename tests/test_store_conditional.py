@@ -26,7 +26,7 @@ from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_po
 from ingest.state import STORE_META, open_lake
 from ingest.state.plan import Plan, create_plan, load_plan
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually, run_cli
 from tests.s3_faults import faulty_s3
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for

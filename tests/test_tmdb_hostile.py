@@ -22,7 +22,7 @@ from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb import files as batching
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import delete_from_lake
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 

@@ -34,7 +34,7 @@ from ingest.status import main as status_main
 from ingest.stop import Stop
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import flags
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
 

@@ -21,8 +21,8 @@ from ingest.state import open_lake
 from ingest.state.dataset import CatalogueDataset, GenreDataset
 from ingest.state.plan import load_plan
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
 from ingest.tmdb.files import MAX_FILE_BYTES, as_line, pack
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually
 from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 

@@ -26,7 +26,7 @@ from ingest.status.survey import survey
 from ingest.stop import Stop
 from ingest.tmdb import files
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import run_cli, standin_env
 from tests.queue_kit import Queues
 from tests.tmdb_fixtures import DATE, FAST, settings_for

@@ -37,7 +37,7 @@ from ingest.state import open_lake
 from ingest.status.render import render_json
 from ingest.status.survey import survey
 from ingest.stop import Stop
-from ingest.tmdb.crawl import run_tmdb
+from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually, kill_once, standin_env, start_cli
 from tests.queue_kit import Queues
 from tests.tmdb_fixtures import FAST, settings_for

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 
 import structlog
 
-from ingest.config import Settings
 from ingest.lake import Lake
 from ingest.queue.messages import BatchMessage
 from ingest.queue.messages import BatchOutcome as Outcome
@@ -35,7 +34,8 @@ from ingest.state.markers import all_hundreds_done, batch_done, hundred_done
 from ingest.stop import Stop
 from ingest.tmdb.catalogue import missing, note_plan
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
-from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.context import RunContext
 from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
@@ -45,25 +45,19 @@ _SEND_SLICE = 100
 _SENDS_IN_FLIGHT = 8
 
 
-async def enqueue_catalogue(
-    lake: Lake, settings: Settings, stats: TmdbStats, *, stop: Stop, tuning: ClientTuning | None = None
-) -> bool:
+async def enqueue_catalogue(ctx: RunContext, queue: SqsQueue, client: TmdbClient) -> bool:
     """Plan the catalogue (and its collections) and send every missing batch; True once sent."""
-    assert settings.queue.url, "preflight refuses --enqueue without a queue"
-    async with (
-        SqsQueue.connect(settings.queue.url) as queue,
-        TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client,
-    ):
-        plans = [await plan_movies(lake, settings, client)]
-        stats.planned += plans[0].count
-        note_plan(stats, plans[0])
-        if settings.job.collections:
-            plans.append(await plan_collections(lake, settings))
-            stats.collections_planned += plans[-1].count
-        for plan in plans:
-            if stop.requested:
-                return False
-            stats.batches_enqueued += await send_missing(lake, queue, plan)
+    lake, settings, stats = ctx.lake, ctx.settings, ctx.stats
+    plans = [await plan_movies(lake, settings, client)]
+    stats.planned += plans[0].count
+    note_plan(stats, plans[0])
+    if settings.job.collections:
+        plans.append(await plan_collections(lake, settings))
+        stats.collections_planned += plans[-1].count
+    for plan in plans:
+        if ctx.stop.requested:
+            return False
+        stats.batches_enqueued += await send_missing(lake, queue, plan)
     return True
 
 

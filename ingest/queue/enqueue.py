@@ -23,32 +23,32 @@ from ingest.report import TmdbStats
 from ingest.state.completion import finish, whole_run
 from ingest.state.markers import missing_batches
 from ingest.state.plan import Plan
-from ingest.stop import Stop
-from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.context import RunContext
 from ingest.tmdb.planner import GenrePlanner
 
 log = structlog.get_logger(__name__)
 
 
-async def run_enqueue(
-    lake: Lake,
-    settings: Settings,
-    stats: TmdbStats,
-    *,
-    stop: Stop,
-    tuning: ClientTuning | None = None,
-) -> bool:
-    """Plan and send every selected genre's missing batches; True once all are sent."""
+async def run_enqueue(ctx: RunContext) -> bool:
+    """Plan and send the missing batches of every selected dataset (the genres', then the
+    whole catalogue's); True once all are sent."""
+    lake, settings, stats, stop = ctx.lake, ctx.settings, ctx.stats, ctx.stop
     assert settings.queue.url, "preflight refuses --enqueue without a queue"
     async with (
         SqsQueue.connect(settings.queue.url) as queue,
-        TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client,
+        TmdbClient(settings.tmdb, stats, tuning=ctx.tuning, stop=stop) as client,
     ):
         planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
-        for genre in settings.job.genres:
+        for genre in settings.job.genres if settings.job.uses_tmdb else ():
             if stop.requested:
                 return False
             stats.batches_enqueued += await enqueue_genre(lake, planner, queue, genre, settings, stats)
+        if settings.job.catalogue:
+            # Imported here: a genre's enqueue never pays for the catalogue's planner.
+            from ingest.queue.catalogue import enqueue_catalogue
+
+            return await enqueue_catalogue(ctx, queue, client)
     return True
 
 

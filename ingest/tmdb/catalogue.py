@@ -1,4 +1,5 @@
-"""``python -m ingest --catalogue``: every movie of TMDB's daily ID export, TMDB -> lake.
+"""The catalogue's part of stage 2 (``python -m ingest --catalogue``): every movie of TMDB's
+daily ID export, TMDB -> lake.
 
 Plan (``ingest.tmdb.catalogue_planner``: the day's export, or the increment since the
 last complete snapshot), then fetch the batches the lake does not hold yet through the
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import structlog
 
 from ingest.config import Settings
-from ingest.errors import Interrupted, RunError, raise_primary
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.report import TmdbStats
@@ -32,66 +33,44 @@ from ingest.state.markers import batches_in_lake
 from ingest.state.plan import Batch
 from ingest.stop import Stop
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
-from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.context import RunContext
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.sink import FetchTally
 
 log = structlog.get_logger(__name__)
 
 
-async def run_catalogue(
-    lake: Lake,
-    settings: Settings,
-    stats: TmdbStats,
-    *,
-    stop: Stop,
-    progress: bool,
-    tuning: ClientTuning | None = None,
-) -> bool:
-    """Fetch the date's catalogue (and its collections, if ``settings.job.collections``);
-    return True when every planned batch is in the lake. Errors as ``run_tmdb``'s."""
-    try:
-        async with TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client:
-            failures: list[str] = []
-            complete = await _dataset(lake, settings, stats, stop, client, failures, plan_movies)
-            if settings.job.collections and not stop.requested and not client.unreachable:
+@dataclass(frozen=True, slots=True)
+class CatalogueRun:
+    """The whole catalogue's part of the stage (``ingest.tmdb.stage.DatasetRun``): its
+    movies, then (with ``collections``) the collection export's collections."""
 
-                async def collections(lake: Lake, settings: Settings, _: TmdbClient) -> CataloguePlan:
-                    return await plan_collections(lake, settings)
+    async def run(self, ctx: RunContext, client: TmdbClient) -> tuple[bool, list[str]]:
+        failures: list[str] = []
+        complete = await _dataset(ctx, client, failures, plan_movies)
+        if ctx.settings.job.collections and not ctx.stop.requested and not client.unreachable:
 
-                complete &= await _dataset(lake, settings, stats, stop, client, failures, collections)
-            if client.unreachable:
-                raise client.unreachable_error()
-    except Interrupted as exc:
-        log.info("tmdb_stage_interrupted", why=str(exc))
-        return False
-    except BaseExceptionGroup as group:
-        raise_primary(group)
-    if failures:
-        raise RunError("; ".join(failures))
-    return complete and not stop.requested
+            async def collections(lake: Lake, settings: Settings, _: TmdbClient) -> CataloguePlan:
+                return await plan_collections(lake, settings)
+
+            complete &= await _dataset(ctx, client, failures, collections)
+        return complete, failures
 
 
 Planning = Callable[[Lake, Settings, TmdbClient], Awaitable[CataloguePlan]]
 
 
-async def _dataset(
-    lake: Lake,
-    settings: Settings,
-    stats: TmdbStats,
-    stop: Stop,
-    client: TmdbClient,
-    failures: list[str],
-    planning: Planning,
-) -> bool:
-    plan = await planning(lake, settings, client)
+async def _dataset(ctx: RunContext, client: TmdbClient, failures: list[str], planning: Planning) -> bool:
+    lake, stats = ctx.lake, ctx.stats
+    plan = await planning(lake, ctx.settings, client)
     if plan.kind is Kind.MOVIES:
         stats.planned += plan.count
         note_plan(stats, plan)
     else:
         stats.collections_planned += plan.count
     todo = await missing(lake, plan)
-    tally = await fetch(lake, client, stats, stop, plan, todo, workers=settings.tmdb.concurrency)
+    tally = await fetch(lake, client, stats, ctx.stop, plan, todo, workers=ctx.settings.tmdb.concurrency)
     failures += tally.failures(plan.dataset.name, str(plan.kind))
     done = tally.failed_batches == 0 and tally.left_for_rerun == 0
     if done:

@@ -1,4 +1,4 @@
-"""Stage 2: every movie of a genre (details + keywords) and its franchises, TMDB -> lake.
+"""A genre's part of stage 2: every movie of it (details + keywords) and its franchises.
 
 For each selected genre: plan the movies (``ingest.tmdb.discover``, frozen under
 the lake's state by ``ingest.state.plan``), fetch the batches that are not in the lake yet
@@ -27,108 +27,18 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from ingest.config import Settings
-from ingest.errors import Interrupted, RunError, raise_primary
 from ingest.genres import Genre
-from ingest.lake import Lake
-from ingest.report import TmdbStats
 from ingest.state.completion import finish
 from ingest.state.markers import missing_batches
 from ingest.state.plan import Plan
-from ingest.stop import Stop
-from ingest.tmdb.client import ClientTuning, TmdbClient
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.context import RunContext
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.refresh import full_run_requests, note_plan
 from ingest.tmdb.sink import FetchTally
 
 log = structlog.get_logger(__name__)
-
-
-async def run_tmdb(
-    lake: Lake,
-    settings: Settings,
-    stats: TmdbStats,
-    *,
-    stop: Stop,
-    progress: bool,
-    tuning: ClientTuning | None = None,
-) -> bool:
-    """Fetch settings.job.genres' movies (if settings.job.movies) and collections (if
-    settings.job.collections) for settings.job.limit; update ``stats`` as it goes; check
-    stop.requested before starting each batch (never mid-batch), let started batches
-    finish; return True when every planned batch of every selected genre is in the lake.
-
-    Raises ``AuthError`` on a 401, ``ConfigError`` when TMDB cannot be reached at all from
-    the start, ``UnreachableError`` when it stops answering mid-run, ``RunError`` when
-    batches failed after their retries (after the rest of the run has gone on),
-    ``LakeError`` when the lake refuses a write.
-    """
-    if not settings.job.uses_tmdb:
-        return True
-    try:
-        return await _crawl(lake, settings, stats, stop, progress, tuning)
-    except Interrupted as exc:
-        # A stop cut a wait for the rate limiter short: the run ends as stopped.
-        log.info("tmdb_stage_interrupted", why=str(exc))
-        return False
-
-
-async def _crawl(
-    lake: Lake,
-    settings: Settings,
-    stats: TmdbStats,
-    stop: Stop,
-    progress: bool,
-    tuning: ClientTuning | None,
-) -> bool:
-    started = time.monotonic()
-    failures: list[str] = []
-    complete = True
-    try:
-        async with TmdbClient(settings.tmdb, stats, tuning=tuning, stop=stop) as client:
-            crawler = GenreCrawler(lake, settings, stats, stop, progress, client)
-            for genre in settings.job.genres:
-                if stop.requested or client.unreachable:
-                    complete = False
-                    break
-                done, failed = await crawler.genre(genre)
-                failures += failed
-                complete = complete and done
-            _summarise(stats, client, time.monotonic() - started)
-            if client.unreachable:
-                raise client.unreachable_error()
-    except BaseExceptionGroup as group:
-        raise_primary(group)
-    if failures:
-        raise RunError("; ".join(failures))
-    return complete and not stop.requested
-
-
-def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
-    records = stats.written + stats.collections_written
-    log.info(
-        "tmdb_stage_finished",
-        planned=stats.planned,
-        written=stats.written,
-        skipped=stats.skipped,
-        failed=stats.failed,
-        oversized=stats.oversized,
-        collections_planned=stats.collections_planned,
-        collections_written=stats.collections_written,
-        files=stats.files,
-        bytes=stats.bytes,
-        requests=stats.requests,
-        logical_requests=client.first_attempts,
-        retries=stats.retries,
-        throttled=stats.throttled,
-        seconds=round(seconds, 3),
-        movies_per_s=round(stats.written / seconds, 2) if seconds > 0 else None,
-        attempts_per_record=round(stats.requests / records, 4) if records else None,
-        logical_requests_per_record=round(client.first_attempts / records, 4) if records else None,
-        rate_per_s=round(client.rate_per_s, 2),
-        **stats.refresh_summary(),
-    )
 
 
 @dataclass(slots=True)
@@ -143,25 +53,29 @@ class MoviesFetched:
     collections: dict[int, list[int]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class GenreRun:
+    """A genre's part of the stage (``ingest.tmdb.stage.DatasetRun``)."""
+
+    genre: Genre
+
+    async def run(self, ctx: RunContext, client: TmdbClient) -> tuple[bool, list[str]]:
+        return await GenreCrawler(ctx, client).genre(self.genre)
+
+
 class GenreCrawler:
     """One genre at a time: its movies, then (if asked) its collections."""
 
-    def __init__(
-        self,
-        lake: Lake,
-        settings: Settings,
-        stats: TmdbStats,
-        stop: Stop,
-        progress: bool,
-        client: TmdbClient,
-    ) -> None:
-        self._lake = lake
-        self._settings = settings
-        self._stats = stats
-        self._stop = stop
-        self._progress = progress
+    def __init__(self, ctx: RunContext, client: TmdbClient) -> None:
+        self._lake = ctx.lake
+        self._settings = ctx.settings
+        self._stats = ctx.stats
+        self._stop = ctx.stop
+        self._progress = ctx.progress
         self._client = client
-        self._planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress)
+        self._planner = GenrePlanner(
+            ctx.lake, ctx.settings.date, ctx.settings.job, client, ctx.stats, ctx.progress
+        )
 
     async def genre(self, genre: Genre) -> tuple[bool, list[str]]:
         """Return whether the genre is whole in the lake, and what failed."""
