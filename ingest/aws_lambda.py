@@ -1,6 +1,6 @@
 """The AWS Lambda entry point: ``ingest.aws_lambda.handler(event, context)``, stage 2 only.
 
-An event says what to fetch (``ingest.lambda_event`` reads it); every key is optional
+An event says what to fetch (``ingest.run.lambda_event`` reads it); every key is optional
 and a missing one comes from ``config.toml`` (shipped in the zip) and the environment::
 
     {"genres": ["war", "crime"],   # names, slugs, guerra/crime, or TMDB ids
@@ -47,17 +47,17 @@ from typing import Any, Protocol
 
 import structlog
 
-from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError
-from ingest.job import run_job
-from ingest.lambda_event import plan_from_event
-from ingest.preflight import run_checks
 from ingest.queue.lambda_sqs import is_sqs_event, run_records
-from ingest.report import RunReport
-from ingest.settings_table import row
-from ingest.startup import start
-from ingest.stop import Stop
-from ingest.summary import counts
+from ingest.reports.counts import RunReport
+from ingest.reports.summary import counts
+from ingest.run.checks import run_checks
+from ingest.run.job import run_job
+from ingest.run.lambda_event import plan_from_event
+from ingest.run.start import start
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
+from ingest.settings.table import row
 
 log = structlog.get_logger(__name__)
 

@@ -16,15 +16,15 @@ import sys
 import structlog
 
 from ingest import __version__
-from ingest.config import Settings
 from ingest.errors import IngestError, UsageError
-from ingest.job import run_job
-from ingest.report import RunReport
-from ingest.settings_table import add_flags, flagged, flags_of
-from ingest.settings_types import suggestion
-from ingest.startup import CommandParser, refuse, start
-from ingest.stop import Stop
-from ingest.summary import human_line, log_summary
+from ingest.reports.counts import RunReport
+from ingest.reports.summary import human_line, log_summary
+from ingest.run.job import run_job
+from ingest.run.start import CommandParser, refuse, start
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
+from ingest.settings.table import add_flags, flagged, flags_of
+from ingest.settings.types import suggestion
 
 log = structlog.get_logger(__name__)
 
@@ -94,11 +94,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _dry_run(settings: Settings) -> str:
-    from ingest.dry_run import preview, render
-    from ingest.job import preflight
-    from ingest.preflight import run_checks
+    from ingest.run.checks import run_checks
+    from ingest.run.dry_run import preview, render
+    from ingest.run.job import check_job
 
-    preflight(settings)
+    check_job(settings)
     await run_checks(settings, tmdb=settings.job.uses_tmdb, queue=False)
     return render(await preview(settings), settings)
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, overload
 
 import boto3
 
-from ingest.settings_table import flagged
+from ingest.settings.table import flagged
 from ingest.standin import STANDIN_TOKEN
 
 T = TypeVar("T")

@@ -12,12 +12,12 @@ from aiohttp import web
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from structlog.testing import capture_logs
 
-from ingest.aws_errors import NO_CREDENTIALS, Remote, Unsent, aws_error, transient_reason
 from ingest.errors import ConfigError, LakeError, RetryableError
 from ingest.lake.bucket import S3
 from ingest.queue import sqs as sqs_module
 from ingest.queue.sqs import SqsQueue
-from ingest.retry import Backoff
+from ingest.remote.aws_errors import NO_CREDENTIALS, Remote, Unsent, aws_error, transient_reason
+from ingest.remote.retry import Backoff
 from tests.queue_kit import Queues, receive_all
 from tests.s3_faults import Fault, FaultyS3, faulty_s3
 

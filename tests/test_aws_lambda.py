@@ -17,7 +17,7 @@ import pytest
 
 from ingest.aws_lambda import _token_cache, handler
 from ingest.errors import ConfigError
-from ingest.lambda_event import plan_from_event
+from ingest.run.lambda_event import plan_from_event
 from ingest.standin import STANDIN_TOKEN, Catalog, standin_process
 from tests.helpers import LambdaContext
 

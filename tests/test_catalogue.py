@@ -15,16 +15,16 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from ingest.config import Settings
 from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from ingest.standin import DAY0, Catalog, Standin, Universe, standin_process
 from ingest.standin.records import DailyChange
 from ingest.state.catalogue_plan import load_plan, removed_ids
 from ingest.status.survey import survey
-from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb as run_catalogue
 from tests.helpers import delete_from_lake, kill_once, run_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
@@ -262,8 +262,8 @@ async def test_a_killed_run_resumed_lands_every_movie_exactly_once(
 
 
 def test_the_catalogue_settings_come_from_flags_env_file_and_event(tmp_path: Path) -> None:
-    from ingest.config import load_settings
-    from ingest.lambda_event import plan_from_event
+    from ingest.run.lambda_event import plan_from_event
+    from ingest.settings.config import load_settings
     from tests.helpers import flags
 
     config = tmp_path / "config.toml"

@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.config import (
+from ingest.errors import ConfigError
+from ingest.settings.config import (
     DEFAULT_LAKE,
     load_settings,
 )
-from ingest.errors import ConfigError
 from ingest.standin import free_port
 from tests.helpers import clean_env, eventually, flags, popen_cli, run_cli
 

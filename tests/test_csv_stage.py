@@ -14,11 +14,11 @@ import pytest
 from aiohttp import web
 from awscrt.checksums import crc64nvme
 
-from ingest.config import Settings, load_settings
 from ingest.errors import ConfigError
-from ingest.job import run_job
 from ingest.lake.keys import csv_key
 from ingest.lake.s3 import part_size_for
+from ingest.run.job import run_job
+from ingest.settings.config import Settings, load_settings
 from tests.helpers import flags, run_cli
 from tests.s3_faults import Fault, faulty_s3, is_part
 

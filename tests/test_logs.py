@@ -18,7 +18,7 @@ LOGGING_PROCESS = f"""
 import pathlib
 import sys
 import structlog
-from ingest.logs import configure_logging, register_secret
+from ingest.reports.logs import configure_logging, register_secret
 
 configure_logging(json=sys.argv[1] == "json")
 register_secret({SECRET!r})

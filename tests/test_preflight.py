@@ -1,6 +1,6 @@
 """Start-up mistakes are exit 2 with one line on stderr, naming what to fix, within seconds:
 ``python -m ingest``, ``python -m ingest status`` and ``python -m workers`` as real processes,
-against moto's S3 and the TMDB stand-in over HTTP (``ingest.preflight``, ``ingest.lake_url``).
+against moto's S3 and the TMDB stand-in over HTTP (``ingest.run.checks``, ``ingest.settings.lake_url``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from ingest.aws_lambda import handler
 from ingest.errors import AuthError, ConfigError
-from ingest.invalid import Invalid
-from ingest.lake_url import bucket_error, check_lake_url
+from ingest.settings.invalid import Invalid
+from ingest.settings.lake_url import bucket_error, check_lake_url
 from ingest.standin import STANDIN_TOKEN, StandinProcess, free_port, standin_process
 from tests.helpers import LambdaContext, run_cli, standin_env
 

@@ -12,7 +12,7 @@ import pty
 import re
 from pathlib import Path
 
-from ingest.progress import Progress
+from ingest.reports.progress import Progress
 from ingest.standin import Catalog, Standin
 from tests.helpers import standin_env, start_cli
 from tests.test_csv_stage import DATE, make_csv

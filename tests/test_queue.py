@@ -18,12 +18,12 @@ import boto3
 import orjson
 import pytest
 
-from ingest.config import Job
-from ingest.genres import resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.queue.messages import BatchMessage
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.settings.config import Job
+from ingest.settings.genres import resolve_genre
 from ingest.standin import Catalog, Standin
 from ingest.state import open_lake
 from ingest.state.claims import claim_key, claim_state

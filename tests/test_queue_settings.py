@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import load_settings
 from ingest.errors import ConfigError
 from ingest.queue.messages import BatchMessage
+from ingest.settings.config import load_settings
 from ingest.tmdb.rate import SlidingWindow
 from tests.helpers import flags, run_cli
 

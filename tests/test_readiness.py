@@ -18,10 +18,10 @@ import aiohttp
 import boto3
 import pytest
 
-from ingest.config import Settings, load_settings
 from ingest.errors import AuthError, ConfigError, RetryableError
 from ingest.queue.counters import QueueCounters
-from ingest.report import RunReport
+from ingest.reports.counts import RunReport
+from ingest.settings.config import Settings, load_settings
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin, free_port
 from tests.helpers import eventually
 from workers.metrics import Metrics

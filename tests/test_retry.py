@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from ingest.retry import RetrySummary
-from ingest.tmdb.reach import Reachability
+from ingest.remote.retry import RetrySummary
+from ingest.tmdb.breaker import Reachability
 
 
 class Clock:

@@ -18,7 +18,7 @@ from ingest.csv.scan import KNOWN_HEADERS
 from ingest.errors import InputError, RetryableError
 from ingest.lake import Lake, UploadTuning
 from ingest.lake import s3 as s3_module
-from ingest.retry import Backoff
+from ingest.remote.retry import Backoff
 from ingest.standin import free_port
 from ingest.state import open_lake
 from tests.helpers import run_cli

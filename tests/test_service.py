@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.report import CsvFileResult, RunReport
+from ingest.reports.counts import CsvFileResult, RunReport
 from ingest.standin import STANDIN_TOKEN, Catalog, free_port, standin_process
 from tests.helpers import eventually, popen_cli, run_cli, standin_env
 from workers.metrics import Metrics

@@ -15,8 +15,8 @@ from typing import Any, get_type_hints
 import pytest
 
 from ingest.cli import FLAGS, build_parser
-from ingest.config import Settings, load_settings
-from ingest.settings_table import ROWS, Setting, file_keys, flags_of, row
+from ingest.settings.config import Settings, load_settings
+from ingest.settings.table import ROWS, Setting, file_keys, flags_of, row
 from ingest.status.cli import build_parser as status_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def _leaves(cls: type[Any], group: str) -> dict[str, Any]:
 def test_every_field_is_a_row_and_every_row_a_field_or_read_at_load() -> None:
     leaves = _leaves(Settings, "run")
     names = {r.name for r in ROWS}
-    assert set(leaves) - names == set(), "a settings field without a row in ingest/settings_table.py"
+    assert set(leaves) - names == set(), "a settings field without a row in ingest/settings/table.py"
     assert names - set(leaves) == LOAD_ONLY, "a row that lands in no settings field"
     for name, value in leaves.items():
         assert value == row(name).default_value(), f"{name}: the dataclass default is not the row's"

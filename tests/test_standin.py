@@ -189,7 +189,7 @@ def test_the_command_runs_without_the_test_extras() -> None:
 
 
 async def test_authentication_answers_as_tmdb_does(standin: Standin) -> None:
-    """``/3/authentication``, the start-up check of the credentials (``ingest.preflight``)."""
+    """``/3/authentication``, the start-up check of the credentials (``ingest.run.checks``)."""
     status, body = await _get(f"{standin.url}/3/authentication")
     assert (status, body) == (200, {"success": True, "status_code": 1, "status_message": "Success."})
     async with aiohttp.ClientSession() as http, http.get(f"{standin.url}/3/authentication") as resp:

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from ingest.stop import Stop
+from ingest.run.stop import Stop
 
 
 async def test_work_that_finishes_in_time_returns_its_result() -> None:

@@ -12,12 +12,12 @@ import pytest
 from structlog.testing import capture_logs
 
 from ingest.errors import AuthError, RemoteError, RetryableError, SkippedRecord
-from ingest.report import TmdbStats
-from ingest.retry import Backoff
+from ingest.remote.retry import Backoff
+from ingest.reports.counts import TmdbStats
 from ingest.standin import STANDIN_API_KEY, Catalog, Standin
-from ingest.tmdb.answers import Verdict, parse_retry_after, read_answer
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.rate import AdaptiveRate, SlidingWindow, WindowLog
+from ingest.tmdb.verdicts import Verdict, parse_retry_after, read_answer
 from tests.tmdb_fixtures import FAST, settings_for
 
 

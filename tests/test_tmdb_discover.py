@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from ingest.genres import resolve_genre
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.settings.genres import resolve_genre
 from ingest.standin import Catalog, Standin
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover import Discoverer

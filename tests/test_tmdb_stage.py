@@ -15,12 +15,12 @@ from structlog.testing import capture_logs
 from ingest.errors import AuthError, IngestError, LakeError, RunError, UsageError, raise_primary
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.run.stop import Stop
 from ingest.standin import Catalog, Standin
 from ingest.state import open_lake
 from ingest.state.dataset import CatalogueDataset, GenreDataset
 from ingest.state.plan import load_plan
-from ingest.stop import Stop
 from ingest.tmdb.files import MAX_FILE_BYTES, as_line, pack
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually

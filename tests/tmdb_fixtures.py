@@ -10,11 +10,11 @@ from typing import Any
 
 import orjson
 
-from ingest.config import Job, Settings, TmdbSettings
-from ingest.genres import resolve_genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
-from ingest.retry import Backoff
+from ingest.remote.retry import Backoff
+from ingest.settings.config import Job, Settings, TmdbSettings
+from ingest.settings.genres import resolve_genre
 from ingest.standin import STANDIN_TOKEN
 from ingest.tmdb.client import ClientTuning
 

@@ -14,11 +14,11 @@ import asyncio
 import sys
 
 from ingest import __version__
-from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError, UsageError
-from ingest.preflight import check_endpoints
-from ingest.settings_table import add_flags, flagged, flags_of
-from ingest.startup import CommandParser, refuse, start
+from ingest.run.checks import check_endpoints
+from ingest.run.start import CommandParser, refuse, start
+from ingest.settings.config import Settings
+from ingest.settings.table import add_flags, flagged, flags_of
 from workers.schedule import Schedule
 from workers.service import Service
 

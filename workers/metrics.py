@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from ingest.queue.counters import QueueCounters
-from ingest.report import RunReport
+from ingest.reports.counts import RunReport
 
 RunOutcome = Literal["succeeded", "failed", "stopped"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -4,7 +4,7 @@
 platform restarts it only when it hangs. ``/readyz`` (the Kubernetes convention) is
 readiness, 503 with ``{"status": "not_ready", "check": ..., "reason": ...}``:
 
-- until the start-up checks (``ingest.preflight``: the lake, TMDB's answer to the
+- until the start-up checks (``ingest.run.checks``: the lake, TMDB's answer to the
   credentials, the queue when one is configured) have passed. They run in the background,
   so ``/healthz`` answers from the first moment, and again every ``recheck_s`` while one
   fails, so a bucket created or a TMDB back up makes the service ready without a restart;
@@ -24,8 +24,8 @@ from typing import Any
 import structlog
 
 from ingest.errors import IngestError, UsageError
-from ingest.logs import mask_secrets
-from ingest.preflight import Check
+from ingest.reports.logs import mask_secrets
+from ingest.run.checks import Check
 
 log = structlog.get_logger(__name__)
 

@@ -27,13 +27,13 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from ingest import preflight
-from ingest.config import Settings
 from ingest.errors import ConfigError, IngestError
-from ingest.job import run_job
 from ingest.queue.counters import QueueCounters
-from ingest.report import RunReport
-from ingest.stop import Stop
+from ingest.reports.counts import RunReport
+from ingest.run import checks as start_checks
+from ingest.run.job import run_job
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from workers.metrics import CONTENT_TYPE, Metrics, RunOutcome
 from workers.ready import Readiness
 from workers.schedule import Schedule
@@ -63,7 +63,7 @@ class Service:
         self._metrics = Metrics(queue_mode=settings.service.queue)
         # The queue worker fetches from TMDB whatever the job says; the queue when it consumes.
         tmdb = settings.job.uses_tmdb or settings.service.queue
-        checks = preflight.checks(settings, tmdb=tmdb, queue=settings.service.queue)
+        checks = start_checks.checks(settings, tmdb=tmdb, queue=settings.service.queue)
         self._ready = Readiness(checks, recheck_s=settings.service.recheck_s)
         # Set once a shutdown signal arrives; nothing new starts after that.
         self._stopping = asyncio.Event()

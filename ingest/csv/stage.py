@@ -24,16 +24,16 @@ from pathlib import Path
 
 import structlog
 
-from ingest.config import Settings
 from ingest.csv.beside import scan_beside
 from ingest.csv.scan import CsvScan, hash_file, read_header
 from ingest.errors import IngestError, InputError, LakeError
 from ingest.lake import Lake, ObjectInfo
 from ingest.lake.keys import csv_key
-from ingest.progress import Progress
-from ingest.report import CsvFileResult, RunReport
+from ingest.reports.counts import CsvFileResult, RunReport
+from ingest.reports.progress import Progress
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from ingest.state.manifest import read_manifest, recorded_scan, write_manifest
-from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.errors import ConfigError
-from ingest.settings_table import default
+from ingest.settings.table import default
 
 
 @dataclass(frozen=True, slots=True)

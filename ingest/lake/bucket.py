@@ -8,8 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from ingest.aws_errors import TRANSPORT, Remote, aws_error
 from ingest.errors import ConfigError, LakeError, redact_url
+from ingest.remote.aws_errors import TRANSPORT, Remote, aws_error
 
 # S3 as messages name it, and what to fix when it refuses the lake's credentials or bucket.
 S3 = Remote("S3", LakeError, "check the bucket name, the credentials and their policy, and AWS_ENDPOINT_URL")

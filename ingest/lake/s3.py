@@ -10,7 +10,7 @@ refuses a full-object CRC64NVME gets the file's SHA-256 in the object metadata
 small files, sent in one PUT. CSV objects are stored as ``text/csv; charset=utf-8``. Every
 other call is CRC32 checksummed. One retry layer, ours: botocore's retries are
 off, and every call (each part on its own) is tried at most ``UploadTuning.max_attempts``
-times, waiting ``BACKOFF`` between transient failures (``ingest.aws_errors``); each
+times, waiting ``BACKOFF`` between transient failures (``ingest.remote.aws_errors``); each
 attempt has ``request_timeout_s`` in all and each call (a part) ``part_budget_s``, so a
 store that stalls ends the run instead of holding it; the last error says the retries ran
 out, and retries show at INFO as a periodic ``requests_retried``
@@ -38,14 +38,14 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
 
-from ingest.aws_errors import DeadlinePassed, retrying
 from ingest.errors import ConfigError, RetryableError
 from ingest.lake import ObjectInfo, Sha256, StoreMeta, UploadTuning, resolve_sha256
 from ingest.lake.bucket import S3, check_bucket
 from ingest.lake.conditional import ConditionalWrites
 from ingest.lake.multipart import check_unchanged, part_size_for
 from ingest.lake.s3_multipart import CSV_CONTENT_TYPE, S3Multipart
-from ingest.retry import Backoff, RetrySummary
+from ingest.remote.aws_errors import DeadlinePassed, retrying
+from ingest.remote.retry import Backoff, RetrySummary
 
 __all__ = ["BACKOFF", "S3Lake", "part_size_for"]
 
@@ -119,7 +119,7 @@ class S3Lake(S3Multipart):
 
     async def _retrying(self, what: str, attempt_once: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``attempt_once`` (within ``request_timeout_s`` each time) until it
-        succeeds, retried while the failure is transient (``ingest.aws_errors.retrying``);
+        succeeds, retried while the failure is transient (``ingest.remote.aws_errors.retrying``);
         the whole call, waits included, has ``part_budget_s``: a store that stalls is left."""
         limit = self._tuning.request_timeout_s
 

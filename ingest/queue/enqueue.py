@@ -14,12 +14,12 @@ from collections.abc import Sequence
 
 import structlog
 
-from ingest.config import Settings
-from ingest.genres import Genre
 from ingest.lake import Lake
 from ingest.queue.messages import BatchMessage
 from ingest.queue.sqs import SqsQueue
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.settings.config import Settings
+from ingest.settings.genres import Genre
 from ingest.state.completion import finish, whole_run
 from ingest.state.markers import missing_batches
 from ingest.state.plan import Plan
@@ -34,7 +34,7 @@ async def run_enqueue(ctx: RunContext) -> bool:
     """Plan and send the missing batches of every selected dataset (the genres', then the
     whole catalogue's); True once all are sent."""
     lake, settings, stats, stop = ctx.lake, ctx.settings, ctx.stats, ctx.stop
-    assert settings.queue.url, "preflight refuses --enqueue without a queue"
+    assert settings.queue.url, "the job checks refuse --enqueue without a queue"
     async with (
         SqsQueue.connect(settings.queue.url) as queue,
         TmdbClient(settings.tmdb, stats, tuning=ctx.tuning, stop=stop) as client,

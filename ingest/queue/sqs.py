@@ -3,7 +3,7 @@
 Sends go ten to a ``SendMessageBatch``; the entries SQS refuses in a batch that otherwise
 went through are sent again, as a transient failure of the call. Receives long-poll and
 ask for each message's receive count and sent time (redelivery, dead-lettering and the
-queue's age come from them). The retry rule is S3's (``ingest.aws_errors``): botocore at
+queue's age come from them). The retry rule is S3's (``ingest.remote.aws_errors``): botocore at
 one attempt, every call tried at most ``ATTEMPTS`` times with ``BACKOFF`` between
 transient failures, retries shown as one ``requests_retried`` summary (remote ``sqs``).
 A queue that does not exist, or that the credentials may not use, is a ``ConfigError``
@@ -23,9 +23,9 @@ import orjson
 import structlog
 from aiobotocore.config import AioConfig
 
-from ingest.aws_errors import Remote, Unsent, retrying
 from ingest.errors import RetryableError
-from ingest.retry import Backoff, RetrySummary
+from ingest.remote.aws_errors import Remote, Unsent, retrying
+from ingest.remote.retry import Backoff, RetrySummary
 
 log = structlog.get_logger(__name__)
 

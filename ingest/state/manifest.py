@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import orjson
 
 from ingest.lake import Lake
-from ingest.report import CsvFileResult
+from ingest.reports.counts import CsvFileResult
 from ingest.state import keys
 from ingest.state.versions import CURRENT, upgrade
 

@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 import structlog
 
-from ingest.config import Settings
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
+from ingest.settings.config import Settings
 from ingest.state import keys
 from ingest.state.dataset import CatalogueDataset, Dataset, GenreDataset
 from ingest.state.versions import CURRENT, upgrade

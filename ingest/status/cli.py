@@ -12,12 +12,12 @@ import asyncio
 import datetime as dt
 import sys
 
-from ingest.config import load_settings
 from ingest.errors import IngestError, UsageError
-from ingest.logs import configure_logging, mask_secrets
-from ingest.preflight import check_lake, log_opened
-from ingest.settings_table import add_flags, flagged, flags_of
-from ingest.startup import CommandParser
+from ingest.reports.logs import configure_logging, mask_secrets
+from ingest.run.checks import check_lake, log_opened
+from ingest.run.start import CommandParser
+from ingest.settings.config import load_settings
+from ingest.settings.table import add_flags, flagged, flags_of
 from ingest.state import open_lake
 from ingest.status.render import render_json, render_text
 from ingest.status.rows import DateStatus

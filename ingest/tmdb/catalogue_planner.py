@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 import structlog
 
-from ingest.config import Settings
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
+from ingest.settings.config import Settings
 from ingest.state.catalogue_plan import CataloguePlan, freeze, load_plan, read_members
 from ingest.state.cursor import read_cursor
 from ingest.state.dataset import CATALOGUE

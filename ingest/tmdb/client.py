@@ -2,7 +2,7 @@
 
 Every attempt (retries included) waits for a free slot among ``concurrency`` requests in
 flight and then for its turn at the adaptive rate (``ingest.tmdb.rate``; a stop cuts that
-wait short). ``ingest.tmdb.answers.read_answer`` decides what an answer means:
+wait short). ``ingest.tmdb.verdicts.read_answer`` decides what an answer means:
 
     200 with a JSON body ...... OK
     429 ....................... THROTTLED: retried after Retry-After, or backoff if absent
@@ -13,11 +13,11 @@ wait short). ``ingest.tmdb.answers.read_answer`` decides what an answer means:
     404 ....................... NOT_FOUND: ``SkippedRecord``, the caller counts and skips
     any other status .......... REFUSED: ``RemoteError``
 
-Retries end after ``max_attempts`` with ``RetryableError``, waiting ``ingest.retry.Backoff``
+Retries end after ``max_attempts`` with ``RetryableError``, waiting ``ingest.remote.retry.Backoff``
 between attempts and showing at INFO as a periodic ``requests_retried`` summary. A stalled
 answer is abandoned after ``read_timeout_s`` of silence (``sock_read``), and any attempt
 (connect, headers and body) after ``request_timeout_s`` in all, and retried. A TMDB
-that cannot be reached at all is told apart by ``ingest.tmdb.reach``: at the start of a run
+that cannot be reached at all is told apart by ``ingest.tmdb.breaker``: at the start of a run
 it is a ``ConfigError`` (``TMDB_BASE_URL``), in the middle an ``UnreachableError`` once the
 breaker opens. Secrets stay out of everything this module keeps: the token travels only
 in the Authorization header, and the URLs in messages and logs never carry ``api_key``.
@@ -37,7 +37,6 @@ from urllib.parse import urlencode
 import aiohttp
 import structlog
 
-from ingest.config import TmdbSettings
 from ingest.errors import (
     AuthError,
     ConfigError,
@@ -47,12 +46,13 @@ from ingest.errors import (
     UnreachableError,
     redact_url,
 )
-from ingest.report import TmdbStats
-from ingest.retry import Backoff, RetrySummary
-from ingest.stop import Stop
-from ingest.tmdb.answers import Answer, Check, Verdict, read_answer
+from ingest.remote.retry import Backoff, RetrySummary
+from ingest.reports.counts import TmdbStats
+from ingest.run.stop import Stop
+from ingest.settings.config import TmdbSettings
+from ingest.tmdb.breaker import Reachability
 from ingest.tmdb.rate import AdaptiveRate, Sent
-from ingest.tmdb.reach import Reachability
+from ingest.tmdb.verdicts import Answer, Check, Verdict, read_answer
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +67,7 @@ class ClientTuning:
     backoff: Backoff = field(default_factory=Backoff)
     # The adaptive rate never goes below this many requests per second.
     min_rate_per_s: float = 1.0
-    # The breaker (ingest.tmdb.reach): this many connection failures in a row, lasting
+    # The breaker (ingest.tmdb.breaker): this many connection failures in a row, lasting
     # at least this long, and TMDB is taken to be down.
     unreachable_failures: int = 5
     unreachable_after_s: float = 5.0
@@ -178,7 +178,7 @@ class TmdbClient:
         check: Check | None = None,
     ) -> Reply:
         """GET ``/3{path}``; return the body as sent and parsed, or raise (module docstring).
-        ``check`` is what the parsed body must pass (``ingest.tmdb.answers.same_id``): a
+        ``check`` is what the parsed body must pass (``ingest.tmdb.verdicts.same_id``): a
         body that fails it is a failed attempt, retried like a 5xx and never returned."""
         assert self._session is not None, "use TmdbClient as an async context manager"
         url = f"{self._root}{path}"

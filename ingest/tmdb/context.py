@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ingest.config import Settings
 from ingest.lake import Lake
-from ingest.report import TmdbStats
-from ingest.stop import Stop
+from ingest.reports.counts import TmdbStats
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from ingest.tmdb.client import ClientTuning, TmdbClient
 
 

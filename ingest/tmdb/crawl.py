@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from ingest.genres import Genre
+from ingest.settings.genres import Genre
 from ingest.state.completion import finish
 from ingest.state.markers import missing_batches
 from ingest.state.plan import Plan

@@ -30,8 +30,8 @@ from typing import Any
 
 import structlog
 
-from ingest.genres import Genre
-from ingest.progress import Progress
+from ingest.reports.progress import Progress
+from ingest.settings.genres import Genre
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover_window import MAX_PAGE, PAGE_SIZE, REACHABLE, TARGET, Enumeration, Window
 from ingest.tmdb.wire import DiscoverPage, DiscoverResult
@@ -257,7 +257,7 @@ class Discoverer:
 
 
 def page_problem(data: Any) -> str | None:
-    """What makes a discover page unusable for the walk (``ingest.tmdb.answers.Check``)."""
+    """What makes a discover page unusable for the walk (``ingest.tmdb.verdicts.Check``)."""
     if not isinstance(data.get("results"), list):
         return "a discover page without a results list"
     total = data.get("total_results")

@@ -26,7 +26,7 @@ import aiohttp
 import structlog
 
 from ingest.errors import ConfigError, RunError, redact_url
-from ingest.retry import Backoff
+from ingest.remote.retry import Backoff
 
 log = structlog.get_logger(__name__)
 

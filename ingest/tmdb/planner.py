@@ -17,11 +17,11 @@ from typing import Any
 
 import structlog
 
-from ingest.config import Job
-from ingest.genres import Genre
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.settings.config import Job
+from ingest.settings.genres import Genre
 from ingest.state.plan import Plan, create_plan, load_plan, save_plan
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient

@@ -21,16 +21,16 @@ import structlog
 from ingest.errors import Interrupted, RunError, SkippedRecord
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
-from ingest.progress import Progress
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.reports.progress import Progress
+from ingest.run.stop import Stop
 from ingest.state.dataset import PlanRef
 from ingest.state.plan import Batch
-from ingest.stop import Stop
-from ingest.tmdb.answers import same_id
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_of
 from ingest.tmdb.files import as_line
 from ingest.tmdb.sink import BatchInAssembly, BatchSink, FetchTally, RecordResult, WorkItem
+from ingest.tmdb.verdicts import same_id
 
 log = structlog.get_logger(__name__)
 

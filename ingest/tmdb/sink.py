@@ -15,7 +15,7 @@ import structlog
 
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
 from ingest.state.dataset import PlanRef
 from ingest.state.markers import DoneMarker, write_marker
 from ingest.state.oversized import note_oversized

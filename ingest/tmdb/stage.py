@@ -20,11 +20,11 @@ import time
 
 import structlog
 
-from ingest.config import Settings
 from ingest.errors import Interrupted, RunError, raise_primary
 from ingest.lake import Lake
-from ingest.report import TmdbStats
-from ingest.stop import Stop
+from ingest.reports.counts import TmdbStats
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from ingest.tmdb.catalogue import CatalogueRun
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.context import DatasetRun, RunContext

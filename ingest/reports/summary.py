@@ -12,9 +12,9 @@ from typing import Any
 
 import structlog
 
-from ingest.config import Settings
-from ingest.progress import human_bytes
-from ingest.report import RunReport
+from ingest.reports.counts import RunReport
+from ingest.reports.progress import human_bytes
+from ingest.settings.config import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""Settings: the rows of ``ingest.settings_table`` resolved into frozen dataclasses.
+"""Settings: the rows of ``ingest.settings.table`` resolved into frozen dataclasses.
 
 Every value comes from the first source that says it: a command-line flag (or a Lambda
 event key), the environment, ``config.toml``, the row's default. Each is checked at load
@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
 from ingest.errors import ConfigError
-from ingest.genres import Genre
-from ingest.invalid import Invalid
 from ingest.lake import UploadTuning
-from ingest.pacing import fleet_share
-from ingest.settings_table import ROWS, Setting, default, file_keys, row
-from ingest.settings_types import suggestion
+from ingest.settings.fleet import fleet_share
+from ingest.settings.genres import Genre
+from ingest.settings.invalid import Invalid
+from ingest.settings.table import ROWS, Setting, default, file_keys, row
+from ingest.settings.types import suggestion
 
 DEFAULT_LAKE: str = default("run.lake")
 DEFAULT_TMDB_BASE_URL: str = default("tmdb.base_url")
@@ -76,7 +76,7 @@ class Job:
     max_incremental_gap_days: int = default("job.max_incremental_gap_days")
     # Plan, then send the batches to the queue instead of fetching them.
     enqueue: bool = default("job.enqueue")
-    # Plan without writing anything and say what a run would fetch (``ingest.dry_run``).
+    # Plan without writing anything and say what a run would fetch (``ingest.run.dry_run``).
     dry_run: bool = default("job.dry_run")
     # Every movie of the day's ID export (and with ``collections``, every collection).
     catalogue: bool = default("job.catalogue")

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
-from ingest.config import Settings, load_settings, secret_values
 from ingest.errors import ConfigError, IngestError
-from ingest.logs import configure_logging, mask_secrets, register_secret
-from ingest.settings_table import ROWS
+from ingest.reports.logs import configure_logging, mask_secrets, register_secret
+from ingest.settings.config import Settings, load_settings, secret_values
+from ingest.settings.table import ROWS
 
 EXIT_CODES = (
     "exit status: 0 done; 2 bad usage, configuration or input (one line on stderr, nothing "

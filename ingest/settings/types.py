@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
-from ingest.genres import GENRES, Genre, resolve_genre
-from ingest.invalid import SHOWN_CHARS, Invalid, show
-from ingest.lake_url import check_lake_url
+from ingest.settings.genres import GENRES, Genre, resolve_genre
+from ingest.settings.invalid import SHOWN_CHARS, Invalid, show
+from ingest.settings.lake_url import check_lake_url
 
 # Longer text is cut in messages: a 100,000-character argument must not fill the terminal.
 _WHOLE = re.compile(r"[+-]?[0-9]{1,19}")

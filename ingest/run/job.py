@@ -1,7 +1,7 @@
 """One run of the pipeline, whatever started it (CLI, service tick, Lambda invocation).
 
 ``run_job`` checks its inputs before any work starts, so a usage error costs nothing (the
-settings and the TMDB credentials were checked by ``ingest.startup`` when the process or
+settings and the TMDB credentials were checked by ``ingest.run.start`` when the process or
 invocation started); then stage 1 (CSV files) and stage 2 (TMDB) run against one lake
 opened for the run.
 """
@@ -12,20 +12,20 @@ import time
 
 import structlog
 
-from ingest.config import Settings
 from ingest.csv.stage import check_inputs, run_csv
 from ingest.errors import ConfigError, IngestError
 from ingest.lake import Lake
-from ingest.preflight import run_checks
-from ingest.report import RunReport
+from ingest.reports.counts import RunReport
+from ingest.run.checks import run_checks
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from ingest.state import open_lake
 from ingest.state.runs import RunRequest, record_request
-from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 
 
-def preflight(settings: Settings) -> None:
+def check_job(settings: Settings) -> None:
     """Raise a ``UsageError`` for anything that would stop the run, before it starts."""
     # Checked at every run, not once at start: a service's CSV file may come and go.
     check_inputs(settings.job.csv)
@@ -49,7 +49,7 @@ async def run_job(
     """
     stop = stop or Stop()
     report = report if report is not None else RunReport()
-    preflight(settings)
+    check_job(settings)
     # The lake, TMDB's answer to the credentials, the queue: a wrong setting is one line now.
     tmdb = settings.job.uses_tmdb or settings.job.catalogue
     await run_checks(settings, tmdb=tmdb, queue=settings.job.enqueue)

@@ -5,7 +5,7 @@ Event names are snake_case past tense with key-values. ``_plain_values`` is the 
 step before rendering: every value becomes plain JSON (dicts and lists stay objects and
 arrays; paths, enums and other objects become strings, never a Python repr of a
 container), and any string that contains a configured secret is masked. Lines are
-written through ``ingest.progress.write_line``, so they never share a terminal line with
+written through ``ingest.reports.progress.write_line``, so they never share a terminal line with
 a progress bar.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
-from ingest.progress import write_line
+from ingest.reports.progress import write_line
 
 _SECRETS: list[str] = []
 

@@ -1,5 +1,5 @@
 """A value a setting refuses, and how a message quotes a value: the leaf both the
-settings' kinds (``ingest.settings_types``) and the rules they call (``ingest.lake_url``)
+settings' kinds (``ingest.settings.types``) and the rules they call (``ingest.settings.lake_url``)
 stand on."""
 
 from __future__ import annotations

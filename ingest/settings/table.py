@@ -1,7 +1,7 @@
 """The settings table: every setting once, with where it may come from, its kind and default.
 
 This is the one owner of each default, bound, environment variable, ``config.toml`` key,
-command-line flag and Lambda event key. ``ingest.config`` resolves the rows into the frozen
+command-line flag and Lambda event key. ``ingest.settings.config`` resolves the rows into the frozen
 dataclasses the code reads, each field from the row named ``<group>.<field>`` (``run`` for
 ``Settings``' own); the command lines build their flags from the rows (``flags_of``,
 ``add_flags``); the Lambda event is checked against the same rows. Precedence is the
@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ingest.invalid import Invalid
-from ingest.settings_types import (
+from ingest.settings.invalid import Invalid
+from ingest.settings.types import (
     Choice,
     Day,
     FilePath,

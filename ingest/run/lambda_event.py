@@ -1,6 +1,6 @@
 """The Lambda's event, in one form: what an invocation (and its chain) works on.
 
-An event's keys are settings like any other (the rows of ``ingest.settings_table`` that
+An event's keys are settings like any other (the rows of ``ingest.settings.table`` that
 have an ``event`` name), checked by the same rows above the environment and config.toml.
 Two other forms are translated first: the seed's ``{"tipo": "guerra" | "crime" |
 "franquias"}`` and an EventBridge "Scheduled Event" (``{}`` for the date of its
@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ingest.config import Job, Settings
 from ingest.errors import ConfigError
-from ingest.genres import Genre
-from ingest.invalid import show
-from ingest.settings_table import ROWS
-from ingest.settings_types import suggestion
-from ingest.startup import start
+from ingest.run.start import start
+from ingest.settings.config import Job, Settings
+from ingest.settings.genres import Genre
+from ingest.settings.invalid import show
+from ingest.settings.table import ROWS
+from ingest.settings.types import suggestion
 
 # The seed's event form: {"tipo": ...}.
 _TIPOS: dict[str, tuple[tuple[str, ...], bool, bool]] = {
@@ -82,7 +82,7 @@ def plan_from_event(
 ) -> tuple[Settings, Invocation]:
     """Start the Lambda entry point for ``event``; raise ``ConfigError`` if it is wrong.
 
-    The event's keys are settings like any other (rows of ``ingest.settings_table`` with
+    The event's keys are settings like any other (rows of ``ingest.settings.table`` with
     an ``event`` name): checked by the same rows, above the environment and config.toml.
     """
     # No TTY in Lambda: one JSON object per line, which CloudWatch Logs Insights parses.

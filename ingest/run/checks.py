@@ -1,6 +1,6 @@
 """Start-up checks: the lake, TMDB's answer to the credentials, and the queue, before any work.
 
-Every entry point goes through here when it starts (``ingest.job.run_job`` for a one-shot
+Every entry point goes through here when it starts (``ingest.run.job.run_job`` for a one-shot
 run, a service tick and a Lambda invocation; ``ingest status`` for the lake alone; the
 service's readiness, ``workers.ready``, for all three; the Lambda's SQS side), so a
 mistake in a setting is one line naming the setting, within seconds, never a traceback
@@ -27,12 +27,12 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from ingest.config import Settings
 from ingest.errors import ConfigError, RemoteError, SkippedRecord
-from ingest.invalid import show
 from ingest.lake import UploadTuning
-from ingest.lake_url import s3_guess
-from ingest.settings_types import bad_port, without_userinfo
+from ingest.settings.config import Settings
+from ingest.settings.invalid import show
+from ingest.settings.lake_url import s3_guess
+from ingest.settings.types import bad_port, without_userinfo
 from ingest.state import open_lake
 
 log = structlog.get_logger(__name__)
@@ -114,7 +114,7 @@ async def check_tmdb(settings: Settings) -> None:
     """Ask TMDB whether it takes the credentials: 401 is ``AuthError``, no answer or a 404
     (not TMDB's API root) a ``ConfigError`` naming ``TMDB_BASE_URL``."""
     # Imported here: a run without TMDB never pays for the client's imports.
-    from ingest.report import TmdbStats
+    from ingest.reports.counts import TmdbStats
     from ingest.tmdb.client import TmdbClient
 
     # A few attempts, not a run's budget: a TMDB failing at start is said within seconds.
@@ -148,8 +148,8 @@ async def check_queue(url: str) -> None:
     import aioboto3
     from aiobotocore.config import AioConfig
 
-    from ingest.aws_errors import TRANSPORT, Remote, aws_error
     from ingest.errors import RetryableError
+    from ingest.remote.aws_errors import TRANSPORT, Remote, aws_error
 
     check_endpoints()
     # One attempt, short timeouts, no retry: at start, an SQS that does not answer is a setting.

@@ -39,7 +39,7 @@ from botocore.exceptions import (
 )
 
 from ingest.errors import ConfigError, IngestError, RetryableError
-from ingest.retry import Backoff, RetrySummary
+from ingest.remote.retry import Backoff, RetrySummary
 
 log = structlog.get_logger(__name__)
 

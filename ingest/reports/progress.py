@@ -5,7 +5,7 @@ and the JSON log lines tell the story. ``advance`` is cheap enough to call per r
 adds, reads the clock and returns unless a tenth of a second has passed since the last
 redraw.
 
-A log line must never land on the bar's line: the loggers of ``ingest.logs`` write through
+A log line must never land on the bar's line: the loggers of ``ingest.reports.logs`` write through
 ``write_line``, which clears the active bar, writes the line and redraws the bar below it.
 Bars and log lines may come from different threads (a file copy runs in a worker thread),
 so drawing and writing share one lock.

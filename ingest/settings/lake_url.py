@@ -6,7 +6,7 @@ starts like a misspelled S3 URL (``s3:/b``, ``s3//b``, ``s3:b``, ``S3://b``) or 
 bucket S3 would refuse (``s3://Bad_Bucket!``) is refused with the URL it probably meant.
 
 A bare word (``movies-lake``) is a legitimate local directory name, so it is accepted as
-one: the run prints the lake's absolute path when it opens it (``ingest.preflight``), and
+one: the run prints the lake's absolute path when it opens it (``ingest.run.checks``), and
 warns when such a directory is about to be created, saying the S3 URL it might have meant.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.invalid import Invalid, show
+from ingest.settings.invalid import Invalid, show
 
 EXPECTED = "s3://bucket[/prefix] or a local directory"
 # S3's rules for general purpose bucket names: 3 to 63 of a-z 0-9 . -, starting and

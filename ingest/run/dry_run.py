@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.config import Settings
 from ingest.lake.keys import Kind
-from ingest.progress import human_bytes
-from ingest.report import TmdbStats
+from ingest.reports.counts import TmdbStats
+from ingest.reports.progress import human_bytes
+from ingest.run.stop import Stop
+from ingest.settings.config import Settings
 from ingest.state import open_lake
 from ingest.state.markers import missing_batches
 from ingest.state.plan import BATCH_SIZE, load_plan
-from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.planner import GenrePlanner
 
