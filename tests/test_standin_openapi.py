@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,10 +29,11 @@ DESCRIPTION = Path(__file__).parent / "tmdb_openapi" / "tmdb-api.subset.json"
 AUTH = {"Authorization": f"Bearer {STANDIN_TOKEN}"}
 
 # Where the real API sends what the description does not allow, by operation and the path
-# of the field ("[]" for an array's items): "nullable" (the real API sends null),
-# "optional" (the real API does not send it), "number" (the description says integer where
-# the real API sends decimals), or "extra:TYPE" (the real API sends a field the
-# description does not name).
+# of the field ("[]" for an array's items, "{}" for a map's values): "nullable" (the real
+# API sends null), "optional" (the real API does not send it), "number" (the description
+# says integer where the real API sends decimals), "map" (an object keyed by anything, each
+# value holding the fields of the described ones: TMDB's watch providers by country), or
+# "extra:TYPE" (the real API sends a field the description does not name).
 REAL_API: dict[str, dict[str, str]] = {
     "movie-details": {
         # null for a movie that belongs to no collection (most of them).
@@ -74,10 +76,16 @@ REAL_API: dict[str, dict[str, str]] = {
             "instagram_id",
             "twitter_id",
         )
-    },  # fmt: skip
+    },
     # People without a picture have a null profile_path.
     "tv-series-credits": {"cast[].profile_path": "nullable", "crew[].profile_path": "nullable"},
     "tv-series-aggregate-credits": {"cast[].profile_path": "nullable", "crew[].profile_path": "nullable"},
+    # The description lists the countries of its example; the real API, those where the
+    # series can be watched, each with only the ways it has there.
+    "tv-series-watch-providers": {
+        "results": "map",
+        **{f"results{{}}.{way}": "optional" for way in ("flatrate", "buy", "rent", "free", "ads")},
+    },
 }
 
 
@@ -94,6 +102,8 @@ def strict(schema: dict[str, Any], loosen: dict[str, str], at: str = "") -> dict
             props[name] = strict(props[name], loosen, path)
             if loosen.get(path) == "number":
                 props[name] = {"type": "number"}
+            if loosen.get(path) == "map":
+                props[name] = as_map(props[name], loosen, path)
             if loosen.get(path) == "nullable":
                 props[name] = {"anyOf": [props[name], {"type": "null"}]}
         for path, how in loosen.items():
@@ -106,6 +116,17 @@ def strict(schema: dict[str, Any], loosen: dict[str, str], at: str = "") -> dict
     return schema
 
 
+def as_map(schema: dict[str, Any], loosen: dict[str, str], at: str) -> dict[str, Any]:
+    """An object with any keys, each value an object of the fields that the described
+    values have between them (held strictly, but for ``loosen``'s ``at{}`` paths)."""
+    fields: dict[str, Any] = {}
+    for value in schema["properties"].values():
+        fields |= value["properties"]
+    entry = strict({"type": "object", "properties": fields}, loosen, at + "{}")
+    return {"type": "object", "additionalProperties": entry}
+
+
+@functools.cache
 def validator(operation: str) -> Draft202012Validator:
     description = json.loads(DESCRIPTION.read_text())
     for item in description["paths"].values():
@@ -129,7 +150,11 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="module")
 def tv(catalog: Catalog) -> TvCatalog:
     return TvCatalog.synthetic(
-        {10768: 60, 80: 40}, seed=3, movie_ids=catalog.movies, daily=DailyChange(changed=0.1)
+        {10768: 60, 80: 40},
+        seed=3,
+        movie_ids=catalog.movies,
+        daily=DailyChange(changed=0.1),
+        no_date_share=0.1,
     )
 
 
@@ -204,6 +229,7 @@ SUB_OPERATIONS = {
     "credits": "tv-series-credits",
     "aggregate_credits": "tv-series-aggregate-credits",
     "content_ratings": "tv-series-content-ratings",
+    "watch/providers": "tv-series-watch-providers",
 }
 
 
@@ -220,7 +246,8 @@ async def test_tv_details_and_every_sub_resource_match_the_description(
 ) -> None:
     assert set(SUB_OPERATIONS) == set(SUB_RESOURCES)
     undated = [s.id for s in tv.series.values() if not s.first_air_date]
-    for series_id in (*sorted(tv.adult_ids)[:1], *undated[:1], *sorted(tv.series)[:20]):
+    assert undated and tv.adult_ids
+    for series_id in (*sorted(tv.adult_ids)[:1], *undated[:1], *sorted(tv.series)[:10]):
         body = await _get(standin, f"/3/tv/{series_id}", append_to_response=",".join(SUB_OPERATIONS))
         for name, operation in SUB_OPERATIONS.items():
             # Each appended part is its route's answer without the id.

@@ -60,6 +60,15 @@ _RATED = (("US", ("TV-14", "TV-MA", "TV-PG")), ("BR", ("14", "16", "18")), ("DE"
 _FIRST = ("José", "María", "João", "Zoë", "François", "Kenji", "Chloé", "Raúl", "Björk", "Ingrid")
 _LAST = ("da Silva", "Müller", "Núñez", "O'Brien", "Søren", "Kowalski", "Dupré", "Tanaka")
 _CHARACTERS = ("Inspector", "Senator", "Captain", "Detective", "Minister", "Sergeant", "Agent")
+_WATCH_COUNTRIES = ("BR", "DE", "FR", "GB", "JP", "PT", "US")
+_WAYS = ("flatrate", "buy", "rent", "free", "ads")
+_PROVIDERS = (
+    (8, "Netflix"),
+    (337, "Disney Plus"),
+    (119, "Amazon Prime Video"),
+    (1899, "Max"),
+    (2, "Apple TV"),
+)
 _DEPARTMENTS = (("Directing", "Director"), ("Writing", "Writer"), ("Production", "Executive Producer"))
 
 
@@ -242,15 +251,38 @@ def content_ratings(seed: int, series: FakeSeries) -> dict[str, Any]:
     return {"results": [{"descriptors": [], "iso_3166_1": c, "rating": rng.choice(r)} for c, r in countries]}
 
 
-# The sub-resources the stand-in serves, as their own routes and appended to the details.
-# TMDB's TV namespace has more (images, videos, watch/providers, ...): the stand-in
-# ignores those in ``append_to_response`` and answers 404 to their routes.
+def watch_providers(seed: int, series: FakeSeries) -> dict[str, Any]:
+    """``/tv/{id}/watch/providers`` without its id: by country, where to watch it and how
+    (``flatrate``, ``buy``, ``rent``, ``free``, ``ads``: only the ways it has there)."""
+    rng = rng_for(seed, _RATINGS + 100, series.id)
+    results: dict[str, Any] = {}
+    for country in sorted(rng.sample(_WATCH_COUNTRIES, rng.randint(0, len(_WATCH_COUNTRIES)))):
+        entry: dict[str, Any] = {"link": f"https://www.themoviedb.org/tv/{series.id}/watch?locale={country}"}
+        for way in rng.sample(_WAYS, rng.randint(1, 2)):
+            entry[way] = [
+                {
+                    "logo_path": f"/{path_token(rng)}.jpg",
+                    "provider_id": provider_id,
+                    "provider_name": name,
+                    "display_priority": rng.randint(0, 40),
+                }
+                for provider_id, name in rng.sample(_PROVIDERS, rng.randint(1, 2))
+            ]
+        results[country] = entry
+    return {"results": results}
+
+
+# The sub-resources the stand-in serves, as their own routes and appended to the details
+# (under these names: ``"watch/providers"`` is one key). TMDB's TV namespace has more
+# (images, videos, translations, ...): the stand-in ignores those in
+# ``append_to_response`` and answers 404 to their routes.
 SUB_RESOURCES: Mapping[str, Callable[[int, FakeSeries], dict[str, Any]]] = {
     "keywords": keywords,
     "external_ids": external_ids,
     "credits": credits,
     "aggregate_credits": aggregate_credits,
     "content_ratings": content_ratings,
+    "watch/providers": watch_providers,
 }
 
 

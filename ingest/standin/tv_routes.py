@@ -5,7 +5,7 @@
 ``include_null_first_air_dates``); ``/3/tv/{id}`` with ``append_to_response`` (at most 20
 names, 400 status_code 27 beyond; the sub-resources of ``tv_bodies.SUB_RESOURCES``);
 ``/3/tv/{id}/keywords``, ``/external_ids``, ``/credits``, ``/aggregate_credits``,
-``/content_ratings``; ``/3/tv/changes`` (100 ids a page, at most 14 days). Unknown ids
+``/content_ratings``, ``/watch/providers``; ``/3/tv/changes`` (100 ids a page, at most 14 days). Unknown ids
 answer TMDB's 404 (status_code 34). They stand behind the same gate as the movie routes
 (``ingest.standin.gate``): the same credentials, rate window and faults, one per-IP
 budget for movies and series together.
