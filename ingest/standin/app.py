@@ -94,7 +94,7 @@ class Standin(Gate):
         self.catalog = catalog
         # The TV catalogue (none: TMDB's TV genres, no series), on the movies' day; its
         # earliest day kept, as the movies', and for its exports of earlier days.
-        self._tv_origin = tv or TvCatalog()
+        self._tv_origin = tv if tv is not None else TvCatalog()
         self.tv = self._tv_origin.at_day(max(self._tv_origin.day, catalog.day))
         self.token = token
         self.api_key = api_key
