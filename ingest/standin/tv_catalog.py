@@ -207,7 +207,9 @@ class TvCatalog:
     # Lookups -----------------------------------------------------------------------------
 
     def genre_ids(self, genre_id: int) -> set[int]:
-        """The series ``/discover/tv`` lists for this genre (the adult ones left out)."""
+        """The series ``/discover/tv`` lists for this genre with
+        ``include_null_first_air_dates=true`` (the adult ones left out): what a walk of the
+        genre must find."""
         return {s.id for s in self.series.values() if genre_id in s.genre_ids and not s.adult}
 
     @property
