@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
+import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -306,3 +307,23 @@ def test_the_command_serves_tv_sizes_named_in_its_help() -> None:
         with urllib.request.urlopen(request, timeout=10) as resp:
             assert orjson.loads(resp.read())["total_results"] == 25
         assert running.stats()["requests"] == {"discover_tv": 1}
+
+
+def test_with_a_whole_catalogue_tv_ids_meet_its_movie_ids() -> None:
+    """``--catalogue``: ``/movie/{id}`` answers from the whole catalogue; some series
+    share an id with one of its movies."""
+
+    def status_of(url: str) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=10) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as refused:
+            return refused.code
+
+    with standin_process("--catalogue", "400", "--tv-crime", "40") as running:
+        export = _export("tv_series", 0)
+        with urllib.request.urlopen(running.url + export, timeout=10) as resp:
+            series = [orjson.loads(line)["id"] for line in gzip.decompress(resp.read()).splitlines()]
+        assert len(series) == 40
+        both = [i for i in series if status_of(f"{running.url}/3/movie/{i}") == 200]
+        assert len(both) >= 3 and all(status_of(f"{running.url}/3/tv/{i}") == 200 for i in both)

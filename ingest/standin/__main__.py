@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from itertools import islice
 
 import orjson
 
@@ -126,9 +127,10 @@ def catalog_for(args: argparse.Namespace) -> Catalog:
     return catalog.at_day(args.day)
 
 
-def tv_catalog_for(args: argparse.Namespace, catalog: Catalog) -> TvCatalog:
+def tv_catalog_for(args: argparse.Namespace, catalog: Catalog, universe: Universe | None) -> TvCatalog:
     """Day 0 of the TV catalogue (the stand-in moves it to the movies' day); some series
-    take ids of the movies of ``catalog``."""
+    take ids of the movies served: the ``universe``'s first ones when there is one (its
+    details answer ``/movie/{id}``), else ``catalog``'s."""
     if args.no_tv:
         return TvCatalog(seed=args.seed)
     sizes: dict[int, int] = {}
@@ -140,9 +142,8 @@ def tv_catalog_for(args: argparse.Namespace, catalog: Catalog) -> TvCatalog:
         genre_id, _, count = spec.partition("=")
         sizes[int(genre_id)] = int(count)
     daily = DailyChange(args.changed_per_day, args.added_per_day, args.removed_per_day)
-    return TvCatalog.synthetic(
-        sizes or DEFAULT_TV_SIZES, seed=args.seed, movie_ids=sorted(catalog.movies), daily=daily
-    )
+    movie_ids = sorted(catalog.movies) if universe is None else list(islice(universe.candidates(0), 50_000))
+    return TvCatalog.synthetic(sizes or DEFAULT_TV_SIZES, seed=args.seed, movie_ids=movie_ids, daily=daily)
 
 
 def universe_for(args: argparse.Namespace) -> Universe | None:
@@ -154,6 +155,7 @@ def universe_for(args: argparse.Namespace) -> Universe | None:
 
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
+    universe = universe_for(args)
     knobs = dict(
         token=None if args.no_token else STANDIN_TOKEN,
         api_key=STANDIN_API_KEY,
@@ -169,8 +171,8 @@ async def serve(args: argparse.Namespace) -> None:
         drip_s=args.drip_s,
         huge_bytes=args.huge_bytes,
         seed=args.seed,
-        universe=universe_for(args),
-        tv=tv_catalog_for(args, catalog),
+        universe=universe,
+        tv=tv_catalog_for(args, catalog, universe),
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
