@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,15 +22,18 @@ import aiohttp
 import pytest
 from jsonschema import Draft202012Validator
 
-from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin
+from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, TvCatalog
+from ingest.standin.tv_bodies import SUB_RESOURCES
 
 DESCRIPTION = Path(__file__).parent / "tmdb_openapi" / "tmdb-api.subset.json"
 AUTH = {"Authorization": f"Bearer {STANDIN_TOKEN}"}
 
 # Where the real API sends what the description does not allow, by operation and the path
-# of the field ("[]" for an array's items): "nullable" (the real API sends null),
-# "optional" (the real API does not send it), or "extra:TYPE" (the real API sends a field
-# the description does not name).
+# of the field ("[]" for an array's items, "{}" for a map's values): "nullable" (the real
+# API sends null), "optional" (the real API does not send it), "number" (the description
+# says integer where the real API sends decimals), "map" (an object keyed by anything, each
+# value holding the fields of the described ones: TMDB's watch providers by country), or
+# "extra:TYPE" (the real API sends a field the description does not name).
 REAL_API: dict[str, dict[str, str]] = {
     "movie-details": {
         # null for a movie that belongs to no collection (most of them).
@@ -45,6 +49,43 @@ REAL_API: dict[str, dict[str, str]] = {
         "parts[].title": "extra:string",
         "parts[].original_title": "extra:string",
     },
+    "discover-tv": {
+        # Ratings are decimals (7.9); the description's example had whole numbers only.
+        "results[].vote_average": "number",
+        # TV results carry adult, as movie results do.
+        "results[].adult": "extra:boolean",
+    },
+    "tv-series-details": {
+        # null before a series' first episode airs.
+        "last_episode_to_air": "nullable",
+        "seasons[].vote_average": "number",
+        "production_companies[].logo_path": "nullable",
+        "created_by[].profile_path": "nullable",
+    },
+    # Ids a series does not have on the other sites are null.
+    "tv-series-external-ids": {
+        name: "nullable"
+        for name in (
+            "imdb_id",
+            "freebase_mid",
+            "freebase_id",
+            "tvdb_id",
+            "tvrage_id",
+            "wikidata_id",
+            "facebook_id",
+            "instagram_id",
+            "twitter_id",
+        )
+    },
+    # People without a picture have a null profile_path.
+    "tv-series-credits": {"cast[].profile_path": "nullable", "crew[].profile_path": "nullable"},
+    "tv-series-aggregate-credits": {"cast[].profile_path": "nullable", "crew[].profile_path": "nullable"},
+    # The description lists the countries of its example; the real API, those where the
+    # series can be watched, each with only the ways it has there.
+    "tv-series-watch-providers": {
+        "results": "map",
+        **{f"results{{}}.{way}": "optional" for way in ("flatrate", "buy", "rent", "free", "ads")},
+    },
 }
 
 
@@ -59,6 +100,10 @@ def strict(schema: dict[str, Any], loosen: dict[str, str], at: str = "") -> dict
         for name in list(props):
             path = f"{at}.{name}" if at else name
             props[name] = strict(props[name], loosen, path)
+            if loosen.get(path) == "number":
+                props[name] = {"type": "number"}
+            if loosen.get(path) == "map":
+                props[name] = as_map(props[name], loosen, path)
             if loosen.get(path) == "nullable":
                 props[name] = {"anyOf": [props[name], {"type": "null"}]}
         for path, how in loosen.items():
@@ -71,6 +116,17 @@ def strict(schema: dict[str, Any], loosen: dict[str, str], at: str = "") -> dict
     return schema
 
 
+def as_map(schema: dict[str, Any], loosen: dict[str, str], at: str) -> dict[str, Any]:
+    """An object with any keys, each value an object of the fields that the described
+    values have between them (held strictly, but for ``loosen``'s ``at{}`` paths)."""
+    fields: dict[str, Any] = {}
+    for value in schema["properties"].values():
+        fields |= value["properties"]
+    entry = strict({"type": "object", "properties": fields}, loosen, at + "{}")
+    return {"type": "object", "additionalProperties": entry}
+
+
+@functools.cache
 def validator(operation: str) -> Draft202012Validator:
     description = json.loads(DESCRIPTION.read_text())
     for item in description["paths"].values():
@@ -91,9 +147,20 @@ def catalog() -> Catalog:
     return Catalog.synthetic({10752: 120, 80: 80}, seed=3, daily=DailyChange(changed=0.1))
 
 
+@pytest.fixture(scope="module")
+def tv(catalog: Catalog) -> TvCatalog:
+    return TvCatalog.synthetic(
+        {10768: 60, 80: 40},
+        seed=3,
+        movie_ids=catalog.movies,
+        daily=DailyChange(changed=0.1),
+        no_date_share=0.1,
+    )
+
+
 @pytest.fixture
-async def standin(catalog: Catalog) -> AsyncIterator[Standin]:
-    running = Standin(catalog)
+async def standin(catalog: Catalog, tv: TvCatalog) -> AsyncIterator[Standin]:
+    running = Standin(catalog, tv=tv)
     async with running.serve():
         yield running
 
@@ -153,3 +220,61 @@ def test_the_strict_reading_fails_what_the_description_does_not_describe(catalog
     movie = catalog.detail(next(iter(catalog.movies)))
     assert errors("movie-details", movie | {"belongs_to_collection": None}) == []
     assert errors("movie-details", movie | {"title": None}) != []
+
+
+# The sub-resources' operations, by the name ``append_to_response`` gives them.
+SUB_OPERATIONS = {
+    "keywords": "tv-series-keywords",
+    "external_ids": "tv-series-external-ids",
+    "credits": "tv-series-credits",
+    "aggregate_credits": "tv-series-aggregate-credits",
+    "content_ratings": "tv-series-content-ratings",
+    "watch/providers": "tv-series-watch-providers",
+}
+
+
+async def test_tv_genres_and_discover_pages_match_the_description(standin: Standin) -> None:
+    assert errors("genre-tv-list", await _get(standin, "/3/genre/tv/list")) == []
+    for genre in ("10768", "80", "18"):
+        body = await _get(standin, "/3/discover/tv", with_genres=genre, page=1)
+        assert body["results"], genre
+        assert errors("discover-tv", body) == []
+
+
+async def test_tv_details_and_every_sub_resource_match_the_description(
+    standin: Standin, tv: TvCatalog
+) -> None:
+    assert set(SUB_OPERATIONS) == set(SUB_RESOURCES)
+    undated = [s.id for s in tv.series.values() if not s.first_air_date]
+    assert undated and tv.adult_ids
+    for series_id in (*sorted(tv.adult_ids)[:1], *undated[:1], *sorted(tv.series)[:10]):
+        body = await _get(standin, f"/3/tv/{series_id}", append_to_response=",".join(SUB_OPERATIONS))
+        for name, operation in SUB_OPERATIONS.items():
+            # Each appended part is its route's answer without the id.
+            part = body.pop(name)
+            assert errors(operation, {"id": series_id, **part}) == [], name
+            alone = await _get(standin, f"/3/tv/{series_id}/{name}")
+            assert alone == {"id": series_id, **part}
+            assert errors(operation, alone) == [], name
+        assert errors("tv-series-details", body) == []
+
+
+async def test_the_tv_changes_feed_matches_the_description(standin: Standin) -> None:
+    standin.day = 2
+    end = (DAY0 + dt.timedelta(days=2)).isoformat()
+    body = await _get(standin, "/3/tv/changes", start_date=DAY0.isoformat(), end_date=end)
+    assert body["results"]
+    assert errors("changes-tv-list", body) == []
+
+
+def test_the_tv_descriptions_hold_the_differences_from_movies(tv: TvCatalog) -> None:
+    """TV keywords are under ``results`` (movies say ``keywords``); TV details carry no
+    ``imdb_id``; a decimal is no integer where nothing loosens the description."""
+    series_id = next(iter(tv.series))
+    keywords = tv.sub_resource(series_id, "keywords")
+    assert errors("tv-series-keywords", keywords) == []
+    assert errors("tv-series-keywords", {"id": series_id, "keywords": keywords["results"]}) != []
+    detail = tv.detail(series_id)
+    assert errors("tv-series-details", detail | {"imdb_id": "tt0000001"}) != []
+    assert errors("tv-series-details", detail | {"number_of_seasons": 1.5}) != []
+    assert errors("discover-tv", {"page": 1, "results": [tv.summary(series_id)], "total_pages": 1}) != []

@@ -5,8 +5,10 @@ stage 2 offline, and so that tests, the benchmark and the deploy checks all star
 same way, through this face:
 
 - ``Catalog.synthetic(sizes, seed=...)``, ``catalog.at_day(n)``: the catalogue and its clock;
-- ``Standin(catalog, **knobs)``, ``async with standin.serve() as url``: serve it in this
-  event loop (``.url``, ``.counters``, ``.day``);
+- ``TvCatalog.synthetic(tv_sizes, seed=..., movie_ids=catalog.movies)``: the series, some
+  with a movie's id (TMDB's TV genres: ``TV_GENRE_NAMES``);
+- ``Standin(catalog, tv=tv_catalog, **knobs)``, ``async with standin.serve() as url``: serve
+  it in this event loop (``.url``, ``.counters``, ``.day``, ``.tv``);
 - ``python -m ingest.standin ...``: serve it as a command that prints one ready line;
 - ``standin_process(*args)``: run that command and wait for the line (``.url``, ``.token``).
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from ingest.standin.catalog import Catalog
     from ingest.standin.counters import Counters
     from ingest.standin.records import DailyChange
+    from ingest.standin.tv_bodies import TV_GENRE_NAMES
+    from ingest.standin.tv_catalog import TvCatalog
     from ingest.standin.universe import Universe
 
 _LAZY = {
@@ -35,6 +39,8 @@ _LAZY = {
     "Catalog": "ingest.standin.catalog",
     "DailyChange": "ingest.standin.records",
     "Counters": "ingest.standin.counters",
+    "TvCatalog": "ingest.standin.tv_catalog",
+    "TV_GENRE_NAMES": "ingest.standin.tv_bodies",
     "Universe": "ingest.standin.universe",
 }
 
@@ -50,12 +56,14 @@ __all__ = [
     "PAGE_SIZE",
     "STANDIN_API_KEY",
     "STANDIN_TOKEN",
+    "TV_GENRE_NAMES",
     "Catalog",
     "Counters",
     "DailyChange",
     "Standin",
     "StandinFailed",
     "StandinProcess",
+    "TvCatalog",
     "Universe",
     "free_port",
     "standin_process",

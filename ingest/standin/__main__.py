@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from itertools import islice
 
 import orjson
 
@@ -23,6 +24,8 @@ from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
 from ingest.standin.records import DailyChange
+from ingest.standin.tv_bodies import TV_GENRE_NAMES, WAR_POLITICS
+from ingest.standin.tv_catalog import DEFAULT_TV_SIZES, TvCatalog
 from ingest.standin.universe import Universe
 
 _RATES = DailyChange()
@@ -34,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Serve the TMDB stand-in: a synthetic catalogue with TMDB's API v3 shapes, limits and "
             "faults, until Ctrl-C. Every one of TMDB's 19 movie genres has movies; --crime, --war "
-            "and --genre set exactly how many a genre has. Clients send the token of its ready line."
+            "and --genre set exactly how many a genre has. It serves TMDB's TV API too, over series "
+            "of TMDB's 16 TV genres (--tv-crime, --tv-war-politics, --tv-genre; default 300 Crime and "
+            "150 War & Politics), some sharing their id with a movie, and their daily export. "
+            "Clients send the token of its ready line."
         ),
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
@@ -42,15 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crime", type=int, default=0, help="movies in Crime (80)")
     p.add_argument("--war", type=int, default=0, help="movies in War (10752)")
     p.add_argument("--genre", action="append", default=[], metavar="ID=N", help="another genre, e.g. 18=5000")
+    p.add_argument("--tv-crime", type=int, default=None, metavar="N", help="series in Crime (80)")
+    p.add_argument(
+        "--tv-war-politics",
+        type=int,
+        default=None,
+        metavar="N",
+        help="series in War & Politics (10768); past 10000, discover's 500 pages cannot list them all",
+    )
+    p.add_argument(
+        "--tv-genre", action="append", default=[], metavar="ID=N", help="another TV genre, e.g. 18=500"
+    )
+    p.add_argument("--no-tv", action="store_true", help="serve no series (TV genres only)")
     p.add_argument(
         "--seed", type=int, default=1, help="the catalogue's random seed: same seed, same catalogue"
     )
     p.add_argument("--day", type=int, default=0, help="the day of its calendar to serve (0: as seeded)")
     p.add_argument(
-        "--changed-per-day", type=float, default=_RATES.changed, help="share of the movies changed each day"
+        "--changed-per-day",
+        type=float,
+        default=_RATES.changed,
+        help="share of the movies (and of the series) changed each day",
     )
     p.add_argument(
-        "--added-per-day", type=float, default=_RATES.added, help="new movies each day, as a share"
+        "--added-per-day",
+        type=float,
+        default=_RATES.added,
+        help="new movies (and series) each day, as a share",
     )
     p.add_argument(
         "--removed-per-day", type=float, default=_RATES.removed, help="share removed each day (404 after)"
@@ -103,6 +127,25 @@ def catalog_for(args: argparse.Namespace) -> Catalog:
     return catalog.at_day(args.day)
 
 
+def tv_catalog_for(args: argparse.Namespace, catalog: Catalog, universe: Universe | None) -> TvCatalog:
+    """Day 0 of the TV catalogue (the stand-in moves it to the movies' day); some series
+    take ids of the movies served: the ``universe``'s first ones when there is one (its
+    details answer ``/movie/{id}``), else ``catalog``'s."""
+    if args.no_tv:
+        return TvCatalog(seed=args.seed)
+    sizes: dict[int, int] = {}
+    if args.tv_crime is not None:
+        sizes[80] = args.tv_crime
+    if args.tv_war_politics is not None:
+        sizes[WAR_POLITICS] = args.tv_war_politics
+    for spec in args.tv_genre:
+        genre_id, _, count = spec.partition("=")
+        sizes[int(genre_id)] = int(count)
+    daily = DailyChange(args.changed_per_day, args.added_per_day, args.removed_per_day)
+    movie_ids = sorted(catalog.movies) if universe is None else list(islice(universe.candidates(0), 50_000))
+    return TvCatalog.synthetic(sizes or DEFAULT_TV_SIZES, seed=args.seed, movie_ids=movie_ids, daily=daily)
+
+
 def universe_for(args: argparse.Namespace) -> Universe | None:
     if not args.catalogue:
         return None
@@ -112,6 +155,7 @@ def universe_for(args: argparse.Namespace) -> Universe | None:
 
 async def serve(args: argparse.Namespace) -> None:
     catalog = catalog_for(args)
+    universe = universe_for(args)
     knobs = dict(
         token=None if args.no_token else STANDIN_TOKEN,
         api_key=STANDIN_API_KEY,
@@ -127,7 +171,8 @@ async def serve(args: argparse.Namespace) -> None:
         drip_s=args.drip_s,
         huge_bytes=args.huge_bytes,
         seed=args.seed,
-        universe=universe_for(args),
+        universe=universe,
+        tv=tv_catalog_for(args, catalog, universe),
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,12 +188,17 @@ async def serve(args: argparse.Namespace) -> None:
             "date": catalog.date.isoformat(),
             "movies": args.catalogue or len(catalog.movies),
             "collections": len(catalog.collections),
+            "series": len(standin.tv.series),
         }
         print(orjson.dumps(ready).decode(), flush=True)
         sized = [f"{g}={len(catalog.genre_ids(g))}" for g in catalog.genres]
         genres = ", ".join([*sized, f"{len(GENRE_NAMES) - len(sized)} more"])
+        tv = standin.tv
+        tv_sized = [f"{g}={len(tv.genre_ids(g))}" for g in tv.genres]
+        tv_genres = ", ".join([*tv_sized, f"{len(TV_GENRE_NAMES) - len(tv_sized)} more"])
         print(
             f"TMDB stand-in (synthetic catalogue) at {standin.url}: genres {genres}, "
+            f"TV genres {tv_genres}, "
             f"day {catalog.day} = {catalog.date}; token {ready['token'] or '(refused)'} "
             f"(or api_key={STANDIN_API_KEY}); counters at {standin.url}/__stats",
             file=sys.stderr,

@@ -3,8 +3,9 @@
 Routes: ``/3/discover/movie`` (20 a page, the 500-page refusal), ``/3/movie/{id}``
 (``append_to_response=keywords``), ``/3/movie/{id}/keywords``, ``/3/movie/changes``
 (100 ids a page, at most 14 days), ``/3/collection/{id}``, ``/3/genre/movie/list``,
-``/3/authentication`` (TMDB's check of the credentials, which start-up checks use); and
-its own ``/__stats`` (the counters as JSON) and ``POST /__day?day=N`` (move the clock).
+``/3/authentication`` (TMDB's check of the credentials, which start-up checks use); TMDB's
+TV paths over a ``TvCatalog`` (``ingest.standin.tv_routes``) and its daily TV exports;
+and its own ``/__stats`` (the counters as JSON) and ``POST /__day?day=N`` (move the clock).
 Errors carry TMDB's bodies (401 status_code 7, 404 34, 429 25, 400 22, 422 20, 5xx).
 Faults a client must survive (the gate in front of every route, ``ingest.standin.gate``):
 an enforced request rate over a sliding one-second window, a limit on requests in
@@ -14,7 +15,9 @@ discover pages).
 
 Start it with ``Standin.serve``::
 
-    standin = Standin(Catalog.synthetic({80: 300}, seed=1), rate_limit=40)
+    catalog = Catalog.synthetic({80: 300}, seed=1)
+    tv = TvCatalog.synthetic({80: 200, 10768: 100}, seed=1, movie_ids=catalog.movies)
+    standin = Standin(catalog, tv=tv, rate_limit=40)
     async with standin.serve():
         standin.url             # e.g. http://127.0.0.1:40123 (no /3)
         standin.day = 3         # the catalogue three days on
@@ -27,7 +30,7 @@ import asyncio
 import collections
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +41,12 @@ from ingest.standin.catalog import Catalog
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.counters import Counters, query_label
 from ingest.standin.errors import ERR_INPUT, ERR_NOT_FOUND, ERR_PAGE, json_response
-from ingest.standin.exports import add_routes
+from ingest.standin.exports import Lines, add_file_host, add_routes, universe_files
 from ingest.standin.gate import Gate
 from ingest.standin.hostile import check_faults, drip, item_body, page_body
 from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
+from ingest.standin.tv_catalog import TvCatalog
+from ingest.standin.tv_routes import add_tv_routes
 
 if TYPE_CHECKING:
     from ingest.standin.universe import Universe
@@ -79,6 +84,7 @@ class Standin(Gate):
         clock: Callable[[], float] = time.monotonic,
         day: int | None = None,
         universe: Universe | None = None,
+        tv: TvCatalog | None = None,
     ) -> None:
         # The whole catalogue (``ingest.standin.universe``): exports, details and changes
         # answer from it instead of ``catalog``.
@@ -86,6 +92,10 @@ class Standin(Gate):
         # The day-0 (or earliest) catalogue, so the clock can also be set back.
         self._origin = catalog
         self.catalog = catalog
+        # The TV catalogue (none: TMDB's TV genres, no series), on the movies' day; its
+        # earliest day kept, as the movies', and for its exports of earlier days.
+        self._tv_origin = tv if tv is not None else TvCatalog()
+        self.tv = self._tv_origin.at_day(max(self._tv_origin.day, catalog.day))
         self.token = token
         self.api_key = api_key
         # Requests per second over a sliding 1 s window; more are answered 429 status_code 25.
@@ -136,13 +146,22 @@ class Standin(Gate):
     def day(self, day: int) -> None:
         start = self.catalog if day >= self.catalog.day else self._origin
         self.catalog = start.at_day(day)
+        self.tv = self.tv.at_day(day) if day >= self.tv.day else self._tv_at(day) or self._tv_origin
         self._queries.clear()
+
+    def _tv_at(self, day: int) -> TvCatalog | None:
+        """The TV catalogue on ``day``, or None before its earliest day."""
+        if day == self.tv.day:
+            return self.tv
+        return self._tv_origin.at_day(day) if day >= self._tv_origin.day else None
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._gate])
         if self.universe is not None:
             # First, so its routes answer before the catalogue's.
             add_routes(app, self, self.universe)
+        add_file_host(app, self, universe_files(self.universe) if self.universe else {}, self._tv_files())
+        add_tv_routes(app, self)
         app.router.add_get("/3/discover/movie", self._discover)
         app.router.add_get("/3/movie/changes", self._changes)
         app.router.add_get(r"/3/movie/{id:\d+}", self._movie)
@@ -171,6 +190,18 @@ class Standin(Gate):
             self._closing.set()
             await runner.cleanup()
             self.url = ""
+
+    def _tv_files(self) -> dict[str, Lines]:
+        """TMDB's TV exports: the series, and apart from them the adult ones."""
+
+        def lines(adult: bool) -> Lines:
+            def of_day(day: int) -> Iterator[bytes] | None:
+                tv = self._tv_at(day)
+                return None if tv is None else tv.export_lines(adult=adult)
+
+            return of_day
+
+        return {"tv_series": lines(False), "adult_tv_series": lines(True)}
 
     # Routes ------------------------------------------------------------------------------
 

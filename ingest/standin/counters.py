@@ -12,7 +12,7 @@ class Counters:
     """What the client did, as the server saw it."""
 
     # Requests by endpoint: "discover", "movie" (details and keywords), "collection", "changes",
-    # "other".
+    # and for TV "discover_tv", "tv" (details and sub-resources), "tv_changes"; "other".
     requests: collections.Counter[str] = field(default_factory=collections.Counter)
     status: collections.Counter[int] = field(default_factory=collections.Counter)
     # Attempts per movie / collection id, whatever the answer.
@@ -22,6 +22,10 @@ class Counters:
     discover_queries: collections.Counter[str] = field(default_factory=collections.Counter)
     # Changes-feed requests by range asked for: (start_date, end_date), as sent.
     changes_queries: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
+    # The same for TV: series answered 200 by id, /discover/tv and /tv/changes queries.
+    series_ok: collections.Counter[int] = field(default_factory=collections.Counter)
+    discover_tv_queries: collections.Counter[str] = field(default_factory=collections.Counter)
+    tv_changes_queries: collections.Counter[tuple[str, str]] = field(default_factory=collections.Counter)
     # 429s sent because the enforced rate was passed (not the injected ones).
     throttled: int = 0
     throttled_with_retry_after: int = 0
@@ -55,6 +59,7 @@ class Counters:
             "requests": dict(self.requests),
             "status": {str(k): v for k, v in sorted(self.status.items())},
             "distinct_movies_ok": len(self.movie_ok),
+            "distinct_series_ok": len(self.series_ok),
             "throttled": self.throttled,
             "throttled_with_retry_after": self.throttled_with_retry_after,
             "injected_429": self.injected_429,
@@ -74,9 +79,13 @@ def endpoint_of(path: str) -> str:
     """The ``requests`` key a request path counts under."""
     if path == "/3/movie/changes":
         return "changes"
+    if path == "/3/tv/changes":
+        return "tv_changes"
+    if path == "/3/discover/tv":
+        return "discover_tv"
     parts = path.split("/")
     endpoint = parts[2] if len(parts) > 2 else "other"
-    return endpoint if endpoint in ("discover", "movie", "collection") else "other"
+    return endpoint if endpoint in ("discover", "movie", "collection", "tv") else "other"
 
 
 def query_label(q: Any) -> str:

@@ -49,6 +49,11 @@ ERR_DATE_RANGE = {
     "status_message": "Invalid date range: Should be a range no longer than 14 days.",
 }
 ERR_INPUT = {"success": False, "status_code": 47, "status_message": "The input is not valid."}
+ERR_APPEND = {
+    "success": False,
+    "status_code": 27,
+    "status_message": "Too many append to response objects: The maximum number of remote calls is 20.",
+}
 
 
 def err_rate(limit: float) -> dict[str, Any]:

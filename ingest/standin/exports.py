@@ -1,13 +1,15 @@
-"""The stand-in's face for a ``Universe``: TMDB's daily ID exports, and the API over it.
+"""The stand-in's file host (TMDB's daily ID exports), and the API over a ``Universe``.
 
-``GET /p/exports/movie_ids_MM_DD_YYYY.json.gz`` and ``collection_ids_MM_DD_YYYY.json.gz``
-serve the export of that date, gzipped JSON Lines generated as they are sent (never held
-whole), for every date from the calendar's day 0 to the stand-in's current day; other
-dates answer 404, as TMDB's file host does before a file is published. A file once made
-is kept (compressed, the last two) and served as it is, as a static file would be. Like
-TMDB's file host they need no credentials. ``/3/movie/{id}``, ``/3/movie/changes`` and
-``/3/collection/{id}`` answer from the same ``Universe``, so the exports, the details and
-the changes feed agree on every day.
+``GET /p/exports/<kind>_ids_MM_DD_YYYY.json.gz`` serves the export of that date, gzipped
+JSON Lines generated as they are sent (never held whole), for every date from the
+calendar's day 0 to the stand-in's current day; other dates answer 404, as TMDB's file
+host does before a file is published. A file once made is kept (compressed, the last two
+of each group of kinds) and served as it is, as a static file would be. Like TMDB's file host they
+need no credentials. The kinds are what the stand-in serves (``add_file_host``): with a
+``Universe``, ``movie`` and ``collection`` (``universe_files``), whose ``/3/movie/{id}``,
+``/3/movie/changes`` and ``/3/collection/{id}`` answer from the same ``Universe``
+(``add_routes``), so the exports, the details and the changes feed agree on every day;
+and ``tv_series`` and ``adult_tv_series`` from the TV catalogue (``app.Standin``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import datetime as dt
 import math
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 import orjson
@@ -41,11 +43,13 @@ class Host(Protocol):
 
 
 EXPORTS_PATH = "/p/exports/"
-_NAME = re.compile(r"(movie|collection)_ids_(\d{2})_(\d{2})_(\d{4})\.json\.gz")
+_NAME = re.compile(r"([a-z_]+)_ids_(\d{2})_(\d{2})_(\d{4})\.json\.gz")
 # Lines generated and compressed at a time.
 _LINES_PER_WRITE = 5_000
-# Exports kept once made (a day's movie and collection files).
+# Exports kept once made, of each group of kinds (a day's movie and collection files).
 _PUBLISHED_KEPT = 2
+# The lines of a kind's file on a day, or None when there is no such file.
+Lines = Callable[[int], Iterator[bytes] | None]
 
 
 def export_name(kind: str, date: dt.date) -> str:
@@ -72,33 +76,54 @@ def collection_lines(universe: Universe) -> Iterator[bytes]:
         yield orjson.dumps({"id": collection_id, "name": universe.collection_name(collection_id)})
 
 
-def add_routes(app: web.Application, standin: Host, universe: Universe) -> None:
-    """Route the exports and the API's movie, changes and collection answers to ``universe``."""
+def universe_files(universe: Universe) -> dict[str, Lines]:
+    """The exports of a ``Universe``: its movies, its collections."""
+    return {
+        "movie": lambda day: movie_lines(universe, day),
+        "collection": lambda _day: collection_lines(universe),
+    }
 
-    published: dict[str, bytes] = {}
+
+def add_file_host(app: web.Application, standin: Host, *groups: Mapping[str, Lines]) -> None:
+    """Serve the exports of each kind of ``groups`` (``movie_ids_...``, ``tv_series_ids_...``);
+    the last files made of a group are kept."""
+    files = {kind: lines for group in groups for kind, lines in group.items()}
+    # Each kind's kept files, one dict per group.
+    published: dict[str, dict[str, bytes]] = {}
+    for group in groups:
+        shared: dict[str, bytes] = {}
+        published |= dict.fromkeys(group, shared)
 
     async def export(request: web.Request) -> web.StreamResponse:
         standin.counters.requests["exports"] += 1
         m = _NAME.fullmatch(request.match_info["name"])
         day = None if m is None else _day_of(m)
-        if m is None or day is None or not 0 <= day <= standin.day:
+        lines = None
+        if m is not None and m.group(1) in files and day is not None and 0 <= day <= standin.day:
+            lines = files[m.group(1)](day)
+        if m is None or lines is None:
             # TMDB's file host answers a missing file with a bare 404 (an S3-style XML body).
             return web.Response(status=404, text="<Error><Code>NoSuchKey</Code></Error>")
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         await response.prepare(request)
-        name = m.group(0)
-        if name in published:
+        name, kept = m.group(0), published[m.group(1)]
+        if name in kept:
             # Published files are static, as on TMDB's host: made once, then served as they are.
-            await response.write(published[name])
+            await response.write(kept[name])
             await response.write_eof()
             return response
-        lines = movie_lines(universe, day) if m.group(1) == "movie" else collection_lines(universe)
         made = await _stream(response, lines)
         # The compressed file only (some 25 MB at 1.1M movies), never the bodies; the last two.
-        published[name] = made
-        while len(published) > _PUBLISHED_KEPT:
-            del published[next(iter(published))]
+        kept[name] = made
+        while len(kept) > _PUBLISHED_KEPT:
+            del kept[next(iter(kept))]
         return response
+
+    app.router.add_get(EXPORTS_PATH + "{name}", export)
+
+
+def add_routes(app: web.Application, standin: Host, universe: Universe) -> None:
+    """Route the API's movie, changes and collection answers to ``universe``."""
 
     async def movie(request: web.Request) -> web.Response:
         movie_id = int(request.match_info["id"])
@@ -134,7 +159,6 @@ def add_routes(app: web.Application, standin: Host, universe: Universe) -> None:
         body = universe.collection(int(request.match_info["id"]), standin.day)
         return json_response(ERR_NOT_FOUND, 404) if body is None else json_response(body)
 
-    app.router.add_get(EXPORTS_PATH + "{name}", export)
     app.router.add_get("/3/movie/changes", changes)
     app.router.add_get(r"/3/movie/{id:\d+}", movie)
     app.router.add_get(r"/3/collection/{id:\d+}", collection)

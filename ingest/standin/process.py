@@ -10,7 +10,8 @@ virtualenv exists; the benchmark runs under its own)::
         standin.stats()["requests"]
 
 The command prints one line on stdout once it serves, a JSON object whose ``event`` is
-``standin_ready`` (``url``, ``token``, ``day``, ``date``, ``movies``, ``collections``); nothing
+``standin_ready`` (``url``, ``token``, ``day``, ``date``, ``movies``, ``collections``,
+``series``); nothing
 before it, and its counters as one JSON line when it stops.
 """
 

@@ -1,6 +1,6 @@
-"""The stand-in's records: a movie, a collection and the day's rate of change, as the
-catalogue (``catalog``), the whole universe (``universe``) and the bodies (``bodies``)
-read them."""
+"""The stand-in's records: a movie, a collection, a series and the day's rate of change,
+as the catalogues (``catalog``, ``tv_catalog``), the whole universe (``universe``) and the
+bodies (``bodies``, ``tv_bodies``) read them."""
 
 from __future__ import annotations
 
@@ -36,3 +36,19 @@ class FakeCollection:
     id: int
     name: str
     movie_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FakeSeries:
+    """A TV series (``ingest.standin.tv_catalog``): its own number space, apart from movies'."""
+
+    id: int
+    name: str
+    genre_ids: tuple[int, ...]
+    popularity: float
+    # "" when TMDB has no first air date for it.
+    first_air_date: str
+    # The number of its IMDb id (``tt0000042`` is 42), or None when TMDB has none for it.
+    imdb: int | None = None
+    adult: bool = False
+    revision: int = 0
