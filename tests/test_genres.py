@@ -1,11 +1,11 @@
-"""TMDB's genre tables, movie and TV, as ``ingest.genres`` resolves a user's words."""
+"""TMDB's genre tables, movie and TV, as ``ingest.settings.genres`` resolves a user's words."""
 
 from __future__ import annotations
 
 import pytest
 
 from ingest.errors import ConfigError
-from ingest.genres import GENRES, MEDIA, TV_GENRES, genres_of, resolve_genre
+from ingest.settings.genres import GENRES, MEDIA, TV_GENRES, genres_of, resolve_genre
 from ingest.standin import TV_GENRE_NAMES
 from ingest.standin.bodies import GENRE_NAMES
 
