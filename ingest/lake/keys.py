@@ -15,15 +15,22 @@ from ingest.errors import InputError
 
 
 class Kind(enum.StrEnum):
-    """The two TMDB datasets: a genre's movies, and the collections they belong to."""
+    """The kinds of TMDB record: movies, the collections they belong to, and TV series."""
 
     MOVIES = "movies"
     COLLECTIONS = "collections"
+    SERIES = "series"
 
     @property
     def folder(self) -> str:
-        """The ``<spec>`` folder of the lake layout: ``Movies``, ``Collections``."""
+        """The ``<spec>`` folder of the lake layout: ``Movies``, ``Collections``, ``Series``."""
         return self.value.capitalize()
+
+    @property
+    def primary(self) -> bool:
+        """Whether a genre selects these records itself (movies, series), rather than
+        through other records (collections, through their movies)."""
+        return self is not Kind.COLLECTIONS
 
 
 def _date_path(date: dt.date) -> str:

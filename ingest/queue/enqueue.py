@@ -25,6 +25,7 @@ from ingest.state.markers import missing_batches
 from ingest.state.plan import Plan
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.context import RunContext
+from ingest.tmdb.media import MOVIE_SOURCE, SERIES_SOURCE, Source
 from ingest.tmdb.planner import GenrePlanner
 
 log = structlog.get_logger(__name__)
@@ -40,10 +41,16 @@ async def run_enqueue(ctx: RunContext) -> bool:
         TmdbClient(settings.tmdb, stats, tuning=ctx.tuning, stop=stop) as client,
     ):
         planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
-        for genre in settings.job.genres if settings.job.uses_tmdb else ():
+        for genre in settings.job.movie_genres:
             if stop.requested:
                 return False
             stats.batches_enqueued += await enqueue_genre(lake, planner, queue, genre, settings, stats)
+        for genre in settings.job.series_genres:
+            if stop.requested:
+                return False
+            stats.batches_enqueued += await enqueue_genre(
+                lake, planner, queue, genre, settings, stats, SERIES_SOURCE
+            )
         if settings.job.catalogue:
             # Imported here: a genre's enqueue never pays for the catalogue's planner.
             from ingest.queue.catalogue import enqueue_catalogue
@@ -53,23 +60,27 @@ async def run_enqueue(ctx: RunContext) -> bool:
 
 
 async def enqueue_genre(
-    lake: Lake, planner: GenrePlanner, queue: SqsQueue, genre: Genre, settings: Settings, stats: TmdbStats
+    lake: Lake,
+    planner: GenrePlanner,
+    queue: SqsQueue,
+    genre: Genre,
+    settings: Settings,
+    stats: TmdbStats,
+    source: Source = MOVIE_SOURCE,
 ) -> int:
-    """Send the genre's missing movie batches (or, when none is missing and collections
-    are asked for, its missing collection batches); return how many were sent."""
-    plan = await planner.movies(genre)
+    """Send the genre's missing movie (or series) batches (or, when none is missing and
+    collections are asked for, its missing collection batches); return how many were sent."""
+    collections = settings.job.collections and source.has_collections
+    plan = await planner.movies(genre, source)
     target = plan.target(settings.job.limit)
     stats.planned += target
     todo = await missing_batches(lake, plan, target)
     if todo:
-        messages = [
-            BatchMessage.of(plan, b, target, lake.url, then_collections=settings.job.collections)
-            for b in todo
-        ]
+        messages = [BatchMessage.of(plan, b, target, lake.url, then_collections=collections) for b in todo]
         return await _send(queue, plan, messages, len(plan.batches(target)))
     # Nothing to send: no worker will land a last batch and take the completion step.
     await _complete_at_once(lake, plan, plan, whole=settings.job.limit is None and whole_run(plan, target))
-    if not settings.job.collections:
+    if not collections:
         log.info("batches_enqueued", kind=plan.kind, genre=plan.genre, plan_id=plan.plan_id, batches=0)
         return 0
     return await enqueue_collections(lake, planner, queue, genre, plan, target, stats)

@@ -144,14 +144,12 @@ class BatchWorker:
         step (``ingest.state.completion``), so a fleet's next run is incremental too. Two
         workers landing last batches at once both take it; it writes the same thing twice."""
         movies = (
-            plan
-            if plan.kind is Kind.MOVIES
-            else await load_plan(self._lake, plan.date, Kind.MOVIES, plan.genre)
+            plan if plan.kind.primary else await load_plan(self._lake, plan.date, Kind.MOVIES, plan.genre)
         )
         if movies is None:
             return
         # A movie message names how many ids its run covered: a --limit run is no whole genre.
-        target = message.target if plan.kind is Kind.MOVIES else len(movies.ids)
+        target = message.target if plan.kind.primary else len(movies.ids)
         removed = await finish_if_whole(self._lake, movies, plan, target)
         self._stats.removed += removed or 0
 
@@ -194,6 +192,6 @@ def _stale_reason(plan: Plan | None, message: BatchMessage) -> str:
 
 def _genre(message: BatchMessage) -> Genre:
     try:
-        return resolve_genre(message.genre_id)
+        return resolve_genre(message.genre_id, "series" if message.kind is Kind.SERIES else "movies")
     except ConfigError:  # an id TMDB added since: its slug came with the message
         return Genre(message.genre_id, message.genre)

@@ -44,6 +44,8 @@ class TmdbStats:
     # --enqueue: batch messages sent (the movies and collections they hold are planned).
     batches_enqueued: int = 0
     collections_written: int = 0
+    # TV series written (``--media series``).
+    series_written: int = 0
     bytes: int = 0
     # The refresh of each genre's movies: "full" or "incremental", by genre slug, and for
     # incremental ones the changes window ("since..until").

@@ -37,6 +37,7 @@ def counts(report: RunReport) -> dict[str, Any]:
         "movies_written": t.written,
         "collections_planned": t.collections_planned,
         "collections_written": t.collections_written,
+        "series_written": t.series_written,
         # TMDB answered 404: counted and left out (movies and collections).
         "records_skipped": t.skipped,
         "records_failed": t.failed,
@@ -76,9 +77,12 @@ def landed(report: RunReport, settings: Settings) -> str:
         stored = sum(f.bytes for f in report.csv)
         parts.append(f"{_n(c['csv_files'], 'CSV file')} ({human_bytes(stored)}, {c['csv_rows']:,} rows)")
     if (settings.job.uses_tmdb or settings.job.catalogue) and not report.enqueued:
-        records = f"{c['movies_written']:,} movies"
-        if settings.job.collections:
-            records += f" + {c['collections_written']:,} collections"
+        kinds = [f"{c['movies_written']:,} movies"] * ("movies" in settings.job.media)
+        kinds += [f"{c['collections_written']:,} collections"] * (
+            settings.job.collections and "movies" in settings.job.media
+        )
+        kinds += [f"{c['series_written']:,} series"] * ("series" in settings.job.media)
+        records = " + ".join(kinds)
         parts.append(f"{records} in {_n(c['tmdb_files'], 'JSON file')} ({human_bytes(c['tmdb_bytes'])})")
     return " and ".join(parts) or "nothing new"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
 from ingest.reports.progress import human_bytes
 from ingest.run.stop import Stop
@@ -21,6 +20,7 @@ from ingest.state import open_lake
 from ingest.state.markers import missing_batches
 from ingest.state.plan import BATCH_SIZE, load_plan
 from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.media import MOVIE_SOURCE, SERIES_SOURCE
 from ingest.tmdb.planner import GenrePlanner
 
 
@@ -32,6 +32,8 @@ class GenrePreview:
     to_fetch: int
     batches: int
     frozen: bool
+    # "movies" or "series".
+    kind: str = "movies"
 
 
 @dataclass(slots=True)
@@ -52,15 +54,20 @@ async def preview(settings: Settings) -> Preview:
         stats = TmdbStats()
         async with TmdbClient(settings.tmdb, stats, stop=Stop()) as client:
             planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
-            for genre in settings.job.genres:
-                plan = await planner.movies(genre)
+            job = settings.job
+            chosen = [(g, MOVIE_SOURCE) for g in job.movie_genres] + [
+                (g, SERIES_SOURCE) for g in job.series_genres
+            ]
+            for genre, source in chosen:
+                plan = await planner.movies(genre, source)
                 target = plan.target(settings.job.limit)
                 todo = await missing_batches(lake, plan, target)
-                stored = await load_plan(lake, settings.date, Kind.MOVIES, genre.slug)
+                stored = await load_plan(lake, settings.date, source.kind, genre.slug)
                 frozen = stored is not None and stored.plan_id == plan.plan_id
+                todo_ids = sum(len(b.ids) for b in todo)
                 found.genres.append(
                     GenrePreview(
-                        genre.slug, plan.refresh, target, sum(len(b.ids) for b in todo), len(todo), frozen
+                        genre.slug, plan.refresh, target, todo_ids, len(todo), frozen, str(source.kind)
                     )
                 )
         found.planning_requests = stats.requests
@@ -77,7 +84,7 @@ def render(found: Preview, settings: Settings) -> str:
         requests += g.to_fetch
         where = "plan already frozen for the date" if g.frozen else "plan not frozen yet"
         lines.append(
-            f"  {g.genre} movies ({g.refresh}): {g.planned:,} planned, {g.to_fetch:,} to fetch in "
+            f"  {g.genre} {g.kind} ({g.refresh}): {g.planned:,} planned, {g.to_fetch:,} to fetch in "
             f"{g.batches:,} batches of up to {BATCH_SIZE} ({where})"
         )
     if found.genres:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar, get_type_hints
 from ingest.errors import ConfigError
 from ingest.lake import UploadTuning
 from ingest.settings.fleet import fleet_share
-from ingest.settings.genres import Genre
+from ingest.settings.genres import Genre, resolve_genre
 from ingest.settings.invalid import Invalid
 from ingest.settings.table import ROWS, Setting, default, file_keys, row
 from ingest.settings.types import suggestion
@@ -64,6 +64,8 @@ class Job:
 
     csv: tuple[Path, ...] = default("job.csv")
     genres: tuple[Genre, ...] = default("job.genres")
+    # What the genres (and the catalogue) select: "movies", "series", or both.
+    media: tuple[str, ...] = default("job.media")
     # Fetch the genres' movies (details + keywords).
     movies: bool = default("job.movies")
     # Fetch the collections the genres' movies belong to.
@@ -85,6 +87,26 @@ class Job:
     @property
     def uses_tmdb(self) -> bool:
         return bool(self.genres) and (self.movies or self.collections)
+
+    @property
+    def movie_genres(self) -> tuple[Genre, ...]:
+        """The genres whose movies (and collections) the job fetches."""
+        if "movies" not in self.media or not self.uses_tmdb:
+            return ()
+        return tuple(dict.fromkeys(resolve_genre(g.slug, "movies") for g in self.genres))
+
+    @property
+    def series_genres(self) -> tuple[Genre, ...]:
+        """The TV genres whose series the job fetches (``war`` is War & Politics there);
+        raises ``ConfigError`` for a genre TV does not have."""
+        if "series" not in self.media or not self.genres or not self.movies:
+            return ()
+        return tuple(dict.fromkeys(resolve_genre(g.slug, "series") for g in self.genres))
+
+    @property
+    def catalogue_media(self) -> tuple[str, ...]:
+        """The media whose whole catalogue the job fetches (``--catalogue``)."""
+        return self.media if self.catalogue else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +209,10 @@ def load_settings(
         rate_per_s=fleet_share(settings.tmdb.rate_per_s, workers),
         concurrency=max(1, settings.tmdb.concurrency // workers),
     )
-    return replace(settings, tmdb=tmdb, job=_selected(settings.job, flags))
+    job = _selected(settings.job, flags)
+    # A genre the media asked for does not have is a usage error now, not mid-run.
+    job.movie_genres, job.series_genres  # noqa: B018
+    return replace(settings, tmdb=tmdb, job=job)
 
 
 def _build(cls: type[_T], group: str, value: Callable[[str], Any]) -> _T:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
-from ingest.settings.genres import GENRES, Genre, resolve_genre
+from ingest.settings.genres import GENRES, MEDIA, Genre, resolve_genre
 from ingest.settings.invalid import SHOWN_CHARS, Invalid, show
 from ingest.settings.lake_url import check_lake_url
 
@@ -251,15 +251,35 @@ class Genres:
         return tuple(dict.fromkeys(_genre(g) for g in raw))
 
 
+class MediaList:
+    expected = 'a list of "movies" and "series" (or one comma list, such as "movies,series")'
+
+    def parse(self, raw: Any) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list | tuple) or not all(isinstance(m, str) for m in raw):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        words = [w.strip().lower() for m in raw for w in m.split(",") if w.strip()]
+        for w in words:
+            if w not in MEDIA:
+                raise Invalid(f"names {show(w)}, not a media: use movies or series{suggestion(w, MEDIA)}")
+        if not words:
+            raise Invalid(f"must name at least one media: {self.expected}")
+        return tuple(dict.fromkeys(words))
+
+
 def _genre(raw: Any) -> Genre:
     # Genre names are short ASCII words: anything else cannot name one ("²" passes isdigit).
     plausible = isinstance(raw, int) and not isinstance(raw, bool)
     plausible |= isinstance(raw, str) and raw.isascii() and len(raw) <= SHOWN_CHARS
     if plausible:
-        try:
-            return resolve_genre(raw)
-        except ConfigError:
-            pass
+        # A movie genre, or one TMDB's TV has alone (``--media series``: checked for the
+        # media asked for once the media are known, ``Job.series_genres``).
+        for media in MEDIA:
+            try:
+                return resolve_genre(raw, media)
+            except ConfigError:
+                pass
     known = ", ".join(g.slug for g in GENRES)
     raise Invalid(
         f"names an unknown genre {show(raw)}: use an English name ({known}), "

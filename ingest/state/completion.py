@@ -14,7 +14,6 @@ record what the genre lost (``removed.json``), and the dataset's cursor moves to
 from __future__ import annotations
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind
 from ingest.state.cursor import Cursor, move_cursor
 from ingest.state.dataset import PlanRef
 from ingest.state.markers import missing_batches
@@ -33,7 +32,7 @@ async def finish(lake: Lake, plan: PlanRef, refresh: str) -> int:
     many ids the dataset lost (a genre's movies; 0 otherwise). ``refresh`` is the mode of
     the run the step closes (a genre's collections take their movies')."""
     removed = 0
-    if isinstance(plan, Plan) and plan.kind is Kind.MOVIES:
+    if isinstance(plan, Plan) and plan.kind.primary:
         removed = (await record_removed(lake, plan)).count
     await move_cursor(lake, plan.dataset.kind, plan.dataset.name, plan.date, plan.plan_id, refresh)
     return removed
@@ -52,13 +51,13 @@ async def finish_if_whole(lake: Lake, movies: Plan, plan: Plan, target: int) -> 
 def step_taken(plan: PlanRef, removed: Removed | None, cursor: Cursor | None) -> bool:
     """Whether the completion step of ``plan``'s date was taken: the cursor is at (or past)
     the date and, for a genre's movies, ``removed.json`` is there."""
-    recorded = removed is not None or not (isinstance(plan, Plan) and plan.kind is Kind.MOVIES)
+    recorded = removed is not None or not (isinstance(plan, Plan) and plan.kind.primary)
     return recorded and cursor is not None and cursor.date >= plan.date
 
 
 def whole_plan(plan: Plan) -> bool:
     """Whether a genre's plan is of a whole genre (movies), or drawn from one (collections)."""
-    return plan.complete if plan.kind is Kind.MOVIES else plan.source_plan_id is not None
+    return plan.complete if plan.kind.primary else plan.source_plan_id is not None
 
 
 def finishing(

@@ -51,8 +51,9 @@ class Removed:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2)
 
 
-def removed_key(date: dt.date, genre: str) -> str:
-    return GenreDataset(Kind.MOVIES, slug=genre).state(date) + "removed.json"
+def removed_key(date: dt.date, genre: str, kind: Kind = Kind.MOVIES) -> str:
+    """``removed.json`` of a genre's movies (or series) for ``date``."""
+    return GenreDataset(kind, slug=genre).state(date) + "removed.json"
 
 
 async def record_removed(lake: Lake, plan: Plan) -> Removed:
@@ -74,7 +75,7 @@ async def record_removed(lake: Lake, plan: Plan) -> Removed:
         for number, keys in (await batch_markers(lake, plan)).items():
             tg.create_task(read(number, keys))
     removed = Removed(tuple(int(i) for i in left), tuple(sorted(not_found)))
-    await lake.write(removed_key(plan.date, plan.genre), removed.body(plan))
+    await lake.write(removed_key(plan.date, plan.genre, plan.kind), removed.body(plan))
     return removed
 
 
@@ -96,8 +97,8 @@ async def _ids_in_files(lake: Lake, plan: Plan, batch: int) -> set[int]:
     return ids
 
 
-async def read_removed(lake: Lake, date: dt.date, genre: str) -> Removed | None:
-    key = removed_key(date, genre)
+async def read_removed(lake: Lake, date: dt.date, genre: str, kind: Kind = Kind.MOVIES) -> Removed | None:
+    key = removed_key(date, genre, kind)
     data = await lake.read(key)
     if data is None:
         return None

@@ -23,9 +23,11 @@ from typing import Any
 import orjson
 import structlog
 
+from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.settings.config import Settings
+from ingest.settings.genres import resolve_genre
 from ingest.state import keys
 from ingest.state.dataset import CatalogueDataset, Dataset, GenreDataset
 from ingest.state.versions import CURRENT, upgrade
@@ -57,6 +59,8 @@ class RunRequest:
     # asks for the collection export's too. A record written before these were kept reads False.
     catalogue: bool = False
     include_adult: bool = False
+    # TV genre slugs whose series the run asked for (``--media series``; format 2).
+    series: tuple[str, ...] = ()
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: str = field(default_factory=lambda: _now().isoformat(timespec="seconds"))
     # Set at the end: "complete", "enqueued", "stopped" or "failed" (with ``error``).
@@ -72,15 +76,16 @@ class RunRequest:
             date=settings.date,
             entry=entry,
             csv=tuple(str(p) for p in job.csv),
-            genres=tuple(g.slug for g in job.genres) if tmdb else (),
+            genres=tuple(g.slug for g in job.movie_genres),
             # --collections alone fetches the genres' movies first: they are asked for too.
-            movies=tmdb,
+            movies=bool(job.movie_genres),
             collections=(tmdb or job.catalogue) and job.collections,
             refresh=job.refresh,
             limit=job.limit,
             enqueue=job.enqueue,
             catalogue=job.catalogue,
             include_adult=job.catalogue and job.include_adult,
+            series=tuple(g.slug for g in job.series_genres),
         )
 
     @property
@@ -99,6 +104,7 @@ class RunRequest:
         ``collections`` for the collections too."""
         kinds = [Kind.MOVIES] * self.movies + [Kind.COLLECTIONS] * self.collections
         asked: list[Dataset] = [GenreDataset(kind, slug=genre) for genre in self.genres for kind in kinds]
+        asked += [GenreDataset(Kind.SERIES, slug=genre) for genre in self.series]
         if self.catalogue:
             asked += [CatalogueDataset(k) for k in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
         return asked
@@ -107,7 +113,11 @@ class RunRequest:
         """The command that asks for the same work again (a rerun resumes it)."""
         words = ["python -m ingest"]
         words += [f"--csv {p}" for p in self.csv]
-        words += [f"--genre {g}" for g in self.genres]
+        # One --genre word serves both media: the series of ``war`` are War & Politics'.
+        counterparts = {_tv_slug(g) for g in self.genres}
+        words += [f"--genre {g}" for g in (*self.genres, *(s for s in self.series if s not in counterparts))]
+        media = ["movies"] * bool(self.genres or self.catalogue) + ["series"] * bool(self.series)
+        words += [f"--media {','.join(media)}"] * (media != ["movies"] and bool(media))
         words += ["--catalogue"] * self.catalogue
         words += ["--include-adult"] * self.include_adult
         words += ["--collections"] * self.collections
@@ -137,6 +147,7 @@ class RunRequest:
                     "enqueue": self.enqueue,
                     "catalogue": self.catalogue,
                     "include_adult": self.include_adult,
+                    "series": list(self.series),
                 },
                 "outcome": self.outcome,
                 "finished_at": self.finished_at,
@@ -164,6 +175,7 @@ class RunRequest:
                 enqueue=bool(asked["enqueue"]),
                 catalogue=bool(asked.get("catalogue", False)),
                 include_adult=bool(asked.get("include_adult", False)),
+                series=tuple(str(g) for g in asked["series"]),
                 run_id=str(d["run_id"]),
                 started_at=str(d["started_at"]),
                 outcome=d.get("outcome"),
@@ -172,6 +184,13 @@ class RunRequest:
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
+
+
+def _tv_slug(movie_genre: str) -> str | None:
+    try:
+        return resolve_genre(movie_genre, "series").slug
+    except ConfigError:
+        return None
 
 
 async def record_request(lake: Lake, request: RunRequest) -> None:

@@ -10,7 +10,7 @@ Versions (a body without ``"version"`` is version 0: written before versions wer
 
     plan ............ 1  a genre's plan.json (``"version": 1`` since the first release)
     catalogue_plan .. 1  the catalogue's header
-    run ............. 1  a run record
+    run ............. 2  a run record (1 -> 2: what it asked gains ``series``, the TV genres)
     cursor .......... 1  0 -> 1: the body gains its version
     removed ......... 1  0 -> 1: the same
     manifest ........ 1  0 -> 1: a manifest without ``history`` gets its one check as the first entry
@@ -51,11 +51,18 @@ def _manifest_history(body: Body) -> Body:
     return body
 
 
+def _run_series(body: Body) -> Body:
+    asked = body.get("asked")
+    if isinstance(asked, dict):
+        asked.setdefault("series", [])
+    return body
+
+
 # For each format, the step from version i to i + 1 at index i.
 STEPS: dict[str, tuple[Step, ...]] = {
     "plan": (_versioned,),
     "catalogue_plan": (_versioned,),
-    "run": (_versioned,),
+    "run": (_versioned, _run_series),
     "cursor": (_versioned,),
     "removed": (_versioned,),
     "manifest": (_manifest_history,),

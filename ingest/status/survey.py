@@ -48,8 +48,8 @@ async def survey(lake: Lake, date: dt.date) -> DateStatus:
     listing = Listing(lake)
     await listing.read_all([keys.tmdb_state(date), *(tmdb_prefix(kind, date) for kind in Kind)])
     plans = await _plans(lake, listing, date)
-    whole = {g for r in runs if r.whole_genres for g in r.genres}
-    tmdb = [await _dataset(lake, listing, plan, plan.genre in whole) for plan in plans]
+    whole = {d for r in runs if r.whole_genres for d in r.datasets()}
+    tmdb = [await _dataset(lake, listing, plan, plan.dataset in whole) for plan in plans]
     tmdb += _unplanned(runs, plans)
     # The whole catalogue's datasets keep a chunked plan of their own (``--catalogue``).
     tmdb += await catalogue_rows(lake, date, runs, listing)
@@ -139,7 +139,7 @@ async def _dataset(lake: Lake, listing: Listing, plan: Plan, whole_genre_asked: 
         written += len(batch.ids) if body.written is None else body.written
         not_found, oversized = not_found + body.skipped, oversized + body.oversized
     gap, reason = _last_gap(plan)
-    removed = await read_removed(lake, plan.date, plan.genre) if plan.kind is Kind.MOVIES else None
+    removed = await read_removed(lake, plan.date, plan.genre, plan.kind) if plan.kind.primary else None
     cursor = await read_cursor(lake, plan.kind, plan.genre)
     return TmdbStatus(
         dataset=plan.dataset,

@@ -59,8 +59,17 @@ def windows(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
 class ChangesReader:
     """Reads the feed for one range; one instance per range and run."""
 
-    def __init__(self, client: TmdbClient, *, max_page: int = MAX_PAGE, include_adult: bool = False) -> None:
+    def __init__(
+        self,
+        client: TmdbClient,
+        *,
+        max_page: int = MAX_PAGE,
+        include_adult: bool = False,
+        path: str = "/movie/changes",
+    ) -> None:
         self._client = client
+        # ``/movie/changes`` or ``/tv/changes`` (``ingest.tmdb.media``).
+        self._path = path
         # The catalogue with --include-adult keeps the adult titles discover leaves out.
         self._include_adult = include_adult
         # The last page the feed serves (tests lower it to reach the splits cheaply).
@@ -117,7 +126,7 @@ class ChangesReader:
             "end_date": hi.isoformat(),
             "page": page,
         }
-        reply = await self._client.get("/movie/changes", params)
+        reply = await self._client.get(self._path, params)
         self._requests += 1
         data = reply.data
         for row in data.get("results") or ():

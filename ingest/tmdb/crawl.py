@@ -33,6 +33,7 @@ from ingest.state.markers import missing_batches
 from ingest.state.plan import Plan
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.context import RunContext
+from ingest.tmdb.media import MOVIE_SOURCE, Source
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.refresh import full_run_requests, note_plan
@@ -58,9 +59,11 @@ class GenreRun:
     """A genre's part of the stage (``ingest.tmdb.stage.DatasetRun``)."""
 
     genre: Genre
+    # Its movies (and their collections), or its TV series.
+    source: Source = MOVIE_SOURCE
 
     async def run(self, ctx: RunContext, client: TmdbClient) -> tuple[bool, list[str]]:
-        return await GenreCrawler(ctx, client).genre(self.genre)
+        return await GenreCrawler(ctx, client).genre(self.genre, self.source)
 
 
 class GenreCrawler:
@@ -77,10 +80,10 @@ class GenreCrawler:
             ctx.lake, ctx.settings.date, ctx.settings.job, client, ctx.stats, ctx.progress
         )
 
-    async def genre(self, genre: Genre) -> tuple[bool, list[str]]:
+    async def genre(self, genre: Genre, source: Source = MOVIE_SOURCE) -> tuple[bool, list[str]]:
         """Return whether the genre is whole in the lake, and what failed."""
-        movies = await self.movies(genre)
-        if not movies.done or not self._settings.job.collections:
+        movies = await self.movies(genre, source)
+        if not movies.done or not self._settings.job.collections or not source.has_collections:
             self._stats.full_run_requests += full_run_requests(movies.plan, None)
             return movies.done, movies.failures
         plan = await self._planner.collections(genre, movies.plan, movies.target, movies.collections)
@@ -92,15 +95,16 @@ class GenreCrawler:
             await self._completed(movies.plan, plan)
         return done, movies.failures + fetched.failures(genre.slug, "collections")
 
-    async def movies(self, genre: Genre) -> MoviesFetched:
-        plan = await self._planner.movies(genre)
+    async def movies(self, genre: Genre, source: Source = MOVIE_SOURCE) -> MoviesFetched:
+        plan = await self._planner.movies(genre, source)
         note_plan(self._stats, plan)
         target = plan.target(self._settings.job.limit)
         self._stats.planned += target
         fetched, done = await self._fetch(plan, target)
         if done:
             await self._completed(plan, plan)
-        return MoviesFetched(plan, target, done, fetched.failures(genre.slug, "movies"), fetched.collections)
+        failures = fetched.failures(genre.slug, str(source.kind))
+        return MoviesFetched(plan, target, done, failures, fetched.collections)
 
     async def _completed(self, movies: Plan, plan: Plan) -> None:
         """``plan`` (movies, or collections drawn from ``movies``) is entirely in the lake:

@@ -34,6 +34,7 @@ from ingest.reports.progress import Progress
 from ingest.settings.genres import Genre
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover_window import MAX_PAGE, PAGE_SIZE, REACHABLE, TARGET, Enumeration, Window
+from ingest.tmdb.media import MOVIE_SOURCE, Source
 from ingest.tmdb.wire import DiscoverPage, DiscoverResult
 
 log = structlog.get_logger(__name__)
@@ -57,9 +58,14 @@ class _Tally:
 class Discoverer:
     """Enumerates one genre; one instance per genre and run."""
 
-    def __init__(self, client: TmdbClient, genre: Genre, *, progress: bool = False) -> None:
+    def __init__(
+        self, client: TmdbClient, genre: Genre, *, progress: bool = False, source: Source = MOVIE_SOURCE
+    ) -> None:
         self._client = client
         self._genre = genre
+        # Movies or series: the listing, and the date it is windowed on.
+        self._source = source
+        self._all = Window(field=source.date_param)
         self._t = _Tally()
         # Pages read and movies found, for people at a terminal. No total: how many pages a
         # genre takes is only known once its windows are cut.
@@ -67,7 +73,7 @@ class Discoverer:
 
     async def run(self, limit: int | None = None) -> Enumeration:
         try:
-            first = await self._page(Window(), 1)
+            first = await self._page(self._all, 1)
             total = first["total_results"]
             return await self._enumerate(limit, first, total)
         finally:
@@ -77,10 +83,10 @@ class Discoverer:
         if limit is not None and limit < total:
             return await self._top(limit, first)
         if total <= REACHABLE:
-            await self._rest(Window(), total)
+            await self._rest(self._all, total)
             self._t.windows, self._t.window_total = 1, total
         else:
-            await self._cover(Window(), first)
+            await self._cover(self._all, first)
             missing = total - self._t.window_total
             if missing > 0:
                 await self._undated(missing)
@@ -94,9 +100,10 @@ class Discoverer:
             "sort_by": sort_by,
             "include_adult": "false",
             "page": page,
+            **dict(self._source.discover_params),
             **window.params(),
         }
-        reply = await self._client.get("/discover/movie", params, check=page_problem)
+        reply = await self._client.get(self._source.discover, params, check=page_problem)
         self._t.requests += 1
         data: DiscoverPage = reply.data
         usable = [r for r in data["results"] if _usable(r)]
@@ -105,7 +112,7 @@ class Discoverer:
             data["results"] = usable
         for r in usable:
             self._t.found.setdefault(r["id"], _popularity(r))
-            if not r.get("release_date"):
+            if not r.get(self._source.result_date):
                 self._t.undated.add(r["id"])
         windows = max(self._t.windows, 1)
         self._bar.status(
@@ -129,14 +136,14 @@ class Discoverer:
         total = first["total_results"]
         if limit > REACHABLE:
             # Beyond page 500 the order needs every window; rank what they return.
-            await self._cover(Window(), first)
+            await self._cover(self._all, first)
             return self._result(total, complete=False, limit=limit)
         last = math.ceil(limit / PAGE_SIZE)
-        await self._pages(Window(), range(2, last + 1))
+        await self._pages(self._all, range(2, last + 1))
         # Pages shift while read: a movie may show twice and another not at all; read on.
         while len(self._t.found) < limit and last < min(MAX_PAGE, math.ceil(total / PAGE_SIZE)):
             last += 1
-            await self._page(Window(), last)
+            await self._page(self._all, last)
         return self._result(total, complete=False, limit=limit)
 
     # Windows -----------------------------------------------------------------------------
@@ -191,14 +198,14 @@ class Discoverer:
     async def _date_at(self, window: Window, n: int, rank: int) -> dt.date | None:
         """The release date of the movie at ``rank`` (from 1) in the window's date order."""
         if rank <= REACHABLE:
-            sort_by, pos = "primary_release_date.asc", rank
+            sort_by, pos = f"{self._source.date_param}.asc", rank
         else:
-            sort_by, pos = "primary_release_date.desc", n - rank + 1
+            sort_by, pos = f"{self._source.date_param}.desc", n - rank + 1
         pos = max(1, min(pos, REACHABLE))
         results = (await self._page(window, math.ceil(pos / PAGE_SIZE), sort_by))["results"]
         at = (pos - 1) % PAGE_SIZE
         for j in sorted(range(len(results)), key=lambda j: abs(j - at)):
-            text = results[j].get("release_date")
+            text = results[j].get(self._source.result_date)
             if isinstance(text, str) and text:
                 try:
                     return dt.date.fromisoformat(text)
@@ -212,8 +219,8 @@ class Discoverer:
         page = 0
         while page < MAX_PAGE:
             page += 1
-            results = (await self._page(Window(), page, "primary_release_date.desc"))["results"]
-            if not results or any(r.get("release_date") for r in results):
+            results = (await self._page(self._all, page, f"{self._source.date_param}.desc"))["results"]
+            if not results or any(r.get(self._source.result_date) for r in results):
                 break
             if page * PAGE_SIZE >= missing:
                 break

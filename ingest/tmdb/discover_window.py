@@ -26,6 +26,8 @@ class Window:
 
     gte: dt.date | None = None
     lte: dt.date | None = None
+    # The date it windows on: movies' ``primary_release_date``, series' ``first_air_date``.
+    field: str = "primary_release_date"
 
     @property
     def single_day(self) -> bool:
@@ -34,9 +36,9 @@ class Window:
     def params(self) -> dict[str, str]:
         p = {}
         if self.gte is not None:
-            p["primary_release_date.gte"] = self.gte.isoformat()
+            p[f"{self.field}.gte"] = self.gte.isoformat()
         if self.lte is not None:
-            p["primary_release_date.lte"] = self.lte.isoformat()
+            p[f"{self.field}.lte"] = self.lte.isoformat()
         return p
 
     def label(self) -> str:
@@ -49,9 +51,9 @@ class Window:
         )
         windows, lo = [], self.gte
         for d in inside:
-            windows.append(Window(lo, d))
+            windows.append(Window(lo, d, self.field))
             lo = d + dt.timedelta(days=1)
-        windows.append(Window(lo, self.lte))
+        windows.append(Window(lo, self.lte, self.field))
         return windows
 
     def midpoint(self) -> dt.date:

@@ -28,6 +28,7 @@ from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_ids
 from ingest.tmdb.discover import Discoverer
 from ingest.tmdb.discover_window import Enumeration
+from ingest.tmdb.media import MOVIE_SOURCE, Source
 from ingest.tmdb.refresh import FULL, INCREMENTAL, Refresh, decide, fell_back, incremental_plan
 
 log = structlog.get_logger(__name__)
@@ -70,15 +71,16 @@ class GenrePlanner:
         if not self._job.dry_run:
             await save_plan(self._lake, plan)
 
-    async def movies(self, genre: Genre) -> Plan:
-        plan = await load_plan(self._lake, self._date, Kind.MOVIES, genre.slug)
+    async def movies(self, genre: Genre, source: Source = MOVIE_SOURCE) -> Plan:
+        """The plan of ``genre``'s records of ``source`` (its movies, or its TV series)."""
+        plan = await load_plan(self._lake, self._date, source.kind, genre.slug)
         # A frozen plan is reused whatever its mode, except that a full refresh turns an
         # incremental plan into a snapshot (by appending the members it skipped).
         upgrade = self._job.refresh == FULL and plan is not None and plan.refresh == INCREMENTAL
         if plan is not None and plan.covers(self._limit) and not upgrade:
             log.info(
                 "plan_reused",
-                kind="movies",
+                kind=str(source.kind),
                 genre=genre.slug,
                 ids=len(plan.ids),
                 plan_id=plan.plan_id,
@@ -86,30 +88,36 @@ class GenrePlanner:
             )
             return plan
         if plan is None:
-            refresh = await decide(self._lake, genre, self._date, self._job)
+            refresh = await decide(self._lake, genre, self._date, self._job, source.kind)
             if refresh.mode == INCREMENTAL:
                 try:
-                    return await self._incremental(genre, refresh)
+                    return await self._incremental(genre, refresh, source)
                 except* ChangesOverflow as group:
                     fell_back(genre, "changes_feed_overflow", error=str(group.exceptions[0]))
-        return await self._discover(genre, plan)
+        return await self._discover(genre, plan, source)
 
-    async def _incremental(self, genre: Genre, refresh: Refresh) -> Plan:
+    async def _incremental(self, genre: Genre, refresh: Refresh, source: Source) -> Plan:
         assert refresh.since is not None
-        changes = await ChangesReader(self._client).read(refresh.since, self._date)
+        changes = await ChangesReader(self._client, path=source.changes).read(refresh.since, self._date)
         attempts_before = self._stats.requests
-        found = await Discoverer(self._client, genre, progress=self._progress).run(None)
-        entry = self._entry(found, attempts_before)
-        mine = incremental_plan(genre, self._date, refresh, changes, found, entry)
+        found = await Discoverer(self._client, genre, progress=self._progress, source=source).run(None)
+        entry = self._entry(found, attempts_before, source)
+        mine = incremental_plan(genre, self._date, refresh, changes, found, entry, source.kind)
         # Created once, as a full plan is: a run that lost the race goes on with the winner's.
         plan = await self._create(mine)
         if plan.plan_id != mine.plan_id:
-            log.info("plan_adopted", kind="movies", genre=genre.slug, plan_id=plan.plan_id, ids=len(plan.ids))
+            log.info(
+                "plan_adopted",
+                kind=str(source.kind),
+                genre=genre.slug,
+                plan_id=plan.plan_id,
+                ids=len(plan.ids),
+            )
             return plan
         counts = {k: v for k, v in (plan.increment or {}).items() if k not in ("left_genre", "windows")}
         log.info(
             self._frozen_event,
-            kind="movies",
+            kind=str(source.kind),
             genre=genre.slug,
             plan_id=plan.plan_id,
             refresh=plan.refresh,
@@ -120,7 +128,7 @@ class GenrePlanner:
         )
         return plan
 
-    def _entry(self, found: Enumeration, attempts_before: int) -> dict[str, Any]:
+    def _entry(self, found: Enumeration, attempts_before: int, source: Source) -> dict[str, Any]:
         return {
             "at": _now(),
             "limit": self._limit,
@@ -136,16 +144,16 @@ class GenrePlanner:
             # Whether this run also wanted the genre's collections: ``status`` then knows a
             # date whose movies are all in but whose collections were never planned (a run
             # stopped in between) is not complete.
-            "collections": self._job.collections,
+            "collections": self._job.collections and source.has_collections,
         }
 
-    async def _discover(self, genre: Genre, old: Plan | None) -> Plan:
+    async def _discover(self, genre: Genre, old: Plan | None, source: Source) -> Plan:
         attempts_before = self._stats.requests
-        found = await Discoverer(self._client, genre, progress=self._progress).run(self._limit)
-        entry = self._entry(found, attempts_before)
+        found = await Discoverer(self._client, genre, progress=self._progress, source=source).run(self._limit)
+        entry = self._entry(found, attempts_before, source)
         if old is None:
             mine = Plan(
-                Kind.MOVIES,
+                source.kind,
                 genre.id,
                 genre.slug,
                 self._date,
@@ -157,7 +165,11 @@ class GenrePlanner:
             plan = await self._create(mine)
             if plan.plan_id != mine.plan_id:
                 log.info(
-                    "plan_adopted", kind="movies", genre=genre.slug, plan_id=plan.plan_id, ids=len(plan.ids)
+                    "plan_adopted",
+                    kind=str(source.kind),
+                    genre=genre.slug,
+                    plan_id=plan.plan_id,
+                    ids=len(plan.ids),
                 )
                 if plan.covers(self._limit):
                     return plan
@@ -177,7 +189,7 @@ class GenrePlanner:
         appended = len(plan.ids) - (len(old.ids) if old else 0)
         log.info(
             self._frozen_event,
-            kind="movies",
+            kind=str(source.kind),
             genre=genre.slug,
             plan_id=plan.plan_id,
             ids=len(plan.ids),

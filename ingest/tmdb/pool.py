@@ -29,6 +29,7 @@ from ingest.state.plan import Batch
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_of
 from ingest.tmdb.files import as_line
+from ingest.tmdb.media import source_of
 from ingest.tmdb.sink import BatchInAssembly, BatchSink, FetchTally, RecordResult, WorkItem
 from ingest.tmdb.verdicts import same_id
 
@@ -37,6 +38,15 @@ log = structlog.get_logger(__name__)
 # After this many failed batches TMDB is taken to be failing: no new batch is started.
 MAX_FAILED_BATCHES = 3
 MOVIE_PARAMS: Mapping[str, str] = {"append_to_response": "keywords"}
+# Series: keywords, and the IMDb id that joins them to series.csv (TV details carry none).
+SERIES_PARAMS: Mapping[str, str] = {"append_to_response": "keywords,external_ids"}
+
+
+def details_params(kind: Kind) -> Mapping[str, str] | None:
+    """What a details request of ``kind`` appends (collections: nothing)."""
+    return {Kind.MOVIES: MOVIE_PARAMS, Kind.SERIES: SERIES_PARAMS}.get(kind)
+
+
 # Batches partly fetched at once, at most.
 MAX_BATCHES_ASSEMBLING = 2
 # With no answer for this long, the progress line is redrawn to say so.
@@ -70,8 +80,9 @@ class BatchPool:
         # Batches started and not finished yet, by number; set whenever one leaves.
         self._assembling: dict[int, BatchInAssembly] = {}
         self._batch_left = asyncio.Event()
-        self._path = "/movie/{}" if plan.dataset.kind is Kind.MOVIES else "/collection/{}"
-        self._params = MOVIE_PARAMS if plan.dataset.kind is Kind.MOVIES else None
+        source = source_of(plan.dataset.kind)
+        self._path = source.details
+        self._params = details_params(plan.dataset.kind)
         # For the progress line: the rate since the start, and when the last answer came.
         self._started = self._last_answer = time.monotonic()
         self._requests_at_start = stats.requests

@@ -51,13 +51,14 @@ class Refresh:
     full_collections: int | None = None
 
 
-async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job) -> Refresh:
-    """The refresh for ``genre``'s new plan for ``date`` (module docstring)."""
+async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job, kind: Kind = Kind.MOVIES) -> Refresh:
+    """The refresh for ``genre``'s new plan of ``kind`` (movies or series) for ``date``
+    (module docstring); a genre's collections count only for its movies."""
     if job.refresh == FULL:
         return Refresh(FULL)
     if job.limit is not None:
         return fell_back(genre, "limit", limit=job.limit)
-    kinds = (Kind.MOVIES, Kind.COLLECTIONS) if job.collections else (Kind.MOVIES,)
+    kinds = (kind, Kind.COLLECTIONS) if job.collections and kind is Kind.MOVIES else (kind,)
     cursors = {kind: await read_cursor(lake, kind, genre.slug) for kind in kinds}
     for kind, cursor in cursors.items():
         if cursor is None:
@@ -75,7 +76,7 @@ async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job) -> Refresh:
             gap_days=gap_days,
             max_incremental_gap_days=job.max_incremental_gap_days,
         )
-    previous = await load_plan(lake, since, Kind.MOVIES, genre.slug)
+    previous = await load_plan(lake, since, kind, genre.slug)
     if previous is None or not previous.complete:
         return fell_back(genre, "previous_plan_missing", cursor=since.isoformat())
     return Refresh(INCREMENTAL, since, previous, await _snapshot_collections(lake, previous))
@@ -103,6 +104,7 @@ def incremental_plan(
     changes: Changes,
     found: Enumeration,
     history: dict[str, Any],
+    kind: Kind = Kind.MOVIES,
 ) -> Plan:
     """The plan of the members new to the genre or changed since ``refresh.since``."""
     assert refresh.previous is not None and refresh.since is not None
@@ -128,7 +130,7 @@ def incremental_plan(
         "full_collections": refresh.full_collections,
     }
     return Plan(
-        Kind.MOVIES,
+        kind,
         genre.id,
         genre.slug,
         date,
@@ -143,15 +145,21 @@ def incremental_plan(
 
 def note_plan(stats: TmdbStats, plan: Plan) -> None:
     """Count a genre's movie plan (new or reused) into the run's refresh figures."""
-    stats.refresh[plan.genre] = plan.refresh
+    stats.refresh[stats_name(plan)] = plan.refresh
     inc = plan.increment
     if plan.refresh != INCREMENTAL or inc is None:
         return
-    stats.windows[plan.genre] = f"{inc.get('since')}..{inc.get('until')}"
+    stats.windows[stats_name(plan)] = f"{inc.get('since')}..{inc.get('until')}"
     stats.changes_listed += int(inc.get("changes_listed", 0))
     stats.changed += int(inc.get("changed", 0))
     stats.new += int(inc.get("new", 0))
     stats.unchanged_skipped += int(inc.get("unchanged_skipped", 0))
+
+
+def stats_name(plan: Plan) -> str:
+    """How the run's summary names a genre's plan: ``war`` for its movies (as it always
+    has), ``war-politics series`` for its series."""
+    return plan.genre if plan.kind is Kind.MOVIES else plan.dataset.label
 
 
 def full_run_requests(plan: Plan, collections: int | None) -> int:

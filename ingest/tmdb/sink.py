@@ -139,6 +139,8 @@ class BatchSink:
             collections = tuple(dict.fromkeys(c for c in batch.collections if c is not None))
             tally.collections[batch.batch.number] = list(collections)
             self._stats.written += len(lines)
+        elif plan.dataset.kind is Kind.SERIES:
+            self._stats.series_written += len(lines)
         else:
             self._stats.collections_written += len(lines)
         marker = DoneMarker(

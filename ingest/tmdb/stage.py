@@ -29,6 +29,7 @@ from ingest.tmdb.catalogue import CatalogueRun
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.context import DatasetRun, RunContext
 from ingest.tmdb.crawl import GenreRun
+from ingest.tmdb.media import SERIES_SOURCE
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,8 @@ log = structlog.get_logger(__name__)
 def dataset_runs(settings: Settings) -> list[DatasetRun]:
     """The parts a run's settings select, in order: the genres, then the catalogue."""
     job = settings.job
-    runs: list[DatasetRun] = [GenreRun(g) for g in job.genres] if job.uses_tmdb else []
+    runs: list[DatasetRun] = [GenreRun(g) for g in job.movie_genres]
+    runs += [GenreRun(g, SERIES_SOURCE) for g in job.series_genres]
     if job.catalogue:
         runs.append(CatalogueRun())
     return runs
