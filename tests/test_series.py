@@ -1,0 +1,170 @@
+"""TMDB's TV series beside the movies, end to end over HTTP: the stand-in's TV API on one
+side, a real lake on the other (a directory, and moto's S3 for the queue's case).
+
+Every series of a TV genre lands once with its keywords (under ``results``) and its IMDb
+id (``external_ids``), at about one request a series, in ``Raw/TMDB/JSON/Series/``; the
+discover walk reaches past the 10,000 cap; an incremental day fetches only the changed and
+new series and records the removed ones; a movie and a series of the same id both land;
+``status`` names the series rows and says when a day is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.errors import ConfigError
+from ingest.lake import Lake
+from ingest.lake.keys import Kind
+from ingest.reports.counts import TmdbStats
+from ingest.run.stop import Stop
+from ingest.settings.config import load_settings
+from ingest.settings.genres import resolve_genre
+from ingest.standin import DAY0, Catalog, DailyChange, Standin, TvCatalog
+from ingest.state import open_lake
+from ingest.state.plan import load_plan
+from ingest.state.removed import read_removed
+from ingest.tmdb.client import TmdbClient
+from ingest.tmdb.media import SERIES_SOURCE
+from ingest.tmdb.planner import GenrePlanner
+from ingest.tmdb.stage import run_tmdb
+from tests.helpers import cli_command, cli_env, flags
+from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
+
+CRIME, WAR, WAR_POLITICS = 80, 10752, 10768
+CHURN = DailyChange(changed=0.05, added=0.02, removed=0.01)
+
+
+def day(n: int) -> dt.date:
+    return DAY0 + dt.timedelta(days=n)
+
+
+def catalogues(tv_sizes: dict[int, int], *, movies: int = 120) -> tuple[Catalog, TvCatalog]:
+    films = Catalog.synthetic({CRIME: movies, WAR: movies}, seed=3, daily=CHURN)
+    return films, TvCatalog.synthetic(tv_sizes, seed=3, movie_ids=films.movies, daily=CHURN)
+
+
+def settings(url: str, lake: str, date: dt.date, media: tuple[str, ...], **job: Any) -> Any:
+    s = settings_for(url, lake, date=date, genres=("crime", "war"), collections=True, concurrency=16)
+    return replace(s, job=replace(s.job, media=media, **job))
+
+
+async def crawl(lake: Lake, url: str, date: dt.date, media: tuple[str, ...], **job: Any) -> TmdbStats:
+    stats = TmdbStats()
+    assert await run_tmdb(
+        lake, settings(url, lake.url, date, media, **job), stats, stop=Stop(), progress=False, tuning=FAST
+    )
+    return stats
+
+
+async def series(lake: Lake, genre: str, date: dt.date) -> list[dict[str, Any]]:
+    return records(await lake_files(lake, Kind.SERIES, genre, date))
+
+
+async def test_every_series_of_each_genre_lands_once_with_keywords_and_imdb_id(tmp_path: Path) -> None:
+    films, tv = catalogues({CRIME: 250, WAR_POLITICS: 130})
+    standin = Standin(films, tv=tv)
+    async with standin.serve(), open_lake(str(tmp_path / "lake")) as lake:
+        stats = await crawl(lake, standin.url, DAY0, ("movies", "series"))
+        crime, war = await series(lake, "crime", DAY0), await series(lake, "war-politics", DAY0)
+        movies = records(await lake_files(lake, Kind.MOVIES, "crime", DAY0))
+        keys = await lake.list("Raw/TMDB/JSON/Series/")
+    assert sorted(r["id"] for r in crime) == sorted(tv.genre_ids(CRIME))
+    assert sorted(r["id"] for r in war) == sorted(tv.genre_ids(WAR_POLITICS))
+    assert all(isinstance(r["keywords"]["results"], list) and "external_ids" in r for r in crime + war)
+    with_imdb = [r for r in crime if r["external_ids"].get("imdb_id")]
+    assert with_imdb and all(r["external_ids"]["imdb_id"].startswith("tt") for r in with_imdb)
+    assert {k.rsplit("/", 1)[1].rsplit("-", 1)[0] for k in keys} == {"crime", "war-politics"}
+    assert "Raw/TMDB/JSON/Series/2026/11/01/war-politics-00001.json" in keys
+    # About one request a series, the discover pages included.
+    series_requests = standin.counters.requests["tv"] + standin.counters.requests["discover_tv"]
+    assert series_requests <= 1.06 * (len(crime) + len(war))
+    assert stats.series_written == len(crime) + len(war)
+    # The same id as a movie and as a series: both land, each in its own dataset.
+    both = {r["id"] for r in movies} & {r["id"] for r in crime + war}
+    assert both, "the stand-in gave no series a movie's id: the test would prove nothing"
+    assert all(standin.counters.movie_requests[i] and standin.counters.series_ok[i] for i in both)
+
+
+async def test_the_discover_walk_reaches_past_the_cap(tmp_path: Path) -> None:
+    films, tv = catalogues({WAR_POLITICS: 10_120}, movies=10)
+    standin = Standin(films, tv=tv)
+    async with standin.serve(), open_lake(str(tmp_path / "lake")) as lake:
+        s = settings(standin.url, lake.url, DAY0, ("series",))
+        async with TmdbClient(s.tmdb, TmdbStats(), tuning=FAST) as client:
+            planner = GenrePlanner(lake, DAY0, s.job, client, TmdbStats(), progress=False)
+            plan = await planner.movies(resolve_genre("war", "series"), SERIES_SOURCE)
+    assert plan.kind is Kind.SERIES and plan.complete
+    assert set(plan.ids) == tv.genre_ids(WAR_POLITICS) and len(plan.ids) > 10_000
+
+
+async def test_an_incremental_day_fetches_only_changed_and_new_series(tmp_path: Path) -> None:
+    films, tv = catalogues({CRIME: 300})
+    standin = Standin(films, tv=tv)
+    async with standin.serve(), open_lake(str(tmp_path / "lake")) as lake:
+        await crawl(lake, standin.url, DAY0, ("series",), genres=(resolve_genre("crime"),))
+        standin.day = 1
+        before = standin.counters.series_ok.copy()
+        stats = await crawl(lake, standin.url, day(1), ("series",), genres=(resolve_genre("crime"),))
+        plan = await load_plan(lake, day(1), Kind.SERIES, "crime")
+        removed = await read_removed(lake, day(1), "crime", Kind.SERIES)
+    after = standin.tv.at_day(1) if standin.tv.day == 0 else standin.tv
+    was, now = tv.genre_ids(CRIME), after.genre_ids(CRIME)
+    changed = set(after.changed_between(0, 1))
+    expected = {i for i in now if i not in was or i in changed}
+    assert expected and len(expected) < len(now)
+    assert plan is not None and plan.refresh == "incremental" and set(plan.ids) == expected
+    fetched_today = {i for i, n in standin.counters.series_ok.items() if n > before.get(i, 0)}
+    assert fetched_today == expected
+    assert stats.refresh == {"crime series": "incremental"}
+    assert removed is not None and set(removed.left_genre) | set(removed.not_found) == was - now
+
+
+def status(lake: Path, date: dt.date) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        cli_command("status", "--lake", str(lake), "--date", date.isoformat(), "--json"),
+        capture_output=True,
+        env=cli_env(),
+        check=False,
+    )
+    return done.returncode, orjson.loads(done.stdout)
+
+
+async def test_status_names_the_series_rows_and_a_complete_day(tmp_path: Path) -> None:
+    films, tv = catalogues({CRIME: 120, WAR_POLITICS: 60}, movies=60)
+    standin = Standin(films, tv=tv)
+    root = tmp_path / "lake"
+    async with standin.serve(), open_lake(str(root)) as lake:
+        from ingest.state.runs import RunRequest, record_request
+
+        s = settings(standin.url, lake.url, DAY0, ("movies", "series"))
+        await record_request(lake, RunRequest.of(s, "cli"))
+        assert await run_tmdb(lake, s, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
+    code, body = status(root, DAY0)
+    rows = {f"{t['genre']} {t['kind']}": t["state"] for t in body["tmdb"]}
+    assert code == 0, body
+    assert rows == {
+        "crime movies": "ok",
+        "crime collections": "ok",
+        "crime series": "ok",
+        "war movies": "ok",
+        "war collections": "ok",
+        "war-politics series": "ok",
+    }
+    # A data file gone: the series row says so, and the day is not complete.
+    (root / "Raw/TMDB/JSON/Series/2026/11/01/crime-00001.json").unlink()
+    code, body = status(root, DAY0)
+    assert code == 1 and {t["state"] for t in body["tmdb"] if t["kind"] == "series"} == {"missing", "ok"}
+
+
+def test_a_movie_only_genre_asked_for_series_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"not one of TMDB.s TV genres.*war-politics"):
+        load_settings(flags(genres=("horror",), media=("series",)), env={})
+    job = load_settings(flags(genres=("war",), media=("movies,series",)), env={}).job
+    assert [g.id for g in job.movie_genres] == [WAR] and [g.id for g in job.series_genres] == [WAR_POLITICS]
