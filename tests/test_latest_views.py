@@ -94,7 +94,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return Built(root, genres, catalog, universe, gone)
 
 
-def _latest(con: duckdb.DuckDBPyConnection, view: str, dataset: str, *fields: str) -> dict[int, tuple[Any, ...]]:
+def _latest(
+    con: duckdb.DuckDBPyConnection, view: str, dataset: str, *fields: str
+) -> dict[int, tuple[Any, ...]]:
     rows = con.execute(f"SELECT id, {', '.join(fields)} FROM {view} WHERE dataset = ?", [dataset]).fetchall()
     ids = [r[0] for r in rows]
     assert len(ids) == len(set(ids)), f"{view} holds an id of {dataset} twice"

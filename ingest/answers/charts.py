@@ -53,7 +53,7 @@ def draw_wars(rows: Rows, thresholds: Thresholds) -> Figure:
     fig = Figure(figsize=(8.5, 0.45 * len(rows) + 1.9), layout="constrained")
     ax = fig.subplots()
     ordered = list(rows)[::-1]
-    labels = [f"{war} ({start}–{end})" for war, start, end, _ in ordered]
+    labels = [f"{war} ({start}-{end})" for war, start, end, _ in ordered]
     bars = ax.barh(labels, [int(r[3]) for r in ordered], color=_WAR)
     ax.bar_label(bars, padding=3)
     ax.set_xlabel("War films whose keywords name the war")
@@ -104,7 +104,9 @@ def draw_wartime_crime(rows: Rows, thresholds: Thresholds) -> Figure:
                 edgecolor="white",
             )
             texts = [
-                "" if r[value] is None else (f"{float(r[value]):.2f}" if value == 5 else f"{float(r[value]):.1f}")
+                ""
+                if r[value] is None
+                else (f"{float(r[value]):.2f}" if value == 5 else f"{float(r[value]):.1f}")
                 for r in mine
             ]
             ax.bar_label(bars, labels=texts, padding=2, fontsize=7)
@@ -131,7 +133,7 @@ def draw_wartime_crime(rows: Rows, thresholds: Thresholds) -> Figure:
 
 def _war_label(war: str, rows: Rows) -> str:
     during = next(r for r in rows if r[0] == war and r[1] == "during")
-    years = str(during[2]) if during[2] == during[3] else f"{during[2]}–{during[3]}"
+    years = str(during[2]) if during[2] == during[3] else f"{during[2]}-{during[3]}"
     return f"{war}\n{years}"
 
 
@@ -152,7 +154,10 @@ def draw_crime_themes(rows: Rows, thresholds: Thresholds) -> Figure:
     ax.set_xlabel("Crime films whose keywords name it (share of all Crime films)")
     ax.margins(x=0.18)
     ax.legend(
-        handles=[Patch(color=_CRIME, label="a crime"), Patch(color="#b59a7d", label="a theme of crime films")],
+        handles=[
+            Patch(color=_CRIME, label="a crime"),
+            Patch(color="#b59a7d", label="a theme of crime films"),
+        ],
         loc="lower right",
     )
     ax.set_title("Which crime or theme do Crime films portray most?")

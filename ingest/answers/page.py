@@ -33,7 +33,7 @@ def _table(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
 
 def _cell(value: Any) -> str:
     if value is None:
-        return "–"
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value).replace("|", "\\|")

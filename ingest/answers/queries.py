@@ -44,8 +44,10 @@ SELECT * FROM read_csv('DEFS/thresholds.csv', header = true,
 """
 
 # The views, over LAKE (the lake's directory). The dataset is in the file name, the day in
-# the key, as Athena reads them from "$path" and the partition.
-VIEWS = r"""
+# the key, as Athena reads them from "$path" and the partition. First the records' versions,
+# then the state that makes the latest views (tests/test_query_duckdb.py runs the second
+# part over tables declared from the Glue columns).
+VERSIONS = r"""
 -- Every stored version of every movie, with its dataset (a genre, or the catalogue).
 CREATE OR REPLACE VIEW tmdb_movie_versions AS
 SELECT id, title, popularity, release_date, vote_average, vote_count, keywords,
@@ -67,7 +69,9 @@ FROM read_json('LAKE/Raw/TMDB/JSON/Collections/*/*/*/*.json',
                format = 'newline_delimited', filename = true,
                columns = {id: 'BIGINT', name: 'VARCHAR',
                           parts: 'STRUCT(id BIGINT, popularity DOUBLE)[]'});
+"""
 
+LATEST = r"""
 -- The pipeline's records of each dataset's day, _ingest/YYYY/MM/DD/tmdb/<kind>-<dataset>/:
 -- removed.json (a genre's day is complete; what it removed), catalogue.json (the
 -- catalogue's plan) and removed-<plan_id>.json (what the catalogue's day removed).
@@ -169,6 +173,8 @@ WHERE c.version_rank = 1
        OR c.id IN (SELECT m.belongs_to_collection.id FROM tmdb_movies_latest m
                    WHERE m.dataset = c.dataset));
 """
+
+VIEWS = VERSIONS + LATEST
 
 FRANCHISES = """
 SELECT dataset AS genre, id, name, films, avg_popularity
@@ -362,7 +368,10 @@ def load_definitions(con: duckdb.DuckDBPyConnection, folder: Path = DEFINITIONS_
 
 def thresholds(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The thresholds table, by name: what the charts say their rules are."""
-    return {str(name): int(value) for name, value in con.execute("SELECT name, value FROM answer_thresholds").fetchall()}
+    return {
+        str(name): int(value)
+        for name, value in con.execute("SELECT name, value FROM answer_thresholds").fetchall()
+    }
 
 
 def _literal(path: Path) -> str:
