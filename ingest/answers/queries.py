@@ -170,8 +170,8 @@ FROM (
 ) c
 WHERE c.version_rank = 1
   AND (c.dataset = 'catalogue'
-       OR c.id IN (SELECT m.belongs_to_collection.id FROM tmdb_movies_latest m
-                   WHERE m.dataset = c.dataset));
+       OR EXISTS (SELECT 1 FROM tmdb_movies_latest m
+                  WHERE m.dataset = c.dataset AND m.belongs_to_collection.id = c.id));
 """
 
 VIEWS = VERSIONS + LATEST
