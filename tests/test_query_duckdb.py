@@ -88,6 +88,9 @@ def load_httpfs(con: duckdb.DuckDBPyConnection, endpoint: str) -> None:
         "s3_region": "us-east-1",
         "s3_access_key_id": "testing",
         "s3_secret_access_key": "testing",
+        # The views read the same small state files for every query: list and stat them once.
+        "enable_http_metadata_cache": "true",
+        "enable_external_file_cache": "true",
     }
     for name, value in settings.items():
         con.execute(f"SET {name} = '{value}'")
