@@ -13,11 +13,12 @@ record) fails ``shape_problems``.
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import importlib.util
-import re
+import shutil
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,19 +27,18 @@ import duckdb
 import orjson
 import pytest
 
-from ingest.answers.queries import QUESTIONS
+from ingest.answers import queries
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.standin import Catalog
 from ingest.state import open_lake
+from ingest.state.plan import Plan
+from ingest.state.removed import Removed, removed_key
 from tests.glue_tables import GlueTable, glue_tables
 from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
 from tests.tmdb_fixtures import DATE
 
-# The same predicate as docs/queries.md: keywords that name a war, not the generic ones.
-WAR_KEYWORD = r"\bwar( i{1,2})?$"
-GENERIC_WAR = ("war", "anti war", "post war", "prisoner of war")
 _DAY = r"(\d{4}/\d{2}/\d{2})/[^/]+$"
-_GENRE = r"([^/]+)-\d{5}\.json$"
+_DATASET = r"([^/]+)-\d{5,6}\.json$"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,9 @@ def load_httpfs(con: duckdb.DuckDBPyConnection, endpoint: str) -> None:
         "s3_region": "us-east-1",
         "s3_access_key_id": "testing",
         "s3_secret_access_key": "testing",
+        # The views read the same small state files for every query: list and stat them once.
+        "enable_http_metadata_cache": "true",
+        "enable_external_file_cache": "true",
     }
     for name, value in settings.items():
         con.execute(f"SET {name} = '{value}'")
@@ -120,18 +123,18 @@ def register_raw_zone(con: duckdb.DuckDBPyConnection, root: str) -> None:
             f"CREATE OR REPLACE VIEW {t.name} AS SELECT * EXCLUDE (filename), filename AS path, "
             f"regexp_extract(filename, '{_DAY}', 1) AS day FROM {source}"
         )
-    for table in ("tmdb_movies", "tmdb_collections"):
-        # The latest version of each record of each genre: what docs/queries.md's views hold.
+    # The versions with their dataset, then docs/queries.md's state and latest views, which
+    # read the pipeline's records under _ingest/ (on S3 too: DuckDB's glob lists it).
+    for table, versions in (
+        ("tmdb_movies", "tmdb_movie_versions"),
+        ("tmdb_collections", "tmdb_collection_versions"),
+    ):
         con.execute(
-            f"""CREATE OR REPLACE VIEW {table}_latest AS
-            SELECT * EXCLUDE (version_rank) FROM (
-                SELECT t.*, regexp_extract(path, '{_GENRE}', 1) AS genre,
-                       row_number() OVER (
-                           PARTITION BY regexp_extract(path, '{_GENRE}', 1), id ORDER BY day DESC
-                       ) AS version_rank
-                FROM {table} t
-            ) WHERE version_rank = 1"""
+            f"CREATE OR REPLACE VIEW {versions} AS "
+            f"SELECT *, regexp_extract(path, '{_DATASET}', 1) AS dataset FROM {table}"
         )
+    con.execute(queries.LATEST.replace("LAKE", root))
+    queries.load_definitions(con)
 
 
 def shape_problems(con: duckdb.DuckDBPyConnection, root: str) -> list[str]:
@@ -165,9 +168,23 @@ def shape_problems(con: duckdb.DuckDBPyConnection, root: str) -> list[str]:
     return problems
 
 
-# The three analyst questions, in DuckDB's spelling: the copy docs/queries.md shows and
+# The analyst questions, in DuckDB's spelling: the copy docs/queries.md shows and
 # python -m ingest.answers runs.
-FRANCHISES, WARS, CRIME_DECADES = (q.sql for q in QUESTIONS)
+SQL = {q.slug: q.sql for q in queries.QUESTIONS}
+DEFINITIONS = queries.DEFINITIONS_DIR
+
+
+def _definitions(name: str) -> list[dict[str, str]]:
+    with (DEFINITIONS / f"{name}.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+MIN_VOTES = next(int(r["value"]) for r in _definitions("thresholds") if r["name"] == "min_vote_count")
+MIN_FILMS = next(int(r["value"]) for r in _definitions("thresholds") if r["name"] == "min_films")
+
+
+def _keywords(catalog: Catalog, movie_id: int) -> set[str]:
+    return {k["name"] for k in catalog.detail(movie_id, {"keywords"})["keywords"]["keywords"]}
 
 
 def expected_franchises(catalog: Catalog, genre_id: int, gone: set[int]) -> list[tuple[int, str, int]]:
@@ -180,12 +197,65 @@ def expected_franchises(catalog: Catalog, genre_id: int, gone: set[int]) -> list
     return [(cid, name, films) for _, cid, name, films in sorted(ranked)[:5]]
 
 
-def expected_wars(catalog: Catalog, gone: set[int]) -> list[tuple[str, int]]:
-    films: Counter[str] = Counter()
+def war_films(catalog: Catalog, gone: set[int]) -> dict[str, set[int]]:
+    """Each war of wars.csv: the War films whose keywords name it."""
+    wars = {r["keyword"]: r["war"] for r in _definitions("wars")}
+    films: dict[str, set[int]] = defaultdict(set)
     for movie_id in catalog.genre_ids(WAR) - gone:
-        names = {k["name"] for k in catalog.detail(movie_id, {"keywords"})["keywords"]["keywords"]}
-        films.update(n for n in names if re.search(WAR_KEYWORD, n) and n not in GENERIC_WAR)
-    return sorted(films.items(), key=lambda kv: (-kv[1], kv[0]))
+        for keyword in _keywords(catalog, movie_id) & set(wars):
+            films[wars[keyword]].add(movie_id)
+    return films
+
+
+def expected_wars(catalog: Catalog, gone: set[int]) -> list[tuple[str, int]]:
+    return sorted(
+        ((w, len(ids)) for w, ids in war_films(catalog, gone).items()), key=lambda kv: (-kv[1], kv[0])
+    )
+
+
+def expected_best_of_top_war(catalog: Catalog, gone: set[int]) -> list[tuple[str, int, float]]:
+    top, _ = expected_wars(catalog, gone)[0]
+    scored = []
+    for movie_id in war_films(catalog, gone)[top]:
+        sent = catalog.detail(movie_id)
+        if sent["vote_count"] >= MIN_VOTES:
+            scored.append((-sent["vote_average"], -sent["vote_count"], movie_id))
+    return [(top, movie_id, -score) for score, _, movie_id in sorted(scored)[:10]]
+
+
+def expected_crime_themes(catalog: Catalog) -> list[tuple[str, int]]:
+    themes = {r["keyword"]: r["theme"] for r in _definitions("crime_themes")}
+    films: dict[str, set[int]] = defaultdict(set)
+    for movie_id in catalog.genre_ids(CRIME):
+        for keyword in _keywords(catalog, movie_id) & set(themes):
+            films[themes[keyword]].add(movie_id)
+    return sorted(((t, len(ids)) for t, ids in films.items()), key=lambda kv: (-kv[1], kv[0]))
+
+
+def expected_wartime(catalog: Catalog, this_year: int) -> list[tuple[str, str, int, int, int]]:
+    """Per wartime war: before, during and after, each (war, period, first, last, films)."""
+    years = [
+        int(catalog.movies[i].release_date[:4])
+        for i in catalog.genre_ids(CRIME)
+        if catalog.movies[i].release_date
+    ]
+    out = []
+    wars = sorted(
+        {
+            (int(r["start_year"]), r["war"], int(r["end_year"]))
+            for r in _definitions("wars")
+            if r["wartime"] == "true"
+        }
+    )
+    for start, war, end in wars:
+        span = end - start + 1
+        periods = (
+            ("before", start - span, start - 1),
+            ("during", start, end),
+            ("after", end + 1, min(end + span, this_year - 1)),
+        )
+        out += [(war, p, a, b, sum(a <= y <= b for y in years)) for p, a, b in periods]
+    return out
 
 
 def expected_crime_decades(catalog: Catalog) -> list[tuple[int, int, float, float]]:
@@ -198,27 +268,37 @@ def expected_crime_decades(catalog: Catalog) -> list[tuple[int, int, float, floa
 
 
 def check_analyst_answers(con: duckdb.DuckDBPyConnection, catalog: Catalog, gone: set[int]) -> None:
-    franchises = con.execute(FRANCHISES).fetchall()
+    franchises = con.execute(SQL["franchises"]).fetchall()
     for genre, genre_id in (("crime", CRIME), ("war", WAR)):
         got = [(cid, name, films) for g, cid, name, films, _ in franchises if g == genre]
         assert got == expected_franchises(catalog, genre_id, gone)
-    wars = con.execute(WARS).fetchall()
-    assert wars == expected_wars(catalog, gone)
-    assert {w for w, _ in wars} == {
-        "world war i",
-        "world war ii",
-        "cold war",
-        "vietnam war",
-        "korean war",
-        "american civil war",
-        "spanish civil war",
-        "gulf war",
+    wars = con.execute(SQL["wars"]).fetchall()
+    assert [(w, n) for w, _, _, n in wars] == expected_wars(catalog, gone)
+    assert {w for w, *_ in wars} == {
+        "World War I",
+        "World War II",
+        "Cold War",
+        "Vietnam War",
+        "Korean War",
+        "American Civil War",
+        "Spanish Civil War",
+        "Gulf War",
     }
-    decades = con.execute(CRIME_DECADES).fetchall()
+    best = con.execute(SQL["best_of_top_war"]).fetchall()
+    assert [(w, i, s) for w, i, _, _, s, _ in best] == expected_best_of_top_war(catalog, gone)
+    assert len(best) == 10
+    wartime = con.execute(SQL["wartime_crime"]).fetchall()
+    (this_year,) = con.execute("SELECT year(current_date)").fetchone() or (0,)
+    assert [r[:5] for r in wartime] == expected_wartime(catalog, this_year)
+    themes = con.execute(SQL["crime_themes"]).fetchall()
+    assert [(t, n) for t, _, n, _ in themes] == expected_crime_themes(catalog)
+    decades = con.execute(SQL["crime_decades"]).fetchall()
     want = expected_crime_decades(catalog)
-    assert [(d, n) for d, n, _, _ in decades] == [(d, n) for d, n, _, _ in want]
-    assert [avg for _, _, avg, _ in decades] == pytest.approx([avg for _, _, avg, _ in want])
-    assert [med for *_, med in decades] == pytest.approx([med for *_, med in want])
+    assert [(d, n, enough) for d, n, _, _, enough in decades] == [
+        (d, n, n >= MIN_FILMS) for d, n, _, _ in want
+    ]
+    assert [avg for _, _, avg, _, _ in decades] == pytest.approx([avg for _, _, avg, _ in want])
+    assert [med for _, _, _, med, _ in decades] == pytest.approx([med for *_, med in want])
 
 
 def check_every_dataset(con: duckdb.DuckDBPyConnection, catalog: Catalog, gone: set[int]) -> None:
@@ -237,7 +317,8 @@ def check_every_dataset(con: duckdb.DuckDBPyConnection, catalog: Catalog, gone: 
     # TMDB movies: each genre's movies once, nested fields as TMDB sent them.
     for genre, genre_id in (("war", WAR), ("crime", CRIME)):
         ids = {
-            i for (i,) in con.execute(f"SELECT id FROM tmdb_movies_latest WHERE genre = '{genre}'").fetchall()
+            i
+            for (i,) in con.execute(f"SELECT id FROM tmdb_movies_latest WHERE dataset = '{genre}'").fetchall()
         }
         assert ids == catalog.genre_ids(genre_id) - gone
         rows = con.execute(
@@ -253,7 +334,7 @@ def check_every_dataset(con: duckdb.DuckDBPyConnection, catalog: Catalog, gone: 
     # TMDB collections: each genre's franchises once, their parts in order.
     for genre, genre_id in (("war", WAR), ("crime", CRIME)):
         rows = con.execute(
-            f"SELECT id, list_transform(parts, p -> p.id) FROM tmdb_collections_latest WHERE genre = '{genre}'"
+            f"SELECT id, list_transform(parts, p -> p.id) FROM tmdb_collections_latest WHERE dataset = '{genre}'"
         ).fetchall()
         assert {cid for cid, _ in rows} == catalog.collection_ids(catalog.genre_ids(genre_id) - gone)
         assert all(parts == list(catalog.collections[cid].movie_ids) for cid, parts in rows)
@@ -289,32 +370,31 @@ async def test_duckdb_reads_the_raw_zone_from_s3_through_httpfs(
     check_analyst_answers(duck, catalog, gone)
 
 
-def test_the_latest_view_takes_each_movie_from_its_newest_day(
+def test_the_latest_view_takes_each_movie_from_its_newest_complete_day(
     duck: duckdb.DuckDBPyConnection, local_lake: Path, tmp_path: Path
 ) -> None:
-    # A later (incremental) partition holding one changed movie.
-    first = (local_lake / tmdb_key(Kind.MOVIES, DATE, "war", 1)).read_bytes().splitlines()[0]
+    # A later incremental partition holding one changed movie, not complete yet.
+    root = tmp_path / "lake"
+    shutil.copytree(local_lake, root)
+    later = DATE + dt.timedelta(days=1)
+    first = (root / tmdb_key(Kind.MOVIES, DATE, "war", 1)).read_bytes().splitlines()[0]
     changed: dict[str, Any] = orjson.loads(first) | {"popularity": 12345.5}
-    later = tmp_path / tmdb_key(Kind.MOVIES, DATE + dt.timedelta(days=1), "war", 1)
-    later.parent.mkdir(parents=True)
-    later.write_bytes(orjson.dumps(changed) + b"\n")
-    root = tmp_path / "both"
-    root.mkdir()
-    for source in (local_lake, tmp_path):
-        for raw in (source / "Raw").rglob("*.*"):
-            target = root / raw.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(raw.read_bytes())
+    (root / tmdb_key(Kind.MOVIES, later, "war", 1)).parent.mkdir(parents=True)
+    (root / tmdb_key(Kind.MOVIES, later, "war", 1)).write_bytes(orjson.dumps(changed) + b"\n")
     register_raw_zone(duck, str(root))
     versions = duck.execute(
         f"SELECT day, popularity FROM tmdb_movies WHERE id = {changed['id']} AND path LIKE '%/war-%' ORDER BY day"
     ).fetchall()
     assert [d for d, _ in versions] == ["2026/11/28", "2026/11/29"]
-    latest = duck.execute(
-        f"SELECT day, popularity FROM tmdb_movies_latest WHERE id = {changed['id']} AND genre = 'war'"
-    ).fetchall()
-    assert latest == [("2026/11/29", 12345.5)]
-    assert duck.execute("SELECT count(*) FROM tmdb_movies_latest WHERE genre = 'war'").fetchone() == (
+    latest = f"SELECT day, popularity FROM tmdb_movies_latest WHERE id = {changed['id']} AND dataset = 'war'"
+    assert duck.execute(latest).fetchall() == [("2026/11/28", versions[0][1])]
+    # The day completes (its removed.json, the run's last step): its version is the latest.
+    plan = Plan(Kind.MOVIES, WAR, "war", later, (changed["id"],), refresh="incremental")
+    key = root / removed_key(later, "war")
+    key.parent.mkdir(parents=True)
+    key.write_bytes(Removed((), ()).body(plan))
+    assert duck.execute(latest).fetchall() == [("2026/11/29", 12345.5)]
+    assert duck.execute("SELECT count(*) FROM tmdb_movies_latest WHERE dataset = 'war'").fetchone() == (
         duck.execute("SELECT count(DISTINCT id) FROM tmdb_movies WHERE path LIKE '%/war-%'").fetchone()
     )
 
@@ -334,10 +414,7 @@ def test_a_shape_one_table_cannot_hold_fails_the_check(
 ) -> None:
     kind, stray, says = STRAY[case]
     root = tmp_path / "lake"
-    for raw in (local_lake / "Raw").rglob("*.*"):
-        target = root / raw.relative_to(local_lake)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(raw.read_bytes())
+    shutil.copytree(local_lake, root)
     register_raw_zone(duck, str(root))
     assert shape_problems(duck, str(root)) == []
     if stray == "collection":

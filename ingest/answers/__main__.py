@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return _bad(f"{exc}; run python -m ingest --lake {lake} first")
     args.out.mkdir(parents=True, exist_ok=True)
     answered = []
+    rules = queries.thresholds(con)
     for question in queries.QUESTIONS:
         rows = queries.answer(con, question)
-        figure = charts.DRAW[question.slug](rows)
+        figure = charts.DRAW[question.slug](rows, rules)
         figure.savefig(args.out / f"{question.slug}.png", dpi=110)
         answered.append((question, rows))
     days = con.execute("SELECT min(day), max(day) FROM tmdb_movie_versions").fetchone() or (None, None)

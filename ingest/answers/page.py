@@ -11,7 +11,10 @@ _INTRO = """# The analyst questions, answered
 
 Made by `python -m ingest.answers` from {lake_days}. Each chart is drawn from the rows its
 DuckDB query returned (the queries, and their Athena spelling, are in
-[docs/queries.md](../queries.md)); the table under it holds the same rows.
+[docs/queries.md](../queries.md)); the table under it holds the same rows. The
+definitions the queries read (the wars and their years, the keywords that name a crime or
+a theme, the minimum votes for a score and films for a sample) are the CSV files of
+`ingest/answers/definitions/`.
 """
 
 
@@ -32,6 +35,8 @@ def _table(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value).replace("|", "\\|")
