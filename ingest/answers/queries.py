@@ -25,6 +25,8 @@ from typing import Any
 
 import duckdb
 
+from ingest.state import keys
+
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
 
 # The definitions, as tables: DEFS is the definitions folder (ingest/answers/definitions).
@@ -81,7 +83,7 @@ SELECT regexp_extract(filename, '(\d{4}/\d{2}/\d{2})/tmdb/', 1) AS day,
        regexp_extract(filename, '/tmdb/[a-z]+-([^/]+)/[^/]+$', 1) AS dataset,
        regexp_extract(filename, '([^/]+)$', 1) AS file,
        plan_id, refresh, count, left_genre, not_found, ids
-FROM read_json('LAKE/_ingest/*/*/*/tmdb/*/*.json', format = 'auto', filename = true,
+FROM read_json('LAKE/STATE/*/*/*/tmdb/*/*.json', format = 'auto', filename = true,
                columns = {plan_id: 'VARCHAR', refresh: 'VARCHAR', count: 'BIGINT',
                           left_genre: 'BIGINT[]', not_found: 'BIGINT[]', ids: 'BIGINT[]'});
 
@@ -92,7 +94,7 @@ SELECT regexp_extract(file, '(\d{4}/\d{2}/\d{2})/tmdb/', 1) AS day,
        regexp_extract(file, '/tmdb/[a-z]+-([^/]+)/done/', 1) AS dataset,
        CAST(regexp_extract(file, '/done/([0-9]+)-', 1) AS INTEGER) AS batch,
        regexp_extract(file, '-([0-9a-f]+)\.done$', 1) AS plan_id
-FROM glob('LAKE/_ingest/*/*/*/tmdb/*/done/*.done');
+FROM glob('LAKE/STATE/*/*/*/tmdb/*/done/*.done');
 
 -- The complete days of each dataset, full or incremental. A genre's day is complete once
 -- its removed.json is written (the run's last step), for its movies and its collections;
@@ -174,7 +176,8 @@ WHERE c.version_rank = 1
                   WHERE m.dataset = c.dataset AND m.belongs_to_collection.id = c.id));
 """
 
-VIEWS = VERSIONS + LATEST
+# The state folder's name is the state package's (``ingest.state.keys``).
+VIEWS = (VERSIONS + LATEST).replace("STATE", keys.ROOT)
 
 FRANCHISES = """
 SELECT dataset AS genre, id, name, films, avg_popularity
@@ -351,8 +354,8 @@ def connect(lake: Path) -> duckdb.DuckDBPyConnection:
     for kind in ("Movies", "Collections"):
         if not any((lake / "Raw" / "TMDB" / "JSON" / kind).glob("*/*/*/*.json")):
             raise NoTmdbData(f"{lake} holds no TMDB {kind.lower()} under Raw/TMDB/JSON/{kind}/")
-    if not any((lake / "_ingest").glob("*/*/*/tmdb/*/*.json")):
-        raise NoTmdbData(f"{lake} holds no record of its TMDB days under _ingest/")
+    if not any((lake / keys.ROOT).glob("*/*/*/tmdb/*/*.json")):
+        raise NoTmdbData(f"{lake} holds no record of its TMDB days under {keys.ROOT}/")
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     load_definitions(con)
     # The path goes in as a literal: DuckDB takes no parameters in a table function's glob

@@ -59,10 +59,10 @@ async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job, kind: Kind =
     if job.limit is not None:
         return fell_back(genre, "limit", limit=job.limit)
     kinds = (kind, Kind.COLLECTIONS) if job.collections and kind is Kind.MOVIES else (kind,)
-    cursors = {kind: await read_cursor(lake, kind, genre.slug) for kind in kinds}
-    for kind, cursor in cursors.items():
+    cursors = {k: await read_cursor(lake, k, genre.slug) for k in kinds}
+    for k, cursor in cursors.items():
         if cursor is None:
-            return fell_back(genre, "first_run", dataset=str(kind))
+            return fell_back(genre, "first_run", dataset=str(k))
     dates = [c.date for c in cursors.values() if c is not None]
     since, latest = min(dates), max(dates)
     if latest > date:
