@@ -168,3 +168,36 @@ def test_a_movie_only_genre_asked_for_series_is_refused() -> None:
         load_settings(flags(genres=("horror",), media=("series",)), env={})
     job = load_settings(flags(genres=("war",), media=("movies,series",)), env={}).job
     assert [g.id for g in job.movie_genres] == [WAR] and [g.id for g in job.series_genres] == [WAR_POLITICS]
+
+
+async def test_the_tv_catalogue_lands_from_its_export_then_incrementally(tmp_path: Path) -> None:
+    films, tv = catalogues({CRIME: 150, WAR_POLITICS: 90}, movies=30)
+    standin = Standin(films, tv=tv)
+    async with standin.serve(), open_lake(str(tmp_path / "lake")) as lake:
+        exports = replace(settings_for(standin.url, lake.url).tmdb, exports_url=standin.url + "/p/exports")
+
+        async def whole(date: dt.date) -> TmdbStats:
+            s = settings(standin.url, lake.url, date, ("series",), genres=(), movies=False, collections=False)
+            s = replace(s, tmdb=exports, job=replace(s.job, catalogue=True))
+            stats = TmdbStats()
+            assert await run_tmdb(lake, s, stats, stop=Stop(), progress=False, tuning=FAST)
+            return stats
+
+        await whole(DAY0)
+        first = await series(lake, "catalogue", DAY0)
+        keys = await lake.list("Raw/TMDB/JSON/Series/2026/11/01/")
+        standin.day = 1
+        before = standin.counters.series_ok.copy()
+        stats = await whole(day(1))
+        second = await series(lake, "catalogue", day(1))
+    listed = {i for i, s in tv.series.items() if not s.adult}
+    assert sorted(r["id"] for r in first) == sorted(listed)
+    assert keys and all(
+        k.rsplit("/", 1)[1].startswith("catalogue-") and len(k.rsplit("-", 1)[1]) == 11 for k in keys
+    )
+    after = standin.tv
+    now = {i for i, s in after.series.items() if not s.adult}
+    expected = {i for i in now if i not in listed or i in set(after.changed_between(0, 1))}
+    assert {r["id"] for r in second} == expected and len(expected) < len(now)
+    assert {i for i, n in standin.counters.series_ok.items() if n > before.get(i, 0)} == expected
+    assert stats.refresh == {"catalogue series": "incremental"}

@@ -36,6 +36,7 @@ from ingest.tmdb.catalogue import missing, note_plan
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.context import RunContext
+from ingest.tmdb.media import SOURCES
 from ingest.tmdb.pool import BatchPool
 
 log = structlog.get_logger(__name__)
@@ -46,12 +47,15 @@ _SENDS_IN_FLIGHT = 8
 
 
 async def enqueue_catalogue(ctx: RunContext, queue: SqsQueue, client: TmdbClient) -> bool:
-    """Plan the catalogue (and its collections) and send every missing batch; True once sent."""
+    """Plan the catalogue of each media asked (and the movies' collections) and send every
+    missing batch; True once sent."""
     lake, settings, stats = ctx.lake, ctx.settings, ctx.stats
-    plans = [await plan_movies(lake, settings, client)]
-    stats.planned += plans[0].count
-    note_plan(stats, plans[0])
-    if settings.job.collections:
+    plans = []
+    for media in settings.job.catalogue_media:
+        plans.append(await plan_movies(lake, settings, client, SOURCES[media]))
+        stats.planned += plans[-1].count
+        note_plan(stats, plans[-1])
+    if settings.job.collections and "movies" in settings.job.catalogue_media:
         plans.append(await plan_collections(lake, settings))
         stats.collections_planned += plans[-1].count
     for plan in plans:

@@ -59,8 +59,10 @@ class RunRequest:
     # asks for the collection export's too. A record written before these were kept reads False.
     catalogue: bool = False
     include_adult: bool = False
-    # TV genre slugs whose series the run asked for (``--media series``; format 2).
+    # TV genre slugs whose series the run asked for (``--media series``; format 2), and
+    # whether it asked for the whole TV catalogue (``--catalogue --media series``).
     series: tuple[str, ...] = ()
+    catalogue_series: bool = False
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     started_at: str = field(default_factory=lambda: _now().isoformat(timespec="seconds"))
     # Set at the end: "complete", "enqueued", "stopped" or "failed" (with ``error``).
@@ -83,9 +85,10 @@ class RunRequest:
             refresh=job.refresh,
             limit=job.limit,
             enqueue=job.enqueue,
-            catalogue=job.catalogue,
+            catalogue="movies" in job.catalogue_media,
             include_adult=job.catalogue and job.include_adult,
             series=tuple(g.slug for g in job.series_genres),
+            catalogue_series="series" in job.catalogue_media,
         )
 
     @property
@@ -105,6 +108,7 @@ class RunRequest:
         kinds = [Kind.MOVIES] * self.movies + [Kind.COLLECTIONS] * self.collections
         asked: list[Dataset] = [GenreDataset(kind, slug=genre) for genre in self.genres for kind in kinds]
         asked += [GenreDataset(Kind.SERIES, slug=genre) for genre in self.series]
+        asked += [CatalogueDataset(Kind.SERIES)] * self.catalogue_series
         if self.catalogue:
             asked += [CatalogueDataset(k) for k in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
         return asked
@@ -116,9 +120,10 @@ class RunRequest:
         # One --genre word serves both media: the series of ``war`` are War & Politics'.
         counterparts = {_tv_slug(g) for g in self.genres}
         words += [f"--genre {g}" for g in (*self.genres, *(s for s in self.series if s not in counterparts))]
-        media = ["movies"] * bool(self.genres or self.catalogue) + ["series"] * bool(self.series)
+        media = ["movies"] * bool(self.genres or self.catalogue)
+        media += ["series"] * bool(self.series or self.catalogue_series)
         words += [f"--media {','.join(media)}"] * (media != ["movies"] and bool(media))
-        words += ["--catalogue"] * self.catalogue
+        words += ["--catalogue"] * (self.catalogue or self.catalogue_series)
         words += ["--include-adult"] * self.include_adult
         words += ["--collections"] * self.collections
         words += [f"--limit {self.limit}"] * (self.limit is not None)
@@ -148,6 +153,7 @@ class RunRequest:
                     "catalogue": self.catalogue,
                     "include_adult": self.include_adult,
                     "series": list(self.series),
+                    "catalogue_series": self.catalogue_series,
                 },
                 "outcome": self.outcome,
                 "finished_at": self.finished_at,
@@ -176,6 +182,7 @@ class RunRequest:
                 catalogue=bool(asked.get("catalogue", False)),
                 include_adult=bool(asked.get("include_adult", False)),
                 series=tuple(str(g) for g in asked["series"]),
+                catalogue_series=bool(asked["catalogue_series"]),
                 run_id=str(d["run_id"]),
                 started_at=str(d["started_at"]),
                 outcome=d.get("outcome"),

@@ -10,7 +10,8 @@ Versions (a body without ``"version"`` is version 0: written before versions wer
 
     plan ............ 1  a genre's plan.json (``"version": 1`` since the first release)
     catalogue_plan .. 1  the catalogue's header
-    run ............. 2  a run record (1 -> 2: what it asked gains ``series``, the TV genres)
+    run ............. 2  a run record (1 -> 2: what it asked gains ``series``, the TV genres,
+                         and ``catalogue_series``)
     cursor .......... 1  0 -> 1: the body gains its version
     removed ......... 1  0 -> 1: the same
     manifest ........ 1  0 -> 1: a manifest without ``history`` gets its one check as the first entry
@@ -55,6 +56,7 @@ def _run_series(body: Body) -> Body:
     asked = body.get("asked")
     if isinstance(asked, dict):
         asked.setdefault("series", [])
+        asked.setdefault("catalogue_series", False)
     return body
 
 

@@ -35,7 +35,7 @@ async def catalogue_rows(
     listing = listing or Listing(lake)
     asked = _asked(runs)
     rows = []
-    for kind in (Kind.MOVIES, Kind.COLLECTIONS):
+    for kind in (Kind.MOVIES, Kind.COLLECTIONS, Kind.SERIES):
         held = await listing.keys(header_key(date, kind))
         plan = await load_plan(lake, date, kind) if held else None
         if plan is not None:

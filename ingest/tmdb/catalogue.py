@@ -35,6 +35,7 @@ from ingest.state.plan import Batch
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.context import RunContext
+from ingest.tmdb.media import MOVIE_SOURCE, Source
 from ingest.tmdb.pool import BatchPool
 from ingest.tmdb.sink import FetchTally
 
@@ -44,12 +45,20 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class CatalogueRun:
     """The whole catalogue's part of the stage (``ingest.tmdb.stage.DatasetRun``): its
-    movies, then (with ``collections``) the collection export's collections."""
+    movies (or TV series), then, for movies with ``collections``, the collection export's
+    collections."""
+
+    source: Source = MOVIE_SOURCE
 
     async def run(self, ctx: RunContext, client: TmdbClient) -> tuple[bool, list[str]]:
         failures: list[str] = []
-        complete = await _dataset(ctx, client, failures, plan_movies)
-        if ctx.settings.job.collections and not ctx.stop.requested and not client.unreachable:
+
+        async def records(lake: Lake, settings: Settings, client: TmdbClient) -> CataloguePlan:
+            return await plan_movies(lake, settings, client, self.source)
+
+        complete = await _dataset(ctx, client, failures, records)
+        wants = ctx.settings.job.collections and self.source.has_collections
+        if wants and not ctx.stop.requested and not client.unreachable:
 
             async def collections(lake: Lake, settings: Settings, _: TmdbClient) -> CataloguePlan:
                 return await plan_collections(lake, settings)
@@ -64,7 +73,7 @@ Planning = Callable[[Lake, Settings, TmdbClient], Awaitable[CataloguePlan]]
 async def _dataset(ctx: RunContext, client: TmdbClient, failures: list[str], planning: Planning) -> bool:
     lake, stats = ctx.lake, ctx.stats
     plan = await planning(lake, ctx.settings, client)
-    if plan.kind is Kind.MOVIES:
+    if plan.kind.primary:
         stats.planned += plan.count
         note_plan(stats, plan)
     else:
@@ -134,7 +143,8 @@ async def fetch(
 
 def note_plan(stats: TmdbStats, plan: CataloguePlan) -> None:
     """The catalogue's refresh in the run's summary, beside the genres'."""
-    name = plan.dataset.name
+    # ``catalogue`` for the movies (as it always was), ``catalogue series`` for the series.
+    name = plan.dataset.name if plan.kind is Kind.MOVIES else plan.dataset.label
     stats.refresh[name] = plan.refresh
     increment = plan.increment or {}
     if increment:

@@ -32,34 +32,44 @@ from ingest.state.cursor import read_cursor
 from ingest.state.dataset import CATALOGUE
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
-from ingest.tmdb.exports import COLLECTIONS, MOVIES, Export, open_export
+from ingest.tmdb.exports import COLLECTIONS, Export, open_export
 from ingest.tmdb.id_order import LOW, IdSet, first_of_each, order_key, sort_keys
+from ingest.tmdb.media import MOVIE_SOURCE, Source
 
 log = structlog.get_logger(__name__)
 
 
-async def plan_movies(lake: Lake, settings: Settings, client: TmdbClient) -> CataloguePlan:
-    """The date's catalogue movie plan: the one in the lake, or a new one frozen there."""
+async def plan_movies(
+    lake: Lake, settings: Settings, client: TmdbClient, source: Source = MOVIE_SOURCE
+) -> CataloguePlan:
+    """The date's catalogue plan of ``source``'s records (movies, or TV series): the one
+    in the lake, or a new one frozen there."""
     date, job = settings.date, settings.job
-    found = await load_plan(lake, date, Kind.MOVIES)
+    found = await load_plan(lake, date, source.kind)
     if found is not None:
         log.info(
             "plan_reused",
-            kind="movies",
+            kind=str(source.kind),
             genre=CATALOGUE,
             ids=found.count,
             plan_id=found.plan_id,
             refresh=found.refresh,
         )
         return found
-    previous = await _snapshot(lake, settings)
-    async with open_export(settings.tmdb.exports_url, MOVIES, date) as export:
+    previous = await _snapshot(lake, settings, source.kind)
+    async with open_export(settings.tmdb.exports_url, source.export, date) as export:
         keys, adult, unreadable = await _movie_keys(export, job.include_adult)
-        source = _source(export)
+        read_from = _source(export)
+    if job.include_adult and source.adult_export:
+        # TMDB lists adult series in an export of their own.
+        async with open_export(settings.tmdb.exports_url, source.adult_export, date) as export:
+            more, _, skipped = await _movie_keys(export, True)
+        keys, _ = first_of_each(sort_keys(array("Q", (*keys, *more))))
+        unreadable += skipped
     log.info(
         "export_read",
-        kind="movies",
-        export=source["name"],
+        kind=str(source.kind),
+        export=read_from["name"],
         ids=len(keys),
         adult_left_out=adult,
         unreadable_lines=unreadable,
@@ -67,12 +77,12 @@ async def plan_movies(lake: Lake, settings: Settings, client: TmdbClient) -> Cat
     )
     if previous is not None:
         try:
-            return await _incremental(lake, settings, client, previous, keys, source)
+            return await _incremental(lake, settings, client, previous, keys, read_from, source)
         except* ChangesOverflow as group:
             log.warning("catalogue_fell_back", to="full", why=str(group.exceptions[0]))
     ids = array("l", (k & LOW for k in keys))
     del keys
-    mine = CataloguePlan(Kind.MOVIES, date, len(ids), source, job.include_adult, members=len(ids))
+    mine = CataloguePlan(source.kind, date, len(ids), read_from, job.include_adult, members=len(ids))
     return _frozen(await freeze(lake, mine, ids, None), mine)
 
 
@@ -143,12 +153,12 @@ async def _movie_keys(export: Export, include_adult: bool) -> tuple[array[int], 
     return kept, adult, unreadable
 
 
-async def _snapshot(lake: Lake, settings: Settings) -> CataloguePlan | None:
+async def _snapshot(lake: Lake, settings: Settings, kind: Kind) -> CataloguePlan | None:
     """The last complete snapshot to diff against, or None when the day is a full one."""
     job = settings.job
     if job.refresh != "incremental":
         return None
-    cursor = await read_cursor(lake, Kind.MOVIES, CATALOGUE)
+    cursor = await read_cursor(lake, kind, CATALOGUE)
     if cursor is None or cursor.date >= settings.date:
         return None
     if (settings.date - cursor.date).days > job.max_incremental_gap_days:
@@ -156,7 +166,7 @@ async def _snapshot(lake: Lake, settings: Settings) -> CataloguePlan | None:
             "catalogue_full", why="the last complete snapshot is too old", snapshot=cursor.date.isoformat()
         )
         return None
-    previous = await load_plan(lake, cursor.date, Kind.MOVIES)
+    previous = await load_plan(lake, cursor.date, kind)
     if previous is None or previous.plan_id != cursor.plan_id or previous.include_adult != job.include_adult:
         log.info(
             "catalogue_full", why="the last complete snapshot's plan is gone or was made for other settings"
@@ -171,10 +181,12 @@ async def _incremental(
     client: TmdbClient,
     previous: CataloguePlan,
     keys: array[int],
-    source: dict[str, Any],
+    read_from: dict[str, Any],
+    source: Source,
 ) -> CataloguePlan:
     since = previous.date
-    changes = await ChangesReader(client, include_adult=settings.job.include_adult).read(since, settings.date)
+    reader = ChangesReader(client, include_adult=settings.job.include_adult, path=source.changes)
+    changes = await reader.read(since, settings.date)
     before = await read_members(lake, previous)
     largest = max(max(before, default=0), max((k & LOW for k in keys), default=0))
     was = IdSet.of(before, largest)
@@ -202,10 +214,10 @@ async def _incremental(
         "removed": len(removed),
     }
     mine = CataloguePlan(
-        Kind.MOVIES,
+        source.kind,
         settings.date,
         len(ids),
-        source,
+        read_from,
         settings.job.include_adult,
         refresh="incremental",
         members=len(members),

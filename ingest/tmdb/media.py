@@ -29,11 +29,14 @@ class Source:
     result_date: str
     # Parameters every discover page sends (TV hides undated series unless asked).
     discover_params: tuple[tuple[str, str], ...]
-    # The changes feed; the daily export's name (``exports``).
+    # The changes feed; the daily export's kind (``<export>_ids_MM_DD_YYYY.json.gz``:
+    # ``ingest.tmdb.exports``), whose adult titles, for series, are in a file of their own.
     changes: str
     export: str
     # Whether its records belong to collections (``belongs_to_collection``).
     has_collections: bool
+    # The export of its adult titles when they are apart (TV: ``adult_tv_series_ids``).
+    adult_export: str | None = None
 
 
 MOVIE_SOURCE = Source(
@@ -44,7 +47,7 @@ MOVIE_SOURCE = Source(
     result_date="release_date",
     discover_params=(),
     changes="/movie/changes",
-    export="movie_ids",
+    export="movie",
     has_collections=True,
 )
 SERIES_SOURCE = Source(
@@ -55,8 +58,9 @@ SERIES_SOURCE = Source(
     result_date="first_air_date",
     discover_params=(("include_null_first_air_dates", "true"),),
     changes="/tv/changes",
-    export="tv_series_ids",
+    export="tv_series",
     has_collections=False,
+    adult_export="adult_tv_series",
 )
 COLLECTION_SOURCE = Source(
     kind=Kind.COLLECTIONS,
@@ -66,10 +70,12 @@ COLLECTION_SOURCE = Source(
     result_date="",
     discover_params=(),
     changes="",
-    export="collection_ids",
+    export="collection",
     has_collections=False,
 )
 _BY_KIND = {s.kind: s for s in (MOVIE_SOURCE, SERIES_SOURCE, COLLECTION_SOURCE)}
+# What ``--media`` names: movies, series.
+SOURCES = {"movies": MOVIE_SOURCE, "series": SERIES_SOURCE}
 
 
 def source_of(kind: Kind) -> Source:

@@ -29,7 +29,7 @@ from ingest.tmdb.catalogue import CatalogueRun
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.context import DatasetRun, RunContext
 from ingest.tmdb.crawl import GenreRun
-from ingest.tmdb.media import SERIES_SOURCE
+from ingest.tmdb.media import SERIES_SOURCE, SOURCES
 
 log = structlog.get_logger(__name__)
 
@@ -39,8 +39,7 @@ def dataset_runs(settings: Settings) -> list[DatasetRun]:
     job = settings.job
     runs: list[DatasetRun] = [GenreRun(g) for g in job.movie_genres]
     runs += [GenreRun(g, SERIES_SOURCE) for g in job.series_genres]
-    if job.catalogue:
-        runs.append(CatalogueRun())
+    runs += [CatalogueRun(SOURCES[media]) for media in job.catalogue_media]
     return runs
 
 
