@@ -18,18 +18,21 @@ from typing import Any
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
 from ingest.run.stop import Stop
+from ingest.settings.appends import Appends
 from ingest.settings.config import load_settings
 from ingest.settings.genres import resolve_genre
 from ingest.standin import DAY0, Catalog, DailyChange, Standin, TvCatalog
 from ingest.state import open_lake
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
+from ingest.state.runs import RunRequest, record_request
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.media import SERIES_SOURCE
 from ingest.tmdb.planner import GenrePlanner
@@ -141,8 +144,6 @@ async def test_status_names_the_series_rows_and_a_complete_day(tmp_path: Path) -
     standin = Standin(films, tv=tv)
     root = tmp_path / "lake"
     async with standin.serve(), open_lake(str(root)) as lake:
-        from ingest.state.runs import RunRequest, record_request
-
         s = settings(standin.url, lake.url, DAY0, ("movies", "series"))
         await record_request(lake, RunRequest.of(s, "cli"))
         assert await run_tmdb(lake, s, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
@@ -201,3 +202,41 @@ async def test_the_tv_catalogue_lands_from_its_export_then_incrementally(tmp_pat
     assert {r["id"] for r in second} == expected and len(expected) < len(now)
     assert {i for i, n in standin.counters.series_ok.items() if n > before.get(i, 0)} == expected
     assert stats.refresh == {"catalogue series": "incremental"}
+
+
+async def test_appending_credits_stores_them_and_a_changed_list_makes_the_day_full(tmp_path: Path) -> None:
+    films, tv = catalogues({CRIME: 120}, movies=20)
+    standin = Standin(films, tv=tv)
+    root = tmp_path / "lake"
+    crime = (resolve_genre("crime"),)
+    with_credits = Appends(series=("keywords", "external_ids", "credits"))
+    async with standin.serve(), open_lake(str(root)) as lake:
+
+        async def run(date: dt.date, append: Appends) -> TmdbStats:
+            s = settings(standin.url, lake.url, date, ("series",), genres=crime)
+            s = replace(s, tmdb=replace(s.tmdb, append=append))
+            await record_request(lake, RunRequest.of(s, "cli"))
+            stats = TmdbStats()
+            assert await run_tmdb(lake, s, stats, stop=Stop(), progress=False, tuning=FAST)
+            return stats
+
+        await run(DAY0, Appends())
+        standin.day = 1
+        with capture_logs() as logs:
+            await run(day(1), with_credits)
+        first_full = await series(lake, "crime", day(1))
+        plan = await load_plan(lake, day(1), Kind.SERIES, "crime")
+        standin.day = 2
+        await run(day(2), with_credits)
+        then = await load_plan(lake, day(2), Kind.SERIES, "crime")
+    # Day 1 asked for credits: every series again, each with its credits, and it says why.
+    assert sorted(r["id"] for r in first_full) == sorted(tv.at_day(1).genre_ids(CRIME))
+    assert all(isinstance(r.get("credits", {}).get("cast"), list) for r in first_full)
+    assert plan is not None and plan.refresh == "full" and plan.full_because == "append_changed"
+    assert plan.append == with_credits.series
+    assert any(e["event"] == "refresh_fell_back_to_full" and e["reason"] == "append_changed" for e in logs)
+    code, body = status(root, day(1))
+    row = next(t for t in body["tmdb"] if t["kind"] == "series")
+    assert code == 0 and row["full_because"] == "append_changed"
+    # The same list the day after: incremental again.
+    assert then is not None and then.refresh == "incremental" and then.append == with_credits.series

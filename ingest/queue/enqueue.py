@@ -40,7 +40,9 @@ async def run_enqueue(ctx: RunContext) -> bool:
         SqsQueue.connect(settings.queue.url) as queue,
         TmdbClient(settings.tmdb, stats, tuning=ctx.tuning, stop=stop) as client,
     ):
-        planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
+        planner = GenrePlanner(
+            lake, settings.date, settings.job, client, stats, progress=False, append=settings.tmdb.append
+        )
         for genre in settings.job.movie_genres:
             if stop.requested:
                 return False

@@ -53,7 +53,9 @@ async def preview(settings: Settings) -> Preview:
             return found
         stats = TmdbStats()
         async with TmdbClient(settings.tmdb, stats, stop=Stop()) as client:
-            planner = GenrePlanner(lake, settings.date, settings.job, client, stats, progress=False)
+            planner = GenrePlanner(
+                lake, settings.date, settings.job, client, stats, progress=False, append=settings.tmdb.append
+            )
             job = settings.job
             chosen = [(g, MOVIE_SOURCE) for g in job.movie_genres] + [
                 (g, SERIES_SOURCE) for g in job.series_genres

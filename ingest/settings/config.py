@@ -21,10 +21,11 @@ from typing import Any, TypeVar, get_type_hints
 
 from ingest.errors import ConfigError
 from ingest.lake import UploadTuning
+from ingest.settings.appends import Appends
 from ingest.settings.fleet import fleet_share
 from ingest.settings.genres import Genre, resolve_genre
 from ingest.settings.invalid import Invalid
-from ingest.settings.table import ROWS, Setting, default, file_keys, row
+from ingest.settings.table import ROWS, Setting, default, file_keys, has_row, row
 from ingest.settings.types import suggestion
 
 DEFAULT_LAKE: str = default("run.lake")
@@ -52,6 +53,8 @@ class TmdbSettings:
     # A total per attempt (a drip never ends it otherwise), and per batch (retries included).
     request_timeout_s: float = default("tmdb.request_timeout_s")
     batch_budget_s: float = default("tmdb.batch_budget_s")
+    # The sub-resources each details request appends, per media.
+    append: Appends = default("tmdb.append")
 
     @property
     def has_credentials(self) -> bool:
@@ -222,7 +225,8 @@ def _build(cls: type[_T], group: str, value: Callable[[str], Any]) -> _T:
     said: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]
         kind = hints[f.name]
-        nested = isinstance(kind, type) and is_dataclass(kind)
+        # A dataclass field is a group of rows unless a row of its own holds it (``tmdb.append``).
+        nested = isinstance(kind, type) and is_dataclass(kind) and not has_row(f"{group}.{f.name}")
         said[f.name] = _build(kind, f.name, value) if nested else value(f"{group}.{f.name}")
     return cls(**said)
 

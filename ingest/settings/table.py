@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ingest.settings.appends import Appends
 from ingest.settings.invalid import Invalid
 from ingest.settings.types import (
     Choice,
@@ -32,6 +33,7 @@ from ingest.settings.types import (
     Number,
     Paths,
     Secret,
+    SubResources,
     Text,
     Whole,
 )
@@ -154,6 +156,10 @@ ROWS: tuple[Setting, ...] = (
     _S("tmdb.egress_workers", Whole(1, 1000), 1,
        "processes sharing one egress IP (one NAT): each takes its share of rate_per_s and concurrency",
        section="tmdb", key="egress_workers", env="TMDB_EGRESS_WORKERS"),
+    _S("tmdb.append", SubResources(), Appends(),
+       "the sub-resources each details request appends, per media (TMDB's append_to_response, at "
+       "most 20): movies [keywords], series [keywords, external_ids] by default",
+       section="tmdb", key="append"),
     _S("tmdb.concurrency", Whole(1, 100), 20, "TMDB requests in flight",
        section="tmdb", key="concurrency", flag="--concurrency", cli=_INGEST, metavar="N"),
     _S("tmdb.connect_timeout_s", Number(0.1, 300, " of seconds"), 5.0, "seconds to open a connection",
@@ -231,6 +237,10 @@ assert len(_BY_NAME) == len(ROWS), "setting names must be unique"
 
 def row(name: str) -> Setting:
     return _BY_NAME[name]
+
+
+def has_row(name: str) -> bool:
+    return name in _BY_NAME
 
 
 def default(name: str) -> Any:

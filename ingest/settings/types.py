@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.errors import ConfigError
+from ingest.settings.appends import KNOWN, MOST, Appends
 from ingest.settings.genres import GENRES, MEDIA, Genre, resolve_genre
 from ingest.settings.invalid import SHOWN_CHARS, Invalid, show
 from ingest.settings.lake_url import check_lake_url
@@ -249,6 +250,37 @@ class Genres:
         if not isinstance(raw, list | tuple):
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
         return tuple(dict.fromkeys(_genre(g) for g in raw))
+
+
+class SubResources:
+    expected = (
+        'a table of media to sub-resource names, e.g. {series = ["keywords", "external_ids", "credits"]}'
+    )
+
+    def parse(self, raw: Any) -> Appends:
+        if isinstance(raw, Appends):
+            return raw
+        if not isinstance(raw, dict):
+            raise Invalid(f"must be {self.expected}, got {show(raw)}")
+        chosen: dict[str, tuple[str, ...]] = {}
+        for media, names in raw.items():
+            if media not in KNOWN:
+                raise Invalid(
+                    f"names {show(media)}, not a media: use movies or series{suggestion(str(media), MEDIA)}"
+                )
+            if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+                raise Invalid(f"{media} must be a list of sub-resource names, got {show(names)}")
+            for name in names:
+                if name not in KNOWN[media]:
+                    known = ", ".join(KNOWN[media])
+                    raise Invalid(
+                        f"{media} names {show(name)}, which TMDB does not append to a {media[:-1]}'s "
+                        f"details{suggestion(name, KNOWN[media])}: use some of {known}"
+                    )
+            if len(names) > MOST:
+                raise Invalid(f"{media} names {len(names)} sub-resources: TMDB appends at most {MOST}")
+            chosen[media] = tuple(dict.fromkeys(names))
+        return Appends(**chosen)
 
 
 class MediaList:

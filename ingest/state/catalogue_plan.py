@@ -61,6 +61,8 @@ class CataloguePlan:
     members: int = 0
     # Incremental plans: the window and the counts (changed, new, removed).
     increment: dict[str, Any] | None = None
+    # The sub-resources its records were fetched with (``[tmdb] append``; format 2).
+    append: tuple[str, ...] = ()
 
     @property
     def chunks(self) -> int:
@@ -102,6 +104,7 @@ class CataloguePlan:
             "include_adult": self.include_adult,
             "export": self.export,
             "increment": self.increment,
+            "append": list(self.append),
         }
         return orjson.dumps(body, option=orjson.OPT_INDENT_2)
 
@@ -121,6 +124,7 @@ class CataloguePlan:
                 refresh=str(d["refresh"]),
                 members=int(d["members"]),
                 increment=d.get("increment"),
+                append=tuple(str(a) for a in d["append"]),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise LakeError(

@@ -124,3 +124,8 @@ class PlanRef(Protocol):
 
     @property
     def refresh(self) -> str: ...
+
+    @property
+    def append(self) -> tuple[str, ...]:
+        """The sub-resources its records are fetched with (``append_to_response``)."""
+        ...

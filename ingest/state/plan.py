@@ -78,6 +78,12 @@ class Plan:
     members: tuple[int, ...] | None = None
     # Incremental movie plans: the changes window, the counts and the ids that left.
     increment: dict[str, Any] | None = None
+    # The sub-resources its records were fetched with (``[tmdb] append``; format 2): a day
+    # fetched with another list is no increment of this one.
+    append: tuple[str, ...] = ()
+    # Why a plan that could have been incremental is a full one (None: it was not asked
+    # to be, or could not be: its first run, a --limit, ...).
+    full_because: str | None = None
 
     @property
     def dataset(self) -> GenreDataset:
@@ -136,6 +142,8 @@ class Plan:
                 "history": list(self.history),
                 "refresh": self.refresh,
                 "increment": self.increment,
+                "append": list(self.append),
+                "full_because": self.full_because,
                 "ids": list(self.ids),
                 **({} if self.members is None else {"members": list(self.members)}),
             },
@@ -161,6 +169,8 @@ class Plan:
                 refresh=str(d.get("refresh") or "full"),
                 members=None if d.get("members") is None else tuple(int(i) for i in d["members"]),
                 increment=d.get("increment"),
+                append=tuple(str(a) for a in d["append"]),
+                full_because=d.get("full_because"),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise LakeError(

@@ -8,8 +8,9 @@ guessed at: ``StateVersionError`` (exit 2) names the file and the version.
 
 Versions (a body without ``"version"`` is version 0: written before versions were kept):
 
-    plan ............ 1  a genre's plan.json (``"version": 1`` since the first release)
-    catalogue_plan .. 1  the catalogue's header
+    plan ............ 2  a genre's plan.json (1 -> 2: ``append``, the sub-resources fetched:
+                         ``keywords`` for movies, none for collections, as version 1 did)
+    catalogue_plan .. 2  the catalogue's header (1 -> 2: ``append`` as for a plan)
     run ............. 2  a run record (1 -> 2: what it asked gains ``series``, the TV genres,
                          and ``catalogue_series``)
     cursor .......... 1  0 -> 1: the body gains its version
@@ -52,6 +53,12 @@ def _manifest_history(body: Body) -> Body:
     return body
 
 
+def _append_of_v1(body: Body) -> Body:
+    """Before ``[tmdb] append``, movies were fetched with their keywords, collections alone."""
+    body.setdefault("append", ["keywords"] if body.get("kind") == "movies" else [])
+    return body
+
+
 def _run_series(body: Body) -> Body:
     asked = body.get("asked")
     if isinstance(asked, dict):
@@ -62,8 +69,8 @@ def _run_series(body: Body) -> Body:
 
 # For each format, the step from version i to i + 1 at index i.
 STEPS: dict[str, tuple[Step, ...]] = {
-    "plan": (_versioned,),
-    "catalogue_plan": (_versioned,),
+    "plan": (_versioned, _append_of_v1),
+    "catalogue_plan": (_versioned, _append_of_v1),
     "run": (_versioned, _run_series),
     "cursor": (_versioned,),
     "removed": (_versioned,),

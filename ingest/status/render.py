@@ -29,6 +29,20 @@ _TMDB_HEADER = (
 _LEFT = {"csv", "tmdb", "state", "refresh", "sha256", "cursor", "gap_reason"}
 
 
+# Why a day asked to be incremental was fetched in full, as a person reads it.
+FULL_BECAUSE = {
+    "append_changed": "the sub-resources appended ([tmdb] append) differ from the last complete run's",
+    "first_run": "no complete run of it before",
+    "limit": "a --limit run is never incremental",
+    "gap_too_long": "its last complete run is older than max_incremental_gap_days",
+    "cursor_after_date": "its last complete run is of a later date",
+    "previous_plan_missing": "the last complete run's plan is gone",
+    "changes_feed_overflow": "TMDB's changes feed listed more than it serves for a day",
+}
+# Reasons too ordinary for a line of their own (the refresh column says "full").
+_SAID = {"first_run", "limit"}
+
+
 def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     lines = [f"lake {status.lake}  date {status.date.isoformat()}"]
     if status.csv:
@@ -40,6 +54,11 @@ def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str
             f"(see {oversized_notes(t.dataset, status.date)})"
             for t in status.tmdb
             if t.oversized
+        ]
+        lines += [
+            f"{t.genre} {t.kind}: fetched in full: {FULL_BECAUSE.get(t.full_because, t.full_because)}"
+            for t in status.tmdb
+            if t.full_because and t.full_because not in _SAID
         ]
     lines += ["", verdict(status, queue)]
     return "\n".join(lines) + "\n"
@@ -149,6 +168,7 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
                 "planned_yet": not t.unplanned,
                 "state": t.state,
                 "oversized": t.oversized,
+                "full_because": t.full_because,
             }
             for t in status.tmdb
         ],

@@ -60,6 +60,8 @@ class TmdbStatus:
     unfinished: bool = False
     # Records over a file's cap, noted apart in the lake's state and not in the files.
     oversized: int = 0
+    # A full plan where incremental was asked: why (``append_changed``, ``first_run``, ...).
+    full_because: str | None = None
 
     @property
     def genre(self) -> str:

@@ -156,6 +156,7 @@ async def _dataset(lake: Lake, listing: Listing, plan: Plan, whole_genre_asked: 
         plan_id=plan.plan_id,
         unfinished=finishing(plan, bool(missing), whole_genre_asked and whole_plan(plan), removed, cursor),
         oversized=oversized,
+        full_because=plan.full_because,
     )
 
 

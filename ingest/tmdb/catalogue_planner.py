@@ -82,7 +82,15 @@ async def plan_movies(
             log.warning("catalogue_fell_back", to="full", why=str(group.exceptions[0]))
     ids = array("l", (k & LOW for k in keys))
     del keys
-    mine = CataloguePlan(source.kind, date, len(ids), read_from, job.include_adult, members=len(ids))
+    mine = CataloguePlan(
+        source.kind,
+        date,
+        len(ids),
+        read_from,
+        job.include_adult,
+        members=len(ids),
+        append=_wanted(settings, source),
+    )
     return _frozen(await freeze(lake, mine, ids, None), mine)
 
 
@@ -114,6 +122,10 @@ def _frozen(plan: CataloguePlan, mine: CataloguePlan) -> CataloguePlan:
         **(plan.increment or {}),
     )
     return plan
+
+
+def _wanted(settings: Settings, source: Source) -> tuple[str, ...]:
+    return settings.tmdb.append.of(str(source.kind))
 
 
 def _source(export: Export) -> dict[str, Any]:
@@ -167,6 +179,17 @@ async def _snapshot(lake: Lake, settings: Settings, kind: Kind) -> CataloguePlan
         )
         return None
     previous = await load_plan(lake, cursor.date, kind)
+    wanted = settings.tmdb.append.of(str(kind))
+    if previous is not None and previous.append != wanted:
+        log.info(
+            "refresh_fell_back_to_full",
+            genre=CATALOGUE,
+            kind=str(kind),
+            reason="append_changed",
+            was=",".join(previous.append),
+            now=",".join(wanted),
+        )
+        return None
     if previous is None or previous.plan_id != cursor.plan_id or previous.include_adult != job.include_adult:
         log.info(
             "catalogue_full", why="the last complete snapshot's plan is gone or was made for other settings"
@@ -222,5 +245,6 @@ async def _incremental(
         refresh="incremental",
         members=len(members),
         increment=increment,
+        append=_wanted(settings, source),
     )
     return _frozen(await freeze(lake, mine, ids, members, removed), mine)

@@ -77,7 +77,13 @@ class GenreCrawler:
         self._progress = ctx.progress
         self._client = client
         self._planner = GenrePlanner(
-            ctx.lake, ctx.settings.date, ctx.settings.job, client, ctx.stats, ctx.progress
+            ctx.lake,
+            ctx.settings.date,
+            ctx.settings.job,
+            client,
+            ctx.stats,
+            ctx.progress,
+            ctx.settings.tmdb.append,
         )
 
     async def genre(self, genre: Genre, source: Source = MOVIE_SOURCE) -> tuple[bool, list[str]]:

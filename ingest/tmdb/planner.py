@@ -20,6 +20,7 @@ import structlog
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
+from ingest.settings.appends import Appends
 from ingest.settings.config import Job
 from ingest.settings.genres import Genre
 from ingest.state.plan import Plan, create_plan, load_plan, save_plan
@@ -47,6 +48,7 @@ class GenrePlanner:
         client: TmdbClient,
         stats: TmdbStats,
         progress: bool,
+        append: Appends | None = None,
     ) -> None:
         # The whole job, never parts of it: a plan made from defaults (refresh mode,
         # collections, the gap limit) instead of what the run asked for is a wrong plan.
@@ -57,6 +59,8 @@ class GenrePlanner:
         self._client = client
         self._stats = stats
         self._progress = progress
+        # The sub-resources a new plan's records are fetched with, per media.
+        self._append = append or Appends()
 
     @property
     def _frozen_event(self) -> str:
@@ -88,12 +92,14 @@ class GenrePlanner:
             )
             return plan
         if plan is None:
-            refresh = await decide(self._lake, genre, self._date, self._job, source.kind)
+            wanted = self._append.of(str(source.kind))
+            refresh = await decide(self._lake, genre, self._date, self._job, source.kind, wanted)
             if refresh.mode == INCREMENTAL:
                 try:
                     return await self._incremental(genre, refresh, source)
                 except* ChangesOverflow as group:
-                    fell_back(genre, "changes_feed_overflow", error=str(group.exceptions[0]))
+                    refresh = fell_back(genre, "changes_feed_overflow", error=str(group.exceptions[0]))
+            return await self._discover(genre, plan, source, refresh.because)
         return await self._discover(genre, plan, source)
 
     async def _incremental(self, genre: Genre, refresh: Refresh, source: Source) -> Plan:
@@ -102,7 +108,8 @@ class GenrePlanner:
         attempts_before = self._stats.requests
         found = await Discoverer(self._client, genre, progress=self._progress, source=source).run(None)
         entry = self._entry(found, attempts_before, source)
-        mine = incremental_plan(genre, self._date, refresh, changes, found, entry, source.kind)
+        wanted = self._append.of(str(source.kind))
+        mine = incremental_plan(genre, self._date, refresh, changes, found, entry, source.kind, wanted)
         # Created once, as a full plan is: a run that lost the race goes on with the winner's.
         plan = await self._create(mine)
         if plan.plan_id != mine.plan_id:
@@ -147,7 +154,9 @@ class GenrePlanner:
             "collections": self._job.collections and source.has_collections,
         }
 
-    async def _discover(self, genre: Genre, old: Plan | None, source: Source) -> Plan:
+    async def _discover(
+        self, genre: Genre, old: Plan | None, source: Source, because: str | None = None
+    ) -> Plan:
         attempts_before = self._stats.requests
         found = await Discoverer(self._client, genre, progress=self._progress, source=source).run(self._limit)
         entry = self._entry(found, attempts_before, source)
@@ -161,6 +170,8 @@ class GenrePlanner:
                 complete=found.complete,
                 limit=None if found.complete else self._limit,
                 history=(entry,),
+                append=self._append.of(str(source.kind)),
+                full_because=because,
             )
             plan = await self._create(mine)
             if plan.plan_id != mine.plan_id:

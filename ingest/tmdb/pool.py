@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 
 import structlog
 
 from ingest.errors import Interrupted, RunError, SkippedRecord
 from ingest.lake import Lake
-from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
 from ingest.reports.progress import Progress
 from ingest.run.stop import Stop
@@ -37,14 +36,6 @@ log = structlog.get_logger(__name__)
 
 # After this many failed batches TMDB is taken to be failing: no new batch is started.
 MAX_FAILED_BATCHES = 3
-MOVIE_PARAMS: Mapping[str, str] = {"append_to_response": "keywords"}
-# Series: keywords, and the IMDb id that joins them to series.csv (TV details carry none).
-SERIES_PARAMS: Mapping[str, str] = {"append_to_response": "keywords,external_ids"}
-
-
-def details_params(kind: Kind) -> Mapping[str, str] | None:
-    """What a details request of ``kind`` appends (collections: nothing)."""
-    return {Kind.MOVIES: MOVIE_PARAMS, Kind.SERIES: SERIES_PARAMS}.get(kind)
 
 
 # Batches partly fetched at once, at most.
@@ -82,7 +73,8 @@ class BatchPool:
         self._batch_left = asyncio.Event()
         source = source_of(plan.dataset.kind)
         self._path = source.details
-        self._params = details_params(plan.dataset.kind)
+        # The plan's own list, so every batch of it (a worker's too) fetches the same.
+        self._params = {"append_to_response": ",".join(plan.append)} if plan.append else None
         # For the progress line: the rate since the start, and when the last answer came.
         self._started = self._last_answer = time.monotonic()
         self._requests_at_start = stats.requests

@@ -49,9 +49,18 @@ class Refresh:
     # How many collections the genre's last snapshot had, carried from day to day: what
     # a full run would fetch (None when unknown).
     full_collections: int | None = None
+    # Full although incremental was asked: why (``first_run``, ``append_changed``, ...).
+    because: str | None = None
 
 
-async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job, kind: Kind = Kind.MOVIES) -> Refresh:
+async def decide(
+    lake: Lake,
+    genre: Genre,
+    date: dt.date,
+    job: Job,
+    kind: Kind = Kind.MOVIES,
+    append: tuple[str, ...] | None = None,
+) -> Refresh:
     """The refresh for ``genre``'s new plan of ``kind`` (movies or series) for ``date``
     (module docstring); a genre's collections count only for its movies."""
     if job.refresh == FULL:
@@ -79,6 +88,11 @@ async def decide(lake: Lake, genre: Genre, date: dt.date, job: Job, kind: Kind =
     previous = await load_plan(lake, since, kind, genre.slug)
     if previous is None or not previous.complete:
         return fell_back(genre, "previous_plan_missing", cursor=since.isoformat())
+    if append is not None and previous.append != append:
+        # An increment fetched with other sub-resources would mix records with and without them.
+        return fell_back(
+            genre, "append_changed", kind=str(kind), was=",".join(previous.append), now=",".join(append)
+        )
     return Refresh(INCREMENTAL, since, previous, await _snapshot_collections(lake, previous))
 
 
@@ -94,7 +108,7 @@ async def _snapshot_collections(lake: Lake, previous: Plan) -> int | None:
 
 def fell_back(genre: Genre, reason: str, **why: Any) -> Refresh:
     log.info("refresh_fell_back_to_full", genre=genre.slug, reason=reason, **why)
-    return Refresh(FULL)
+    return Refresh(FULL, because=reason)
 
 
 def incremental_plan(
@@ -105,6 +119,7 @@ def incremental_plan(
     found: Enumeration,
     history: dict[str, Any],
     kind: Kind = Kind.MOVIES,
+    append: tuple[str, ...] = (),
 ) -> Plan:
     """The plan of the members new to the genre or changed since ``refresh.since``."""
     assert refresh.previous is not None and refresh.since is not None
@@ -140,6 +155,7 @@ def incremental_plan(
         refresh=INCREMENTAL,
         members=members,
         increment=increment,
+        append=append,
     )
 
 

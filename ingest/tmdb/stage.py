@@ -100,11 +100,12 @@ async def _run(ctx: RunContext, runs: list[DatasetRun]) -> bool:
 
 
 def _summarise(stats: TmdbStats, client: TmdbClient, seconds: float) -> None:
-    records = stats.written + stats.collections_written
+    records = stats.written + stats.collections_written + stats.series_written
     log.info(
         "tmdb_stage_finished",
         planned=stats.planned,
         written=stats.written,
+        series_written=stats.series_written,
         skipped=stats.skipped,
         failed=stats.failed,
         oversized=stats.oversized,
