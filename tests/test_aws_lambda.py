@@ -19,6 +19,7 @@ from ingest.aws_lambda import _token_cache, handler
 from ingest.errors import ConfigError
 from ingest.run.lambda_event import plan_from_event
 from ingest.standin import STANDIN_TOKEN, Catalog, standin_process
+from ingest.standin.__main__ import catalog_for, parse_args, tv_catalog_for
 from tests.helpers import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -250,3 +251,19 @@ def test_bad_events_raise_a_config_error_that_says_what_to_fix(
     with pytest.raises(ConfigError) as caught:
         plan_from_event(event, config_env)
     assert message in str(caught.value)
+
+
+def test_a_chain_of_series_invocations_writes_every_series_exactly_once(
+    lambda_env: str, s3: Any, bucket: str
+) -> None:
+    # The TV catalogue the stand-in process serves (its default TV sizes, the same seed).
+    args = parse_args(["--crime", str(SIZES[CRIME]), "--war", str(SIZES[WAR]), "--seed", "1"])
+    tv = tv_catalog_for(args, catalog_for(args), None)
+    answers = _chain({"date": "2026-11-21", "genres": ["war"], "media": ["series"]}, budget_s=5.0)
+    assert len(answers) >= 2
+    assert all(a["continue"]["media"] == ["series"] for a, _ in answers[:-1])
+    series = _records(s3, bucket, "Raw/TMDB/JSON/Series/2026/11/21/war-politics-")
+    ids = [r["id"] for r in series]
+    assert len(ids) == len(set(ids)) and set(ids) == tv.genre_ids(10768)
+    assert all("external_ids" in r and "results" in r["keywords"] for r in series)
+    assert not _records(s3, bucket, "Raw/TMDB/JSON/Movies/2026/11/21/")

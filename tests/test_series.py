@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from ingest.settings.config import load_settings
 from ingest.settings.genres import resolve_genre
 from ingest.standin import DAY0, Catalog, DailyChange, Standin, TvCatalog
 from ingest.state import open_lake
+from ingest.state.cursor import read_cursor
+from ingest.state.markers import missing_batches
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
 from ingest.state.runs import RunRequest, record_request
@@ -37,8 +40,9 @@ from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.media import SERIES_SOURCE
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.stage import run_tmdb
-from tests.helpers import cli_command, cli_env, flags
-from tests.tmdb_fixtures import FAST, lake_files, records, settings_for
+from tests.helpers import cli_command, cli_env, eventually, flags
+from tests.queue_kit import Queues, enqueue, env_for, queue_depth, start_worker, write_config
+from tests.tmdb_fixtures import DATE, FAST, lake_files, records, settings_for
 
 CRIME, WAR, WAR_POLITICS = 80, 10752, 10768
 CHURN = DailyChange(changed=0.05, added=0.02, removed=0.01)
@@ -130,8 +134,13 @@ async def test_an_incremental_day_fetches_only_changed_and_new_series(tmp_path: 
 
 
 def status(lake: Path, date: dt.date) -> tuple[int, dict[str, Any]]:
+    return status_of(str(lake), date)
+
+
+def status_of(lake: str, date: dt.date) -> tuple[int, dict[str, Any]]:
+    # The AWS endpoint, where there is one, is in this process' environment (``aws_env``).
     done = subprocess.run(
-        cli_command("status", "--lake", str(lake), "--date", date.isoformat(), "--json"),
+        cli_command("status", "--lake", lake, "--date", date.isoformat(), "--json"),
         capture_output=True,
         env=cli_env(),
         check=False,
@@ -240,3 +249,44 @@ async def test_appending_credits_stores_them_and_a_changed_list_makes_the_day_fu
     assert code == 0 and row["full_because"] == "append_changed"
     # The same list the day after: incremental again.
     assert then is not None and then.refresh == "incremental" and then.append == with_credits.series
+
+
+async def test_the_queue_fleet_lands_the_series_as_a_one_shot_run_does(
+    tmp_path: Path, aws_env: str, s3_lake_url: str, new_queues: Callable[..., Queues]
+) -> None:
+    films, tv = catalogues({CRIME: 260, WAR_POLITICS: 140}, movies=150)
+    queues = new_queues(max_receives=5, visibility_s=30)
+    config = write_config(tmp_path, visibility_s=30)
+    standin = Standin(films, tv=tv)
+    async with standin.serve() as url, open_lake(s3_lake_url) as lake:
+        env = env_for(url, s3_lake_url, queues.url)
+        rc, err = await enqueue(
+            env, tmp_path, "--genre", "crime", "--genre", "war", "--media", "movies,series"
+        )
+        assert rc == 0, err[-2000:]
+        workers = [await start_worker(env, tmp_path, config, n) for n in range(2)]
+
+        async def whole() -> bool:
+            for w in workers:
+                assert w.proc.returncode is None, w.log.read_text()[-3000:]
+            for kind, slug in ((Kind.SERIES, "crime"), (Kind.SERIES, "war-politics"), (Kind.MOVIES, "war")):
+                plan = await load_plan(lake, DATE, kind, slug)
+                if plan is None or await missing_batches(lake, plan, len(plan.ids)):
+                    return False
+            return queue_depth(aws_env, queues.url) == 0
+
+        try:
+            await eventually(whole, "the workers to finish", within_s=300, every_s=0.2)
+        finally:
+            codes = [await w.terminate() for w in workers]
+        assert codes == [0, 0]
+        for genre, slug in ((CRIME, "crime"), (WAR_POLITICS, "war-politics")):
+            ids = [r["id"] for r in await series(lake, slug, DATE)]
+            assert sorted(ids) == sorted(tv.genre_ids(genre))
+            cursor = await read_cursor(lake, Kind.SERIES, slug)
+            assert cursor is not None and cursor.date == DATE
+            assert await read_removed(lake, DATE, slug, Kind.SERIES) is not None
+        movies = [r["id"] for r in records(await lake_files(lake, Kind.MOVIES, "war", DATE))]
+        assert sorted(movies) == sorted(films.genre_ids(WAR))
+    code, body = status_of(s3_lake_url, DATE)
+    assert code == 0, body

@@ -50,6 +50,8 @@ class Invocation:
     # The whole catalogue of the day's ID export (``--catalogue``).
     catalogue: bool = False
     include_adult: bool = False
+    # What the genres and the catalogue select: movies, series or both.
+    media: tuple[str, ...] = ("movies",)
 
     def as_event(self) -> dict[str, Any]:
         """The event that resumes this plan: every key explicit, the date pinned."""
@@ -62,6 +64,8 @@ class Invocation:
             "refresh": self.refresh,
             # Only for a catalogue run: a genre run's continuation keeps its old shape.
             **({"catalogue": True, "include_adult": self.include_adult} if self.catalogue else {}),
+            # Only when series are asked: a movie run's continuation keeps its old shape.
+            **({"media": list(self.media)} if self.media != ("movies",) else {}),
         }
 
     def job(self, max_incremental_gap_days: int) -> Job:
@@ -74,6 +78,7 @@ class Invocation:
             max_incremental_gap_days=max_incremental_gap_days,
             catalogue=self.catalogue,
             include_adult=self.include_adult,
+            media=self.media,
         )
 
 
@@ -101,6 +106,7 @@ def plan_from_event(
         job.refresh,
         job.catalogue,
         job.include_adult,
+        job.media,
     )
     # Stage 1 never runs here: a Lambda has no CSV files to read.
     return replace(settings, job=plan.job(job.max_incremental_gap_days)), plan
