@@ -2,7 +2,8 @@
 
 Both stages run in-process against a real lake (a directory or moto's S3): the sample
 CSV files through stage 1, and a small synthetic catalogue's War and Crime movies and
-their collections through stage 2, served over HTTP by the TMDB stand-in.
+their collections, and its Crime and War & Politics TV series, through stage 2, served
+over HTTP by the TMDB stand-in.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from ingest.csv.stage import ingest_file
 from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
 from ingest.run.stop import Stop
-from ingest.standin import Catalog, Standin
+from ingest.standin import Catalog, Standin, TvCatalog
 from ingest.state.runs import RunRequest, record_request
 from ingest.tmdb.stage import run_tmdb
 from tests.tmdb_fixtures import DATE, FAST, settings_for
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_FILES = (ROOT / "data" / "movies.csv", ROOT / "data" / "series.csv")
-WAR, CRIME = 10752, 80
+WAR, CRIME, WAR_POLITICS = 10752, 80, 10768
 
 
 def small_catalog() -> Catalog:
@@ -30,11 +31,17 @@ def small_catalog() -> Catalog:
     return Catalog.synthetic({WAR: 230, CRIME: 140}, seed=5)
 
 
+def small_tv(catalog: Catalog) -> TvCatalog:
+    # Some series take a movie's id: the two number spaces meet, as TMDB's do.
+    return TvCatalog.synthetic({CRIME: 70, WAR_POLITICS: 40}, seed=5, movie_ids=catalog.movies)
+
+
 async def write_raw_zone(lake: Lake, catalog: Catalog, *, gone_ids: Collection[int] = ()) -> Standin:
     """Run both stages for ``DATE`` into ``lake``; return the stand-in (its counters)."""
-    fake = Standin(catalog, gone_ids=gone_ids)
+    fake = Standin(catalog, tv=small_tv(catalog), gone_ids=gone_ids)
     async with fake.serve() as url:
         settings = settings_for(url, lake.url, genres=("war", "crime"), collections=True)
+        settings = replace(settings, job=replace(settings.job, media=("movies", "series")))
         # What run_job records first: status holds the date to what it asked for.
         asked = replace(settings, job=replace(settings.job, csv=CSV_FILES))
         await record_request(lake, RunRequest.of(asked, "cli"))

@@ -16,6 +16,7 @@ import asyncio
 import csv
 import datetime as dt
 import importlib.util
+import re
 import shutil
 import statistics
 from collections import defaultdict
@@ -34,9 +35,10 @@ from ingest.state import open_lake
 from ingest.state.plan import Plan
 from ingest.state.removed import Removed, removed_key
 from tests.glue_tables import GlueTable, glue_tables
-from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, write_raw_zone
+from tests.raw_lake import CRIME, CSV_FILES, WAR, small_catalog, small_tv, write_raw_zone
 from tests.tmdb_fixtures import DATE
 
+ROOT = Path(__file__).resolve().parents[1]
 _DAY = r"(\d{4}/\d{2}/\d{2})/[^/]+$"
 _DATASET = r"([^/]+)-\d{5,6}\.json$"
 
@@ -353,6 +355,22 @@ def test_the_analyst_questions_answer_what_tmdb_served(
 ) -> None:
     register_raw_zone(duck, str(local_lake))
     check_analyst_answers(duck, catalog, gone)
+
+
+def test_series_csv_joins_tmdb_series_by_imdb_id(
+    duck: duckdb.DuckDBPyConnection, local_lake: Path, catalog: Catalog
+) -> None:
+    register_raw_zone(duck, str(local_lake))
+    blocks = re.findall(r"```sql\n(.*?)```", (ROOT / "docs" / "queries.md").read_text(), flags=re.DOTALL)
+    sql = next(b for b in blocks if b.startswith("-- DuckDB (series): "))
+    rows = duck.execute(sql).fetchall()
+    assert rows, "the join of series.csv to TMDB's series returned nothing"
+    tv = small_tv(catalog)
+    csv_ids = {line.split("|", 1)[0] for line in CSV_FILES[1].read_text().splitlines()[1:]}
+    for tmdb_id, imdb_id, name, *_ in rows:
+        served = tv.detail(tmdb_id, ("external_ids",))
+        assert served["external_ids"]["imdb_id"] == imdb_id and served["name"] == name
+        assert imdb_id in csv_ids
 
 
 async def test_duckdb_reads_the_raw_zone_from_s3_through_httpfs(

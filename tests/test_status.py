@@ -82,7 +82,14 @@ async def test_a_complete_date_is_exit_0_with_every_dataset_counted(
         assert c["key"] == csv_key(path.name, DATE)
         assert (c["bytes"], c["rows"]) == (path.stat().st_size, _rows(path))
     tmdb = _by_name(body)
-    assert list(tmdb) == ["crime movies", "crime collections", "war movies", "war collections"]
+    assert list(tmdb) == [
+        "crime movies",
+        "crime collections",
+        "crime series",
+        "war movies",
+        "war collections",
+        "war-politics series",
+    ]
     for genre, genre_id in (("war", WAR), ("crime", CRIME)):
         want = _expected(catalog, genre_id, gone)
         movies, colls = tmdb[f"{genre} movies"], tmdb[f"{genre} collections"]

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.csv.scan import KNOWN_HEADERS
 from ingest.lake.keys import Kind, csv_key, tmdb_prefix
-from ingest.standin import Catalog
+from ingest.standin import Catalog, TvCatalog
 from tests.glue_tables import GlueTable, glue_tables, hive_to_duckdb, load_template
 
 DAY = dt.date(2026, 11, 28)
@@ -28,6 +28,7 @@ def test_one_table_per_raw_dataset_over_its_own_prefix(tables: dict[str, GlueTab
         "series_csv": csv_key("series.csv", DAY).rsplit("/", 4)[0],
         "tmdb_movies": tmdb_prefix(Kind.MOVIES, DAY).rsplit("/", 4)[0],
         "tmdb_collections": tmdb_prefix(Kind.COLLECTIONS, DAY).rsplit("/", 4)[0],
+        "tmdb_series": tmdb_prefix(Kind.SERIES, DAY).rsplit("/", 4)[0],
     }
 
 
@@ -62,7 +63,14 @@ def test_json_tables_hold_every_field_tmdb_sends(tables: dict[str, GlueTable]) -
     assert dict(movies.columns)["keywords"] == "struct<keywords:array<struct<id:int,name:string>>>"
     part_fields = hive_to_duckdb(dict(collections.columns)["parts"])
     assert all(f'"{key}"' in part_fields for key in collection["parts"][0])
-    for t in (movies, collections):
+    # A series with the sub-resources it is fetched with by default.
+    tv = TvCatalog.synthetic({80: 20}, seed=2)
+    series = tables["tmdb_series"]
+    assert [name for name, _ in series.columns] == list(
+        tv.detail(next(iter(tv.series)), ("keywords", "external_ids"))
+    )
+    assert dict(series.columns)["keywords"] == "struct<results:array<struct<id:int,name:string>>>"
+    for t in (movies, collections, series):
         assert t.serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
         assert t.serde["Parameters"]["ignore.malformed.json"] == "false"
 

@@ -177,7 +177,8 @@ WHERE c.version_rank = 1
 """
 
 # The state folder's name is the state package's (``ingest.state.keys``).
-VIEWS = (VERSIONS + LATEST).replace("STATE", keys.ROOT)
+LATEST = LATEST.replace("STATE", keys.ROOT)
+VIEWS = VERSIONS + LATEST
 
 FRANCHISES = """
 SELECT dataset AS genre, id, name, films, avg_popularity
