@@ -33,8 +33,8 @@ from typing import Any
 import orjson
 
 from ingest.lake import Lake
-from ingest.lake.listing import Listing
 from ingest.state.dataset import PlanRef
+from ingest.state.listing import Listing
 from ingest.state.plan import Batch, Plan
 
 _NAME_V2 = re.compile(r"(\d{5})-n(\d+)-w(\d+)-f(\d+)-([0-9a-f]+)\.done$")

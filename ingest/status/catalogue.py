@@ -2,7 +2,7 @@
 
 A catalogue day has some 11,000 batches: reading one marker body per batch (as a genre's
 status does) would be 11,000 GETs. Everything status needs is in two listings instead,
-which the survey reads once and shares (``ingest.lake.listing``): the markers' names carry
+which the survey reads once and shares (``ingest.state.listing``): the markers' names carry
 each batch's number, size, records written and file count (``ingest.state.markers``
 reads them), and the data files' listing confirms each batch's files. The header gives what was planned.
 
@@ -14,32 +14,26 @@ and that step) is ``finishing``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
-from ingest.lake import Lake
 from ingest.lake.keys import Kind
-from ingest.lake.listing import Listing
-from ingest.state.catalogue_plan import CataloguePlan, header_key, load_plan
+from ingest.state.catalogue_plan import CataloguePlan
 from ingest.state.completion import finishing
 from ingest.state.cursor import read_cursor
 from ingest.state.dataset import CatalogueDataset
-from ingest.state.markers import batches_in_lake, written_in
+from ingest.state.markers import written_in
 from ingest.state.runs import RunRequest
+from ingest.state.view import DateView
 from ingest.status.rows import TmdbStatus
 
 
-async def catalogue_rows(
-    lake: Lake, date: dt.date, runs: Sequence[RunRequest] = (), listing: Listing | None = None
-) -> list[TmdbStatus]:
-    listing = listing or Listing(lake)
+async def catalogue_rows(view: DateView, runs: Sequence[RunRequest] = ()) -> list[TmdbStatus]:
     asked = _asked(runs)
     rows = []
     for kind in (Kind.MOVIES, Kind.COLLECTIONS, Kind.SERIES):
-        held = await listing.keys(header_key(date, kind))
-        plan = await load_plan(lake, date, kind) if held else None
+        plan = await view.catalogue_plan(kind)
         if plan is not None:
-            rows.append(await _row(lake, listing, plan))
+            rows.append(await _row(view, plan))
         elif kind in asked:
             rows.append(
                 TmdbStatus(CatalogueDataset(kind), asked[kind], 0, 0, 0, 0, (), 0, None, None, None, None)
@@ -57,10 +51,10 @@ def _asked(runs: Sequence[RunRequest]) -> dict[Kind, str]:
     return asked
 
 
-async def _row(lake: Lake, listing: Listing, plan: CataloguePlan) -> TmdbStatus:
-    done = await batches_in_lake(lake, plan, plan.shapes(), listing)
+async def _row(view: DateView, plan: CataloguePlan) -> TmdbStatus:
+    done = await view.batches_in_lake(plan, plan.shapes())
     written, not_found = written_in(done)
-    cursor = await read_cursor(lake, plan.kind, plan.dataset.name)
+    cursor = await read_cursor(view.lake, plan.kind, plan.dataset.name)
     missing = tuple(n for n in range(1, plan.batch_count + 1) if n not in done)
     return TmdbStatus(
         dataset=plan.dataset,

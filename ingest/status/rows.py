@@ -10,23 +10,10 @@ from dataclasses import dataclass
 from ingest.lake.keys import Kind
 from ingest.state.dataset import Dataset
 from ingest.state.runs import RunRequest
+from ingest.state.view import CsvFileState
 
-
-@dataclass(frozen=True, slots=True)
-class CsvStatus:
-    file: str
-    key: str
-    # "ok", "missing" (manifest, no object), "mismatch" (size or sha256 differ),
-    # "no_manifest" (object, no manifest: the stage was stopped before it finished),
-    # "unstarted" (a run asked for it; nothing of it is in the lake).
-    state: str
-    bytes: int | None
-    rows: int | None
-    malformed_rows: int | None
-
-    @property
-    def complete(self) -> bool:
-        return self.state == "ok"
+# A CSV file's row: what the state package found of it.
+CsvStatus = CsvFileState
 
 
 @dataclass(frozen=True, slots=True)

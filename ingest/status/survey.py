@@ -5,7 +5,7 @@ and the TMDB plans say what was planned, the objects under ``Raw/`` and the batc
 markers say what landed. The lake's state is read only through ``ingest.state`` (plans,
 markers, manifests, cursors, ``removed.json``, run records), so its layout has one owner,
 and whether a dataset is complete is ``ingest.state.completion``'s rule. The date's TMDB
-state and data files are listed once (``ingest.lake.listing``), at once, and shared by
+state and data files are listed once (``ingest.state.listing``), at once, and shared by
 every dataset's row, genres' and the catalogue's alike.
 
 A CSV file counts as in the lake when its object's size and the SHA-256 recorded with it
@@ -24,46 +24,32 @@ from __future__ import annotations
 import datetime as dt
 
 from ingest.lake import Lake
-from ingest.lake.keys import Kind, csv_key, tmdb_prefix
-from ingest.lake.listing import Listing
-from ingest.state import keys
+from ingest.lake.keys import Kind
 from ingest.state.completion import finishing, whole_plan
 from ingest.state.cursor import read_cursor
 from ingest.state.dataset import GenreDataset
-from ingest.state.manifest import ManifestSummary, manifests
-from ingest.state.markers import batches_in_lake, read_bodies
+from ingest.state.markers import read_bodies
 from ingest.state.plan import Plan
 from ingest.state.removed import read_removed
 from ingest.state.runs import RunRequest, read_requests
+from ingest.state.view import DateView
 from ingest.status.catalogue import catalogue_rows
-from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
-
-_CSV_ROOT = "Raw/Local/CSV/"
+from ingest.status.rows import DateStatus, TmdbStatus
 
 
 async def survey(lake: Lake, date: dt.date) -> DateStatus:
     runs = await read_requests(lake, date)
-    csv = await _csv_files(lake, date)
-    csv += _unstarted_csv(runs, csv, date)
-    listing = Listing(lake)
-    await listing.read_all([keys.tmdb_state(date), *(tmdb_prefix(kind, date) for kind in Kind)])
-    plans = await _plans(lake, listing, date)
+    view = DateView(lake, date)
+    csv = await view.csv_files(name for r in runs for name in r.csv)
+    await view.read()
+    plans = await view.genre_plans()
     whole = {d for r in runs if r.whole_genres for d in r.datasets()}
-    tmdb = [await _dataset(lake, listing, plan, plan.dataset in whole) for plan in plans]
+    tmdb = [await _dataset(view, plan, plan.dataset in whole) for plan in plans]
     tmdb += _unplanned(runs, plans)
     # The whole catalogue's datasets keep a chunked plan of their own (``--catalogue``).
-    tmdb += await catalogue_rows(lake, date, runs, listing)
+    tmdb += await catalogue_rows(view, runs)
     tmdb.sort(key=lambda t: (t.dataset.name, t.dataset.kind is not Kind.MOVIES))
     return DateStatus(lake.url, date, tuple(csv), tuple(tmdb), tuple(runs))
-
-
-def _unstarted_csv(runs: list[RunRequest], found: list[CsvStatus], date: dt.date) -> list[CsvStatus]:
-    """A row for each CSV file a run asked for of which nothing is in the lake."""
-    have = {c.key for c in found}
-    asked = {csv_key(name, date): name for r in runs for name in r.csv}
-    return [
-        CsvStatus(name, key, "unstarted", None, None, None) for key, name in asked.items() if key not in have
-    ]
 
 
 def _unplanned(runs: list[RunRequest], plans: list[Plan]) -> list[TmdbStatus]:
@@ -81,52 +67,14 @@ def _unplanned(runs: list[RunRequest], plans: list[Plan]) -> list[TmdbStatus]:
     ]
 
 
-# CSV ---------------------------------------------------------------------------------
-
-
-async def _csv_files(lake: Lake, date: dt.date) -> list[CsvStatus]:
-    out: dict[str, CsvStatus] = {}
-    for manifest in await manifests(lake, date):
-        status = await _csv_file(lake, date, manifest)
-        out[status.key] = status
-    # An object without a manifest: uploaded, then stopped before the manifest was written.
-    for key in await lake.list(_CSV_ROOT):
-        name = key.rsplit("/", 1)[-1]
-        if key not in out and csv_key(name, date) == key:
-            info = await lake.stat(key)
-            out[key] = CsvStatus(name, key, "no_manifest", info.size if info else None, None, None)
-    return sorted(out.values(), key=lambda c: c.file)
-
-
-async def _csv_file(lake: Lake, date: dt.date, manifest: ManifestSummary) -> CsvStatus:
-    key = manifest.key or csv_key(manifest.file, date)
-    info = await lake.stat(key)
-    if info is None:
-        state = "missing"
-    elif manifest.bytes is None or not info.holds(manifest.bytes, manifest.sha256, manifest.crc64nvme):
-        state = "mismatch"
-    else:
-        state = "ok"
-    return CsvStatus(manifest.file, key, state, manifest.bytes, manifest.rows, manifest.malformed_rows)
-
-
 # TMDB --------------------------------------------------------------------------------
 
 
-async def _plans(lake: Lake, listing: Listing, date: dt.date) -> list[Plan]:
-    plans = []
-    for key in await listing.keys(keys.tmdb_state(date)):
-        if key.endswith("/plan.json"):
-            data = await lake.read(key)
-            if data is not None:
-                plans.append(Plan.from_json(data, key))
-    return plans
-
-
-async def _dataset(lake: Lake, listing: Listing, plan: Plan, whole_genre_asked: bool) -> TmdbStatus:
+async def _dataset(view: DateView, plan: Plan, whole_genre_asked: bool) -> TmdbStatus:
+    lake = view.lake
     planned = plan.target(plan.limit)
     batches = plan.batches(planned)
-    done = await batches_in_lake(lake, plan, batches, listing)
+    done = await view.batches_in_lake(plan, batches)
     bodies = await read_bodies(lake, done)
     written = not_found = oversized = 0
     missing = []
