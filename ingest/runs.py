@@ -68,7 +68,8 @@ class RunRequest:
         return cls(
             date=settings.date,
             entry=entry,
-            csv=tuple(str(p) for p in job.csv),
+            # Absolute: the status hint that reruns them works from any directory.
+            csv=tuple(str(p.absolute()) for p in job.csv),
             genres=tuple(g.slug for g in job.genres) if tmdb else (),
             # --collections alone fetches the genres' movies first: they are asked for too.
             movies=tmdb,
@@ -99,19 +100,6 @@ class RunRequest:
         if self.catalogue:
             asked += [(CATALOGUE, kind) for kind in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
         return asked
-
-    def command(self, lake: str) -> str:
-        """The command that asks for the same work again (a rerun resumes it)."""
-        words = ["python -m ingest"]
-        words += [f"--csv {p}" for p in self.csv]
-        words += [f"--genre {g}" for g in self.genres]
-        words += ["--catalogue"] * self.catalogue
-        words += ["--include-adult"] * self.include_adult
-        words += ["--collections"] * self.collections
-        words += [f"--limit {self.limit}"] * (self.limit is not None)
-        words += [f"--refresh {self.refresh}"] * (self.refresh != "incremental")
-        words += ["--enqueue"] * self.enqueue
-        return " ".join([*words, f"--lake {lake}", f"--date {self.date.isoformat()}"])
 
     def ended(self, outcome: str, error: str | None = None) -> RunRequest:
         return replace(self, outcome=outcome, error=error, finished_at=_now().isoformat(timespec="seconds"))

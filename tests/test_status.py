@@ -16,6 +16,7 @@ from ingest.csv.stage import ingest_file
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
+from ingest.status.hints import python
 from ingest.tmdb.markers import batches_in_lake
 from ingest.tmdb.plan import Plan, load_plan, plan_key, save_plan
 from tests.helpers import clean_env, delete_from_lake, run_cli
@@ -141,7 +142,8 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
     assert rc == 1
     assert out.splitlines()[-1] == (
         "incomplete: 2 TMDB batches and 1 CSV file not in the lake; rerun to finish it: "
-        f"python -m ingest --csv {CSV_FILES[0]} --csv {CSV_FILES[1]} --genre war --genre crime "
+        # Narrowed to what is missing: movies.csv is in.
+        f"{python()} -m ingest --csv {CSV_FILES[1]} --genre war --genre crime "
         f"--collections --lake {lake_url} --date 2026-11-28"
     )
     assert next(line for line in out.splitlines() if line.startswith("war movies")).split()[2] == "missing"
@@ -183,7 +185,7 @@ async def test_collections_asked_for_but_never_planned_keep_the_date_incomplete(
     row = next(line for line in out.splitlines() if line.startswith("war collections")).split()
     assert row[2:5] == ["unplanned", "asked", asked]
     assert out.splitlines()[-1].startswith(
-        "incomplete: asked for and never planned: war collections; rerun to finish it: python -m ingest "
+        f"incomplete: asked for and never planned: war collections; rerun to finish it: {python()} -m ingest "
     )
 
     async with open_lake(lake_url) as lake:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ingest.status.hints import commands, hint
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
@@ -70,26 +71,6 @@ def verdict(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     return f"incomplete: {'; '.join(parts)}; {hint(status, queue)}"
 
 
-def hint(status: DateStatus, queue: tuple[int, int] | None) -> str:
-    """What finishes the date, for the way it was made."""
-    last = status.last_run
-    date = status.date.isoformat()
-    if last is None:
-        return f"rerun the same command with --date {date} to finish it"
-    if last.enqueue and last.outcome == "enqueued":
-        waiting = (
-            ""
-            if queue is None
-            else f" ({_count(queue[0], 'message')} waiting, {queue[1]:,} in flight on the queue)"
-        )
-        return f"the batches were sent to the queue: start queue workers (python -m workers --queue){waiting}"
-    if last.entry == "service":
-        return f"the service's next run finishes it, or run now: {last.command(status.lake)}"
-    if last.entry == "lambda":
-        return f'invoke the Lambda again with the same event and "date": "{date}"'
-    return f"rerun to finish it: {last.command(status.lake)}"
-
-
 def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     body: dict[str, Any] = {
         "lake": status.lake,
@@ -115,6 +96,8 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
             for r in status.runs
         ],
         "hint": None if status.complete else hint(status, queue),
+        # The shell commands the hint names, each runnable as it is, in order.
+        "commands": [] if status.complete else commands(status),
         "csv": [
             {
                 "file": c.file,

@@ -1,0 +1,156 @@
+"""What finishes an incomplete date, computed from what is missing, dataset by dataset.
+
+Each CSV file and TMDB dataset that is not in the lake belongs to the latest run of the
+date that asked for it; the hint is, per such run, that run's request narrowed to what it
+still owes: a rerun of the genres, files or catalogue missing (with its refresh, limit and
+entry point), or, after ``--enqueue``, queue workers. The latest run alone would name
+work that is already done (a genre rerun to completion after another was stopped), and
+a cron job trusting that would loop on exit 1.
+
+Commands are printed to run as they are, from any directory and in any POSIX shell:
+paths are absolute where the run recorded them so and quoted (``shlex.quote``), and the
+interpreter is the one status runs under, named ``python`` only when that is the one the
+shell finds.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ingest.lake.keys import CATALOGUE, Kind, csv_key
+from ingest.runs import RunRequest
+from ingest.status.rows import DateStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """What one run of the date asked for and the lake does not hold yet."""
+
+    run: RunRequest
+    # The run's request narrowed to what is missing: ``command`` reruns only that.
+    narrowed: RunRequest
+
+
+def python() -> str:
+    """How a pasted command names this interpreter: ``python`` when the shell's ``python``
+    is this one, its quoted path otherwise (a venv that is not activated)."""
+    found = shutil.which("python")
+    if found and os.path.abspath(found) == os.path.abspath(sys.executable):
+        return "python"
+    return shlex.quote(sys.executable)
+
+
+def command(request: RunRequest, lake: str) -> str:
+    """The command that asks for ``request``'s work again (a rerun resumes it)."""
+    q = shlex.quote
+    words = [python(), "-m", "ingest"]
+    for path in request.csv:
+        words += ["--csv", q(path)]
+    for genre in request.genres:
+        words += ["--genre", q(genre)]
+    words += ["--catalogue"] * request.catalogue
+    words += ["--include-adult"] * request.include_adult
+    words += ["--collections"] * request.collections
+    words += ["--limit", str(request.limit)] * (request.limit is not None)
+    words += ["--refresh", request.refresh] * (request.refresh != "incremental")
+    words += ["--enqueue"] * request.enqueue
+    return " ".join([*words, "--lake", q(lake), "--date", request.date.isoformat()])
+
+
+def workers_command() -> str:
+    return f"{python()} -m workers --queue"
+
+
+def owed(status: DateStatus) -> list[Owed]:
+    """Per run (oldest first), the missing work whose latest asker it is."""
+    latest: dict[object, RunRequest] = {}
+    for run in status.runs:
+        for path in run.csv:
+            latest[("csv", csv_key(Path(path).name, status.date))] = run
+        for dataset in run.datasets():
+            latest[dataset] = run
+    missing_csv: dict[str, set[str]] = {}
+    missing_tmdb: dict[str, set[tuple[str, Kind]]] = {}
+    for c in status.csv:
+        asker = latest.get(("csv", c.key))
+        if not c.complete and asker is not None:
+            missing_csv.setdefault(asker.run_id, set()).add(c.key)
+    for t in status.tmdb:
+        asker = latest.get((t.genre, t.kind))
+        if not t.complete and asker is not None:
+            missing_tmdb.setdefault(asker.run_id, set()).add((t.genre, t.kind))
+    out = []
+    for run in status.runs:
+        keys, datasets = missing_csv.get(run.run_id, set()), missing_tmdb.get(run.run_id, set())
+        if keys or datasets:
+            out.append(Owed(run, _narrowed(run, keys, datasets)))
+    return out
+
+
+def _narrowed(run: RunRequest, keys: set[str], datasets: set[tuple[str, Kind]]) -> RunRequest:
+    genres = tuple(g for g in run.genres if any(d[0] == g for d in datasets))
+    catalogue = run.catalogue and any(d[0] == CATALOGUE for d in datasets)
+    return replace(
+        run,
+        csv=tuple(p for p in run.csv if csv_key(Path(p).name, run.date) in keys),
+        genres=genres,
+        movies=bool(genres),
+        # --collections asks for the movies too (a rerun of complete movies is free).
+        collections=run.collections and (bool(genres) or catalogue),
+        catalogue=catalogue,
+        include_adult=run.include_adult and catalogue,
+    )
+
+
+def unowned(status: DateStatus) -> bool:
+    """Whether something missing was asked for by no recorded run (a lake older than the
+    run records, or a record lost): only "the same command" can be said of it."""
+    asked = {("csv", csv_key(Path(p).name, status.date)) for r in status.runs for p in r.csv}
+    asked |= {d for r in status.runs for d in r.datasets()}
+    return any(not c.complete and ("csv", c.key) not in asked for c in status.csv) or any(
+        not t.complete and (t.genre, t.kind) not in asked for t in status.tmdb
+    )
+
+
+def commands(status: DateStatus) -> list[str]:
+    """The shell commands that finish the date, in the order to run them (queue workers are
+    a service, not a command that ends: they are said, not listed here)."""
+    return [command(o.narrowed, status.lake) for o in owed(status) if not _on_queue(o.run)]
+
+
+def _on_queue(run: RunRequest) -> bool:
+    return run.enqueue and run.outcome == "enqueued"
+
+
+def hint(status: DateStatus, queue: tuple[int, int] | None) -> str:
+    """What finishes the date, for the way each missing piece was asked for."""
+    date = status.date.isoformat()
+    parts = [_say(o, status, queue) for o in owed(status)]
+    if not parts or unowned(status):
+        parts.append(f"rerun the same command with --date {date} to finish it")
+    return "; then ".join(dict.fromkeys(parts))
+
+
+def _say(o: Owed, status: DateStatus, queue: tuple[int, int] | None) -> str:
+    if _on_queue(o.run):
+        waiting = (
+            ""
+            if queue is None
+            else f" ({_count(queue[0], 'message')} waiting, {queue[1]:,} in flight on the queue)"
+        )
+        return f"the batches were sent to the queue: start queue workers ({workers_command()}){waiting}"
+    run_now = command(o.narrowed, status.lake)
+    if o.run.entry == "service":
+        return f"the service's next run finishes it, or run now: {run_now}"
+    if o.run.entry == "lambda":
+        return f'invoke the Lambda again with the same event and "date": "{status.date.isoformat()}"'
+    return f"rerun to finish it: {run_now}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
