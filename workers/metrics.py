@@ -22,7 +22,7 @@ from ingest.report import RunReport
 
 RunOutcome = Literal["succeeded", "failed", "stopped"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-QUEUE_STATES = ("starting", "idle", "consuming", "draining")
+QUEUE_STATES = ("starting", "idle", "consuming", "paused", "draining")
 
 
 @dataclass(slots=True)
@@ -119,13 +119,16 @@ class Metrics:
 
     @property
     def queue_state(self) -> str | None:
-        """A queue worker's state: starting (checks not passed), idle, consuming or draining."""
+        """A queue worker's state: starting (checks not passed), idle, consuming, paused (a
+        dependency lost: receiving nothing until it is back) or draining."""
         if not self.queue_mode:
             return None
         if self.queue is None:
             return "draining" if self.draining else "starting"
         if self.draining:
             return "draining"
+        if self.queue.paused:
+            return "paused"
         return "consuming" if self.queue.in_flight else "idle"
 
     def run_started(self, report: RunReport) -> None:
@@ -229,10 +232,10 @@ def _queue_families(q: QueueCounters) -> list[tuple[str, str, str, list[tuple[st
         ("ingest_queue_batches_total", "counter",
          "Batch messages by what became of them (received; done: deleted, the batch in the lake; "
          "failed: left for redelivery; redelivered: received more than once; dead_lettered: failed "
-         "at the queue's maxReceiveCount).",
+         "at the queue's maxReceiveCount; given_back: returned at once, a dependency lost).",
          [('{state="received"}', q.received), ('{state="done"}', q.done),
           ('{state="failed"}', q.failed), ('{state="redelivered"}', q.redelivered),
-          ('{state="dead_lettered"}', q.dead_lettered)]),
+          ('{state="dead_lettered"}', q.dead_lettered), ('{state="given_back"}', q.given_back)]),
         ("ingest_queue_batches_in_flight", "gauge", "Batches being fetched now.", [("", q.in_flight)]),
         ("ingest_queue_oldest_message_age_seconds", "gauge",
          "Age of the oldest message received so far (sent to received).", [("", q.oldest_age_s)]),

@@ -163,7 +163,9 @@ class Service:
         outcome: RunOutcome = "stopped"
         try:
             self._stop = stop
-            consumer = QueueConsumer(self._settings, report.tmdb, stop, self._stopping, counters)
+            consumer = QueueConsumer(
+                self._settings, report.tmdb, stop, self._stopping, counters, dependencies=self._ready
+            )
             await stop.finish(consumer.run())
             if stop.cut:
                 log.warning("queue_drain_cancelled", grace_s=self._settings.service.grace_s)

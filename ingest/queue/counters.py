@@ -18,6 +18,10 @@ class QueueCounters:
     redelivered: int = 0
     # Failed at the last receive the queue allows: SQS moves them to the dead-letter queue.
     dead_lettered: int = 0
+    # Given back at once (visibility 0) because a dependency was lost, not counted as failed.
+    given_back: int = 0
+    # A dependency is lost: nothing is received until the readiness checks pass again.
+    paused: bool = False
     in_flight: int = 0
     # Age in seconds of the oldest message received so far (sent -> received).
     oldest_age_s: float = 0.0

@@ -19,6 +19,7 @@ from ingest.logs import configure_logging, mask_secrets
 from ingest.preflight import check_lake, log_opened
 from ingest.settings_table import add_flags, flagged, flags_of
 from ingest.startup import CommandParser
+from ingest.status.hints import QueueView
 from ingest.status.render import render_json, render_text
 from ingest.status.rows import DateStatus
 from ingest.status.survey import survey
@@ -44,9 +45,7 @@ def lake_and_date(args: argparse.Namespace) -> tuple[str, dt.date, str | None]:
     return settings.lake, settings.date, settings.queue.url
 
 
-async def _survey(
-    lake_url: str, date: dt.date, queue_url: str | None
-) -> tuple[DateStatus, tuple[int, int] | None]:
+async def _survey(lake_url: str, date: dt.date, queue_url: str | None) -> tuple[DateStatus, QueueView | None]:
     log_opened(lake_url, await check_lake(lake_url))
     async with open_lake(lake_url) as lake:
         status = await survey(lake, date)
@@ -57,7 +56,9 @@ async def _survey(
 
     try:
         async with SqsQueue.connect(queue_url) as queue:
-            return status, await queue.depth()
+            waiting, in_flight = await queue.depth()
+            dead = await queue.dead_letters()
+            return status, QueueView(waiting, in_flight, *(dead or (0, None)))
     except IngestError as exc:
         # The lake's answer stands on its own; the queue's counts are a courtesy.
         print(mask_secrets(f"ingest status: queue not read: {exc}"), file=sys.stderr)

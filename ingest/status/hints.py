@@ -21,10 +21,26 @@ import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from ingest.lake.keys import CATALOGUE, Kind, csv_key
 from ingest.runs import RunRequest
 from ingest.status.rows import DateStatus
+
+
+class QueueView(NamedTuple):
+    """The queue as status reads it after ``--enqueue``: SQS's approximate counts."""
+
+    waiting: int
+    in_flight: int
+    # Messages on the dead-letter queue, every date's, and its ARN (the redrive's source).
+    dead_lettered: int = 0
+    dead_letter_arn: str | None = None
+
+
+def redrive_command(arn: str) -> str:
+    """Moves every message of the dead-letter queue back to the queue it came from."""
+    return f"aws sqs start-message-move-task --source-arn {shlex.quote(arn)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +143,7 @@ def _on_queue(run: RunRequest) -> bool:
     return run.enqueue and run.outcome == "enqueued"
 
 
-def hint(status: DateStatus, queue: tuple[int, int] | None) -> str:
+def hint(status: DateStatus, queue: QueueView | None) -> str:
     """What finishes the date, for the way each missing piece was asked for."""
     date = status.date.isoformat()
     parts = [_say(o, status, queue) for o in owed(status)]
@@ -136,14 +152,21 @@ def hint(status: DateStatus, queue: tuple[int, int] | None) -> str:
     return "; then ".join(dict.fromkeys(parts))
 
 
-def _say(o: Owed, status: DateStatus, queue: tuple[int, int] | None) -> str:
+def _say(o: Owed, status: DateStatus, queue: QueueView | None) -> str:
     if _on_queue(o.run):
         waiting = (
             ""
             if queue is None
-            else f" ({_count(queue[0], 'message')} waiting, {queue[1]:,} in flight on the queue)"
+            else f" ({_count(queue.waiting, 'message')} waiting, {queue.in_flight:,} in flight on the queue)"
         )
-        return f"the batches were sent to the queue: start queue workers ({workers_command()}){waiting}"
+        said = f"the batches were sent to the queue: start queue workers ({workers_command()}){waiting}"
+        if queue is not None and queue.dead_lettered and queue.dead_letter_arn:
+            said += (
+                f"; {_count(queue.dead_lettered, 'message')} on the dead-letter queue (any date's, "
+                f"failed at maxReceiveCount): move them back with {redrive_command(queue.dead_letter_arn)} "
+                "once what failed them is fixed"
+            )
+        return said
     run_now = command(o.narrowed, status.lake)
     if o.run.entry == "service":
         return f"the service's next run finishes it, or run now: {run_now}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ingest.status.hints import commands, hint
+from ingest.status.hints import QueueView, commands, hint
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
@@ -29,7 +29,7 @@ _TMDB_HEADER = (
 _LEFT = {"csv", "tmdb", "state", "refresh", "sha256", "cursor", "gap_reason"}
 
 
-def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
+def render_text(status: DateStatus, queue: QueueView | None = None) -> str:
     lines = [f"lake {status.lake}  date {status.date.isoformat()}"]
     if status.csv:
         lines += ["", *_table(_CSV_HEADER, [_csv_row(c) for c in status.csv])]
@@ -49,7 +49,7 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def verdict(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
+def verdict(status: DateStatus, queue: QueueView | None = None) -> str:
     date = status.date.isoformat()
     if status.empty and not status.runs:
         return f"empty: nothing planned or written for {date} in {status.lake}"
@@ -71,7 +71,7 @@ def verdict(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     return f"incomplete: {'; '.join(parts)}; {hint(status, queue)}"
 
 
-def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
+def render_json(status: DateStatus, queue: QueueView | None = None) -> str:
     body: dict[str, Any] = {
         "lake": status.lake,
         "date": status.date.isoformat(),
@@ -98,6 +98,16 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
         "hint": None if status.complete else hint(status, queue),
         # The shell commands the hint names, each runnable as it is, in order.
         "commands": [] if status.complete else commands(status),
+        # Read from SQS after --enqueue, when INGEST_QUEUE_URL is set; the dead-letter
+        # count is of every date (SQS cannot count by body).
+        "queue": None
+        if queue is None
+        else {
+            "waiting": queue.waiting,
+            "in_flight": queue.in_flight,
+            "dead_lettered": queue.dead_lettered,
+            "dead_letter_arn": queue.dead_letter_arn,
+        },
         "csv": [
             {
                 "file": c.file,
