@@ -26,7 +26,6 @@ makes the messages it will not run visible again at once.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Protocol
 
 import structlog
@@ -181,7 +180,7 @@ class QueueConsumer:
         c = self.counters
         c.received += 1
         c.redelivered += r.receive_count > 1
-        c.oldest_age_s = max(c.oldest_age_s, time.time() - r.sent_at)
+        c.holding[r.message_id] = r.sent_at
         try:
             outcome = await self._outcome(queue, worker, r)
             if outcome == "failed" and await self._dependency_lost():
@@ -197,6 +196,7 @@ class QueueConsumer:
             )
         finally:
             c.in_flight -= 1
+            c.holding.pop(r.message_id, None)
             async with self._changed:
                 self._changed.notify_all()
 
