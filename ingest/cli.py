@@ -16,7 +16,7 @@ import sys
 import structlog
 
 from ingest import __version__
-from ingest.config import Settings
+from ingest.config import Settings, require_job_source
 from ingest.errors import IngestError, UsageError
 from ingest.job import run_job
 from ingest.report import RunReport
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     report = RunReport()
     settings: Settings | None = None
     try:
-        settings = start("ingest", flagged(args))
+        flags = flagged(args)
+        settings = start("ingest", flags, check=lambda _: require_job_source(flags))
         if settings.job.dry_run:
             print(asyncio.run(_dry_run(settings)))
             return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from ingest.commands import status_command, workers_command
 from ingest.config import Settings
 from ingest.progress import human_bytes
 from ingest.report import RunReport
@@ -119,14 +120,14 @@ def human_line(report: RunReport, settings: Settings) -> str:
     lake = report.lake or settings.lake
     date = settings.date.isoformat()
     took = f"{report.seconds:,.1f} s"
-    status = f"python -m ingest status --lake {lake} --date {date}"
+    status = status_command(lake, date)
     if report.enqueued and report.complete:
         t = report.tmdb
         batches = _n(t.batches_enqueued, "batch", "batches")
         return (
             f"ingest: enqueued {batches} ({t.planned:,} movies planned) in {took}"
             f"{'; also ' + landed(report, settings) if report.csv else ''} -> {lake}; next: start queue "
-            f"workers (python -m workers --queue), then {status}"
+            f"workers ({workers_command()}), then {status}"
         )
     if report.complete:
         return f"ingest: done in {took}: {landed(report, settings)} -> {lake}; next: {status}"

@@ -13,12 +13,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from ingest.commands import python
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.lake.s3 import S3Lake
 from ingest.runs import RunRequest, record_request
 from ingest.standin import DAY0
-from ingest.status.hints import python
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
 from ingest.tmdb.cursor import cursor_key

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
+from ingest.commands import python
 from ingest.csv.stage import ingest_file
 from ingest.lake import Lake, open_lake
 from ingest.lake.keys import Kind, csv_key, state_key, tmdb_key
 from ingest.standin import Catalog
-from ingest.status.hints import python
 from ingest.tmdb.markers import batches_in_lake
 from ingest.tmdb.plan import Plan, load_plan, plan_key, save_plan
 from tests.helpers import clean_env, delete_from_lake, run_cli

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.commands import python
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.queue.messages import BatchMessage
@@ -18,7 +19,6 @@ from ingest.queue.work import BatchWorker
 from ingest.report import TmdbStats
 from ingest.runs import RunRequest, record_request
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
-from ingest.status.hints import python
 from ingest.status.render import render_text
 from ingest.status.survey import survey
 from ingest.stop import Stop

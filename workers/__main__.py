@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from ingest import __version__
-from ingest.config import Settings
+from ingest.config import Settings, require_job_source
 from ingest.errors import ConfigError, IngestError, UsageError
 from ingest.preflight import check_endpoints
 from ingest.settings_table import add_flags, flagged, flags_of
@@ -25,13 +26,16 @@ from workers.service import Service
 PROG = "python -m workers"
 
 
-def _check(settings: Settings) -> None:
+def _check(settings: Settings, flags: dict[str, Any]) -> None:
     Schedule.parse(settings.service.schedule)
     if settings.service.queue and not settings.queue.url:
         raise ConfigError("--queue needs a queue: set INGEST_QUEUE_URL or [queue] url in config.toml")
     if settings.lake.startswith("s3://") or settings.service.queue:
         # A mistake no recheck can cure ends the start; the rest is /readyz's (workers.ready).
         check_endpoints()
+    if not settings.service.queue:
+        # The schedule runs the main job: config.toml must say what it is.
+        require_job_source(flags)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"workers {__version__}")
     args = parser.parse_args(argv)
     try:
-        settings = start("workers", flagged(args), check=_check)
+        settings = start("workers", flagged(args), check=lambda s: _check(s, flagged(args)))
         schedule = Schedule.parse(settings.service.schedule)
         asyncio.run(Service(settings, schedule).run())
     except UsageError as exc:

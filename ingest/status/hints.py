@@ -15,14 +15,12 @@ shell finds.
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
+from ingest.commands import python, workers_command
 from ingest.lake.keys import CATALOGUE, Kind, csv_key
 from ingest.runs import RunRequest
 from ingest.status.rows import DateStatus
@@ -52,15 +50,6 @@ class Owed:
     narrowed: RunRequest
 
 
-def python() -> str:
-    """How a pasted command names this interpreter: ``python`` when the shell's ``python``
-    is this one, its quoted path otherwise (a venv that is not activated)."""
-    found = shutil.which("python")
-    if found and os.path.abspath(found) == os.path.abspath(sys.executable):
-        return "python"
-    return shlex.quote(sys.executable)
-
-
 def command(request: RunRequest, lake: str) -> str:
     """The command that asks for ``request``'s work again (a rerun resumes it)."""
     q = shlex.quote
@@ -76,10 +65,6 @@ def command(request: RunRequest, lake: str) -> str:
     words += ["--refresh", request.refresh] * (request.refresh != "incremental")
     words += ["--enqueue"] * request.enqueue
     return " ".join([*words, "--lake", q(lake), "--date", request.date.isoformat()])
-
-
-def workers_command() -> str:
-    return f"{python()} -m workers --queue"
 
 
 def owed(status: DateStatus) -> list[Owed]:
