@@ -32,6 +32,8 @@ class GenrePreview:
     to_fetch: int
     batches: int
     frozen: bool
+    # Ids the run would append to the frozen plan (one a --limit run froze short).
+    appended: int = 0
 
 
 @dataclass(slots=True)
@@ -58,10 +60,10 @@ async def preview(settings: Settings) -> Preview:
                 todo = await missing_batches(lake, plan, target)
                 stored = await load_plan(lake, settings.date, Kind.MOVIES, genre.slug)
                 frozen = stored is not None and stored.plan_id == plan.plan_id
+                appended = len(plan.ids) - len(stored.ids) if stored is not None and frozen else 0
+                fetch = sum(len(b.ids) for b in todo)
                 found.genres.append(
-                    GenrePreview(
-                        genre.slug, plan.refresh, target, sum(len(b.ids) for b in todo), len(todo), frozen
-                    )
+                    GenrePreview(genre.slug, plan.refresh, target, fetch, len(todo), frozen, appended)
                 )
         found.planning_requests = stats.requests
     return found
@@ -75,17 +77,17 @@ def render(found: Preview, settings: Settings) -> str:
     requests = 0
     for g in found.genres:
         requests += g.to_fetch
-        where = "plan already frozen for the date" if g.frozen else "plan not frozen yet"
         lines.append(
             f"  {g.genre} movies ({g.refresh}): {g.planned:,} planned, {g.to_fetch:,} to fetch in "
-            f"{g.batches:,} batches of up to {BATCH_SIZE} ({where})"
+            f"{_n(g.batches, 'batch', 'batches')} of up to {BATCH_SIZE} ({_where(g)})"
         )
     if found.genres:
         rate = settings.tmdb.rate_per_s
         seconds = requests / rate
         lines.append(
             f"  TMDB: {requests:,} requests for the movies (one each, details and keywords), about "
-            f"{_duration(seconds)} at {rate:g} requests/s; planning took {found.planning_requests:,}"
+            f"{_duration(seconds)} at {rate:g} requests/s; planning took "
+            f"{_n(found.planning_requests, 'request')}"
         )
         if settings.job.collections:
             lines.append(
@@ -93,6 +95,21 @@ def render(found: Preview, settings: Settings) -> str:
                 "about one request per collection more"
             )
     return "\n".join(lines)
+
+
+def _where(g: GenrePreview) -> str:
+    if not g.frozen:
+        return "plan not frozen yet"
+    if g.appended:
+        return (
+            f"plan frozen for the date with {g.planned - g.appended:,} ids; the run appends "
+            f"{g.appended:,} more it discovers"
+        )
+    return "plan already frozen for the date"
+
+
+def _n(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _duration(seconds: float) -> str:
