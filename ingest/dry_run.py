@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ingest.config import Settings
 from ingest.lake import open_lake
 from ingest.lake.keys import Kind
-from ingest.progress import human_bytes
+from ingest.progress import counted, human_bytes
 from ingest.report import TmdbStats
 from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
@@ -79,7 +79,7 @@ def render(found: Preview, settings: Settings) -> str:
         requests += g.to_fetch
         lines.append(
             f"  {g.genre} movies ({g.refresh}): {g.planned:,} planned, {g.to_fetch:,} to fetch in "
-            f"{_n(g.batches, 'batch', 'batches')} of up to {BATCH_SIZE} ({_where(g)})"
+            f"{counted(g.batches, 'batch', 'batches')} of up to {BATCH_SIZE} ({_where(g)})"
         )
     if found.genres:
         rate = settings.tmdb.rate_per_s
@@ -87,7 +87,7 @@ def render(found: Preview, settings: Settings) -> str:
         lines.append(
             f"  TMDB: {requests:,} requests for the movies (one each, details and keywords), about "
             f"{_duration(seconds)} at {rate:g} requests/s; planning took "
-            f"{_n(found.planning_requests, 'request')}"
+            f"{counted(found.planning_requests, 'request')}"
         )
         if settings.job.collections:
             lines.append(
@@ -106,10 +106,6 @@ def _where(g: GenrePreview) -> str:
             f"{g.appended:,} more it discovers"
         )
     return "plan already frozen for the date"
-
-
-def _n(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _duration(seconds: float) -> str:

@@ -104,9 +104,14 @@ def landed(report: RunReport, settings: Settings) -> str:
     """What is in the lake from this run: files, records and bytes per stage."""
     c = counts(report)
     parts = []
-    if report.csv:
-        stored = sum(f.bytes for f in report.csv)
-        parts.append(f"{_n(c['csv_files'], 'CSV file')} ({human_bytes(stored)}, {c['csv_rows']:,} rows)")
+    sent = [f for f in report.csv if f.action == "uploaded"]
+    if sent:
+        stored = sum(f.bytes for f in sent)
+        rows = sum(f.rows for f in sent)
+        parts.append(f"{_n(len(sent), 'CSV file')} ({human_bytes(stored)}, {rows:,} rows)")
+    if c["csv_files_skipped"]:
+        # Not landed by this run: the lake held the same bytes already.
+        parts.append(f"{_n(c['csv_files_skipped'], 'CSV file')} already in the lake (not sent again)")
     if (settings.job.uses_tmdb or settings.job.catalogue) and not report.enqueued:
         records = f"{c['movies_written']:,} movies"
         if settings.job.collections:

@@ -128,7 +128,8 @@ class Service:
             "shutdown_requested",
             signal=reason,
             grace_s=grace_s,
-            run_in_progress=self._stop is not None,
+            # A queue worker holds its Stop while idle too: in progress means a batch in flight.
+            run_in_progress=self._metrics.running,
         )
         if self._stop is not None:
             self._stop.request(reason.lower())

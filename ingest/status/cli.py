@@ -1,8 +1,9 @@
 """``python -m ingest status [--date YYYY-MM-DD] [--lake URL] [--json]``.
 
 Exit 0 when everything planned for the date is in the lake; 1 when something planned is
-missing, when nothing at all is there for the date, or when the lake could not be read;
-2 on bad usage (one line on stderr). Reads only the lake: no TMDB credentials needed.
+missing, when nothing at all is there for the date, or when the lake failed to answer
+after retries; 2 on bad usage or a lake that cannot be used as given (a missing or denied
+bucket), one line on stderr. Reads only the lake: no TMDB credentials needed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         "What the lake holds for a processing date, one line per dataset, and what the date's "
         "runs asked for. Reads only the lake (and the queue's depth after --enqueue).",
         exit_codes="exit status: 0 everything asked for the date is in the lake; 1 something is "
-        "missing (or nothing is there, or the lake could not be read); 2 bad usage",
+        "missing (or nothing is there, or the lake failed to answer after retries); 2 bad usage, "
+        "or a lake that cannot be used as given (a bucket that does not exist or is denied)",
     )
     add_flags(p, flags_of("status"))
     p.add_argument("--json", action="store_true", help="one JSON object instead of the tables")

@@ -31,7 +31,7 @@ from typing import Any
 import structlog
 
 from ingest.genres import Genre
-from ingest.progress import Progress
+from ingest.progress import Progress, counted
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover_window import MAX_PAGE, PAGE_SIZE, REACHABLE, TARGET, Enumeration, Window
 from ingest.tmdb.wire import DiscoverPage, DiscoverResult
@@ -109,7 +109,7 @@ class Discoverer:
                 self._t.undated.add(r["id"])
         windows = max(self._t.windows, 1)
         self._bar.status(
-            f"{self._t.requests} pages, {windows} window{'s' if windows > 1 else ''}, "
+            f"{counted(self._t.requests, 'page')}, {counted(windows, 'window')}, "
             f"{len(self._t.found):,} movies"
         )
         return data

@@ -15,6 +15,7 @@ import structlog
 
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, number_digits, tmdb_key
+from ingest.progress import counted
 from ingest.report import TmdbStats
 from ingest.tmdb import files
 from ingest.tmdb.files import file_number, pack
@@ -65,9 +66,10 @@ class FetchTally:
         """What the run's final error says about this fetch, if any batch failed."""
         if not self.failed_batches:
             return []
+        items = counted(self.failed_items, noun.removesuffix("s"), noun)
         return [
-            f"{self.failed_batches} batches of {genre} {noun} failed "
-            f"({self.failed_items} {noun} did not come through; first: {self.first_error})"
+            f"{counted(self.failed_batches, 'batch', 'batches')} of {genre} {noun} failed "
+            f"({items} did not come through; first: {self.first_error})"
         ]
 
 
