@@ -132,7 +132,8 @@ class Service:
             run_in_progress=self._metrics.running,
         )
         if self._stop is not None:
-            self._stop.request(reason.lower())
+            # The batches in flight may wait their turns at the rate for the whole grace.
+            self._stop.request(reason.lower(), grace_s=grace_s)
             self._stop.cut_in(grace_s)
 
     async def _scheduler(self) -> None:
