@@ -8,16 +8,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import orjson
+import pytest
 
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin, free_port
 from tests.helpers import cli_env, eventually, run_cli
 from tests.queue_kit import Queues, enqueue, env_for, queue_depth
+from tests.s3_faults import Fault, faulty_s3
 from tests.test_readiness import _readyz_is, _settings, serving
 from tests.tmdb_fixtures import DATE
 
@@ -62,11 +64,10 @@ async def test_a_revoked_token_pauses_the_worker_and_it_finishes_the_day_once_ba
 
             standin.token = STANDIN_TOKEN
             await _readyz_is(get, 200)
-            await eventually(lambda: queue_depth(aws_env, queues.url) == 0, "the queue to drain")
+            await eventually(lambda: _done(get, 3), "the three batches done")
             assert queue_depth(aws_env, queues.url) == 0
             assert queue_depth(aws_env, queues.dead_letter_url) == 0
             page = (await get("/metrics"))[1].splitlines()
-            assert 'ingest_queue_batches_total{state="done"} 3' in page
             assert 'ingest_queue_batches_total{state="dead_lettered"} 0' in page
         done = await run_cli("status", "--lake", lake, "--date", DATE.isoformat(), cwd=tmp_path)
         assert done.returncode == 0, done.stdout
@@ -129,3 +130,58 @@ async def _status_json(cwd: Path, lake: str, env: dict[str, str]) -> dict[str, A
     assert done.returncode == 1, done.stderr
     body: dict[str, Any] = orjson.loads(done.stdout)
     return body
+
+
+async def test_a_lake_refused_mid_day_pauses_the_worker_and_it_resumes_once_allowed(
+    tmp_path: Path,
+    aws_env: str,
+    bucket: str,
+    new_queues: Callable[..., Queues],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lake's credentials lose access mid-day (every write and the bucket refused, 403)
+    and get it back: the worker pauses, gives back, and finishes the day without a restart."""
+    queues = new_queues(max_receives=2, visibility_s=30)
+    lake = f"s3://{bucket}"
+    standin = Standin(Catalog.synthetic({WAR: 250}, seed=7))
+    async with standin.serve(), faulty_s3(aws_env) as proxy:
+        rc, err = await enqueue(env_for(standin.url, lake, queues.url), tmp_path, "--genre", "war")
+        assert rc == 0, err[-2000:]
+        writes = Fault(
+            lambda r: r.method == "PUT" and r.path.startswith(f"/{bucket}/Raw/"), 403, "AccessDenied", 10**6
+        )
+        # The bucket itself is refused from the first refused write on: access was taken away.
+        heads = Fault(
+            lambda r: writes.hits > 0 and r.method == "HEAD" and r.path.rstrip("/") == f"/{bucket}",
+            403,
+            "AccessDenied",
+            10**6,
+        )
+        proxy.faults += [writes, heads]
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        settings = _settings(tmp_path, lake, standin.url, queue_url=queues.url)
+        async with serving(settings) as get:
+            body = await _readyz_is(get, 503, "lake")
+            assert f"access to bucket '{bucket}' is denied" in body["reason"]
+            assert (await get("/healthz"))[1]["state"] == "paused"
+
+            async def given_back() -> bool:
+                page = (await get("/metrics"))[1].splitlines()
+                return 'ingest_queue_batches_total{state="given_back"} 0' not in page
+
+            await eventually(given_back, "a batch given back")
+            assert 'ingest_queue_batches_total{state="failed"} 0' in (await get("/metrics"))[1].splitlines()
+
+            writes.times, heads.times = writes.hits, heads.hits
+            await _readyz_is(get, 200)
+            await eventually(lambda: _done(get, 3), "the three batches done")
+            assert queue_depth(aws_env, queues.url) == 0
+            assert queue_depth(aws_env, queues.dead_letter_url) == 0
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_env)
+    done = await run_cli("status", "--lake", lake, "--date", DATE.isoformat(), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def _done(get: Callable[[str], Awaitable[tuple[int, Any]]], batches: int) -> bool:
+    page = (await get("/metrics"))[1].splitlines()
+    return f'ingest_queue_batches_total{{state="done"}} {batches}' in page
