@@ -185,3 +185,32 @@ async def test_a_lake_refused_mid_day_pauses_the_worker_and_it_resumes_once_allo
 async def _done(get: Callable[[str], Awaitable[tuple[int, Any]]], batches: int) -> bool:
     page = (await get("/metrics"))[1].splitlines()
     return f'ingest_queue_batches_total{{state="done"}} {batches}' in page
+
+
+async def test_a_queue_deleted_mid_day_pauses_the_worker_until_it_is_back(
+    tmp_path: Path, aws_env: str
+) -> None:
+    """A receive refused for good (the queue is gone) pauses the worker, not ready, alive;
+    the queue made again, it consumes again."""
+    sqs = boto3.client("sqs", endpoint_url=aws_env, region_name="us-east-1")
+    name = f"batches-{os.urandom(4).hex()}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    try:
+        async with Standin(Catalog.synthetic({WAR: 5}, seed=1)).serve() as tmdb:
+            settings = _settings(tmp_path, str(tmp_path / "lake"), tmdb, queue_url=url)
+            async with serving(settings) as get:
+                await _readyz_is(get, 200)
+                sqs.delete_queue(QueueUrl=url)
+                body = await _readyz_is(get, 503, "queue")
+                assert "INGEST_QUEUE_URL" in body["reason"]
+                status, health = await get("/healthz")
+                assert status == 200 and health["state"] == "paused"
+                sqs.create_queue(QueueName=name)
+                await _readyz_is(get, 200)
+                await eventually(lambda: _state_is(get, "idle"), "the worker to consume again")
+    finally:
+        sqs.delete_queue(QueueUrl=url)
+
+
+async def _state_is(get: Callable[[str], Awaitable[tuple[int, Any]]], state: str) -> bool:
+    return bool((await get("/healthz"))[1].get("state") == state)
