@@ -145,3 +145,21 @@ async def test_the_bucket_check_at_start_is_retried_like_every_s3_call(
                     pass
             assert fault.hits == 5
             assert f"checking bucket {bucket} failed after 5 attempts (503)" in str(caught.value)
+
+
+def _reads_attributes(request: web.Request) -> bool:
+    return request.headers.get("X-Amz-Target", "").endswith("GetQueueAttributes")
+
+
+async def test_the_queue_check_at_start_is_retried_like_every_sqs_call(
+    aws_env: str, new_queues: Callable[..., Queues], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.preflight import check_queue
+
+    monkeypatch.setattr(sqs_module, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
+    url = _queue(new_queues)
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(fault := Fault(_reads_attributes, 503, "ServiceUnavailable", times=2))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        await check_queue(url)
+        assert fault.hits == 2
