@@ -119,9 +119,14 @@ def unowned(status: DateStatus) -> bool:
 
 
 def commands(status: DateStatus) -> list[str]:
-    """The shell commands that finish the date, in the order to run them (queue workers are
-    a service, not a command that ends: they are said, not listed here)."""
-    return [command(o.narrowed, status.lake) for o in owed(status) if not _on_queue(o.run)]
+    """The shell commands the hint names, in the order to run them (queue workers are a
+    service, not a command that ends, and a Lambda's date is finished by invoking it: those
+    are said, not listed here)."""
+    return [
+        command(o.narrowed, status.lake)
+        for o in owed(status)
+        if not _on_queue(o.run) and o.run.entry != "lambda"
+    ]
 
 
 def _on_queue(run: RunRequest) -> bool:
