@@ -23,7 +23,7 @@ from tests.s3_faults import Fault, faulty_s3
 from tests.test_readiness import _readyz_is, _settings, serving
 from tests.tmdb_fixtures import DATE
 
-WAR = 10752
+WAR, CRIME = 10752, 80
 
 
 async def test_a_revoked_token_pauses_the_worker_and_it_finishes_the_day_once_back(
@@ -214,3 +214,34 @@ async def test_a_queue_deleted_mid_day_pauses_the_worker_until_it_is_back(
 
 async def _state_is(get: Callable[[str], Awaitable[tuple[int, Any]]], state: str) -> bool:
     return bool((await get("/healthz"))[1].get("state") == state)
+
+
+async def test_a_tmdb_that_stops_answering_pauses_the_worker_until_it_answers(
+    tmp_path: Path, aws_env: str, new_queues: Callable[..., Queues]
+) -> None:
+    """TMDB goes down after the worker has had answers (its client's breaker opens): the
+    worker pauses instead of exiting, and finishes the day once TMDB is back."""
+    queues = new_queues(max_receives=2, visibility_s=30)
+    lake = str(tmp_path / "lake")
+    catalog = Catalog.synthetic({WAR: 120, CRIME: 60}, seed=7)
+    planner, port = Standin(catalog), free_port()
+    async with planner.serve():
+        env = env_for(planner.url, lake, queues.url)
+        rc, err = await enqueue(env, tmp_path, "--genre", "war")
+        assert rc == 0, err[-2000:]
+        settings = _settings(tmp_path, lake, f"http://127.0.0.1:{port}", queue_url=queues.url)
+        async with serving(settings) as get:
+            async with Standin(catalog).serve(port=port):
+                await eventually(lambda: _done(get, 2), "war's two batches done")
+            # TMDB is down now; the day's crime batch comes.
+            rc, err = await enqueue(env, tmp_path, "--genre", "crime")
+            assert rc == 0, err[-2000:]
+            body = await _readyz_is(get, 503, "tmdb")
+            assert "cannot reach TMDB" in body["reason"]
+            assert (await get("/healthz"))[1]["state"] == "paused"
+            async with Standin(catalog).serve(port=port):
+                await _readyz_is(get, 200)
+                await eventually(lambda: _done(get, 3), "crime's batch done")
+            assert queue_depth(aws_env, queues.dead_letter_url) == 0
+    done = await run_cli("status", "--lake", lake, "--date", DATE.isoformat(), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         "the batches sent to INGEST_QUEUE_URL); serve /healthz, /readyz and /metrics.",
         exit_codes="exit status: 0 after a clean shutdown (SIGTERM, SIGINT); 2 when the "
         "configuration cannot work (bad schedule, no TMDB credentials, port taken), one line "
-        "on stderr; 1 when the queue consumer cannot go on",
+        "on stderr; 1 when the queue consumer cannot go on (a failure its readiness checks do not "
+        "explain)",
     )
     add_flags(parser, flags_of("workers"))
     parser.add_argument("--version", action="version", version=f"workers {__version__}")

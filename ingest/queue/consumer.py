@@ -17,8 +17,10 @@ dependencies (``Dependencies``: the service's readiness checks) fails too, the c
 pauses: the service is not ready, nothing more is received, each message it holds is
 given back at once (visibility 0) without counting as failed, so no receive count burns
 towards the dead-letter queue while the outage lasts, and it resumes once the checks pass
-again. A TMDB that stops answering at all ends the consumer (``UnreachableError``, exit
-1) rather than fail every message into the dead-letter queue. A stop (SIGTERM) ends the poll, starts no
+again; a TMDB that stopped answering at all (the client's breaker open) is one such
+outage, the breaker closed once the checks reach it again. Without the service's checks
+(``dependencies``), that TMDB ends the consumer (``UnreachableError``, exit 1) rather than
+fail every message into the dead-letter queue. A stop (SIGTERM) ends the poll, starts no
 new batch, lets started ones finish (the service cancels them after its grace period) and
 makes the messages it will not run visible again at once.
 """
@@ -124,8 +126,13 @@ class QueueConsumer:
             await self._changed.wait_for(lambda: self.counters.in_flight < most or self._stopping.is_set())
         if self._stopping.is_set():
             return None
-        if self.paused is not None and not await self._resume():
-            return None
+        if client.unreachable and self._dependencies is not None and not await self._dependency_lost():
+            # The checks reach TMDB again: the breaker's streak is over.
+            client.reach.reset()
+        if self.paused is not None:
+            if not await self._resume():
+                return None
+            client.reach.reset()
         if client.unreachable:
             # Every batch would fail (and be dead-lettered for nothing): end, and let the
             # orchestrator start a worker again later.
