@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from ingest.commands import python, workers_command
 from ingest.lake.keys import CATALOGUE, Kind, csv_key
+from ingest.progress import counted
 from ingest.runs import RunRequest
 from ingest.status.rows import DateStatus
 
@@ -147,12 +148,12 @@ def _say(o: Owed, status: DateStatus, queue: QueueView | None) -> str:
         waiting = (
             ""
             if queue is None
-            else f" ({_count(queue.waiting, 'message')} waiting, {queue.in_flight:,} in flight on the queue)"
+            else f" ({counted(queue.waiting, 'message')} waiting, {queue.in_flight:,} in flight on the queue)"
         )
         said = f"the batches were sent to the queue: start queue workers ({workers_command()}){waiting}"
         if queue is not None and queue.dead_lettered and queue.dead_letter_arn:
             said += (
-                f"; {_count(queue.dead_lettered, 'message')} on the dead-letter queue (any date's, "
+                f"; {counted(queue.dead_lettered, 'message')} on the dead-letter queue (any date's, "
                 f"failed at maxReceiveCount): move them back with {redrive_command(queue.dead_letter_arn)} "
                 "once what failed them is fixed"
             )
@@ -163,7 +164,3 @@ def _say(o: Owed, status: DateStatus, queue: QueueView | None) -> str:
     if o.run.entry == "lambda":
         return f'invoke the Lambda again with the same event and "date": "{status.date.isoformat()}"'
     return f"rerun to finish it: {run_now}"
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun if n == 1 else noun + 's'}"
