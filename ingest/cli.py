@@ -22,7 +22,7 @@ from ingest.reports.summary import human_line, log_summary
 from ingest.run.job import run_job
 from ingest.run.start import CommandParser, refuse, start
 from ingest.run.stop import Stop
-from ingest.settings.config import Settings
+from ingest.settings.config import Settings, require_job_source
 from ingest.settings.table import add_flags, flagged, flags_of
 from ingest.settings.types import suggestion
 
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     report = RunReport()
     settings: Settings | None = None
     try:
-        settings = start("ingest", flagged(args))
+        flags = flagged(args)
+        settings = start("ingest", flags, check=lambda _: require_job_source(flags))
         if settings.job.dry_run:
             print(asyncio.run(_dry_run(settings)))
             return 0

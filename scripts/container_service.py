@@ -293,5 +293,5 @@ def check_stop(rig: Rig) -> None:
 
 def _written(base: str) -> int:
     status, page = http_get(base + "/metrics")
-    found = re.search(rb"^ingest_records_written_total(?:\{[^}]*\})? (\d+)", page, re.MULTILINE)
+    found = re.search(rb"^ingest_movies_written_total(?:\{[^}]*\})? (\d+)", page, re.MULTILINE)
     return int(found.group(1)) if status == 200 and found else 0

@@ -117,3 +117,50 @@ async def test_a_missing_queue_names_the_setting(new_queues: Callable[..., Queue
     async with SqsQueue.connect(url) as queue:
         with pytest.raises(ConfigError, match="INGEST_QUEUE_URL"):
             await queue.receive(1, wait_s=1, visibility_s=30)
+
+
+def _heads_bucket(bucket: str) -> Callable[[web.Request], bool]:
+    return lambda r: r.method == "HEAD" and r.path.rstrip("/") == f"/{bucket}"
+
+
+@pytest.mark.parametrize("slowdowns", [2, 100])
+async def test_the_bucket_check_at_start_is_retried_like_every_s3_call(
+    aws_env: str, bucket: str, monkeypatch: pytest.MonkeyPatch, slowdowns: int
+) -> None:
+    """503 SlowDown on the first request of a run is passing weather too: retried by the
+    lake's retry rule, and past its attempts, the one error that says they ran out."""
+    from ingest.lake import s3
+    from ingest.state import open_lake
+
+    monkeypatch.setattr(s3, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(fault := Fault(_heads_bucket(bucket), 503, "SlowDown", times=slowdowns))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        if slowdowns == 2:
+            async with open_lake(f"s3://{bucket}") as lake:
+                assert lake.url == f"s3://{bucket}"
+            assert fault.hits == 2
+        else:
+            with pytest.raises(RetryableError) as caught:
+                async with open_lake(f"s3://{bucket}"):
+                    pass
+            assert fault.hits == 5
+            assert f"checking bucket {bucket} failed after 5 attempts (503)" in str(caught.value)
+
+
+def _reads_attributes(request: web.Request) -> bool:
+    return request.headers.get("X-Amz-Target", "").endswith("GetQueueAttributes")
+
+
+async def test_the_queue_check_at_start_is_retried_like_every_sqs_call(
+    aws_env: str, new_queues: Callable[..., Queues], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.run.checks import check_queue
+
+    monkeypatch.setattr(sqs_module, "BACKOFF", Backoff(base_s=0.001, cap_s=0.01))
+    url = _queue(new_queues)
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(fault := Fault(_reads_attributes, 503, "ServiceUnavailable", times=2))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        await check_queue(url)
+        assert fault.hits == 2

@@ -16,6 +16,7 @@ import pytest
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.lake.s3 import S3Lake
+from ingest.reports.commands import python
 from ingest.standin import DAY0
 from ingest.state import open_lake
 from ingest.state.cursor import cursor_key
@@ -44,7 +45,7 @@ async def test_a_catalogue_asked_for_and_never_planned_is_unplanned(s3_lake: Lak
         assert states == {"catalogue movies": "unplanned", "catalogue collections": "unplanned"}
         assert "asked for and never planned: catalogue movies, catalogue collections" in verdict
         assert verdict.endswith(
-            "rerun to finish it: python -m ingest --catalogue --include-adult --collections "
+            f"rerun to finish it: {python()} -m ingest --catalogue --include-adult --collections "
             f"--lake {s3_lake.url} --date {DAY0.isoformat()}"
         ), verdict
         body = orjson.loads(render_json(await survey(s3_lake, DAY0)))
@@ -88,7 +89,7 @@ async def test_a_catalogue_not_all_in_is_missing_or_finishing_with_its_resume_co
         assert states == {"catalogue movies": "missing"}
         assert verdict.startswith("incomplete: 1 TMDB batch not in the lake;"), verdict
         assert verdict.endswith(
-            "the service's next run finishes it, or run now: python -m ingest --catalogue "
+            f"the service's next run finishes it, or run now: {python()} -m ingest --catalogue "
             f"--lake {s3_lake.url} --date {DAY0.isoformat()}"
         ), verdict
 
@@ -108,7 +109,7 @@ async def test_an_enqueued_catalogue_day_points_at_the_queue(
         rc, err = await enqueue(env, tmp_path, "--catalogue", "--date", DAY0.isoformat())
         assert rc == 0, err[-2000:]
         for day, wanted in (
-            (DAY0, "start queue workers (python -m workers --queue)"),
+            (DAY0, f"start queue workers ({python()} -m workers --queue)"),
             (DAY0 + dt.timedelta(days=1), None),
         ):
             done = await run_cli("status", "--json", "--date", day.isoformat(), cwd=tmp_path, env=env)
@@ -122,7 +123,7 @@ async def test_an_enqueued_catalogue_day_points_at_the_queue(
             else:
                 assert row["state"] == "unplanned"
                 assert body["hint"] == (
-                    f"rerun to finish it: python -m ingest --catalogue --enqueue --lake {s3_lake_url} "
+                    f"rerun to finish it: {python()} -m ingest --catalogue --enqueue --lake {s3_lake_url} "
                     f"--date {day.isoformat()}"
                 )
 

@@ -291,3 +291,24 @@ def test_the_service_listens_on_the_port_flag_over_the_file(tmp_path: Path) -> N
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("module", ["ingest", "workers"])
+def test_the_main_job_without_a_config_file_or_a_selection_is_exit_2(tmp_path: Path, module: str) -> None:
+    """Run from a directory without config.toml, the built-in defaults would silently drop
+    stage 1 and call the day complete: refused, naming the ways out."""
+    env = clean_env(**TOKEN, INGEST_LAKE=str(tmp_path / "lake"))
+    done = asyncio.run(run_cli(cwd=tmp_path, env=env, module=module))
+    line = refused(done)
+    assert f"no config.toml in {tmp_path} and no selection flag" in line
+    assert "--config (or INGEST_CONFIG)" in line and "--csv PATH" in line
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_selection_without_a_config_file_runs_what_it_names(tmp_path: Path) -> None:
+    csv = tmp_path / "movies.csv"
+    csv.write_text("id,title\n1,Heat\n")
+    done = asyncio.run(
+        run_cli("--csv", str(csv), "--lake", str(tmp_path / "lake"), cwd=tmp_path, env=clean_env())
+    )
+    assert done.returncode == 0, done.stderr

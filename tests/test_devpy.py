@@ -155,3 +155,22 @@ def test_the_readme_shows_the_exports_up_prints() -> None:
     readme = (ROOT / "README.md").read_text()
     shown = set(re.findall(r"^export (\w+)=", readme, flags=re.MULTILINE))
     assert shown == UP_EXPORTS
+
+
+def test_the_next_line_after_dev_py_run_runs_as_printed_outside_the_venv(tmp_path: Path) -> None:
+    """``dev.py run``'s last line names the venv's interpreter (a shell without the venv
+    has no ``python`` with the project's dependencies) and quotes the lake's path."""
+    lake = tmp_path / "a lake"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # A shell whose PATH has no venv: what a user has after `dev.py run`.
+    env = clean_env(DEV_PY_VENV=sys.prefix, PATH="/usr/bin:/bin", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, str(ROOT / "dev.py"), "run", "--csv", "data/movies.csv", "--lake", str(lake)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "; next: " in last, last
+    printed = last.split("; next: ", 1)[1]
+    status = subprocess.run(["sh", "-c", printed], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert status.returncode == 0, (printed, status.stderr[-2000:])
+    assert status.stdout.splitlines()[-1].startswith("complete: "), status.stdout

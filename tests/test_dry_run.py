@@ -34,3 +34,22 @@ async def test_a_dry_run_says_what_a_run_would_fetch_and_writes_nothing(tmp_path
         )
         assert "crime movies (full): 140 planned, 140 to fetch" in again.stdout
         assert sorted(p.relative_to(lake) for p in lake.rglob("*")) == before
+
+
+async def test_a_dry_run_after_a_limited_run_says_the_plan_grows_with_units_and_plurals(
+    tmp_path: Path,
+) -> None:
+    catalog = Catalog.synthetic({WAR: 130}, seed=4)
+    lake = tmp_path / "lake"
+    async with Standin(catalog).serve() as url:
+        env = standin_env(url)
+        args = ("--genre", "war", "--lake", str(lake), "--date", "2026-11-28")
+        ran = await run_cli(*args, "--limit", "40", "--rate", "1000", cwd=tmp_path, env=env)
+        assert ran.returncode == 0, ran.stderr
+        dry = await run_cli(*args, "--dry-run", cwd=tmp_path, env=env)
+        assert dry.returncode == 0, dry.stderr
+        war = next(line for line in dry.stdout.splitlines() if "war movies" in line)
+        assert "130 planned" in war, war
+        assert "plan frozen for the date with 40 ids; the run appends 90 more it discovers" in war
+        assert "already frozen" not in war
+        assert "planning took" in dry.stdout and dry.stdout.rstrip().endswith(("request", "requests"))

@@ -100,11 +100,14 @@ async def test_log_lines_never_share_a_line_with_the_progress_bar(tmp_path: Path
     # One line per bar (the CSV copy, the war movies), each in its final state.
     assert len(bars) == 2, bars
     assert all("(100.0%)" in line for line in bars), bars
+    # The request rate shown never exceeds the limit the run keeps (500 a second).
+    shown = [int(n) for n in re.findall(rb"(\d+) req/s", raw)]
+    assert shown and max(shown) <= 500, shown
     # The crawl's bar says what is safe in the lake, not only what was fetched.
     assert any("war movies: saved 450 · fetched 450/450" in line for line in bars), bars
     # The last line says what landed where, and the next command.
     last = [line for line in lines if line.strip()][-1]
-    assert last.startswith("ingest: done in ") and "python -m ingest status --lake " in last
+    assert last.startswith("ingest: done in ") and " -m ingest status --lake " in last
     # The copy is one chunk: drawn once by its one advance, not again by close().
     assert raw.count(b"movies.csv -> lake:") == 1
     # Each bar ends with one newline: the next screen line is a log line, not a blank.

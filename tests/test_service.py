@@ -142,10 +142,10 @@ def test_a_scheduled_run_is_served_counted_and_the_service_stays_up(
     assert status == 200 and json.loads(body)["status"] == "ok"
 
     page = _wait_for("a finished run", lambda: _page_with(svc, 'outcome="succeeded"} 1'))
-    assert _metric(page, 'ingest_records_written_total{kind="movie"}') == 150
-    assert _metric(page, "ingest_csv_files_written_total") == 1
-    assert _metric(page, 'ingest_bytes_written_total{stage="csv"}') == len(CSV)
-    assert _metric(page, 'ingest_bytes_written_total{stage="tmdb"}') > 0
+    assert _metric(page, "ingest_movies_written_total") == 150
+    assert _metric(page, "ingest_csv_files_total") == 1
+    assert _metric(page, "ingest_csv_bytes_total") == len(CSV)
+    assert _metric(page, "ingest_tmdb_bytes_total") > 0
     assert _metric(page, "ingest_tmdb_requests_total") >= 150
     assert _metric(page, "ingest_tmdb_throttled_total") == 0
     assert _metric(page, "ingest_run_in_progress") == 0
@@ -183,7 +183,7 @@ def test_sigterm_mid_run_finishes_the_batches_in_flight_and_exits_0(
     )
     _wait_for(
         "the first batch",
-        lambda: _metric(svc.metrics(), 'ingest_records_written_total{kind="movie"}') >= 100,
+        lambda: _metric(svc.metrics(), "ingest_movies_written_total") >= 100,
     )
     assert _metric(svc.metrics(), "ingest_run_in_progress") == 1
     assert svc.stop() == 0
@@ -296,9 +296,9 @@ def test_metrics_are_read_live_and_never_go_down() -> None:
     second.csv.append(CsvFileResult("a.csv", "k", 42, 2, "0" * 64, "uploaded"))
     page = metrics.render()
     assert _metric(page, "ingest_tmdb_requests_total") == 13
-    assert _metric(page, 'ingest_records_written_total{kind="movie"}') == 7
+    assert _metric(page, "ingest_movies_written_total") == 7
     assert _metric(page, "ingest_tmdb_throttled_total") == 2
-    assert _metric(page, 'ingest_bytes_written_total{stage="csv"}') == 42
+    assert _metric(page, "ingest_csv_bytes_total") == 42
     metrics.run_finished("failed", error='Lake"Error')
     page = metrics.render()
     assert _metric(page, 'ingest_runs_total{outcome="failed"}') == 1

@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from ingest.errors import Interrupted
 from ingest.run.stop import Stop
 
 
@@ -82,3 +83,29 @@ async def test_the_works_own_timeout_goes_through() -> None:
     with pytest.raises(TimeoutError):
         await stop.finish(times_out(), cut_after_s=3600)
     assert not stop.cut
+
+
+@pytest.mark.parametrize("grace_s", [None, 60.0])
+async def test_a_wait_for_the_rate_gets_the_services_grace_not_the_short_default(
+    monkeypatch: pytest.MonkeyPatch, grace_s: float | None
+) -> None:
+    """The service lets the batches in flight finish within its grace period: their turns
+    at the rate limiter are waited out until then, where a plain stop cuts them short."""
+    monkeypatch.setattr(Stop, "GRACE_S", 0.05)
+    stop = Stop()
+    entered = asyncio.Event()
+
+    async def turn_at_the_rate() -> str:
+        try:
+            async with stop.interruptible():
+                entered.set()
+                await asyncio.sleep(0.2)
+        except Interrupted:
+            return "interrupted"
+        return "served"
+
+    async with asyncio.TaskGroup() as tg:
+        waiting = tg.create_task(turn_at_the_rate())
+        await entered.wait()
+        stop.request("sigterm", grace_s=grace_s)
+    assert waiting.result() == ("interrupted" if grace_s is None else "served")

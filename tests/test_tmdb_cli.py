@@ -83,7 +83,9 @@ async def test_a_bad_credential_is_exit_2_with_one_line_and_no_secret(
         rc, out, err = await _cli(tmp_path, env, "--genre", "war")
     assert rc == 2
     last = err.strip().splitlines()[-1]
-    assert last.startswith("ingest: ") and "TMDB_READ_ACCESS_TOKEN" in last
+    # The variable the refused credential came from.
+    named = "TMDB_READ_ACCESS_TOKEN" if kind == "token" else "TMDB_API_KEY"
+    assert last.startswith("ingest: ") and f"check {named} " in last
     assert "Traceback" not in err
     assert secret not in out + err
     assert fake.counters.unauthorized == 1

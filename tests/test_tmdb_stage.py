@@ -178,7 +178,7 @@ async def test_a_batch_that_keeps_failing_fails_alone_and_the_rerun_mends_it(
     async with fake.serve() as url, open_lake(str(tmp_path)) as lake:
         with pytest.raises(RunError) as caught:
             await _run(lake, url, max_attempts=3)
-        assert "1 batches of war movies failed" in str(caught.value)
+        assert "1 batch of war movies failed" in str(caught.value)
         plan = await load_plan(lake, DATE, Kind.MOVIES, "war")
         assert plan is not None
         failed_batch = plan.ids.index(broken) // 100 + 1

@@ -14,6 +14,7 @@ import pytest
 from ingest.lake.keys import Kind, tmdb_key
 from ingest.queue.messages import BatchMessage
 from ingest.queue.work import BatchWorker
+from ingest.reports.commands import python
 from ingest.reports.counts import TmdbStats
 from ingest.run.stop import Stop
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
@@ -107,7 +108,9 @@ async def test_a_run_killed_before_its_last_step_or_before_stage_2_is_incomplete
             complete, verdict = await _verdict(lake_url)
             assert not complete
             assert "asked for and never planned: crime movies, crime collections, war movies" in verdict
-            assert "rerun to finish it: python -m ingest --genre war --genre crime --collections" in verdict
+            assert (
+                f"rerun to finish it: {python()} -m ingest --genre war --genre crime --collections" in verdict
+            )
             assert await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
             assert (await _verdict(lake_url))[0]
             # Killed between the last batch and removed.json: not a complete run yet.

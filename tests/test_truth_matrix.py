@@ -47,7 +47,7 @@ CHANGE = DailyChange(changed=0.2, added=0.05, removed=0.01)
 ENTRIES = ("oneshot", "queue", "lambda", "lambda_sqs")
 # How the status hint reads for a date each entry point left unfinished.
 HINTS = {
-    "oneshot": "rerun to finish it: python -m ingest --genre war",
+    "oneshot": "-m ingest --genre war",
     "queue": "start queue workers",
     "lambda": "invoke the Lambda again",
     "lambda_sqs": "start queue workers",

@@ -14,64 +14,31 @@ while a run moves it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
 from typing import Literal
 
 from ingest.queue.counters import QueueCounters
 from ingest.reports.counts import RunReport
+from ingest.reports.summary import COUNTERS, counts
 
 RunOutcome = Literal["succeeded", "failed", "stopped"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-QUEUE_STATES = ("starting", "idle", "consuming", "draining")
+QUEUE_STATES = ("starting", "idle", "consuming", "paused", "draining")
 
 
-@dataclass(slots=True)
-class _Totals:
-    tmdb_requests: int = 0
-    tmdb_throttled: int = 0
-    tmdb_retries: int = 0
-    movies_written: int = 0
-    collections_written: int = 0
-    records_skipped: int = 0
-    tmdb_bytes: int = 0
-    csv_files: int = 0
-    csv_bytes: int = 0
-    # The refresh: genres run in each mode, and how incremental runs sorted the members.
-    genres_full: int = 0
-    genres_incremental: int = 0
-    changes_listed: int = 0
-    ids_changed: int = 0
-    ids_new: int = 0
-    ids_unchanged: int = 0
-    ids_removed: int = 0
-    full_run_requests: int = 0
+class _Totals(dict[str, float]):
+    """The run counts (``ingest.reports.summary.COUNTERS``) and the genres by refresh mode."""
 
     @classmethod
     def of(cls, report: RunReport) -> _Totals:
-        t = report.tmdb
-        uploaded = [f for f in report.csv if f.action == "uploaded"]
-        return cls(
-            tmdb_requests=t.requests,
-            tmdb_throttled=t.throttled,
-            tmdb_retries=t.retries,
-            movies_written=t.written,
-            collections_written=t.collections_written,
-            records_skipped=t.skipped,
-            tmdb_bytes=t.bytes,
-            csv_files=len(uploaded),
-            csv_bytes=sum(f.bytes for f in uploaded),
-            genres_full=sum(m == "full" for m in t.refresh.values()),
-            genres_incremental=sum(m == "incremental" for m in t.refresh.values()),
-            changes_listed=t.changes_listed,
-            ids_changed=t.changed,
-            ids_new=t.new,
-            ids_unchanged=t.unchanged_skipped,
-            ids_removed=t.removed,
-            full_run_requests=t.full_run_requests,
-        )
+        said = counts(report)
+        totals = cls({name: said[name] for name in COUNTERS})
+        modes = list(report.tmdb.refresh.values())
+        totals["genres_full"] = modes.count("full")
+        totals["genres_incremental"] = modes.count("incremental")
+        return totals
 
-    def __add__(self, other: _Totals) -> _Totals:
-        return _Totals(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+    def __add__(self, other: dict[str, float]) -> _Totals:
+        return _Totals({k: self.get(k, 0) + other.get(k, 0) for k in self.keys() | other.keys()})
 
 
 class Metrics:
@@ -119,13 +86,16 @@ class Metrics:
 
     @property
     def queue_state(self) -> str | None:
-        """A queue worker's state: starting (checks not passed), idle, consuming or draining."""
+        """A queue worker's state: starting (checks not passed), idle, consuming, paused (a
+        dependency lost: receiving nothing until it is back) or draining."""
         if not self.queue_mode:
             return None
         if self.queue is None:
             return "draining" if self.draining else "starting"
         if self.draining:
             return "draining"
+        if self.queue.paused:
+            return "paused"
         return "consuming" if self.queue.in_flight else "idle"
 
     def run_started(self, report: RunReport) -> None:
@@ -149,41 +119,19 @@ class Metrics:
 
     def render(self) -> str:
         t = self._finished + (_Totals.of(self._current) if self._current else _Totals())
+        # One counter per run count, named as the run record and the contract name it.
         families: list[tuple[str, str, str, list[tuple[str, float]]]] = [
-            ("ingest_tmdb_requests_total", "counter",
-             "HTTP requests sent to TMDB, retries included.", [("", t.tmdb_requests)]),
-            ("ingest_tmdb_throttled_total", "counter",
-             "TMDB answers with status 429 (rate limited).", [("", t.tmdb_throttled)]),
-            ("ingest_tmdb_retries_total", "counter",
-             "TMDB requests retried after a transient failure.", [("", t.tmdb_retries)]),
-            ("ingest_records_written_total", "counter", "TMDB records written to the lake.",
-             [('{kind="movie"}', t.movies_written),
-              ('{kind="collection"}', t.collections_written)]),
-            ("ingest_records_skipped_total", "counter",
-             "TMDB records left out because TMDB no longer has them (404).",
-             [("", t.records_skipped)]),
+            (f"ingest_{name}_total", "counter", help_, [("", t.get(name, 0))])
+            for name, help_ in COUNTERS.items()
+        ]
+        families += [
             ("ingest_refresh_genres_total", "counter",
              "Genres fetched, by refresh mode (full: every movie; incremental: what changed).",
-             [('{mode="full"}', t.genres_full), ('{mode="incremental"}', t.genres_incremental)]),
-            ("ingest_refresh_ids_total", "counter",
-             "Genre members as incremental runs sorted them: changed or new (fetched), "
-             "unchanged (skipped), removed (left the genre or 404).",
-             [('{outcome="changed"}', t.ids_changed), ('{outcome="new"}', t.ids_new),
-              ('{outcome="unchanged_skipped"}', t.ids_unchanged),
-              ('{outcome="removed"}', t.ids_removed)]),
-            ("ingest_refresh_changes_listed_total", "counter",
-             "Ids TMDB's changes feed listed for the incremental runs' windows.",
-             [("", t.changes_listed)]),
-            ("ingest_full_run_requests_total", "counter",
-             "Requests full runs of the same genres would have cost (compare "
-             "ingest_tmdb_requests_total).", [("", t.full_run_requests)]),
+             [('{mode="full"}', t.get("genres_full", 0)),
+              ('{mode="incremental"}', t.get("genres_incremental", 0))]),
             ("ingest_refresh_info", "gauge",
              "The refresh of each genre in the run in progress, or else the last run.",
              self._refresh_samples()),
-            ("ingest_csv_files_written_total", "counter", "CSV files uploaded to the lake.",
-             [("", t.csv_files)]),
-            ("ingest_bytes_written_total", "counter", "Bytes written to the lake.",
-             [('{stage="tmdb"}', t.tmdb_bytes), ('{stage="csv"}', t.csv_bytes)]),
             ("ingest_runs_total", "counter",
              "Finished runs by outcome (stopped: ended early by a shutdown).",
              [(f'{{outcome="{k}"}}', v) for k, v in self.runs.items()]),
@@ -229,13 +177,14 @@ def _queue_families(q: QueueCounters) -> list[tuple[str, str, str, list[tuple[st
         ("ingest_queue_batches_total", "counter",
          "Batch messages by what became of them (received; done: deleted, the batch in the lake; "
          "failed: left for redelivery; redelivered: received more than once; dead_lettered: failed "
-         "at the queue's maxReceiveCount).",
+         "at the queue's maxReceiveCount; given_back: returned at once, a dependency lost).",
          [('{state="received"}', q.received), ('{state="done"}', q.done),
           ('{state="failed"}', q.failed), ('{state="redelivered"}', q.redelivered),
-          ('{state="dead_lettered"}', q.dead_lettered)]),
+          ('{state="dead_lettered"}', q.dead_lettered), ('{state="given_back"}', q.given_back)]),
         ("ingest_queue_batches_in_flight", "gauge", "Batches being fetched now.", [("", q.in_flight)]),
         ("ingest_queue_oldest_message_age_seconds", "gauge",
-         "Age of the oldest message received so far (sent to received).", [("", q.oldest_age_s)]),
+         "Age now of the oldest message this worker holds (since it was sent); 0 when it holds none.",
+         [("", round(q.oldest_age_s(), 3))]),
     ]  # fmt: skip
 
 

@@ -73,6 +73,23 @@ class Readiness:
                 stop.add_done_callback(lambda _: passed.cancel())
         return self.passed.is_set() and not stopping.is_set()
 
+    async def lost(self) -> str | None:
+        """Check again now (a queue worker's batch failed): the first failing check's line,
+        and the service not ready until ``regained``; None when every check passes."""
+        problem = await self._check_once()
+        if problem is None:
+            return None
+        self.passed.clear()
+        self._problem = problem
+        check, reason = problem
+        log.warning("service_not_ready", check=check, reason=reason, recheck_s=self._recheck_s)
+        return f"{check}: {reason}"
+
+    async def regained(self, stopping: asyncio.Event) -> bool:
+        """Recheck every ``recheck_s`` until the checks pass (True) or the service stops."""
+        await self.watch(stopping)
+        return self.passed.is_set() and not stopping.is_set()
+
     def run_ended(self, error: BaseException | None) -> None:
         """Note how a run ended: None (it succeeded) clears a failure on a setting."""
         if error is None:

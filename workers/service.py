@@ -128,10 +128,12 @@ class Service:
             "shutdown_requested",
             signal=reason,
             grace_s=grace_s,
-            run_in_progress=self._stop is not None,
+            # A queue worker holds its Stop while idle too: in progress means a batch in flight.
+            run_in_progress=self._metrics.running,
         )
         if self._stop is not None:
-            self._stop.request(reason.lower())
+            # The batches in flight may wait their turns at the rate for the whole grace.
+            self._stop.request(reason.lower(), grace_s=grace_s)
             self._stop.cut_in(grace_s)
 
     async def _scheduler(self) -> None:
@@ -163,7 +165,9 @@ class Service:
         outcome: RunOutcome = "stopped"
         try:
             self._stop = stop
-            consumer = QueueConsumer(self._settings, report.tmdb, stop, self._stopping, counters)
+            consumer = QueueConsumer(
+                self._settings, report.tmdb, stop, self._stopping, counters, dependencies=self._ready
+            )
             await stop.finish(consumer.run())
             if stop.cut:
                 log.warning("queue_drain_cancelled", grace_s=self._settings.service.grace_s)

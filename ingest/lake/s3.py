@@ -96,7 +96,7 @@ class S3Lake(S3Multipart):
         session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
         async with aioboto3.Session(botocore_session=session).client("s3", config=config) as client:
             lake = cls(client, bucket, f"{prefix}/" if prefix else "", tuning, meta)
-            await check_bucket(client, bucket)
+            await check_bucket(client, bucket, lambda head: lake._retrying(f"checking bucket {bucket}", head))
             try:
                 yield lake
             finally:

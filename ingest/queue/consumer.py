@@ -11,7 +11,15 @@ in the lake (or were already); a failed batch is left to come back, and a batch 
 at the queue's ``maxReceiveCount`` is counted and logged as dead-lettered: SQS moves it
 to the dead-letter queue instead of handing it out again.
 
-A TMDB that stops answering ends the consumer (``UnreachableError``, exit 1) rather than
+A dependency lost mid-day (TMDB refusing the token, the lake or the queue gone or
+refusing) is not a batch's failure: when a batch fails (or raises) and a recheck of the
+dependencies (``Dependencies``: the service's readiness checks) fails too, the consumer
+pauses: the service is not ready, nothing more is received, each message it holds is
+given back at once (visibility 0) without counting as failed, so no receive count burns
+towards the dead-letter queue while the outage lasts, and it resumes once the checks pass
+again; a TMDB that stopped answering at all (the client's breaker open) is one such
+outage, the breaker closed once the checks reach it again. Without the service's checks
+(``dependencies``), that TMDB ends the consumer (``UnreachableError``, exit 1) rather than
 fail every message into the dead-letter queue. A stop (SIGTERM) ends the poll, starts no
 new batch, lets started ones finish (the service cancels them after its grace period) and
 makes the messages it will not run visible again at once.
@@ -20,7 +28,7 @@ makes the messages it will not run visible again at once.
 from __future__ import annotations
 
 import asyncio
-import time
+from typing import Protocol
 
 import structlog
 
@@ -43,6 +51,18 @@ _RECEIVE_PAUSE_S = 5.0
 _BODY_SHOWN = 300
 
 
+class Dependencies(Protocol):
+    """What the consumer asks of its service when a batch fails: is it the batch, or
+    something every batch needs?"""
+
+    async def lost(self) -> str | None:
+        """Check every dependency now; the one line of the first that fails (the service is
+        then not ready), or None when they all answer."""
+
+    async def regained(self, stopping: asyncio.Event) -> bool:
+        """Wait until every dependency answers again (True) or the service stops (False)."""
+
+
 class QueueConsumer:
     def __init__(
         self,
@@ -53,6 +73,7 @@ class QueueConsumer:
         counters: QueueCounters,
         *,
         tuning: ClientTuning | None = None,
+        dependencies: Dependencies | None = None,
     ) -> None:
         assert settings.queue.url, "the service refuses --queue without a queue"
         self._settings = settings
@@ -63,6 +84,11 @@ class QueueConsumer:
         self._tuning = tuning
         self._changed = asyncio.Condition()
         self._max_receives: int | None = None
+        self._dependencies = dependencies
+        # Why the consumer is paused (a dependency lost), None while it consumes.
+        self.paused: str | None = None
+        # One recheck at a time: the batches failing together on one outage ask once.
+        self._rechecking = asyncio.Lock()
 
     async def run(self) -> None:
         s = self._settings
@@ -99,6 +125,13 @@ class QueueConsumer:
             await self._changed.wait_for(lambda: self.counters.in_flight < most or self._stopping.is_set())
         if self._stopping.is_set():
             return None
+        if client.unreachable and self._dependencies is not None and not await self._dependency_lost():
+            # The checks reach TMDB again: the breaker's streak is over.
+            client.reach.reset()
+        if self.paused is not None:
+            if not await self._resume():
+                return None
+            client.reach.reset()
         if client.unreachable:
             # Every batch would fail (and be dead-lettered for nothing): end, and let the
             # orchestrator start a worker again later.
@@ -117,27 +150,77 @@ class QueueConsumer:
         q = self._settings.queue
         try:
             return await queue.receive(most, q.wait_s, q.visibility_s)
-        except RetryableError as exc:
+        except IngestError as exc:
+            if await self._dependency_lost():
+                return []
+            if not isinstance(exc, RetryableError):
+                raise
             log.warning("queue_receive_failed", error=str(exc), retry_in_s=_RECEIVE_PAUSE_S)
             await asyncio.sleep(_RECEIVE_PAUSE_S)
             return []
+
+    async def _dependency_lost(self) -> bool:
+        """Whether the consumer is paused for a lost dependency, rechecking them first."""
+        if self._dependencies is None:
+            return False
+        async with self._rechecking:
+            if self.paused is None:
+                reason = await self._dependencies.lost()
+                if reason is not None:
+                    self.paused = reason
+                    self.counters.paused = True
+                    log.warning("queue_consumer_paused", reason=reason, in_flight=self.counters.in_flight)
+        return self.paused is not None
+
+    async def _resume(self) -> bool:
+        """Wait out a paused consumer's outage; False when a stop came first."""
+        assert self._dependencies is not None
+        if not await self._dependencies.regained(self._stopping):
+            return False
+        log.info("queue_consumer_resumed", after=self.paused)
+        self.paused = None
+        self.counters.paused = False
+        return True
 
     async def _handle(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> None:
         c = self.counters
         c.received += 1
         c.redelivered += r.receive_count > 1
-        c.oldest_age_s = max(c.oldest_age_s, time.time() - r.sent_at)
+        c.holding[r.message_id] = r.sent_at
         try:
-            outcome = await self._run(queue, worker, r)
-            await self._settle(queue, r, outcome)
+            outcome = await self._outcome(queue, worker, r)
+            if outcome == "failed" and await self._dependency_lost():
+                # Not the batch's failure: back on the queue now, for when it returns.
+                await queue.renew(r.receipt, 0)
+                c.given_back += 1
+                log.info("batch_given_back", message_id=r.message_id, batch=_batch_name(r.body))
+            else:
+                await self._settle(queue, r, outcome)
         except IngestError as exc:
             log.error(
                 "queue_call_failed", message_id=r.message_id, error=type(exc).__name__, message=str(exc)
             )
         finally:
             c.in_flight -= 1
+            c.holding.pop(r.message_id, None)
             async with self._changed:
                 self._changed.notify_all()
+
+    async def _outcome(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> BatchOutcome:
+        """The batch's outcome; a batch that raised (a dependency refusing mid-batch: a
+        revoked token, a lake gone) failed, and the consumer goes on."""
+        outcome: BatchOutcome = "failed"
+        raised: list[BaseException] = []
+        try:
+            outcome = await self._run(queue, worker, r)
+        except* IngestError as group:
+            raised = _leaves(group)
+        if raised:
+            first = raised[0]
+            log.error(
+                "batch_run_failed", batch=_batch_name(r.body), error=type(first).__name__, message=str(first)
+            )
+        return outcome
 
     async def _run(self, queue: SqsQueue, worker: BatchWorker, r: Received) -> BatchOutcome:
         async with asyncio.TaskGroup() as tg:
@@ -181,6 +264,13 @@ class QueueConsumer:
             )
         else:
             log.warning("batch_left_for_redelivery", message_id=r.message_id, receives=r.receive_count)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return out
 
 
 def _batch_name(body: str) -> str:

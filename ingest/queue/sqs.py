@@ -136,6 +136,31 @@ class SqsQueue:
             return None
         return int(orjson.loads(policy)["maxReceiveCount"])
 
+    async def dead_letters(self) -> tuple[int, str] | None:
+        """Messages on the queue's dead-letter queue (every date's: SQS cannot count by
+        body) and that queue's ARN, the redrive's source; None without one."""
+        resp = await self._call(
+            "read attributes",
+            self._client.get_queue_attributes,
+            QueueUrl=self.url,
+            AttributeNames=["RedrivePolicy"],
+        )
+        policy = resp.get("Attributes", {}).get("RedrivePolicy")
+        if not policy:
+            return None
+        arn = str(orjson.loads(policy)["deadLetterTargetArn"])
+        # arn:aws:sqs:<region>:<account>:<name>
+        account, name = arn.split(":")[4:6]
+        found = await self._call(
+            "find the dead-letter queue",
+            self._client.get_queue_url,
+            QueueName=name,
+            QueueOwnerAWSAccountId=account,
+        )
+        dead = SqsQueue(self._client, str(found["QueueUrl"]))
+        waiting, in_flight = await dead.depth()
+        return waiting + in_flight, arn
+
     async def depth(self) -> tuple[int, int]:
         """Messages waiting, and messages in flight (received, not yet deleted); SQS's
         approximate counts."""

@@ -56,6 +56,11 @@ def write_line(text: str | bytes, out: TextIO | None = None) -> None:
             bar.redraw()
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 batch``, ``2 batches``: a count and its noun, agreed."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000:

@@ -12,11 +12,43 @@ from typing import Any
 
 import structlog
 
+from ingest.reports.commands import status_command, workers_command
 from ingest.reports.counts import RunReport
 from ingest.reports.progress import human_bytes
 from ingest.settings.config import Settings
 
 log = structlog.get_logger(__name__)
+
+
+# The counts that add up across runs, each exposed by the service's /metrics as the
+# counter ``ingest_<name>_total``, with its help text; docs/contract.md lists the same
+# names (tests/test_metrics_names.py holds the list, the page and the dashboard together).
+COUNTERS: dict[str, str] = {
+    "csv_files": "CSV files runs were given (uploaded, or skipped as already in the lake).",
+    "csv_files_skipped": "CSV files skipped: the lake already held the same bytes.",
+    "csv_bytes": "CSV bytes uploaded to the lake.",
+    "csv_rows": "CSV data rows in the files runs were given.",
+    "csv_malformed_rows": "CSV rows whose field count differs from the header's (kept, counted).",
+    "movies_planned": "TMDB movies planned.",
+    "movies_written": "TMDB movies written to the lake.",
+    "collections_planned": "TMDB collections planned.",
+    "collections_written": "TMDB collections written to the lake.",
+    "records_skipped": "TMDB records left out because TMDB no longer has them (404).",
+    "records_failed": "TMDB records that failed after their retries (their batch is left for a rerun).",
+    "records_unsaved": "TMDB records fetched whose batch was not whole when the run stopped (fetched again).",
+    "batches_enqueued": "Batch messages sent to the queue by --enqueue.",
+    "tmdb_files": "TMDB JSON files written to the lake.",
+    "tmdb_bytes": "TMDB bytes written to the lake.",
+    "tmdb_requests": "HTTP requests sent to TMDB, retries included.",
+    "tmdb_throttled": "TMDB answers with status 429 (rate limited).",
+    "tmdb_retries": "TMDB requests retried after a transient failure.",
+    "changes_listed": "Ids TMDB's changes feed listed for the incremental runs' windows.",
+    "ids_changed": "Genre members incremental runs fetched because they changed.",
+    "ids_new": "Genre members incremental runs fetched because they are new to the genre.",
+    "ids_unchanged_skipped": "Genre members incremental runs skipped as unchanged.",
+    "ids_removed": "Genre members gone since the last complete run (left the genre or 404).",
+    "full_run_requests": "Requests full runs of the same genres would have cost (compare tmdb_requests).",
+}
 
 
 def counts(report: RunReport) -> dict[str, Any]:
@@ -73,9 +105,14 @@ def landed(report: RunReport, settings: Settings) -> str:
     """What is in the lake from this run: files, records and bytes per stage."""
     c = counts(report)
     parts = []
-    if report.csv:
-        stored = sum(f.bytes for f in report.csv)
-        parts.append(f"{_n(c['csv_files'], 'CSV file')} ({human_bytes(stored)}, {c['csv_rows']:,} rows)")
+    sent = [f for f in report.csv if f.action == "uploaded"]
+    if sent:
+        stored = sum(f.bytes for f in sent)
+        rows = sum(f.rows for f in sent)
+        parts.append(f"{_n(len(sent), 'CSV file')} ({human_bytes(stored)}, {rows:,} rows)")
+    if c["csv_files_skipped"]:
+        # Not landed by this run: the lake held the same bytes already.
+        parts.append(f"{_n(c['csv_files_skipped'], 'CSV file')} already in the lake (not sent again)")
     if (settings.job.uses_tmdb or settings.job.catalogue) and not report.enqueued:
         kinds = [f"{c['movies_written']:,} movies"] * ("movies" in settings.job.media)
         kinds += [f"{c['collections_written']:,} collections"] * (
@@ -92,14 +129,14 @@ def human_line(report: RunReport, settings: Settings) -> str:
     lake = report.lake or settings.lake
     date = settings.date.isoformat()
     took = f"{report.seconds:,.1f} s"
-    status = f"python -m ingest status --lake {lake} --date {date}"
+    status = status_command(lake, date)
     if report.enqueued and report.complete:
         t = report.tmdb
         batches = _n(t.batches_enqueued, "batch", "batches")
         return (
             f"ingest: enqueued {batches} ({t.planned:,} movies planned) in {took}"
             f"{'; also ' + landed(report, settings) if report.csv else ''} -> {lake}; next: start queue "
-            f"workers (python -m workers --queue), then {status}"
+            f"workers ({workers_command()}), then {status}"
         )
     if report.complete:
         return f"ingest: done in {took}: {landed(report, settings)} -> {lake}; next: {status}"

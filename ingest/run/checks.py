@@ -144,27 +144,45 @@ async def check_exports(settings: Settings) -> None:
 
 
 async def check_queue(url: str) -> None:
-    """Read the queue's attributes once: it exists, and the credentials may use it."""
+    """Read the queue's attributes: it exists, and the credentials may use it. Retried as
+    every SQS call is (``ingest.queue.sqs``: its attempts and backoff), so a throttled or
+    busy SQS at start is passing weather; an endpoint that does not answer at all is a
+    setting at once."""
+    import random
+
     import aioboto3
     from aiobotocore.config import AioConfig
 
     from ingest.errors import RetryableError
-    from ingest.remote.aws_errors import TRANSPORT, Remote, aws_error
+    from ingest.queue import sqs
+    from ingest.remote.aws_errors import TRANSPORT, Remote, retrying
+    from ingest.remote.retry import RetrySummary
 
     check_endpoints()
-    # One attempt, short timeouts, no retry: at start, an SQS that does not answer is a setting.
     config = AioConfig(
         retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10
     )
     remote = Remote("SQS", RetryableError, f"create the queue or fix INGEST_QUEUE_URL ({url})")
     async with aioboto3.Session().client("sqs", config=config) as client:
-        try:
-            await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        except TRANSPORT as exc:
-            endpoint = without_userinfo(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
-            raise ConfigError(
-                f"cannot reach SQS at {endpoint} ({type(exc).__name__}) for INGEST_QUEUE_URL: "
-                "check AWS_ENDPOINT_URL and the network"
-            ) from None
-        except Exception as exc:
-            raise aws_error(exc, remote, "read attributes") from None
+
+        async def attributes() -> object:
+            try:
+                return await client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            except TRANSPORT as exc:
+                endpoint = without_userinfo(os.environ.get("AWS_ENDPOINT_URL", "AWS"))
+                raise ConfigError(
+                    f"cannot reach SQS at {endpoint} ({type(exc).__name__}) for INGEST_QUEUE_URL: "
+                    "check AWS_ENDPOINT_URL and the network"
+                ) from None
+
+        # The summary is not flushed: a start that passes says nothing, one that fails says
+        # its one line (the last error names the attempts).
+        await retrying(
+            remote,
+            "read attributes",
+            attributes,
+            attempts=sqs.ATTEMPTS,
+            backoff=sqs.BACKOFF,
+            rng=random.Random(),
+            summary=RetrySummary("sqs"),
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ingest.reports.counts import TmdbStats
-from ingest.reports.progress import human_bytes
+from ingest.reports.progress import counted, human_bytes
 from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state import open_lake
@@ -34,6 +34,8 @@ class GenrePreview:
     frozen: bool
     # "movies" or "series".
     kind: str = "movies"
+    # Ids the run would append to the frozen plan (one a --limit run froze short).
+    appended: int = 0
 
 
 @dataclass(slots=True)
@@ -66,10 +68,11 @@ async def preview(settings: Settings) -> Preview:
                 todo = await missing_batches(lake, plan, target)
                 stored = await load_plan(lake, settings.date, source.kind, genre.slug)
                 frozen = stored is not None and stored.plan_id == plan.plan_id
-                todo_ids = sum(len(b.ids) for b in todo)
+                appended = len(plan.ids) - len(stored.ids) if stored is not None and frozen else 0
+                fetch = sum(len(b.ids) for b in todo)
                 found.genres.append(
                     GenrePreview(
-                        genre.slug, plan.refresh, target, todo_ids, len(todo), frozen, str(source.kind)
+                        genre.slug, plan.refresh, target, fetch, len(todo), frozen, str(source.kind), appended
                     )
                 )
         found.planning_requests = stats.requests
@@ -84,17 +87,17 @@ def render(found: Preview, settings: Settings) -> str:
     requests = 0
     for g in found.genres:
         requests += g.to_fetch
-        where = "plan already frozen for the date" if g.frozen else "plan not frozen yet"
         lines.append(
             f"  {g.genre} {g.kind} ({g.refresh}): {g.planned:,} planned, {g.to_fetch:,} to fetch in "
-            f"{g.batches:,} batches of up to {BATCH_SIZE} ({where})"
+            f"{counted(g.batches, 'batch', 'batches')} of up to {BATCH_SIZE} ({_where(g)})"
         )
     if found.genres:
         rate = settings.tmdb.rate_per_s
         seconds = requests / rate
         lines.append(
             f"  TMDB: {requests:,} requests for the movies (one each, details and keywords), about "
-            f"{_duration(seconds)} at {rate:g} requests/s; planning took {found.planning_requests:,}"
+            f"{_duration(seconds)} at {rate:g} requests/s; planning took "
+            f"{counted(found.planning_requests, 'request')}"
         )
         if settings.job.collections:
             lines.append(
@@ -102,6 +105,17 @@ def render(found: Preview, settings: Settings) -> str:
                 "about one request per collection more"
             )
     return "\n".join(lines)
+
+
+def _where(g: GenrePreview) -> str:
+    if not g.frozen:
+        return "plan not frozen yet"
+    if g.appended:
+        return (
+            f"plan frozen for the date with {g.planned - g.appended:,} ids; the run appends "
+            f"{g.appended:,} more it discovers"
+        )
+    return "plan already frozen for the date"
 
 
 def _duration(seconds: float) -> str:

@@ -8,6 +8,7 @@ opened for the run.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import structlog
@@ -61,9 +62,11 @@ async def run_job(
             await record_request(lake, request)
             try:
                 complete = await _stages(lake, settings, report, stop, progress)
-            except Exception as exc:
-                # A kill or a Ctrl-C records nothing: status shows the request as unfinished.
-                await _record_end(lake, request.ended("failed", error=type(exc).__name__))
+            except BaseException as exc:
+                # Whatever ends the run, its record says so in the contract's words: a
+                # Ctrl-C (the loop cancels the run) stopped it, anything else failed it.
+                # Only a kill records nothing: status shows the request as unfinished.
+                await _record_end(lake, _ended(request, exc))
                 raise
             outcome = (
                 "enqueued" if complete and settings.job.enqueue else "complete" if complete else "stopped"
@@ -74,6 +77,12 @@ async def run_job(
     report.complete = complete
     report.stopped_because = None if complete else stop.reason
     return report
+
+
+def _ended(request: RunRequest, exc: BaseException) -> RunRequest:
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return request.ended("stopped")
+    return request.ended("failed", error=type(exc).__name__)
 
 
 async def _record_end(lake: Lake, request: RunRequest) -> None:

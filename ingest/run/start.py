@@ -55,7 +55,19 @@ class CommandParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         # One line, not argparse's usage block: the contract promises one clear line.
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: {message}{self._closest_flag(message)} (see {self.prog} --help)\n")
+
+    def _closest_flag(self, message: str) -> str:
+        """A mistyped flag gets a did-you-mean, as a mistyped config.toml key does."""
+        if not message.startswith("unrecognized arguments: "):
+            return ""
+        words = message.removeprefix("unrecognized arguments: ").split()
+        flag = next((w.split("=", 1)[0] for w in words if w.startswith("--")), None)
+        if flag is None:
+            return ""
+        from ingest.settings.types import suggestion
+
+        return suggestion(flag, [o for o in self._option_string_actions if o.startswith("--")])
 
 
 def env_help() -> list[tuple[str, str]]:

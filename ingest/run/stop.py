@@ -4,8 +4,8 @@ Stages check ``stop.requested`` before they start a unit of work (a batch, a fil
 never in the middle of one, so whatever was started is finished and nothing is left
 half-written. A wait that can last long (the rate limiter's next slot at ``--rate 0.001``)
 runs under ``async with stop.interruptible():``: once a stop is requested such a wait
-gets ``GRACE_S`` more (enough for started batches at any ordinary rate), then it ends in
-``Interrupted``, so a stop never waits for a slot minutes away.
+gets ``GRACE_S`` more (the service: its whole grace period, which bounds the drain anyway),
+then it ends in ``Interrupted``, so a stop never waits for a slot minutes away.
 
 What is in flight when the stop comes gets a bounded time to finish, then is cancelled:
 ``finish`` awaits the work and cancels it once its time is up (``cut_after_s``, or what
@@ -27,7 +27,17 @@ T = TypeVar("T")
 
 
 class Stop:
-    __slots__ = ("_clock", "_cut_at", "_deadline", "_reason", "_requested_at", "_waits", "_window", "cut")
+    __slots__ = (
+        "_clock",
+        "_cut_at",
+        "_deadline",
+        "_grace_s",
+        "_reason",
+        "_requested_at",
+        "_waits",
+        "_window",
+        "cut",
+    )
 
     # Seconds an interruptible wait may still take after a stop is requested.
     GRACE_S = 2.0
@@ -48,8 +58,16 @@ class Stop:
         self._window: asyncio.Timeout | None = None
         # True once ``finish`` cancelled its work: what was in flight did not make it.
         self.cut = False
+        # What interruptible waits get after the request: ``GRACE_S``, or the service's
+        # grace period, which then bounds the whole drain anyway (``cut_in``).
+        self._grace_s = self.GRACE_S
 
-    def request(self, reason: str = "requested") -> None:
+    def request(self, reason: str = "requested", *, grace_s: float | None = None) -> None:
+        """Start no new unit of work; waits under ``interruptible`` end ``grace_s`` from now
+        (``GRACE_S`` unless said: a service that cuts at its grace period lets the batches in
+        flight wait their turns at the rate until then)."""
+        if grace_s is not None:
+            self._grace_s = grace_s
         if self._reason is None:
             self._reason = reason
         try:
@@ -59,7 +77,7 @@ class Stop:
         if self._requested_at is None:
             self._requested_at = now
         for timeout in self._waits:
-            timeout.reschedule(self._requested_at + self.GRACE_S)
+            timeout.reschedule(self._requested_at + self._grace_s)
 
     @property
     def requested(self) -> bool:
@@ -73,8 +91,8 @@ class Stop:
 
     @asynccontextmanager
     async def interruptible(self) -> AsyncIterator[None]:
-        """Run the block; once a stop is requested, end it after ``GRACE_S`` with ``Interrupted``."""
-        when = None if self._requested_at is None else self._requested_at + self.GRACE_S
+        """Run the block; once a stop is requested, end it after its grace with ``Interrupted``."""
+        when = None if self._requested_at is None else self._requested_at + self._grace_s
         timeout = asyncio.timeout_at(when)
         try:
             async with timeout:

@@ -249,6 +249,23 @@ def _selected(job: Job, flags: Mapping[str, Any]) -> Job:
     )
 
 
+def require_job_source(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> None:
+    """Refuse to run the main job from the built-in defaults alone: without a settings file
+    (``--config``, ``INGEST_CONFIG``, ``./config.toml``) and without a selection flag, a run
+    started from the wrong directory would silently do another job (no CSV files) and call
+    it complete. Exit 2 is the one answer a cron line cannot mistake."""
+    env = os.environ if env is None else env
+    if any(n in flags for n in _SELECTION) or _Sources(flags, {}, env, {}, "").value("run.config"):
+        return
+    if DEFAULT_CONFIG.is_file():
+        return
+    raise ConfigError(
+        f"no config.toml in {Path.cwd()} and no selection flag: the main job is what config.toml "
+        "describes; run from its directory, point --config (or INGEST_CONFIG) at it, or name the "
+        "work (--csv PATH, --genre NAME, --collections, --catalogue)"
+    )
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

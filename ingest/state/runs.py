@@ -77,7 +77,8 @@ class RunRequest:
         return cls(
             date=settings.date,
             entry=entry,
-            csv=tuple(str(p) for p in job.csv),
+            # Absolute: the status hint that reruns them works from any directory.
+            csv=tuple(str(p.absolute()) for p in job.csv),
             genres=tuple(g.slug for g in job.movie_genres),
             # --collections alone fetches the genres' movies first: they are asked for too.
             movies=bool(job.movie_genres),
@@ -112,24 +113,6 @@ class RunRequest:
         if self.catalogue:
             asked += [CatalogueDataset(k) for k in [Kind.MOVIES] + [Kind.COLLECTIONS] * self.collections]
         return asked
-
-    def command(self, lake: str) -> str:
-        """The command that asks for the same work again (a rerun resumes it)."""
-        words = ["python -m ingest"]
-        words += [f"--csv {p}" for p in self.csv]
-        # One --genre word serves both media: the series of ``war`` are War & Politics'.
-        counterparts = {_tv_slug(g) for g in self.genres}
-        words += [f"--genre {g}" for g in (*self.genres, *(s for s in self.series if s not in counterparts))]
-        media = ["movies"] * bool(self.genres or self.catalogue)
-        media += ["series"] * bool(self.series or self.catalogue_series)
-        words += [f"--media {','.join(media)}"] * (media != ["movies"] and bool(media))
-        words += ["--catalogue"] * (self.catalogue or self.catalogue_series)
-        words += ["--include-adult"] * self.include_adult
-        words += ["--collections"] * self.collections
-        words += [f"--limit {self.limit}"] * (self.limit is not None)
-        words += [f"--refresh {self.refresh}"] * (self.refresh != "incremental")
-        words += ["--enqueue"] * self.enqueue
-        return " ".join([*words, f"--lake {lake}", f"--date {self.date.isoformat()}"])
 
     def ended(self, outcome: str, error: str | None = None) -> RunRequest:
         return replace(self, outcome=outcome, error=error, finished_at=_now().isoformat(timespec="seconds"))

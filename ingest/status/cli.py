@@ -1,8 +1,9 @@
 """``python -m ingest status [--date YYYY-MM-DD] [--lake URL] [--json]``.
 
 Exit 0 when everything planned for the date is in the lake; 1 when something planned is
-missing, when nothing at all is there for the date, or when the lake could not be read;
-2 on bad usage (one line on stderr). Reads only the lake: no TMDB credentials needed.
+missing, when nothing at all is there for the date, or when the lake failed to answer
+after retries; 2 on bad usage or a lake that cannot be used as given (a missing or denied
+bucket), one line on stderr. Reads only the lake: no TMDB credentials needed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ingest.run.start import CommandParser
 from ingest.settings.config import load_settings
 from ingest.settings.table import add_flags, flagged, flags_of
 from ingest.state import open_lake
+from ingest.status.hints import QueueView
 from ingest.status.render import render_json, render_text
 from ingest.status.rows import DateStatus
 from ingest.status.survey import survey
@@ -30,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         "What the lake holds for a processing date, one line per dataset, and what the date's "
         "runs asked for. Reads only the lake (and the queue's depth after --enqueue).",
         exit_codes="exit status: 0 everything asked for the date is in the lake; 1 something is "
-        "missing (or nothing is there, or the lake could not be read); 2 bad usage",
+        "missing (or nothing is there, or the lake failed to answer after retries); 2 bad usage, "
+        "or a lake that cannot be used as given (a bucket that does not exist or is denied)",
     )
     add_flags(p, flags_of("status"))
     p.add_argument("--json", action="store_true", help="one JSON object instead of the tables")
@@ -44,9 +47,7 @@ def lake_and_date(args: argparse.Namespace) -> tuple[str, dt.date, str | None]:
     return settings.lake, settings.date, settings.queue.url
 
 
-async def _survey(
-    lake_url: str, date: dt.date, queue_url: str | None
-) -> tuple[DateStatus, tuple[int, int] | None]:
+async def _survey(lake_url: str, date: dt.date, queue_url: str | None) -> tuple[DateStatus, QueueView | None]:
     log_opened(lake_url, await check_lake(lake_url))
     async with open_lake(lake_url) as lake:
         status = await survey(lake, date)
@@ -57,7 +58,9 @@ async def _survey(
 
     try:
         async with SqsQueue.connect(queue_url) as queue:
-            return status, await queue.depth()
+            waiting, in_flight = await queue.depth()
+            dead = await queue.dead_letters()
+            return status, QueueView(waiting, in_flight, *(dead or (0, None)))
     except IngestError as exc:
         # The lake's answer stands on its own; the queue's counts are a courtesy.
         print(mask_secrets(f"ingest status: queue not read: {exc}"), file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from ingest.state.oversized import oversized_notes
+from ingest.status.hints import QueueView, commands, hint
 from ingest.status.rows import CsvStatus, DateStatus, TmdbStatus
 
 _CSV_HEADER = ("csv", "state", "bytes", "rows", "malformed", "sha256")
@@ -43,7 +44,7 @@ FULL_BECAUSE = {
 _SAID = {"first_run", "limit"}
 
 
-def render_text(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
+def render_text(status: DateStatus, queue: QueueView | None = None) -> str:
     lines = [f"lake {status.lake}  date {status.date.isoformat()}"]
     if status.csv:
         lines += ["", *_table(_CSV_HEADER, [_csv_row(c) for c in status.csv])]
@@ -68,7 +69,7 @@ def _count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def verdict(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
+def verdict(status: DateStatus, queue: QueueView | None = None) -> str:
     date = status.date.isoformat()
     if status.empty and not status.runs:
         return f"empty: nothing planned or written for {date} in {status.lake}"
@@ -90,27 +91,7 @@ def verdict(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
     return f"incomplete: {'; '.join(parts)}; {hint(status, queue)}"
 
 
-def hint(status: DateStatus, queue: tuple[int, int] | None) -> str:
-    """What finishes the date, for the way it was made."""
-    last = status.last_run
-    date = status.date.isoformat()
-    if last is None:
-        return f"rerun the same command with --date {date} to finish it"
-    if last.enqueue and last.outcome == "enqueued":
-        waiting = (
-            ""
-            if queue is None
-            else f" ({_count(queue[0], 'message')} waiting, {queue[1]:,} in flight on the queue)"
-        )
-        return f"the batches were sent to the queue: start queue workers (python -m workers --queue){waiting}"
-    if last.entry == "service":
-        return f"the service's next run finishes it, or run now: {last.command(status.lake)}"
-    if last.entry == "lambda":
-        return f'invoke the Lambda again with the same event and "date": "{date}"'
-    return f"rerun to finish it: {last.command(status.lake)}"
-
-
-def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str:
+def render_json(status: DateStatus, queue: QueueView | None = None) -> str:
     body: dict[str, Any] = {
         "lake": status.lake,
         "date": status.date.isoformat(),
@@ -135,6 +116,18 @@ def render_json(status: DateStatus, queue: tuple[int, int] | None = None) -> str
             for r in status.runs
         ],
         "hint": None if status.complete else hint(status, queue),
+        # The shell commands the hint names, each runnable as it is, in order.
+        "commands": [] if status.complete else commands(status),
+        # Read from SQS after --enqueue, when INGEST_QUEUE_URL is set; the dead-letter
+        # count is of every date (SQS cannot count by body).
+        "queue": None
+        if queue is None
+        else {
+            "waiting": queue.waiting,
+            "in_flight": queue.in_flight,
+            "dead_lettered": queue.dead_lettered,
+            "dead_letter_arn": queue.dead_letter_arn,
+        },
         "csv": [
             {
                 "file": c.file,

@@ -56,6 +56,11 @@ class Reachability:
                 last_error=why,
             )
 
+    def reset(self) -> None:
+        """Close the breaker: TMDB answers again (a long-lived consumer's checks said so)."""
+        self._streak = 0
+        self.down.clear()
+
     @property
     def streak(self) -> int:
         return self._streak

@@ -123,6 +123,11 @@ class TmdbClient:
         return self._settings.batch_budget_s
 
     @property
+    def _credential(self) -> str:
+        """The variable the credential sent came from: the token wins when both are set."""
+        return "TMDB_READ_ACCESS_TOKEN" if self._settings.token else "TMDB_API_KEY"
+
+    @property
     def unreachable(self) -> bool:
         return self.reach.down.is_set()
 
@@ -198,7 +203,7 @@ class TmdbClient:
                 if problem is None:
                     return Reply(answer.body, answer.data)
                 answer = Answer(Verdict.RETRY, 0, detail=f"wrong answer: {problem}")
-            _raise_final(answer, shown, item_id)
+            _raise_final(answer, shown, item_id, self._credential)
             if attempt < attempts:
                 await self._pause(attempt, answer, shown)
         raise RetryableError(
@@ -274,13 +279,12 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}"
 
 
-def _raise_final(answer: Answer, shown: str, item_id: int) -> None:
+def _raise_final(answer: Answer, shown: str, item_id: int, credential: str) -> None:
     """Raise what an answer that no retry can change means; return for retryable ones."""
     if answer.verdict is Verdict.AUTH:
         raise AuthError(
-            f"TMDB refused the credentials ({answer.detail}): check "
-            "TMDB_READ_ACCESS_TOKEN (or TMDB_API_KEY) - it is missing a character, "
-            "expired or revoked"
+            f"TMDB refused the credentials ({answer.detail}): check {credential} - it is missing "
+            "a character, expired or revoked"
         )
     if answer.verdict is Verdict.NOT_FOUND:
         raise SkippedRecord(f"TMDB has no {shown} ({answer.detail})", item_id=item_id)

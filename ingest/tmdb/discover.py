@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from ingest.reports.progress import Progress
+from ingest.reports.progress import Progress, counted
 from ingest.settings.genres import Genre
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.discover_window import MAX_PAGE, PAGE_SIZE, REACHABLE, TARGET, Enumeration, Window
@@ -116,7 +116,7 @@ class Discoverer:
                 self._t.undated.add(r["id"])
         windows = max(self._t.windows, 1)
         self._bar.status(
-            f"{self._t.requests} pages, {windows} window{'s' if windows > 1 else ''}, "
+            f"{counted(self._t.requests, 'page')}, {counted(windows, 'window')}, "
             f"{len(self._t.found):,} movies"
         )
         return data

@@ -13,6 +13,7 @@ start, retries included: its records still out are cut, and the batch fails.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 
@@ -209,7 +210,9 @@ class BatchPool:
         ticker.cancel()
 
     def _extra(self, quiet_s: float) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-6)
+        # Over whole seconds: the limiter allows its rate in any one-second window, so a
+        # burst at the start over a fraction of a second would read as more than the limit.
+        elapsed = max(math.ceil(time.monotonic() - self._started), 1)
         rate = (self._stats.requests - self._requests_at_start) / elapsed
         text = f"{rate:.0f} req/s, {self._stats.throttled} 429s"
         if self._client.retrying:

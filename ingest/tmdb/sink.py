@@ -16,6 +16,7 @@ import structlog
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
+from ingest.reports.progress import counted
 from ingest.state.dataset import PlanRef
 from ingest.state.markers import DoneMarker, write_marker
 from ingest.state.oversized import note_oversized
@@ -66,9 +67,10 @@ class FetchTally:
         """What the run's final error says about this fetch, if any batch failed."""
         if not self.failed_batches:
             return []
+        items = counted(self.failed_items, noun.removesuffix("s"), noun)
         return [
-            f"{self.failed_batches} batches of {genre} {noun} failed "
-            f"({self.failed_items} {noun} did not come through; first: {self.first_error})"
+            f"{counted(self.failed_batches, 'batch', 'batches')} of {genre} {noun} failed "
+            f"({items} did not come through; first: {self.first_error})"
         ]
 
 
