@@ -150,9 +150,9 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
     assert rc == 1
     assert out.splitlines()[-1] == (
         "incomplete: 2 TMDB batches and 1 CSV file not in the lake; rerun to finish it: "
-        # Narrowed to what is missing: movies.csv is in.
+        # Narrowed to what is missing: movies.csv and the series are in.
         f"{python()} -m ingest --csv {CSV_FILES[1]} --genre war --genre crime "
-        f"--media movies,series --collections --lake {lake_url} --date 2026-11-28"
+        f"--collections --lake {lake_url} --date 2026-11-28"
     )
     assert next(line for line in out.splitlines() if line.startswith("war movies")).split()[2] == "missing"
 
