@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 
 from ingest.lake.keys import Kind, tmdb_key
-from ingest.standin import Catalog, Standin
+from ingest.standin import Catalog, Standin, TvCatalog
 from ingest.state import keys
 from tests.helpers import ROOT, cli_env, delete_from_lake, run_cli, standin_env
 from tests.tmdb_fixtures import DATE
 
-WAR, CRIME = 10752, 80
+WAR, CRIME, WAR_POLITICS = 10752, 80, 10768
 
 
 async def _status(cwd: Path, lake: Path, env: dict[str, str]) -> tuple[int, dict[str, Any], str]:
@@ -79,3 +79,29 @@ async def test_each_printed_command_finishes_what_is_missing_from_any_directory(
             assert await _sh(line, elsewhere, env) == 0, line
         rc, body, verdict = await _status(elsewhere, lake, env)
         assert rc == 0 and body["complete"] and body["commands"] == [], body
+
+
+async def test_a_series_day_killed_halfway_is_finished_by_its_printed_command(tmp_path: Path) -> None:
+    # Movies and series of War asked at once; a series batch of War & Politics lost (as a
+    # kill before its marker leaves it).
+    work, lake = tmp_path / "work", tmp_path / "a lake"
+    work.mkdir()
+    films = Catalog.synthetic({WAR: 60}, seed=4)
+    tv = TvCatalog.synthetic({WAR_POLITICS: 150}, seed=4, movie_ids=films.movies)
+    fake = Standin(films, tv=tv)
+    async with fake.serve() as url:
+        env = standin_env(url, INGEST_LAKE=str(lake), TMDB_EXPORTS_URL=url + "/p/exports")
+        done = await run_cli(
+            "--genre", "war", "--media", "movies,series", "--date", DATE.isoformat(), cwd=work, env=env
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        delete_from_lake(str(lake), tmdb_key(Kind.SERIES, DATE, "war-politics", 2))
+        rc, body, verdict = await _status(tmp_path, lake, env)
+        assert rc == 1
+        states = {f"{t['genre']} {t['kind']}": t["state"] for t in body["tmdb"]}
+        assert states == {"war movies": "ok", "war-politics series": "missing"}
+        (line,) = body["commands"]
+        assert "--genre war-politics --media series" in line and line in verdict
+        assert await _sh(line, tmp_path, env) == 0, line
+        rc, body, _ = await _status(tmp_path, lake, env)
+    assert rc == 0, body["hint"]
