@@ -227,7 +227,9 @@ def test_the_services_scheduled_run_is_incremental(tmp_path: Path) -> None:
     assert cursor_date(lake_dir) == today.isoformat()
     assert 'ingest_refresh_genres_total{mode="incremental"} 1' in metrics
     window = f"{today - dt.timedelta(days=1)}..{today}"
-    assert f'ingest_refresh_info{{genre="war",mode="incremental",window="{window}"}} 1' in metrics
+    assert (
+        f'ingest_refresh_info{{genre="war",media="movies",mode="incremental",window="{window}"}} 1' in metrics
+    )
 
 
 def _wait_for_event(log: Path, name: str, timeout_s: float = 60) -> dict[str, Any]:

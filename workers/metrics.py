@@ -166,10 +166,13 @@ class Metrics:
 
 def _refresh_labels(report: RunReport) -> list[tuple[str, float]]:
     t = report.tmdb
-    return [
-        (f'{{genre="{_label(g)}",mode="{_label(m)}",window="{_label(t.windows.get(g, ""))}"}}', 1)
-        for g, m in sorted(t.refresh.items())
-    ]
+    out = []
+    for name, mode in sorted(t.refresh.items()):
+        # The run names a dataset ``war`` (movies) or ``war-politics series``.
+        genre, _, media = name.partition(" ")
+        labels = f'genre="{_label(genre)}",media="{_label(media or "movies")}",mode="{_label(mode)}"'
+        out.append((f'{{{labels},window="{_label(t.windows.get(name, ""))}"}}', 1.0))
+    return out
 
 
 def _queue_families(q: QueueCounters) -> list[tuple[str, str, str, list[tuple[str, float]]]]:

@@ -33,6 +33,7 @@ COUNTERS: dict[str, str] = {
     "movies_written": "TMDB movies written to the lake.",
     "collections_planned": "TMDB collections planned.",
     "collections_written": "TMDB collections written to the lake.",
+    "series_written": "TMDB TV series written to the lake (--media series).",
     "records_skipped": "TMDB records left out because TMDB no longer has them (404).",
     "records_failed": "TMDB records that failed after their retries (their batch is left for a rerun).",
     "records_unsaved": "TMDB records fetched whose batch was not whole when the run stopped (fetched again).",
