@@ -4,8 +4,10 @@ The scan is the upload's largest CPU cost (about 2 s per GB: field counts and a 
 decode) and holds the GIL, which the event loop sending the parts needs too. Where the
 machine has a second core, a child process (``python -m ingest.csv.scan FILE``) reads the
 file on its own and answers with the scan as JSON; its CPU is the run's all the same, but
-it no longer takes turns with the uploads. On one core a worker thread does the same
-work. Cancelled, the child is killed and reaped.
+it no longer takes turns with the uploads. It runs at a lower priority (``--nice``): where
+the cores are busy (a loaded machine, a local S3 server), the upload goes first and the
+scan takes what is left. On one core a worker thread does the same work. Cancelled, the
+child is killed and reaped.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ async def scan_beside(path: Path, *, with_hash: bool = True) -> CsvScan:
         "ingest.csv.scan",
         str(path),
         *([] if with_hash else ["--no-hash"]),
+        "--nice",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,

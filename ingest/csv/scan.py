@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import base64
 import codecs
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ LONG_LINE = CHUNK
 MAX_HEADER_BYTES = 64 * 1024
 # How much of the first malformed row the scan (and the manifest) keeps, in bytes.
 SAMPLE_BYTES = 200
+# How much lower the scan's own process runs than the upload's (``--nice``).
+NICE = 10
 
 KNOWN_HEADERS: dict[str, tuple[str, ...]] = {
     "movies": (
@@ -330,8 +334,13 @@ def _read_header(scan: CsvScan, line: bytes) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m ingest.csv.scan FILE [--no-hash]``: the scan as JSON on stdout
-    (``ingest.csv.beside`` runs it on a core of its own); a failure as JSON too, exit 1."""
+    """``python -m ingest.csv.scan FILE [--no-hash] [--nice]``: the scan as JSON on stdout
+    (``ingest.csv.beside`` runs it on a core of its own); a failure as JSON too, exit 1.
+    ``--nice``: at a lower CPU priority (``os.nice``), so that where the cores are
+    contended the upload beside it goes first."""
+    if "--nice" in argv[1:]:
+        with contextlib.suppress(OSError):
+            os.nice(NICE)
     try:
         found = scan_csv(Path(argv[0]), with_hash="--no-hash" not in argv[1:])
     except ValueError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 from awscrt.checksums import crc64nvme
 
 from ingest.errors import InputError
-from ingest.lake.part_body import MIB, READ_STEP, PartBody
+from ingest.lake.part_body import MIB, PartBody
 
 MAX_PARTS = 10_000
 
@@ -121,9 +121,8 @@ async def upload_parts(
 
     async def feed() -> None:
         nonlocal running
-        # The checksum reader steps through a part as its body will: one buffer of that
-        # size, reused for every part, so the reader costs 1 MiB whatever the part size.
-        buffer = bytearray(min(READ_STEP, part_size))
+        # One buffer, reused for every part: the reader costs 1 MiB whatever the part size.
+        buffer = bytearray(min(MIB, part_size))
         for number in range(1, count + 1):
             offset = (number - 1) * part_size
             length = min(part_size, size - offset)
