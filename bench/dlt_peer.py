@@ -4,8 +4,11 @@
     .venv/bin/python bench/dlt_peer.py --dlt-python bench/.venv-dlt/bin/python
 
 The same crawl both ways: every War movie (details + keywords in one request each)
-against a fresh stand-in enforcing ``--rate`` requests/s over a sliding second, ``--runs``
-times each, alternating. dlt's side is its REST API source at the settings the issue
+against a fresh stand-in enforcing ``--rate`` requests/s, ``--latency-ms`` away, answering
+429 past ``--max-connections`` requests in flight, ``--runs`` times each, alternating; once
+per server model of ``--rate-models``: the rate over a sliding second, and a token bucket
+of ``--burst`` tokens (the rate when not given) refilled at the rate (nginx's
+``limit_req``, most API gateways), since TMDB does not say which it uses. dlt's side is its REST API source at the settings the issue
 names: a paginated ``discover/movie`` resource and a dependent ``movie`` resource that
 resolves each id (``append_to_response=keywords``), ``--workers`` extract workers, the
 filesystem destination in a local folder, JSON Lines. This project's side is
@@ -34,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from procs import run_sampled  # noqa: E402
 
-from ingest.standin import STANDIN_TOKEN, standin_process  # noqa: E402
+from ingest.standin import PAGE_SIZE, STANDIN_TOKEN, standin_process  # noqa: E402
 
 DLT_SCRIPT = """
 import os, sys
@@ -80,8 +83,8 @@ print(pipeline.run(source.with_resources("discover", "movie"), loader_file_forma
 """
 
 
-def measured(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
-    run = run_sampled(cmd, env, log)
+def measured(cmd: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> dict[str, float]:
+    run = run_sampled(cmd, env, log, cwd=cwd)
     if run.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} exited {run.returncode}: {log.read_text(errors='replace')[-1500:]}")
     return {
@@ -104,18 +107,31 @@ def records(folder: Path, pattern: str) -> list[dict[str, object]]:
     return out
 
 
-def one(side: str, args: argparse.Namespace, logs: Path, n: int) -> dict[str, object]:
+def standin_args(args: argparse.Namespace, model: str) -> list[str]:
+    out = ["--war", str(args.movies), "--rate", f"{args.rate:g}", "--rate-model", model]
+    out += ["--latency-ms", f"{args.latency_ms:g}", "--max-connections", str(args.max_connections)]
+    return out + (["--burst", f"{args.burst:g}"] if args.burst else [])
+
+
+def ceiling_s(movies: int, rate: float) -> float:
+    """The least time the rate allows: one discover page per 20 movies, one request a movie."""
+    return (-(-movies // PAGE_SIZE) + movies) / rate
+
+
+def one(side: str, args: argparse.Namespace, logs: Path, n: int, model: str) -> dict[str, object]:
     with (
         tempfile.TemporaryDirectory() as tmp,
-        standin_process("--war", str(args.movies), "--rate", f"{args.rate:g}") as standin,
+        standin_process(*standin_args(args, model)) as standin,
     ):
         folder = Path(tmp)
-        env = dict(os.environ) | {"PYTHONPATH": str(ROOT)}
+        # "compare": this project's side from another checkout (``--compare DIR``), A/B.
+        code = args.compare if side == "compare" else ROOT
+        env = dict(os.environ) | {"PYTHONPATH": str(code)}
         if side == "dlt":
             script = folder / "dlt_crawl.py"
             script.write_text(DLT_SCRIPT)
             cmd = [args.dlt_python, str(script), standin.url, STANDIN_TOKEN, str(folder), str(args.workers)]
-            m = measured(cmd, env, logs / f"dlt-{n}.log")
+            m = measured(cmd, env, logs / f"dlt-{model}-{n}.log")
             movies = [r for r in records(folder / "lake", "*") if "keywords" in r or "budget" in r]
             # dlt flattens a nested object into columns (belongs_to_collection__id) and drops
             # a key whose value is null: a record with neither lost TMDB's null.
@@ -132,16 +148,20 @@ def one(side: str, args: argparse.Namespace, logs: Path, n: int) -> dict[str, ob
                 str(folder / "lake"),
                 "--rate",
                 f"{args.rate:g}",
+                "--concurrency",
+                str(args.max_connections),
                 "--date",
                 "2026-11-01",
             ]
-            m = measured(cmd, env, logs / f"ingest-{n}.log")
+            # In the checkout's own directory: ``-m ingest`` imports from there first.
+            m = measured(cmd, env, logs / f"{side}-{model}-{n}.log", cwd=code)
             movies = records(folder / "lake" / "Raw", "war-*.json")
             nulls = sum(1 for r in movies if "belongs_to_collection" not in r)
         with urllib.request.urlopen(standin.url + "/__stats", timeout=10) as resp:
             stats = json.loads(resp.read())
     ids = [r["id"] for r in movies]
     return m | {
+        "model": model,
         "side": side,
         "movies": len(ids),
         "distinct": len(set(ids)),
@@ -151,6 +171,9 @@ def one(side: str, args: argparse.Namespace, logs: Path, n: int) -> dict[str, ob
         "of_ceiling": round(len(set(ids)) / float(stats["active_s"]) / args.rate, 4)
         if stats["active_s"]
         else None,
+        # Every request needed over the rate, against the process's wall: what a user waits.
+        "wall_of_ceiling": round(ceiling_s(args.movies, args.rate) / float(m["seconds"]), 4),
+        "load_1m": round(os.getloadavg()[0], 2),
         "records_missing_belongs_to_collection": nulls,
     }
 
@@ -160,6 +183,18 @@ def main() -> int:
     p.add_argument("--dlt-python", required=True, help="an interpreter with dlt[filesystem] installed")
     p.add_argument("--movies", type=int, default=2268)
     p.add_argument("--rate", type=float, default=40.0)
+    p.add_argument("--latency-ms", type=float, default=30.0, help="the stand-in's mean latency")
+    p.add_argument(
+        "--max-connections", type=int, default=20, help="the stand-in's limit, the client's concurrency"
+    )
+    p.add_argument(
+        "--rate-models", default="sliding,bucket", help="the stand-in's rate models to run, in turn"
+    )
+    p.add_argument("--burst", type=float, default=None, help="the token bucket's size (default: the rate)")
+    p.add_argument(
+        "--sides", default="ingest,dlt", help="ingest, dlt, compare (the --compare checkout), alternating"
+    )
+    p.add_argument("--compare", type=Path, default=None, help="another checkout, run as the side 'compare'")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "DLT_PEER.md")
@@ -167,15 +202,18 @@ def main() -> int:
     logs = ROOT / "bench" / "work" / "dlt_peer"
     logs.mkdir(parents=True, exist_ok=True)
     rows = []
-    for n in range(args.runs):
-        for side in ("ingest", "dlt"):
-            rows.append(one(side, args, logs, n))
-            print(rows[-1], flush=True)
+    for model in args.rate_models.split(","):
+        for n in range(args.runs):
+            for side in args.sides.split(","):
+                rows.append(one(side, args, logs, n, model))
+                print(rows[-1], flush=True)
     header = (
+        "model",
         "side",
         "movies",
         "distinct",
         "seconds",
+        "wall_of_ceiling",
         "active_s",
         "of_ceiling",
         "requests",
@@ -183,13 +221,16 @@ def main() -> int:
         "peak_rss_mib",
         "cpu_s",
         "records_missing_belongs_to_collection",
+        "load_1m",
     )
     lines = [
         "# dlt's REST API source beside this project: bench/dlt_peer.py",
         "",
         f"`{' '.join(sys.argv)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.movies} War movies, "
-        f"stand-in at {args.rate:g} req/s (sliding second), dlt with {args.workers} extract workers; a machine shared "
-        "with other jobs (2 cores).",
+        f"stand-in at {args.rate:g} req/s ({args.rate_models}; burst {args.burst or args.rate:g}), "
+        f"{args.latency_ms:g} ms, {args.max_connections} connections; dlt with {args.workers} extract workers; "
+        "a machine shared with other jobs (2 cores). `wall_of_ceiling`: every request needed / rate, over the "
+        "process's wall.",
         "",
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---" for _ in header) + " |",

@@ -83,6 +83,8 @@ def plans(args: argparse.Namespace) -> Plan:
                 "300",
                 "--rate",
                 "200",
+                "--rate-models",
+                "bucket",
                 "--runs",
                 "1",
                 "--out",

@@ -55,7 +55,10 @@ class RunFailed(RuntimeError):
 
 
 def _tree_rss(proc: psutil.Process) -> int:
-    """RSS of everything under ``proc`` (the wrapper), not the wrapper itself."""
+    """RSS of everything under ``proc`` (the wrapper), not the wrapper itself. A child
+    whose command line is its parent's is a fork that has not exec'd yet (Python's
+    subprocess vforks): it shows its parent's pages, which are not there twice, so it is
+    not added (a sample in that window once read 162 MiB for a 112 MiB tree)."""
     import psutil
 
     total = 0
@@ -65,6 +68,9 @@ def _tree_rss(proc: psutil.Process) -> int:
         return 0
     for p in procs:
         with contextlib.suppress(psutil.Error):
+            parent = p.parent()
+            if parent is not None and parent.pid != proc.pid and p.cmdline() == parent.cmdline():
+                continue
             total += p.memory_info().rss
     return total
 

@@ -199,3 +199,32 @@ def test_the_history_is_bounded_and_an_old_upload_time_survives(tmp_path: Path) 
     assert len(after["history"]) == 50
     assert after["history"][0]["bytes"] == 11  # the oldest ten of sixty-one dropped
     assert after["history"][-1]["action"] == "skipped" and after["history"][-1]["bytes"] == src.stat().st_size
+
+
+def test_a_file_of_one_very_long_line_is_exit_2_and_leaves_no_manifest(tmp_path: Path) -> None:
+    """3 MB without a newline: no header (the old scan took the whole line for one, held
+    it in memory and wrote it into the manifest, and reported the file ok)."""
+    src = tmp_path / "movies.csv"
+    src.write_bytes(b"abc " * (3 << 18))
+    lake = tmp_path / "lake"
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", str(lake))
+    assert proc.returncode == 2
+    line = last_line(proc)
+    assert str(src) in line and "longer than 64 KiB" in line and "header" in line
+    assert not (lake / MANIFEST).exists()
+
+
+def test_a_very_long_malformed_row_leaves_a_small_manifest_with_a_sample(tmp_path: Path) -> None:
+    src = make_csv(tmp_path / "movies.csv", 50_000)
+    rows = src.read_bytes().count(b"\n")
+    with src.open("ab") as fh:
+        fh.write(b"no fields here " * (1 << 18) + b"\n" + ROW)  # a 4 MB row, then a good one
+    lake = tmp_path / "lake"
+    proc = ingest(tmp_path, "--csv", str(src), "--lake", str(lake))
+    assert proc.returncode == 0, proc.stderr
+    assert (lake / MANIFEST).stat().st_size < 8192
+    found = manifest(lake)
+    assert (found["rows"], found["malformed_rows"]) == (rows + 1, 1)
+    assert found["first_malformed_lines"] == [rows + 1]
+    assert found["malformed_sample"] == ("no fields here " * 14)[:200]
+    assert found["header"][0] == "id" and found["columns"] == 15

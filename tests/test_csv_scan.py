@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import random
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from ingest.csv.beside import scan_beside
-from ingest.csv.scan import KNOWN_HEADERS, scan_csv
+from ingest.csv.scan import CHUNK, KNOWN_HEADERS, SAMPLE_BYTES, read_header, scan_csv
 
 HEADER = "|".join(KNOWN_HEADERS["series"]).encode()
 ROW = "tt0000001|Cidade de Deus|Cidade de Deus|2002|\\N|130|Crime|8.6|800000|M|Zé|Zé Pequeno|1980|\\N|actor|tt1".encode()
@@ -146,3 +147,78 @@ async def test_the_scan_in_its_own_process_refuses_a_headerless_file(tmp_path: P
         await scan_beside(path)
     with pytest.raises(OSError):
         await scan_beside(tmp_path / "gone.csv")
+
+
+LONG = b"Z\xc3\xa9|" * 700  # 2,800 bytes of fields, a 2-byte character in each
+
+
+@pytest.mark.parametrize("name", [*sorted(CASES), "long_rows"])
+@pytest.mark.parametrize(("chunk", "long_line"), [(3, 5), (7, 64), (997, 100), (1 << 20, 1000)])
+def test_long_lines_are_checked_piece_by_piece_as_a_whole_line_would_be(
+    tmp_path: Path, name: str, chunk: int, long_line: int
+) -> None:
+    """Lines longer than ``long_line`` are never held whole, and what is found is the same."""
+    long_rows = (
+        HEADER
+        + b"\n"
+        + ROW
+        + b"\n"
+        + LONG
+        + b"\n"
+        + ROW
+        + LONG.replace(b"|", b"")
+        + b"\n"  # the right fields, but long
+        + LONG[:-2]
+        + b"\xc3"  # a character cut by the newline
+        + b"\n"
+        + LONG.replace(b"\xc3\xa9", b"\xe9", 1)
+        + ROW
+        + b"\n"
+        + ROW
+        + b"\n"
+        + LONG
+    )
+    data = long_rows if name == "long_rows" else CASES[name]
+    path = tmp_path / "series.csv"
+    path.write_bytes(data)
+    scan = scan_csv(path, chunk_size=chunk, long_line=long_line)
+    rows, bad = naive(data)
+    assert (scan.rows, scan.first_malformed_lines, scan.malformed_rows) == (rows, bad, len(bad))
+    assert scan.kind == "series"
+    if name == "long_rows":
+        assert bad == [3, 5, 6, 8]
+        assert scan.non_utf8_rows == 2
+        assert scan.malformed_sample == LONG[:SAMPLE_BYTES].decode()
+
+
+def test_a_file_of_one_long_line_is_refused_without_being_held(tmp_path: Path) -> None:
+    """No newline in 6 MB: no header, refused, and the scan never held more than a few
+    chunks of it (the old scan held the whole line, twice over, and took it for the header)."""
+    path = tmp_path / "movies.csv"
+    path.write_bytes(b"x" * (6 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="longer than 64 KiB"):
+            scan_csv(path, with_hash=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * CHUNK
+    with pytest.raises(ValueError, match="longer than 64 KiB"):
+        read_header(path)
+
+
+def test_a_very_long_row_is_counted_and_sampled_in_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "series.csv"
+    long_row = b"|".join([b"y" * (1 << 20)] * 12)  # 12 MiB, 12 fields of 16
+    path.write_bytes(HEADER + b"\n" + ROW + b"\n" + long_row + b"\n" + ROW + b"\n")
+    tracemalloc.start()
+    try:
+        scan = scan_csv(path, with_hash=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # About two chunks held, and the text of their decoding: bounded, whatever the row.
+    assert peak < 6 * CHUNK
+    assert (scan.rows, scan.first_malformed_lines, scan.non_utf8_rows) == (3, [3], 0)
+    assert scan.malformed_sample == "y" * SAMPLE_BYTES

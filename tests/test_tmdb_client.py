@@ -4,7 +4,9 @@ stalls, the concurrency cap, and credentials kept out of every message."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
+import heapq
 import random
 import time
 
@@ -16,7 +18,7 @@ from ingest.remote.retry import Backoff
 from ingest.reports.counts import TmdbStats
 from ingest.standin import STANDIN_API_KEY, Catalog, Standin
 from ingest.tmdb.client import ClientTuning, TmdbClient
-from ingest.tmdb.rate import AdaptiveRate, SlidingWindow, WindowLog
+from ingest.tmdb.rate import AdaptiveRate, Sent, SlidingWindow, WindowLog
 from ingest.tmdb.verdicts import Verdict, parse_retry_after, read_answer
 from tests.tmdb_fixtures import FAST, settings_for
 
@@ -168,6 +170,66 @@ async def test_a_narrower_window_on_a_shared_log_leaves_a_wider_ones_requests_co
     assert wide.wait_s() == 0
 
 
+def _sliding_refusals(counted: list[float], rate: int) -> int:
+    """What a server counting ``rate`` requests over a sliding second refuses of these."""
+    window: collections.deque[float] = collections.deque()
+    refused = 0
+    for at in counted:
+        while window and window[0] <= at - 1.0:
+            window.popleft()
+        if len(window) >= rate:
+            refused += 1
+        else:
+            window.append(at)
+    return refused
+
+
+def _bucket_refusals(counted: list[float], rate: float, burst: float) -> int:
+    """What a token bucket of ``burst`` tokens refilled at ``rate`` (full at first) refuses."""
+    tokens, then, refused = burst, counted[0], 0
+    for at in counted:
+        tokens = min(burst, tokens + (at - then) * rate)
+        then = at
+        if tokens < 1.0:
+            refused += 1
+        else:
+            tokens -= 1.0
+    return refused
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_the_windows_schedule_is_within_both_server_models_at_the_ceiling(seed: int) -> None:
+    """800 requests through the limiter on a fake clock, each written up to 3 ms after its
+    turn and counted by the server up to 8 ms after that (less than the margin): neither
+    a sliding second nor a token bucket of the rate's size would refuse one, and the
+    schedule keeps within 2% of the rate (the margin, and each request's lateness)."""
+    rng = random.Random(seed)
+    now = [100.0]
+    window = SlidingWindow(40, clock=lambda: now[0])
+    pending: list[tuple[float, int, Sent]] = []
+    counted: list[float] = []
+    for n in range(800):
+        while (wait := window.wait_s()) > 0 or (pending and pending[0][0] <= now[0]):
+            if pending and pending[0][0] <= now[0] + wait:
+                at, _, ticket = heapq.heappop(pending)
+                now[0] = max(now[0], at)
+                window.sent(ticket)
+                counted.append(now[0] + rng.uniform(0, 0.008))
+            else:
+                now[0] += wait
+        ticket = await window.acquire()
+        heapq.heappush(pending, (now[0] + rng.uniform(0, 0.003), n, ticket))
+    for at, _, ticket in sorted(pending):
+        now[0] = max(now[0], at)
+        window.sent(ticket)
+        counted.append(now[0] + rng.uniform(0, 0.008))
+    counted.sort()
+    assert _sliding_refusals(counted, 40) == 0
+    assert _bucket_refusals(counted, 40.0, 40.0) == 0
+    # The first 40 are the opening burst; the rest go at the rate, less the window's margin.
+    assert (800 - 40) / (counted[-1] - counted[0]) >= 40 * 0.98
+
+
 def test_a_429_widens_the_window_and_good_answers_narrow_it_back() -> None:
     now = [0.0]
     rate = AdaptiveRate(40, clock=lambda: now[0])
@@ -218,10 +280,12 @@ async def test_a_429_storm_is_survived_and_slows_the_client(catalog: Catalog, re
         assert fake.counters.throttled_with_retry_after == fake.counters.throttled
 
 
-async def test_requests_at_the_stand_ins_own_limit_draw_no_429(catalog: Catalog) -> None:
-    # The stand-in counts 40 over a sliding second, the client paces at the same 40: the
-    # start-up check and the requests share one window, the burst is spent, none refused.
-    fake = Standin(catalog, rate_limit=40, latency_s=0.02)
+@pytest.mark.parametrize("model", ["sliding", "bucket"])
+async def test_requests_at_the_stand_ins_own_limit_draw_no_429(catalog: Catalog, model: str) -> None:
+    # The stand-in counts 40 over a sliding second, or keeps a bucket of 40 tokens refilled
+    # at 40 a second; the client paces at the same 40: the start-up check and the requests
+    # share one window, the burst is spent, none refused by either model.
+    fake = Standin(catalog, rate_limit=40, rate_model=model, latency_s=0.02)
     ids = sorted(catalog.genre_ids(10752))[:100]
     stats = TmdbStats()
     async with fake.serve() as url:

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -116,8 +117,7 @@ async def ingest_file(
     except OSError as exc:
         raise InputError(f"CSV file {path} cannot be read: {exc.strerror}") from None
     size = before[0]
-    existing = await lake.stat(key)
-    previous = await read_manifest(lake, date, path)
+    existing, previous = await _look(lake, key, date, path)
     sha256 = _Sha256(path)
     try:
         scan: CsvScan | None = None
@@ -178,6 +178,20 @@ async def ingest_file(
         mb_per_s=round(size / 1e6 / seconds, 1) if seconds > 0 else None,
     )
     return result
+
+
+async def _look(
+    lake: Lake, key: str, date: dt.date, path: Path
+) -> tuple[ObjectInfo | None, dict[str, Any] | None]:
+    """What the lake holds at ``key``, and the manifest a previous run left for the file:
+    two requests at once (on a real link, two round trips become one)."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            stat = tg.create_task(lake.stat(key))
+            manifest = tg.create_task(read_manifest(lake, date, path))
+    except* IngestError as group:
+        raise group.exceptions[0] from None
+    return stat.result(), manifest.result()
 
 
 async def _upload_and_validate(

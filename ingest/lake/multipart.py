@@ -1,6 +1,6 @@
 """A streaming multipart upload: a bounded queue of part numbers and a few part uploaders,
-each reading only its own part from disk (``os.pread``), so memory stays near
-``part_size x parts_in_flight`` whatever the file size (the aioboto3 ``inject.py`` protocol:
+each reading only its own part from disk (``os.pread``, ``ingest.lake.part_body``), so
+memory stays a step a part in flight whatever the file size (the aioboto3 ``inject.py`` protocol:
 create, bounded part queue, N uploaders, sort by PartNumber, complete, abort on failure).
 
 One reader, in a worker thread, takes each part's checksum before the part is queued, and
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import io
 import os
 import zlib
 from collections.abc import Awaitable, Callable
@@ -27,18 +26,14 @@ from typing import Any
 from awscrt.checksums import crc64nvme
 
 from ingest.errors import InputError
+from ingest.lake.part_body import MIB, PartBody
 
 MAX_PARTS = 10_000
-MIB = 1024 * 1024
-
-# Steps the checksum reader takes through a part: one buffer of this size, reused for every
-# part, so the reader costs 1 MiB whatever the part size.
-READ_STEP = MIB
 
 # Uploads one part and returns S3's answer: given the part number, a maker of a fresh
-# region of the file (so each attempt of a retried part starts from its first byte) and
+# body of the part (so each attempt of a retried part starts from its first byte) and
 # the part's checksum (base64, as S3's Checksum<ALGORITHM> header carries it).
-PartSender = Callable[[int, Callable[[], "FileRegion"], str], Awaitable[Any]]
+PartSender = Callable[[int, Callable[[], PartBody], str], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,72 +57,6 @@ class Checksum:
 CRC64NVME = Checksum("CRC64NVME", 8, crc64nvme)
 # CRC32: the fallback for a server that refuses a full-object CRC64NVME.
 CRC32 = Checksum("CRC32", 4, zlib.crc32)
-
-
-class FileRegion(io.RawIOBase):
-    """A read-only, seekable view of ``length`` bytes of an open file from ``offset``.
-
-    Handing the SDK this instead of the part's bytes lets it stream the part: the HTTP
-    body reads it in small chunks (and seeks back for a retry), so a part in flight costs
-    kilobytes, not ``part_size``. It reads with ``os.pread``, so
-    parts sharing one descriptor never disturb each other's position. No ``fileno``: the
-    SDK would take the whole file's size from it.
-    """
-
-    def __init__(self, fd: int, offset: int, length: int, name: str = "the file") -> None:
-        super().__init__()
-        self._fd = fd
-        # The file's name, for the message when it shrinks under us.
-        self._name = name
-        self._offset = offset
-        self._length = length
-        # Position within the region.
-        self._pos = 0
-
-    @property
-    def length(self) -> int:
-        return self._length
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        self._pos = min(max(base + pos, 0), self._length)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self._length - self._pos)
-        if want <= 0:
-            return 0
-        data = os.pread(self._fd, want, self._offset + self._pos)
-        if not data:
-            raise self._shrank()
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
-
-    def read(self, size: int = -1) -> bytes:
-        # One pread for the whole request instead of RawIOBase's readinto round trip.
-        want = self._length - self._pos if size is None or size < 0 else size
-        want = min(want, self._length - self._pos)
-        if want <= 0:
-            return b""
-        data = os.pread(self._fd, want, self._offset + self._pos)
-        if len(data) < want and self._pos + len(data) < self._length:
-            raise self._shrank()
-        self._pos += len(data)
-        return data
-
-    def _shrank(self) -> InputError:
-        return InputError.changed(self._name)
 
 
 def part_checksum(
@@ -192,7 +121,8 @@ async def upload_parts(
 
     async def feed() -> None:
         nonlocal running
-        buffer = bytearray(min(READ_STEP, part_size))
+        # One buffer, reused for every part: the reader costs 1 MiB whatever the part size.
+        buffer = bytearray(min(MIB, part_size))
         for number in range(1, count + 1):
             offset = (number - 1) * part_size
             length = min(part_size, size - offset)
@@ -208,7 +138,7 @@ async def upload_parts(
             number, crc = item
             offset = (number - 1) * part_size
             length = min(part_size, size - offset)
-            resp = await send(number, functools.partial(FileRegion, fd, offset, length, name), crc)
+            resp = await send(number, functools.partial(PartBody, fd, offset, length, name), crc)
             # Our checksum, not the answer's: the servers differ in whether they echo it.
             done.append({"PartNumber": number, "ETag": resp["ETag"], algo.field: crc})
             if on_bytes:

@@ -24,12 +24,12 @@ from ingest.lake.multipart import (
     CRC32,
     CRC64NVME,
     Checksum,
-    FileRegion,
     check_unchanged,
     first_failure,
     part_size_for,
     upload_parts,
 )
+from ingest.lake.part_body import PartBody
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +68,7 @@ class S3Multipart:
         size = source[0]
         part_size = part_size_for(size, self._tuning.part_size)
         count = -(-size // part_size)
-        await self._abort_stale_uploads(key)
-        upload_id = await self._create_full_object(key) if self._full_object else None
+        upload_id = await self._start_beside_stale(key)
         algo: Checksum = CRC64NVME
         if upload_id is None:
             algo = CRC32
@@ -87,7 +86,7 @@ class S3Multipart:
             "multipart_started", key=key, parts=count, part_size=part_size, bytes=size, checksum=algo.name
         )
 
-        async def send(number: int, region: Callable[[], FileRegion], crc: str) -> Any:
+        async def send(number: int, region: Callable[[], PartBody], crc: str) -> Any:
             def attempt() -> Awaitable[Any]:
                 body = region()
                 return self._client.upload_part(  # type: ignore[no-any-return]
@@ -173,8 +172,28 @@ class S3Multipart:
         )
         return None
 
-    async def _abort_stale_uploads(self, key: str) -> None:
-        """Abort the multipart uploads still open for exactly ``key`` (a killed run's)."""
+    async def _start_beside_stale(self, key: str) -> str | None:
+        """Start the upload (``_create_full_object``, unless the server refused one before)
+        while the uploads a killed run left open for ``key`` are listed: two round trips
+        at once, not one after the other. Then those (never the one just started) are
+        aborted. Returns the new upload's id, or None (the fallback is the caller's)."""
+        created: asyncio.Task[str | None] | None = None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                listed = tg.create_task(self._open_uploads(key))
+                if self._full_object:
+                    created = tg.create_task(self._create_full_object(key))
+        except BaseExceptionGroup as group:
+            if created is not None and created.done() and not created.cancelled() and not created.exception():
+                if (upload_id := created.result()) is not None:
+                    await asyncio.shield(self._abort(key, upload_id))
+            raise first_failure(group) from None
+        upload_id = None if created is None else created.result()
+        await self._abort_stale_uploads(key, [u for u in listed.result() if u != upload_id])
+        return upload_id
+
+    async def _open_uploads(self, key: str) -> list[str]:
+        """The ids of the multipart uploads open for exactly ``key``."""
         full = self._key(key)
         listed = await self._call(
             f"list open uploads of {key}",
@@ -182,7 +201,11 @@ class S3Multipart:
             Bucket=self._bucket,
             Prefix=full,
         )
-        stale = [u["UploadId"] for u in listed.get("Uploads", ()) if u.get("Key") == full]
+        return [u["UploadId"] for u in listed.get("Uploads", ()) if u.get("Key") == full]
+
+    async def _abort_stale_uploads(self, key: str, stale: list[str]) -> None:
+        """Abort the multipart uploads still open for ``key`` (a killed run's)."""
+        full = self._key(key)
         for upload_id in stale:
             await self._call(
                 f"abort stale upload of {key}",

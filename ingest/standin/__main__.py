@@ -21,6 +21,7 @@ from ingest.standin.app import Standin
 from ingest.standin.bodies import GENRE_NAMES
 from ingest.standin.catalog import Catalog
 from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
+from ingest.standin.gate import RATE_MODELS
 from ingest.standin.hostile import ITEM_FAULTS, PAGE_FAULTS
 from ingest.standin.process import READY_EVENT
 from ingest.standin.records import DailyChange
@@ -80,7 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--removed-per-day", type=float, default=_RATES.removed, help="share removed each day (404 after)"
     )
     p.add_argument("--no-token", action="store_true", help="refuse the bearer token (only the v3 key works)")
-    p.add_argument("--rate", type=float, default=None, help="enforced requests/s (sliding 1 s)")
+    p.add_argument("--rate", type=float, default=None, help="enforced requests/s (see --rate-model)")
+    p.add_argument(
+        "--rate-model",
+        choices=RATE_MODELS,
+        default="sliding",
+        help="how --rate is enforced: over a sliding second, or by a token bucket (default: %(default)s)",
+    )
+    p.add_argument(
+        "--burst", type=float, default=None, help="the token bucket's size in requests (default: --rate)"
+    )
     p.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After")
     p.add_argument(
         "--max-connections", type=int, default=None, help="requests in flight past this are answered 429"
@@ -160,6 +170,8 @@ async def serve(args: argparse.Namespace) -> None:
         token=None if args.no_token else STANDIN_TOKEN,
         api_key=STANDIN_API_KEY,
         rate_limit=args.rate,
+        rate_model=args.rate_model,
+        burst=args.burst,
         retry_after=not args.no_retry_after,
         max_connections=args.max_connections,
         latency_s=args.latency_ms / 1000,

@@ -42,7 +42,7 @@ from ingest.standin.constants import STANDIN_API_KEY, STANDIN_TOKEN
 from ingest.standin.counters import Counters, query_label
 from ingest.standin.errors import ERR_INPUT, ERR_NOT_FOUND, ERR_PAGE, json_response
 from ingest.standin.exports import Lines, add_file_host, add_routes, universe_files
-from ingest.standin.gate import Gate
+from ingest.standin.gate import Gate, check_rate_model
 from ingest.standin.hostile import check_faults, drip, item_body, page_body
 from ingest.standin.listings import changes_days, changes_page, discover_page, page_of
 from ingest.standin.tv_catalog import TvCatalog
@@ -65,6 +65,8 @@ class Standin(Gate):
         token: str | None = STANDIN_TOKEN,
         api_key: str | None = STANDIN_API_KEY,
         rate_limit: float | None = None,
+        rate_model: str = "sliding",
+        burst: float | None = None,
         retry_after: bool = True,
         max_connections: int | None = None,
         latency_s: float = 0.0,
@@ -98,8 +100,11 @@ class Standin(Gate):
         self.tv = self._tv_origin.at_day(max(self._tv_origin.day, catalog.day))
         self.token = token
         self.api_key = api_key
-        # Requests per second over a sliding 1 s window; more are answered 429 status_code 25.
+        # Requests per second; more are answered 429 status_code 25. Enforced over a sliding
+        # 1 s window, or by a token bucket of ``burst`` tokens (``ingest.standin.gate``).
         self.rate_limit = rate_limit
+        self.rate_model = check_rate_model(rate_model)
+        self.burst = burst
         self.retry_after = retry_after
         # More requests than this in flight are refused with 429 (TMDB's per-IP limit).
         self.max_connections = max_connections

@@ -2,7 +2,7 @@
 
 It counts each request (by endpoint, by item, in flight), then refuses what TMDB would
 refuse: bad credentials (401), more requests in flight than ``max_connections`` or more
-than ``rate_limit`` over a sliding second (429, with ``Retry-After``), a random share of
+than ``rate_limit`` allows (429, with ``Retry-After``), a random share of
 injected 429s and 5xx (``failure_rate``) and the ``broken_ids`` (503); it stalls the
 ``stall_ids`` and a random ``stall_rate`` of requests, and adds the latency. Its own
 routes (``/__stats``, ``/__day``) and the file host (``/p/``) pass uncounted.
@@ -29,6 +29,8 @@ from ingest.standin.errors import ERR_5XX, ERR_AUTH, err_rate, json_response
 _OWN = ("/__stats", "/__day")
 # TMDB's file host (the daily ID exports) asks for no credentials and has no rate limit.
 _FILES = "/p/"
+# How the rate is enforced: over a sliding second, or by a token bucket.
+RATE_MODELS = ("sliding", "bucket")
 
 
 class Gate:
@@ -53,6 +55,11 @@ class Gate:
     _window: collections.deque[float]
     _stall_seen: collections.Counter[int]
     _closing: asyncio.Event
+    # The token bucket's model and size (tokens; None: ``rate_limit``), set by the stand-in.
+    rate_model: str = "sliding"
+    burst: float | None = None
+    # Its tokens and when they were counted; None until the first request (a full bucket).
+    _bucket: tuple[float, float] | None = None
 
     @web.middleware
     async def _gate(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
@@ -103,17 +110,14 @@ class Gate:
             c.refused_connections += 1
             return json_response(err_rate(self.max_connections), 429)
         if self.rate_limit is not None:
-            now = self._clock()
-            while self._window and self._window[0] <= now - 1.0:
-                self._window.popleft()
-            if len(self._window) >= self.rate_limit:
+            wait_s = self._rate_wait_s(self.rate_limit)
+            if wait_s is not None:
                 c.throttled += 1
                 headers = {}
                 if self.retry_after:
                     c.throttled_with_retry_after += 1
-                    headers["Retry-After"] = str(max(1, math.ceil(self._window[0] + 1.0 - now)))
+                    headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
                 return json_response(err_rate(self.rate_limit), 429, headers)
-            self._window.append(now)
         if self.failure_rate and self._rng.random() < self.failure_rate:
             if self._rng.random() < 0.5:
                 c.injected_429 += 1
@@ -122,6 +126,26 @@ class Gate:
             c.injected_5xx += 1
             status = self._rng.choice(tuple(ERR_5XX))
             return json_response(ERR_5XX[status], status)
+        return None
+
+    def _rate_wait_s(self, rate: float) -> float | None:
+        """None and the request counted, if the rate allows it now; else the seconds until
+        it would."""
+        now = self._clock()
+        if self.rate_model == "bucket":
+            size = self.burst or rate
+            tokens, then = self._bucket or (size, now)
+            tokens = min(size, tokens + (now - then) * rate)
+            if tokens < 1.0:
+                self._bucket = (tokens, now)
+                return (1.0 - tokens) / rate
+            self._bucket = (tokens - 1.0, now)
+            return None
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        if len(self._window) >= rate:
+            return self._window[0] + 1.0 - now
+        self._window.append(now)
         return None
 
     def _authorised(self, request: web.Request) -> bool:
@@ -137,3 +161,9 @@ class Gate:
                 self._stall_seen[movie_id] += 1
                 return True
         return bool(self.stall_rate) and self._rng.random() < self.stall_rate
+
+
+def check_rate_model(model: str) -> str:
+    if model not in RATE_MODELS:
+        raise ValueError(f"unknown rate model {model!r}: one of {', '.join(RATE_MODELS)}")
+    return model

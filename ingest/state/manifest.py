@@ -1,11 +1,12 @@
 """The manifest stage 1 keeps for each CSV file and date, under the date's ``csv/`` state.
 
-It records what the last look at the file found (rows, malformed line numbers, header,
-SHA-256) and its history: when these bytes arrived in the lake and by which run
-(``uploaded_at``, ``uploaded_by``), and every check since (``history``: action, time,
-hash, size, run; the last ``HISTORY_LIMIT`` kept). A rerun that skips the file adds to
-the history instead of overwriting the record of the upload. A manifest from before the
-history was kept is read as version 0 and upgraded (``ingest.state.versions``).
+It records what the last look at the file found (rows, malformed line numbers and a
+bounded sample of the first malformed row, header, checksum) and its history: when these
+bytes arrived in the lake and by which run (``uploaded_at``, ``uploaded_by``), and every
+check since (``history``: action, time, hash, size, run; the last ``HISTORY_LIMIT``
+kept). A rerun that skips the file adds to the history instead of overwriting the record
+of the upload. A manifest from before the history was kept is read as version 0 and
+upgraded (``ingest.state.versions``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ HISTORY_LIMIT = 50
 # What a manifest records of a validation scan: the fields ``recorded_scan`` gives back.
 SCAN_FIELDS = (
     "size", "sha256", "header", "kind", "rows", "malformed_rows", "first_malformed_lines", "non_utf8_rows",
+    "malformed_sample",
 )  # fmt: skip
 
 
@@ -41,6 +43,7 @@ class Scan(Protocol):
     malformed_rows: int
     first_malformed_lines: list[int]
     non_utf8_rows: int
+    malformed_sample: str
 
     @property
     def columns(self) -> int: ...
@@ -131,6 +134,7 @@ def recorded_scan(manifest: dict[str, Any] | None, sha256: str, crc64nvme: str =
             "malformed_rows": int(manifest["malformed_rows"]),
             "first_malformed_lines": [int(n) for n in manifest["first_malformed_lines"]],
             "non_utf8_rows": int(manifest.get("non_utf8_rows", 0)),
+            "malformed_sample": str(manifest.get("malformed_sample") or ""),
         }
     except (KeyError, TypeError, ValueError):
         return None
@@ -187,6 +191,8 @@ async def write_manifest(
         "malformed_rows": scan.malformed_rows,
         "non_utf8_rows": scan.non_utf8_rows,
         "first_malformed_lines": scan.first_malformed_lines,
+        # The first malformed row's opening bytes (ingest.csv.scan.SAMPLE_BYTES), never the row.
+        "malformed_sample": scan.malformed_sample or None,
         "uploaded_at": uploaded_at,
         "uploaded_by": uploaded_by,
         "checked_at": now,
