@@ -25,13 +25,15 @@ from tests.helpers import LambdaContext
 ROOT = Path(__file__).resolve().parent.parent
 WAR, CRIME = 10752, 80
 SIZES = {CRIME: 120, WAR: 350}
+# As many War & Politics series as War movies: a chain of several invocations for either.
+TV = ("--tv-war-politics", "350")
 DATE = "2026-11-20"
 
 
 @pytest.fixture(scope="module")
 def tmdb_url() -> Iterator[str]:
     """The fake TMDB in its own process, with latency, as the CLI form serves it."""
-    args = ("--crime", str(SIZES[CRIME]), "--war", str(SIZES[WAR]), "--latency-ms", "20", "--seed", "1")
+    args = ("--crime", str(SIZES[CRIME]), "--war", str(SIZES[WAR]), *TV, "--latency-ms", "20", "--seed", "1")
     with standin_process(*args) as standin:
         yield standin.url
 
@@ -257,9 +259,9 @@ def test_a_chain_of_series_invocations_writes_every_series_exactly_once(
     lambda_env: str, s3: Any, bucket: str
 ) -> None:
     # The TV catalogue the stand-in process serves (its default TV sizes, the same seed).
-    args = parse_args(["--crime", str(SIZES[CRIME]), "--war", str(SIZES[WAR]), "--seed", "1"])
+    args = parse_args(["--crime", str(SIZES[CRIME]), "--war", str(SIZES[WAR]), *TV, "--seed", "1"])
     tv = tv_catalog_for(args, catalog_for(args), None)
-    answers = _chain({"date": "2026-11-21", "genres": ["war"], "media": ["series"]}, budget_s=5.0)
+    answers = _chain({"date": "2026-11-21", "genres": ["war"], "media": ["series"]}, budget_s=6.0)
     assert len(answers) >= 2
     assert all(a["continue"]["media"] == ["series"] for a, _ in answers[:-1])
     series = _records(s3, bucket, "Raw/TMDB/JSON/Series/2026/11/21/war-politics-")
