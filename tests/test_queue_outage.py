@@ -6,6 +6,7 @@ the service started in this process, over real HTTP to the TMDB stand-in and mot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -200,6 +201,7 @@ async def test_a_queue_deleted_mid_day_pauses_the_worker_until_it_is_back(
             settings = _settings(tmp_path, str(tmp_path / "lake"), tmdb, queue_url=url)
             async with serving(settings) as get:
                 await _readyz_is(get, 200)
+                await eventually(lambda: _state_is(get, "idle"), "the worker to consume")
                 sqs.delete_queue(QueueUrl=url)
                 body = await _readyz_is(get, 503, "queue")
                 assert "INGEST_QUEUE_URL" in body["reason"]
@@ -209,7 +211,8 @@ async def test_a_queue_deleted_mid_day_pauses_the_worker_until_it_is_back(
                 await _readyz_is(get, 200)
                 await eventually(lambda: _state_is(get, "idle"), "the worker to consume again")
     finally:
-        sqs.delete_queue(QueueUrl=url)
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
+            sqs.delete_queue(QueueUrl=url)
 
 
 async def _state_is(get: Callable[[str], Awaitable[tuple[int, Any]]], state: str) -> bool:

@@ -98,7 +98,7 @@ class QueueConsumer:
             SqsQueue.connect(s.queue.url) as queue,
             TmdbClient(s.tmdb, self._stats, tuning=self._tuning, stop=self._stop) as client,
         ):
-            self._max_receives = await queue.max_receive_count()
+            self._max_receives = await self._max_receive_count(queue)
             log.info(
                 "queue_consumer_started",
                 queue=queue.url,
@@ -117,6 +117,18 @@ class QueueConsumer:
             except BaseExceptionGroup as group:
                 raise_primary(group)
         log.info("queue_consumer_stopped", **_fields(self.counters))
+
+    async def _max_receive_count(self, queue: SqsQueue) -> int | None:
+        """The queue's ``maxReceiveCount``; a queue lost between the checks and this first
+        call pauses the consumer as it would mid-day."""
+        while True:
+            try:
+                return await queue.max_receive_count()
+            except IngestError:
+                if not await self._dependency_lost():
+                    raise
+                if not await self._resume():
+                    return None
 
     async def _poll(self, queue: SqsQueue, client: TmdbClient) -> list[Received] | None:
         """The next messages, as many as there are free slots; None once stopping."""
