@@ -94,8 +94,10 @@ def render(found: Preview, settings: Settings) -> str:
     if found.genres:
         rate = settings.tmdb.rate_per_s
         seconds = requests / rate
+        kinds = " and ".join(dict.fromkeys(g.kind for g in found.genres))
         lines.append(
-            f"  TMDB: {requests:,} requests for the movies (one each, details and keywords), about "
+            f"  TMDB: {requests:,} requests for the {kinds} (one each, details with their sub-resources), "
+            "about "
             f"{_duration(seconds)} at {rate:g} requests/s; planning took "
             f"{counted(found.planning_requests, 'request')}"
         )

@@ -252,6 +252,10 @@ class Genres:
         return tuple(dict.fromkeys(_genre(g) for g in raw))
 
 
+# A media's one record, as a message names it.
+ONE = {"movies": "movie", "series": "series"}
+
+
 class SubResources:
     expected = (
         'a table of media to sub-resource names, e.g. {series = ["keywords", "external_ids", "credits"]}'
@@ -274,7 +278,7 @@ class SubResources:
                 if name not in KNOWN[media]:
                     known = ", ".join(KNOWN[media])
                     raise Invalid(
-                        f"{media} names {show(name)}, which TMDB does not append to a {media[:-1]}'s "
+                        f"{media} names {show(name)}, which TMDB does not append to a {ONE[media]}'s "
                         f"details{suggestion(name, KNOWN[media])}: use some of {known}"
                     )
             if len(names) > MOST:

@@ -106,8 +106,13 @@ class CatalogueDataset(Dataset):
 
 
 def named(kind: Kind, name: str, genre_id: int = 0) -> Dataset:
-    """The dataset a stored name stands for (a queue message's, a state folder's)."""
-    return CatalogueDataset(kind) if name == CATALOGUE else GenreDataset(kind, genre_id, name)
+    """The dataset a stored name stands for (a queue message's, a state folder's): a
+    genre's, unless the name is one of the datasets that are not a genre's."""
+    scope = _NOT_GENRES.get(name)
+    return scope(kind) if scope is not None else GenreDataset(kind, genre_id, name)
+
+
+_NOT_GENRES: dict[str, type[CatalogueDataset]] = {CATALOGUE: CatalogueDataset}
 
 
 class PlanRef(Protocol):
