@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -164,3 +165,21 @@ async def test_the_queue_check_at_start_is_retried_like_every_sqs_call(
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         await check_queue(url)
         assert fault.hits == 2
+
+
+async def test_a_checksum_the_store_refuses_says_so_and_that_a_rerun_will_not_help(
+    aws_env: str, bucket: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ingest.state import open_lake
+
+    path = tmp_path / "movies.csv"
+    path.write_bytes(b"id|name\n1|a\n")
+    async with faulty_s3(aws_env) as proxy:
+        proxy.faults.append(fault := Fault(lambda r: r.method == "PUT", 400, "BadDigest", times=100))
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        async with open_lake(f"s3://{bucket}") as lake:
+            with pytest.raises(LakeError) as caught:
+                await lake.upload_file("Raw/x/movies.csv", path, sha256="0" * 64)
+    said = str(caught.value)
+    assert fault.hits == 1, "a refused checksum is not retried"
+    assert "BadDigest" in said and "checksum" in said and "a rerun sends the same checksum" in said

@@ -68,3 +68,11 @@ async def test_an_idle_queue_worker_stops_without_a_run_in_progress(
             await asyncio.sleep(0)
     (stop,) = [e for e in logs if e["event"] == "shutdown_requested"]
     assert stop["run_in_progress"] is False
+
+
+def test_the_standins_help_names_genre_ids_as_ids_not_counts() -> None:
+    from ingest.standin.__main__ import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "movies in War (genre id 10752)" in text and "(10752)" not in text
+    assert "series in War & Politics (TV genre id 10768)" in text

@@ -96,6 +96,11 @@ _MISSING = frozenset(
         "NonExistentQueue",
     }
 )
+# The store refused the checksum sent with the bytes (wrong, or in a form it cannot read):
+# the same bytes carry the same checksum again, so no rerun helps.
+_CHECKSUM = frozenset(
+    {"BadDigest", "InvalidDigest", "XAmzContentChecksumMismatch", "InvalidChecksum", "InvalidChecksumType"}
+)
 # ConditionalRequestConflict (409): a conditional write raced another write of the key;
 # S3 asks for the request again.
 _TRANSIENT = frozenset(
@@ -157,6 +162,13 @@ def aws_error(exc: BaseException, remote: Remote, what: str) -> Exception:
         if code in _DENIED or code in _MISSING:
             return ConfigError(f"{remote.name} refused {what} ({code}): {remote.fix}")
         message = exc.response.get("Error", {}).get("Message", "")
+        if code in _CHECKSUM:
+            return remote.refused(
+                f"{remote.name} refused the checksum sent with {what} ({code}: {message}): the store "
+                "says the bytes do not match it, or cannot read its form; a rerun sends the same "
+                "checksum and fails the same way: check the file did not change, and that the store "
+                "supports S3's checksums (CRC64NVME, CRC32, SHA-256)"
+            )
         return remote.refused(f"{remote.name} refused {what} ({code or status}: {message})")
     if isinstance(exc, BotoCoreError):
         return remote.refused(f"{remote.name} client error during {what}: {exc}")

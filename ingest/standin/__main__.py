@@ -46,16 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8765, help="0: any free port (the ready line names it)")
-    p.add_argument("--crime", type=int, default=0, help="movies in Crime (80)")
-    p.add_argument("--war", type=int, default=0, help="movies in War (10752)")
+    p.add_argument("--crime", type=int, default=0, help="movies in Crime (genre id 80)")
+    p.add_argument("--war", type=int, default=0, help="movies in War (genre id 10752)")
     p.add_argument("--genre", action="append", default=[], metavar="ID=N", help="another genre, e.g. 18=5000")
-    p.add_argument("--tv-crime", type=int, default=None, metavar="N", help="series in Crime (80)")
+    p.add_argument("--tv-crime", type=int, default=None, metavar="N", help="series in Crime (TV genre id 80)")
     p.add_argument(
         "--tv-war-politics",
         type=int,
         default=None,
         metavar="N",
-        help="series in War & Politics (10768); past 10000, discover's 500 pages cannot list them all",
+        help="series in War & Politics (TV genre id 10768); past 10000, discover's 500 pages "
+        "cannot list them all",
     )
     p.add_argument(
         "--tv-genre", action="append", default=[], metavar="ID=N", help="another TV genre, e.g. 18=500"
