@@ -126,6 +126,9 @@ def one_size(
             "-m",
             "ingest",
             "--catalogue",
+            # The movie catalogue, as measured before series (config.toml's main job takes both).
+            "--media",
+            "movies",
             "--lake",
             f"s3://{bucket}",
             "--rate",
@@ -180,7 +183,19 @@ def one_size(
         s3.create_bucket(Bucket=fresh)
         enq_env = env | {"INGEST_QUEUE_URL": queue, "AWS_ENDPOINT_URL_SQS": sqs_endpoint}
         enq = run_sampled(
-            [PY, "-m", "ingest", "--catalogue", "--enqueue", "--lake", f"s3://{fresh}", "--date", DAY0],
+            [
+                PY,
+                "-m",
+                "ingest",
+                "--catalogue",
+                "--media",
+                "movies",
+                "--enqueue",
+                "--lake",
+                f"s3://{fresh}",
+                "--date",
+                DAY0,
+            ],
             enq_env,
             logs / f"enqueue-{n}.log",
         )

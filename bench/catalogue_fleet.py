@@ -228,7 +228,9 @@ def measure(args: argparse.Namespace, endpoint: str, sqs_endpoint: str, standin:
     )
     lake = ["--lake", f"s3://{bucket}", "--date", DAY0]
     enq = run_sampled(
-        [PY, "-m", "ingest", "--catalogue", "--enqueue", *lake], env, LOGS / "fleet-enqueue.log"
+        [PY, "-m", "ingest", "--catalogue", "--media", "movies", "--enqueue", *lake],
+        env,
+        LOGS / "fleet-enqueue.log",
     )
     frozen = enq.events("plan_frozen")
     planned = int(frozen[0]["ids"]) if frozen else 0

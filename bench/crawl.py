@@ -201,6 +201,9 @@ def pipeline_cmd(limits: Limits, collections: bool) -> Callable[[str, str], list
             "ingest",
             "--genre",
             "crime",
+            # Movies, as measured before series (config.toml's main job takes both).
+            "--media",
+            "movies",
             "--lake",
             f"s3://{bucket}",
             "--date",

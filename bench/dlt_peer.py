@@ -144,6 +144,9 @@ def one(side: str, args: argparse.Namespace, logs: Path, n: int, model: str) -> 
                 "ingest",
                 "--genre",
                 "war",
+                # The movies dlt's source fetches (config.toml's main job takes series too).
+                "--media",
+                "movies",
                 "--lake",
                 str(folder / "lake"),
                 "--rate",

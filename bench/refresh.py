@@ -76,7 +76,7 @@ def _standin_args(genre_size: int, day: int, rate: float, limits: Limits | None)
 
 def _cmd(bucket: str, date: str, refresh: str, rate: float, connections: int) -> list[str]:
     return [
-        PROJECT_PY, "-m", "ingest", "--genre", "crime", "--collections", "--lake", f"s3://{bucket}",
+        PROJECT_PY, "-m", "ingest", "--genre", "crime", "--media", "movies", "--collections", "--lake", f"s3://{bucket}",
         "--date", date, "--refresh", refresh, "--rate", f"{rate:g}", "--concurrency", str(connections),
     ]  # fmt: skip
 

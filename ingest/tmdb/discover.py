@@ -117,7 +117,7 @@ class Discoverer:
         windows = max(self._t.windows, 1)
         self._bar.status(
             f"{counted(self._t.requests, 'page')}, {counted(windows, 'window')}, "
-            f"{len(self._t.found):,} movies"
+            f"{len(self._t.found):,} {self._source.kind}"
         )
         return data
 
