@@ -55,9 +55,9 @@ from ingest.run.checks import run_checks
 from ingest.run.job import run_job
 from ingest.run.lambda_event import plan_from_event
 from ingest.run.start import start
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.settings.table import row
+from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 

@@ -21,10 +21,10 @@ from ingest.reports.counts import RunReport
 from ingest.reports.summary import human_line, log_summary
 from ingest.run.job import run_job
 from ingest.run.start import CommandParser, refuse, start
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings, require_job_source
 from ingest.settings.table import add_flags, flagged, flags_of
 from ingest.settings.types import suggestion
+from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from ingest.csv.stage import ingest_file
 from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import Catalog, Standin, TvCatalog
 from ingest.state.runs import RunRequest, record_request
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from tests.tmdb_fixtures import DATE, FAST, settings_for
 

@@ -19,12 +19,12 @@ from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.standin import DAY0, Catalog, Standin, Universe, standin_process
 from ingest.standin.records import DailyChange
 from ingest.state.catalogue_plan import load_plan, removed_ids
 from ingest.status.survey import survey
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb as run_catalogue
 from tests.helpers import delete_from_lake, kill_once, run_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, lake_files, records, settings_for

@@ -18,9 +18,9 @@ from ingest.lake import s3 as s3_module
 from ingest.lake.keys import Kind
 from ingest.remote.retry import Backoff
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import STANDIN_TOKEN, Catalog, Standin
 from ingest.state import open_lake
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from tests.s3_faults import Stall, faulty_s3
 from tests.test_tmdb_cli import _cli, _env

@@ -21,10 +21,10 @@ import pytest
 from ingest.answers import queries
 from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import DAY0, Catalog, Standin, Universe
 from ingest.standin.records import DailyChange
 from ingest.state import open_lake
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from ingest.tmdb.stage import run_tmdb as run_catalogue
 from tests.tmdb_fixtures import FAST, settings_for

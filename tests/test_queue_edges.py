@@ -16,12 +16,12 @@ from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.queue.enqueue import run_enqueue
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import QueueSettings
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.state.cursor import read_cursor
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
+from ingest.stop import Stop
 from ingest.tmdb.context import RunContext
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually

@@ -21,10 +21,10 @@ from ingest.aws_lambda import handler
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import DAY0, STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, standin_process
 from ingest.state import open_lake
 from ingest.state.cursor import cursor_key
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import LambdaContext, eventually, kill_once_written, popen_cli, standin_env, start_cli
 from tests.tmdb_fixtures import FAST, dir_records, settings_for

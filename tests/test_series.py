@@ -25,7 +25,6 @@ from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.appends import Appends
 from ingest.settings.config import load_settings
 from ingest.settings.genres import resolve_genre
@@ -36,6 +35,7 @@ from ingest.state.markers import missing_batches
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
 from ingest.state.runs import RunRequest, record_request
+from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.media import SERIES_SOURCE
 from ingest.tmdb.planner import GenrePlanner

@@ -23,11 +23,11 @@ import pytest
 
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.state import open_lake
 from ingest.state.cursor import read_cursor
 from ingest.state.plan import load_plan
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import cli_command, cli_env
 from tests.tmdb_fixtures import FAST, settings_for

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from ingest.errors import Interrupted
-from ingest.run.stop import Stop
+from ingest.stop import Stop
 
 
 async def test_work_that_finishes_in_time_returns_its_result() -> None:

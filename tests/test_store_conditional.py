@@ -22,10 +22,10 @@ from ingest.errors import ConfigError
 from ingest.lake import Lake, ObjectInfo, UploadTuning
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import STANDIN_TOKEN, Catalog, DailyChange, Standin, free_port, stop_process
 from ingest.state import STORE_META, open_lake
 from ingest.state.plan import Plan, create_plan, load_plan
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually, run_cli
 from tests.s3_faults import faulty_s3

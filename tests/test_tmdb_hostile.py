@@ -14,13 +14,13 @@ from ingest.errors import RunError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import Catalog, Standin
 from ingest.state import keys, open_lake
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
 from ingest.status.render import render_json, render_text
 from ingest.status.survey import survey
+from ingest.stop import Stop
 from ingest.tmdb import files as batching
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import delete_from_lake

@@ -24,7 +24,6 @@ from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import load_settings
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.state import open_lake
@@ -32,6 +31,7 @@ from ingest.state.cursor import read_cursor
 from ingest.state.plan import load_plan
 from ingest.state.removed import read_removed
 from ingest.status import main as status_main
+from ingest.stop import Stop
 from ingest.tmdb.changes import ChangesOverflow, ChangesReader
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.stage import run_tmdb

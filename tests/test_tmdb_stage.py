@@ -16,11 +16,11 @@ from ingest.errors import AuthError, IngestError, LakeError, RunError, UsageErro
 from ingest.lake import Lake
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import Catalog, Standin
 from ingest.state import open_lake
 from ingest.state.dataset import CatalogueDataset, GenreDataset
 from ingest.state.plan import load_plan
+from ingest.stop import Stop
 from ingest.tmdb.files import MAX_FILE_BYTES, as_line, pack
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually

@@ -16,7 +16,6 @@ from ingest.queue.messages import BatchMessage
 from ingest.queue.work import BatchWorker
 from ingest.reports.commands import python
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import DAY0, Catalog, DailyChange, Standin
 from ingest.state import open_lake
 from ingest.state.dataset import GenreDataset
@@ -25,6 +24,7 @@ from ingest.state.removed import removed_key
 from ingest.state.runs import RunRequest, record_request
 from ingest.status.render import render_text
 from ingest.status.survey import survey
+from ingest.stop import Stop
 from ingest.tmdb import files
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.stage import run_tmdb

@@ -32,11 +32,11 @@ import pytest
 
 from ingest.lake.keys import Kind, tmdb_prefix
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.standin import DAY0, Catalog, DailyChange, Standin, free_port
 from ingest.state import open_lake
 from ingest.status.render import render_json
 from ingest.status.survey import survey
+from ingest.stop import Stop
 from ingest.tmdb.stage import run_tmdb
 from tests.helpers import eventually, kill_once, standin_env, start_cli
 from tests.queue_kit import Queues

@@ -32,8 +32,8 @@ from ingest.queue.counters import QueueCounters
 from ingest.reports.counts import RunReport
 from ingest.run import checks as start_checks
 from ingest.run.job import run_job
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
+from ingest.stop import Stop
 from workers.metrics import CONTENT_TYPE, Metrics, RunOutcome
 from workers.ready import Readiness
 from workers.schedule import Schedule

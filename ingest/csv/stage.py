@@ -32,9 +32,9 @@ from ingest.lake import Lake, ObjectInfo
 from ingest.lake.keys import csv_key
 from ingest.reports.counts import CsvFileResult, RunReport
 from ingest.reports.progress import Progress
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state.manifest import read_manifest, recorded_scan, write_manifest
+from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.errors import ConfigError
-from ingest.settings.table import default
+
+# The lake's settings, re-exported: the stages take them from here with the lake.
+from ingest.settings.config import UploadTuning as UploadTuning
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +47,6 @@ Sha256 = str | Callable[[], Awaitable[str]]
 
 async def resolve_sha256(sha256: Sha256) -> str:
     return sha256 if isinstance(sha256, str) else await sha256()
-
-
-@dataclass(frozen=True, slots=True)
-class UploadTuning:
-    # Defaults from the settings table, their one owner.
-    part_size: int = default("upload.part_size")
-    parts_in_flight: int = default("upload.parts_in_flight")
-    max_attempts: int = default("upload.max_attempts")
-    # A total per attempt of an S3 request (a stall never ends it otherwise), and per call
-    # (one part: every attempt and the waits between them).
-    request_timeout_s: float = default("upload.request_timeout_s")
-    part_budget_s: float = default("upload.part_budget_s")
-    # Only one run at a time writes to this lake: a store without conditional writes will do.
-    single_writer: bool = default("upload.single_writer")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,10 @@ from ingest.queue.messages import BatchMessage
 from ingest.queue.messages import BatchOutcome as Outcome
 from ingest.queue.sqs import SqsQueue
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.state.catalogue_plan import CataloguePlan, batch_of, chunk_of, load_plan, read_chunk
 from ingest.state.completion import finish
 from ingest.state.markers import all_hundreds_done, batch_done, hundred_done
+from ingest.stop import Stop
 from ingest.tmdb.catalogue import missing, note_plan
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import TmdbClient

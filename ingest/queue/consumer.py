@@ -38,9 +38,9 @@ from ingest.queue.messages import SETTLED, BatchMessage, BatchOutcome
 from ingest.queue.sqs import Received, SqsQueue
 from ingest.queue.work import BatchWorker, run_message
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state import open_lake
+from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
 
 log = structlog.get_logger(__name__)

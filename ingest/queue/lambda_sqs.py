@@ -24,9 +24,9 @@ from ingest.queue.messages import SETTLED
 from ingest.queue.sqs import SqsQueue
 from ingest.queue.work import BatchWorker, run_message
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state import open_lake
+from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 
 log = structlog.get_logger(__name__)

@@ -26,7 +26,6 @@ from ingest.queue.enqueue import enqueue_collections
 from ingest.queue.messages import BatchMessage, BatchOutcome
 from ingest.queue.sqs import SqsQueue
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Job
 from ingest.settings.genres import Genre, resolve_genre
 from ingest.state.claims import create_claim, mark_sent, read_claim
@@ -34,6 +33,7 @@ from ingest.state.completion import finish_if_whole
 from ingest.state.dataset import CatalogueDataset
 from ingest.state.markers import batches_in_lake, missing_batches
 from ingest.state.plan import Plan, load_plan
+from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.planner import GenrePlanner
 from ingest.tmdb.pool import BatchPool

@@ -4,6 +4,7 @@
 - ``checks``: the start-up checks of what a run needs (the lake, TMDB, the queue);
 - ``job``: the run itself (its request recorded, stage 1 then stage 2, its outcome);
 - ``dry_run``: ``--dry-run``, a plan without writing anything;
-- ``lambda_event``: what a Lambda event asks for, as settings;
-- ``stop``: SIGTERM/SIGINT as a stop that lets started work finish.
+- ``lambda_event``: what a Lambda event asks for, as settings.
+
+When to stop starting work (``ingest.stop``) sits below, beside the errors: the stages use it too.
 """

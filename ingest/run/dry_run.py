@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 from ingest.reports.counts import TmdbStats
 from ingest.reports.progress import counted, human_bytes
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state import open_lake
 from ingest.state.markers import missing_batches
 from ingest.state.plan import BATCH_SIZE, load_plan
+from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.media import MOVIE_SOURCE, SERIES_SOURCE
 from ingest.tmdb.planner import GenrePlanner

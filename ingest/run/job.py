@@ -18,10 +18,10 @@ from ingest.errors import ConfigError, IngestError
 from ingest.lake import Lake
 from ingest.reports.counts import RunReport
 from ingest.run.checks import run_checks
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state import open_lake
 from ingest.state.runs import RunRequest, record_request
+from ingest.stop import Stop
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
 from ingest.errors import ConfigError
-from ingest.lake import UploadTuning
 from ingest.settings.appends import Appends
 from ingest.settings.fleet import fleet_share
 from ingest.settings.genres import Genre, resolve_genre
@@ -36,6 +35,22 @@ _SECRET_KEYS = {r.field for r in ROWS if r.secret} | {r.env.lower() for r in ROW
 # The selection flags: any of them replaces the main job with the work they name.
 _SELECTION = ("job.csv", "job.genres", "job.collections", "job.catalogue")
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTuning:
+    """How the lake uploads (``[upload]``): part sizes, parts in flight, retries, totals."""
+
+    # Defaults from the settings table, their one owner.
+    part_size: int = default("upload.part_size")
+    parts_in_flight: int = default("upload.parts_in_flight")
+    max_attempts: int = default("upload.max_attempts")
+    # A total per attempt of an S3 request (a stall never ends it otherwise), and per call
+    # (one part: every attempt and the waits between them).
+    request_timeout_s: float = default("upload.request_timeout_s")
+    part_budget_s: float = default("upload.part_budget_s")
+    # Only one run at a time writes to this lake: a store without conditional writes will do.
+    single_writer: bool = default("upload.single_writer")
 
 
 @dataclass(frozen=True, slots=True)

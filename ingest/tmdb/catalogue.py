@@ -26,12 +26,12 @@ import structlog
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
 from ingest.state.catalogue_plan import CataloguePlan, batches_of_chunk, chunk_of
 from ingest.state.completion import finish
 from ingest.state.markers import batches_in_lake
 from ingest.state.plan import Batch
+from ingest.stop import Stop
 from ingest.tmdb.catalogue_planner import plan_collections, plan_movies
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.context import RunContext

@@ -48,8 +48,8 @@ from ingest.errors import (
 )
 from ingest.remote.retry import Backoff, RetrySummary
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import TmdbSettings
+from ingest.stop import Stop
 from ingest.tmdb.breaker import Reachability
 from ingest.tmdb.rate import AdaptiveRate, Sent
 from ingest.tmdb.verdicts import Answer, Check, Verdict, read_answer

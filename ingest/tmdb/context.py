@@ -12,8 +12,8 @@ from typing import Protocol
 
 from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
+from ingest.stop import Stop
 from ingest.tmdb.client import ClientTuning, TmdbClient
 
 

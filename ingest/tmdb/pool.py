@@ -23,9 +23,9 @@ from ingest.errors import Interrupted, RunError, SkippedRecord
 from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
 from ingest.reports.progress import Progress
-from ingest.run.stop import Stop
 from ingest.state.dataset import PlanRef
 from ingest.state.plan import Batch
+from ingest.stop import Stop
 from ingest.tmdb.client import TmdbClient
 from ingest.tmdb.collections import collection_of
 from ingest.tmdb.files import as_line

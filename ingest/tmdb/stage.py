@@ -23,8 +23,8 @@ import structlog
 from ingest.errors import Interrupted, RunError, raise_primary
 from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
-from ingest.run.stop import Stop
 from ingest.settings.config import Settings
+from ingest.stop import Stop
 from ingest.tmdb.catalogue import CatalogueRun
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.context import DatasetRun, RunContext
