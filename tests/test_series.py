@@ -254,7 +254,7 @@ async def test_appending_credits_stores_them_and_a_changed_list_makes_the_day_fu
 async def test_the_queue_fleet_lands_the_series_as_a_one_shot_run_does(
     tmp_path: Path, aws_env: str, s3_lake_url: str, new_queues: Callable[..., Queues]
 ) -> None:
-    films, tv = catalogues({CRIME: 260, WAR_POLITICS: 140}, movies=150)
+    films, tv = catalogues({CRIME: 130, WAR_POLITICS: 70}, movies=60)
     queues = new_queues(max_receives=5, visibility_s=30)
     config = write_config(tmp_path, visibility_s=30)
     standin = Standin(films, tv=tv)
