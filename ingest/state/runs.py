@@ -23,11 +23,9 @@ from typing import Any
 import orjson
 import structlog
 
-from ingest.errors import ConfigError
 from ingest.lake import Lake
 from ingest.lake.keys import Kind
 from ingest.settings.config import Settings
-from ingest.settings.genres import resolve_genre
 from ingest.state import keys
 from ingest.state.dataset import CatalogueDataset, Dataset, GenreDataset
 from ingest.state.versions import CURRENT, upgrade
@@ -174,13 +172,6 @@ class RunRequest:
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
-
-
-def _tv_slug(movie_genre: str) -> str | None:
-    try:
-        return resolve_genre(movie_genre, "series").slug
-    except ConfigError:
-        return None
 
 
 async def record_request(lake: Lake, request: RunRequest) -> None:
