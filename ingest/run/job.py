@@ -13,7 +13,6 @@ import time
 
 import structlog
 
-from ingest.csv.stage import check_inputs, run_csv
 from ingest.errors import ConfigError, IngestError
 from ingest.lake import Lake
 from ingest.reports.counts import RunReport
@@ -29,7 +28,11 @@ log = structlog.get_logger(__name__)
 def check_job(settings: Settings) -> None:
     """Raise a ``UsageError`` for anything that would stop the run, before it starts."""
     # Checked at every run, not once at start: a service's CSV file may come and go.
-    check_inputs(settings.job.csv)
+    if settings.job.csv:
+        # Imported here (and below): a run without CSV files never pays for stage 1.
+        from ingest.csv.stage import check_inputs
+
+        check_inputs(settings.job.csv)
     if settings.job.enqueue and not settings.queue.url:
         raise ConfigError("--enqueue needs a queue: set INGEST_QUEUE_URL or [queue] url in config.toml")
 
@@ -102,6 +105,8 @@ async def _stages(
 ) -> bool:
     complete = True
     if settings.job.csv:
+        from ingest.csv.stage import run_csv
+
         complete = await run_csv(lake, settings, report, stop=stop, progress=progress)
     if not (settings.job.uses_tmdb or settings.job.catalogue):
         return complete

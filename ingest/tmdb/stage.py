@@ -25,7 +25,6 @@ from ingest.lake import Lake
 from ingest.reports.counts import TmdbStats
 from ingest.settings.config import Settings
 from ingest.stop import Stop
-from ingest.tmdb.catalogue import CatalogueRun
 from ingest.tmdb.client import ClientTuning, TmdbClient
 from ingest.tmdb.context import DatasetRun, RunContext
 from ingest.tmdb.crawl import GenreRun
@@ -39,7 +38,11 @@ def dataset_runs(settings: Settings) -> list[DatasetRun]:
     job = settings.job
     runs: list[DatasetRun] = [GenreRun(g) for g in job.movie_genres]
     runs += [GenreRun(g, SERIES_SOURCE) for g in job.series_genres]
-    runs += [CatalogueRun(SOURCES[media]) for media in job.catalogue_media]
+    if job.catalogue_media:
+        # Imported here: a genre run never pays for the catalogue's planner and exports.
+        from ingest.tmdb.catalogue import CatalogueRun
+
+        runs += [CatalogueRun(SOURCES[media]) for media in job.catalogue_media]
     return runs
 
 
