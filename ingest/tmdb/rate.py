@@ -163,37 +163,59 @@ def shared_log(key: str) -> WindowLog:
 
 class Sent:
     """One request's place in the window: when it went out (as far as the client knows),
-    and whether that is final (its headers are written, or it never got that far)."""
+    and whether that is final (its headers are written, or it never got that far); ``due``:
+    when the window let it go, if it had to wait for that (None: it went at once)."""
 
-    __slots__ = ("at", "final")
+    __slots__ = ("at", "due", "final")
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, due: float | None = None) -> None:
         self.at = at
+        self.due = due
         self.final = False
 
 
 class SlidingWindow:
     """At most ``count`` requests in any ``window_s``: ``count`` = ``ceil(rate)`` and
-    ``window_s`` = ``count / rate`` seconds (at least one) and ``MARGIN_S``, counted
+    ``window_s`` = ``count / rate`` seconds (at least one) and a margin, counted
     as the server counts them: a log of the requests of the last window, by when they went
     out; the next goes when fewer than ``count`` are left in it. Waiters go in turn (first
     come, first served).
 
     Bound: no ``count + 1`` requests went out within ``window_s`` of each other on the
     client's clock, so TMDB's sliding second never holds more than ``count`` unless the
-    server counted a request more than ``MARGIN_S`` later, relative to another, than it
+    server counted a request more than the margin later, relative to another, than it
     went out. A request's time can move later after the next ones were let go (its
     headers written late), so the log is kept by time, not by turn.
+
+    Lead: between the moment the window lets a waiting request go and its headers going
+    out, there is always some delay (the sleep's wake-up, rounded up to the millisecond,
+    and the HTTP client's work before it writes): about 2 ms, which would otherwise come
+    on top of the margin in every window, 59 times in a minute's crawl. The window lets a
+    waiting request go that much early (``lead_s``): the least delay among the last
+    ``LEAD_SAMPLES`` waiting requests, never more than ``MAX_LEAD_S``. A request whose
+    delay is at least that least one still goes out no earlier than the window allows; one
+    quicker than all of the recent ones goes out early by the difference, at most the lead
+    (3 ms, of a margin of 6 ms or more).
     """
 
-    # The server's own delay before it counts a request (its event loop, the kernel) that
-    # the window allows for: 10 ms of TMDB's second, and a wake-up's lateness (about 1 ms,
-    # the sleep's granularity) comes on top of it in practice. At 8 ms a quiet machine's
-    # stand-in refused 3 of 5,711 requests in one catalogue pass of four; at 10 ms none.
-    # Each 429 widens it by ``WIDEN_S`` (a server that counts later than that, under load),
-    # up to ``MAX_MARGIN_S``; it narrows back by as much after each ``NARROW_AFTER_S``
-    # without one.
-    MARGIN_S = 0.01
+    # The server's own delay before it counts a request (its event loop, the kernel), as
+    # it varies from one request to another: what the window allows for on top of the
+    # second. It grows with how many requests the server counts: ``MARGIN_S`` at least,
+    # ``MARGIN_PER_RATE_S`` for each request a second of the window's first rate (its
+    # ceiling), so 6 ms at TMDB's 40/s and 10 ms at the catalogue bench's 1,000/s. A run's
+    # first ``WARM_WINDOWS`` windows keep ``WARM_MARGIN_S``: its connections are being
+    # opened and the plan's pages come in bursts, and a server counts later then. Measured
+    # on the stand-in, a 2,268-movie crawl at 40/s (bench/DLT_PEER.md): the delay of a
+    # request's count less that of the one a window before it was under 3 ms for 99% of
+    # the pairs, up to 12 ms in the first four windows and 6 ms after them; at 1,000/s,
+    # 8 ms drew 3 429s in 5,711 requests and 10 ms none. Each 429 widens the margin by
+    # ``WIDEN_S`` (a server that counts later than that, under load), up to
+    # ``MAX_MARGIN_S``; it narrows back by as much after each ``NARROW_AFTER_S`` without
+    # one.
+    MARGIN_S = 0.006
+    MARGIN_PER_RATE_S = 0.00001
+    WARM_WINDOWS = 4
+    WARM_MARGIN_S = 0.012
     # Even into an empty window, requests go at most this many times the rate (at 40/s,
     # one each 2.5 ms): a burst reaches the server spread out, not 20 at once to be counted
     # one after another, later and later, while the next window's go one by one.
@@ -201,6 +223,9 @@ class SlidingWindow:
     WIDEN_S = 0.005
     MAX_MARGIN_S = 0.05
     NARROW_AFTER_S = 10.0
+    # The lead: the least delay among this many recent waiting requests, and its cap.
+    LEAD_SAMPLES = 64
+    MAX_LEAD_S = 0.003
 
     def __init__(
         self,
@@ -215,7 +240,16 @@ class SlidingWindow:
         self._rate = rate
         self._last = -1e9
         self._widened = -1e9
-        self.margin_s = self.MARGIN_S
+        # The margin without a 429 (see ``MARGIN_S``), from the rate the window starts at:
+        # a cut of the rate after 429s must not narrow it.
+        self.base_margin_s = max(self.MARGIN_S, rate * self.MARGIN_PER_RATE_S)
+        self.margin_s = self.base_margin_s
+        # Delays from when a waiting request was let go to its headers, and the lead
+        # taken from them (see the class's docstring).
+        self._delays: collections.deque[float] = collections.deque(maxlen=self.LEAD_SAMPLES)
+        self.lead_s = 0.0
+        # Requests let go so far: the first WARM_WINDOWS windows' worth wait longer.
+        self._issued = 0
         self.count = 1
         self.window_s = 1.0
         self.set_rate(rate)
@@ -225,7 +259,8 @@ class SlidingWindow:
         # A fraction of a request a second is a longer window, never a second request.
         self.count = max(1, math.ceil(rate - 1e-9))
         self.window_s = max(1.0, self.count / rate) + self.margin_s
-        self._log.keep_s = max(self._log.keep_s, self.window_s)
+        self._warm_s = max(0.0, self.WARM_MARGIN_S - self.margin_s)
+        self._log.keep_s = max(self._log.keep_s, self.window_s + self._warm_s)
 
     def widen(self) -> None:
         """A 429: the server counted a request later than the margin allows for."""
@@ -236,15 +271,21 @@ class SlidingWindow:
     def settle(self) -> None:
         """A good answer: a margin widened long enough ago narrows back a step."""
         now = self._clock()
-        if self.margin_s > self.MARGIN_S and now - self._widened >= self.NARROW_AFTER_S:
+        if self.margin_s > self.base_margin_s and now - self._widened >= self.NARROW_AFTER_S:
             self._widened = now
-            self.margin_s = max(self.MARGIN_S, self.margin_s - self.WIDEN_S)
+            self.margin_s = max(self.base_margin_s, self.margin_s - self.WIDEN_S)
             self.set_rate(self._rate)
+
+    @property
+    def span_s(self) -> float:
+        """The window the next request is counted in: ``window_s``, or wider while warming."""
+        warming = self._issued < self.WARM_WINDOWS * self.count
+        return self.window_s + (self._warm_s if warming else 0.0)
 
     def wait_s(self) -> float:
         """How long the next request must wait from now (0: it may go)."""
         now = self._clock()
-        edge = now - self.window_s
+        edge = now - self.span_s
         log = self._log
         # Times only move later, and only until final: a final one out of the widest window
         # reading the log stays out. One that never became final (its attempt cancelled) is
@@ -258,15 +299,19 @@ class SlidingWindow:
         inside = sorted(s.at for s in log if s.at > edge)
         if len(inside) < self.count:
             return spaced
-        # The next goes when all but count - 1 of those in the window have left it.
-        return max(spaced, inside[len(inside) - self.count] - edge)
+        # The next goes when all but count - 1 of those in the window have left it (its
+        # headers a lead later).
+        return max(spaced, inside[len(inside) - self.count] - edge - self.lead_s)
 
     async def acquire(self) -> Sent:
         async with self._turn:
             # A deadline, not an event: the window frees up with time, nobody signals it.
-            while (wait := self.wait_s()) > 0:  # noqa: ASYNC110
+            due = None
+            while (wait := self.wait_s()) > 0:
+                due = self._clock() + wait
                 await asyncio.sleep(wait)
-            ticket = Sent(self._clock())
+            ticket = Sent(self._clock(), due)
+            self._issued += 1
             self._last = ticket.at
             self._log.append(ticket)
             return ticket
@@ -274,8 +319,12 @@ class SlidingWindow:
     def sent(self, ticket: Sent) -> None:
         """``ticket``'s request is on the wire now (its headers are written)."""
         if not ticket.final:
-            ticket.at = max(ticket.at, self._clock())
+            now = self._clock()
+            ticket.at = max(ticket.at, now)
             ticket.final = True
+            if ticket.due is not None:
+                self._delays.append(now - ticket.due)
+                self.lead_s = min(self.MAX_LEAD_S, max(0.0, min(self._delays)))
 
     @staticmethod
     def done(ticket: Sent) -> None:
