@@ -148,7 +148,13 @@ async def test_a_failed_tmdb_check_closes_the_lake_and_uploads_nothing(
     monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", "token")
     settings_for(tmp_path, f"s3://{bucket}", src)  # writes config.toml
     settings = load_settings(
-        flags(config=tmp_path / "config.toml", lake=f"s3://{bucket}", date=DATE, csv=(str(src),), genres=("war",))
+        flags(
+            config=tmp_path / "config.toml",
+            lake=f"s3://{bucket}",
+            date=DATE,
+            csv=(str(src),),
+            genres=("war",),
+        )
     )
     with pytest.raises(ConfigError, match="TMDB"):
         await run_job(settings)

@@ -50,7 +50,10 @@ Check = tuple[str, Callable[[], Awaitable[object]]]
 def checks(settings: Settings, *, tmdb: bool, queue: bool) -> list[Check]:
     """The checks an entry point needs, by name, in the order they run: the lake always,
     TMDB when ``tmdb`` (and credentials are set), the queue when ``queue`` (and one is)."""
-    return [("lake", lambda: check_lake(settings.lake, settings.upload)), *_beside_lake(settings, tmdb=tmdb, queue=queue)]
+    return [
+        ("lake", lambda: check_lake(settings.lake, settings.upload)),
+        *_beside_lake(settings, tmdb=tmdb, queue=queue),
+    ]
 
 
 def _beside_lake(settings: Settings, *, tmdb: bool, queue: bool) -> list[Check]:
