@@ -53,12 +53,15 @@ class FaultyS3:
     strip: set[str] = field(default_factory=set)
     # (method, query, lower-cased headers) of every request seen, in order.
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    # (method, path) of every request seen, in the same order.
+    paths: list[tuple[str, str]] = field(default_factory=list)
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         headers_seen = {k.lower(): v for k, v in request.headers.items()}
         self.seen.append((request.method, request.query_string, headers_seen))
+        self.paths.append((request.method, request.path))
         for stall in self.stalls:
             if not stall.lifted.is_set() and stall.match(request):
                 stall.hits += 1

@@ -124,6 +124,43 @@ async def test_multipart_upload_lands_byte_identical(
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
+async def test_a_run_opens_one_s3_client_and_checks_the_bucket_once(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The start-up check's lake is the run's: one client (one service model loaded, one
+    # connection pool), one HeadBucket, not two.
+    src = make_csv(tmp_path / "movies.csv", 6 * MIB)
+    async with faulty_s3(aws_env) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        report = await run_job(settings_for(tmp_path, f"s3://{bucket}", src))
+    assert report.complete and report.csv[0].action == "uploaded"
+    assert proxy.paths.count(("HEAD", f"/{bucket}")) == 1
+    assert s3.get_object(Bucket=bucket, Key=KEY)["Body"].read() == src.read_bytes()
+
+
+async def test_a_failed_tmdb_check_closes_the_lake_and_uploads_nothing(
+    tmp_path: Path, s3: Any, bucket: str, aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The checks after the lake's run with the lake open: the first that fails ends the
+    # run before any byte of the CSV files goes up.
+    src = make_csv(tmp_path / "movies.csv", 6 * MIB)
+    monkeypatch.setenv("TMDB_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TMDB_READ_ACCESS_TOKEN", "token")
+    settings_for(tmp_path, f"s3://{bucket}", src)  # writes config.toml
+    settings = load_settings(
+        flags(
+            config=tmp_path / "config.toml",
+            lake=f"s3://{bucket}",
+            date=DATE,
+            csv=(str(src),),
+            genres=("war",),
+        )
+    )
+    with pytest.raises(ConfigError, match="TMDB"):
+        await run_job(settings)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
+
+
 async def test_rerun_skips_and_changed_file_goes_again(tmp_path: Path, s3: Any, bucket: str) -> None:
     src = make_csv(tmp_path / "movies.csv", 6 * MIB)
     settings = settings_for(tmp_path, f"s3://{bucket}", src)

@@ -21,14 +21,15 @@ attempt stays a ``RetryableError`` (exit 1): that is an outage, not a setting.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from urllib.parse import urlsplit
 
 import structlog
 
 from ingest.errors import ConfigError, RemoteError, SkippedRecord
-from ingest.lake import UploadTuning
+from ingest.lake import Lake, UploadTuning
 from ingest.settings.config import Settings
 from ingest.settings.invalid import show
 from ingest.settings.lake_url import s3_guess
@@ -49,7 +50,16 @@ Check = tuple[str, Callable[[], Awaitable[object]]]
 def checks(settings: Settings, *, tmdb: bool, queue: bool) -> list[Check]:
     """The checks an entry point needs, by name, in the order they run: the lake always,
     TMDB when ``tmdb`` (and credentials are set), the queue when ``queue`` (and one is)."""
-    found: list[Check] = [("lake", lambda: check_lake(settings.lake, settings.upload))]
+    return [
+        ("lake", lambda: check_lake(settings.lake, settings.upload)),
+        *_beside_lake(settings, tmdb=tmdb, queue=queue),
+    ]
+
+
+def _beside_lake(settings: Settings, *, tmdb: bool, queue: bool) -> list[Check]:
+    """The checks after the lake's: TMDB when ``tmdb`` (and credentials are set), the
+    queue when ``queue`` (and one is)."""
+    found: list[Check] = []
     if tmdb and settings.tmdb.has_credentials:
         found.append(("tmdb", lambda: check_tmdb(settings)))
     if tmdb and settings.job.catalogue:
@@ -66,6 +76,21 @@ async def run_checks(settings: Settings, *, tmdb: bool, queue: bool) -> None:
     refusal is the one line on stderr."""
     found = {name: await check() for name, check in checks(settings, tmdb=tmdb, queue=queue)}
     log_opened(settings.lake, str(found["lake"]))
+
+
+@asynccontextmanager
+async def checked_lake(settings: Settings, *, tmdb: bool, queue: bool) -> AsyncIterator[Lake]:
+    """``run_checks``, keeping the lake its first check opened open for the run: one S3
+    client (its service model, its connection pool) and one bucket check a run, not two.
+    The checks run in the same order and fail the same way; nothing is logged before they
+    all pass."""
+    if settings.lake.startswith("s3://"):
+        check_endpoints()
+    async with open_lake(settings.lake, settings.upload) as lake:
+        for _, check in _beside_lake(settings, tmdb=tmdb, queue=queue):
+            await check()
+        log_opened(settings.lake, lake.location)
+        yield lake
 
 
 def check_endpoints(env: Mapping[str, str] | None = None) -> None:

@@ -16,9 +16,8 @@ import structlog
 from ingest.errors import ConfigError, IngestError
 from ingest.lake import Lake
 from ingest.reports.counts import RunReport
-from ingest.run.checks import run_checks
+from ingest.run.checks import checked_lake
 from ingest.settings.config import Settings
-from ingest.state import open_lake
 from ingest.state.runs import RunRequest, record_request
 from ingest.stop import Stop
 
@@ -54,12 +53,12 @@ async def run_job(
     stop = stop or Stop()
     report = report if report is not None else RunReport()
     check_job(settings)
-    # The lake, TMDB's answer to the credentials, the queue: a wrong setting is one line now.
+    # The lake, TMDB's answer to the credentials, the queue: a wrong setting is one line
+    # now. The lake the check opened is the run's.
     tmdb = settings.job.uses_tmdb or settings.job.catalogue
-    await run_checks(settings, tmdb=tmdb, queue=settings.job.enqueue)
-    started = time.monotonic()
-    try:
-        async with open_lake(settings.lake, settings.upload) as lake:
+    async with checked_lake(settings, tmdb=tmdb, queue=settings.job.enqueue) as lake:
+        started = time.monotonic()
+        try:
             report.lake = lake.url
             request = RunRequest.of(settings, entry)
             await record_request(lake, request)
@@ -75,8 +74,8 @@ async def run_job(
                 "enqueued" if complete and settings.job.enqueue else "complete" if complete else "stopped"
             )
             await _record_end(lake, request.ended(outcome))
-    finally:
-        report.seconds = round(time.monotonic() - started, 3)
+        finally:
+            report.seconds = round(time.monotonic() - started, 3)
     report.complete = complete
     report.stopped_because = None if complete else stop.reason
     return report
