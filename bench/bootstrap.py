@@ -68,6 +68,16 @@ def ensure_envs() -> None:
         _ensure(PROJECT_VENV, "project", ["-e", ".[test]"])
     req = BENCH / "requirements.txt"
     _ensure(BENCH_VENV, _digest(req), ["-r", str(req)])
+    compile_sources(ROOT)
+
+
+def compile_sources(checkout: Path) -> None:
+    """Byte-compile a checkout's ``ingest`` and ``workers``, as installing the package
+    does (pip, the Docker image): where ``PYTHONDONTWRITEBYTECODE`` is set, an editable
+    checkout would otherwise compile every module afresh in every run measured (about
+    0.06 s of each start), which no baseline installed from a wheel pays."""
+    dirs = [str(checkout / d) for d in ("ingest", "workers") if (checkout / d).is_dir()]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *dirs], check=True, stdout=subprocess.DEVNULL)
 
 
 def ensure_dlt_env() -> Path:

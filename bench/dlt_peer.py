@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bootstrap import compile_sources  # noqa: E402
 from procs import run_sampled  # noqa: E402
 
 from ingest.standin import PAGE_SIZE, STANDIN_TOKEN, standin_process  # noqa: E402
@@ -204,6 +205,10 @@ def main() -> int:
     args = p.parse_args()
     logs = ROOT / "bench" / "work" / "dlt_peer"
     logs.mkdir(parents=True, exist_ok=True)
+    # Each side measured runs byte-compiled code, as installed (dlt's is, from its wheels).
+    compile_sources(ROOT)
+    if args.compare is not None:
+        compile_sources(args.compare)
     rows = []
     for model in args.rate_models.split(","):
         for n in range(args.runs):
