@@ -203,7 +203,7 @@ def _bucket_refusals(counted: list[float], rate: float, burst: float) -> int:
 @pytest.mark.parametrize("seed", range(3))
 async def test_the_windows_schedule_is_within_both_server_models_at_the_ceiling(seed: int) -> None:
     """800 requests through the limiter on a fake clock, each written up to 3 ms after its
-    turn and counted by the server up to 4.5 ms after that (less than the 6 ms margin): neither
+    turn and counted by the server up to 4.5 ms after that (less than the 8 ms margin): neither
     a sliding second nor a token bucket of the rate's size would refuse one, and the
     schedule keeps within 2% of the rate (the margin, and each request's lateness)."""
     rng = random.Random(seed)

@@ -195,24 +195,25 @@ class SlidingWindow:
     ``LEAD_SAMPLES`` waiting requests, never more than ``MAX_LEAD_S``. A request whose
     delay is at least that least one still goes out no earlier than the window allows; one
     quicker than all of the recent ones goes out early by the difference, at most the lead
-    (3 ms, of a margin of 6 ms or more).
+    (3 ms, of a margin of 8 ms or more).
     """
 
     # The server's own delay before it counts a request (its event loop, the kernel), as
     # it varies from one request to another: what the window allows for on top of the
     # second. It grows with how many requests the server counts: ``MARGIN_S`` at least,
     # ``MARGIN_PER_RATE_S`` for each request a second of the window's first rate (its
-    # ceiling), so 6 ms at TMDB's 40/s and 10 ms at the catalogue bench's 1,000/s. A run's
+    # ceiling), so 8 ms at TMDB's 40/s and 10 ms at the catalogue bench's 1,000/s. A run's
     # first ``WARM_WINDOWS`` windows keep ``WARM_MARGIN_S``: its connections are being
     # opened and the plan's pages come in bursts, and a server counts later then. Measured
-    # on the stand-in, a 2,268-movie crawl at 40/s (bench/DLT_PEER.md): the delay of a
-    # request's count less that of the one a window before it was under 3 ms for 99% of
-    # the pairs, up to 12 ms in the first four windows and 6 ms after them; at 1,000/s,
-    # 8 ms drew 3 429s in 5,711 requests and 10 ms none. Each 429 widens the margin by
+    # on the stand-in, 2,268-movie crawls at 40/s on a quiet machine (bench/DLT_PEER.md):
+    # the delay of a request's count less that of the one a window before it was under
+    # 2-3.6 ms for 99% of the pairs, up to 12 ms in the first four windows, and a few
+    # times a run 6-17 ms later on (the server's loop, or the machine, busy for that
+    # long): no margin a crawl can afford covers those, so a 429 widens the margin by
     # ``WIDEN_S`` (a server that counts later than that, under load), up to
-    # ``MAX_MARGIN_S``; it narrows back by as much after each ``NARROW_AFTER_S`` without
-    # one.
-    MARGIN_S = 0.006
+    # ``MAX_MARGIN_S``, and it narrows back by as much after each ``NARROW_AFTER_S``
+    # without one. At 1,000/s, 8 ms drew 3 429s in 5,711 requests and 10 ms none.
+    MARGIN_S = 0.008
     MARGIN_PER_RATE_S = 0.00001
     WARM_WINDOWS = 4
     WARM_MARGIN_S = 0.012
