@@ -123,8 +123,8 @@ class SqsQueue:
     async def delete(self, receipt: str) -> None:
         await self._call("delete", self._client.delete_message, QueueUrl=self.url, ReceiptHandle=receipt)
 
-    async def max_receive_count(self) -> int | None:
-        """The queue's ``maxReceiveCount`` (its RedrivePolicy), or None without a dead-letter queue."""
+    async def _redrive_policy(self) -> dict[str, Any] | None:
+        """The queue's RedrivePolicy, parsed; None without a dead-letter queue."""
         resp = await self._call(
             "read attributes",
             self._client.get_queue_attributes,
@@ -132,23 +132,20 @@ class SqsQueue:
             AttributeNames=["RedrivePolicy"],
         )
         policy = resp.get("Attributes", {}).get("RedrivePolicy")
-        if not policy:
-            return None
-        return int(orjson.loads(policy)["maxReceiveCount"])
+        return dict(orjson.loads(policy)) if policy else None
+
+    async def max_receive_count(self) -> int | None:
+        """The queue's ``maxReceiveCount`` (its RedrivePolicy), or None without a dead-letter queue."""
+        policy = await self._redrive_policy()
+        return None if policy is None else int(policy["maxReceiveCount"])
 
     async def dead_letters(self) -> tuple[int, str] | None:
         """Messages on the queue's dead-letter queue (every date's: SQS cannot count by
         body) and that queue's ARN, the redrive's source; None without one."""
-        resp = await self._call(
-            "read attributes",
-            self._client.get_queue_attributes,
-            QueueUrl=self.url,
-            AttributeNames=["RedrivePolicy"],
-        )
-        policy = resp.get("Attributes", {}).get("RedrivePolicy")
-        if not policy:
+        policy = await self._redrive_policy()
+        if policy is None:
             return None
-        arn = str(orjson.loads(policy)["deadLetterTargetArn"])
+        arn = str(policy["deadLetterTargetArn"])
         # arn:aws:sqs:<region>:<account>:<name>
         account, name = arn.split(":")[4:6]
         found = await self._call(
