@@ -268,10 +268,7 @@ class SubResources:
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
         chosen: dict[str, tuple[str, ...]] = {}
         for media, names in raw.items():
-            if media not in KNOWN:
-                raise Invalid(
-                    f"names {show(media)}, not a media: use movies or series{suggestion(str(media), MEDIA)}"
-                )
+            _media(media)
             if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
                 raise Invalid(f"{media} must be a list of sub-resource names, got {show(names)}")
             for name in names:
@@ -297,11 +294,17 @@ class MediaList:
             raise Invalid(f"must be {self.expected}, got {show(raw)}")
         words = [w.strip().lower() for m in raw for w in m.split(",") if w.strip()]
         for w in words:
-            if w not in MEDIA:
-                raise Invalid(f"names {show(w)}, not a media: use movies or series{suggestion(w, MEDIA)}")
+            _media(w)
         if not words:
             raise Invalid(f"must name at least one media: {self.expected}")
         return tuple(dict.fromkeys(words))
+
+
+def _media(word: Any) -> str:
+    """``word`` if it names a media (movies, series); else the one message for it."""
+    if word not in MEDIA:
+        raise Invalid(f"names {show(word)}, not a media: use movies or series{suggestion(str(word), MEDIA)}")
+    return str(word)
 
 
 def _genre(raw: Any) -> Genre:
