@@ -45,7 +45,7 @@ async def test_a_catalogue_asked_for_and_never_planned_is_unplanned(s3_lake: Lak
         assert states == {"catalogue movies": "unplanned", "catalogue collections": "unplanned"}
         assert "asked for and never planned: catalogue movies, catalogue collections" in verdict
         assert verdict.endswith(
-            f"rerun to finish it: {python()} -m ingest --catalogue --include-adult --collections "
+            f"rerun to finish it: {python()} -m ingest --media movies --catalogue --include-adult --collections "
             f"--lake {s3_lake.url} --date {DAY0.isoformat()}"
         ), verdict
         body = orjson.loads(render_json(await survey(s3_lake, DAY0)))
@@ -89,7 +89,7 @@ async def test_a_catalogue_not_all_in_is_missing_or_finishing_with_its_resume_co
         assert states == {"catalogue movies": "missing"}
         assert verdict.startswith("incomplete: 1 TMDB batch not in the lake;"), verdict
         assert verdict.endswith(
-            f"the service's next run finishes it, or run now: {python()} -m ingest --catalogue "
+            f"the service's next run finishes it, or run now: {python()} -m ingest --media movies --catalogue "
             f"--lake {s3_lake.url} --date {DAY0.isoformat()}"
         ), verdict
 
@@ -123,7 +123,7 @@ async def test_an_enqueued_catalogue_day_points_at_the_queue(
             else:
                 assert row["state"] == "unplanned"
                 assert body["hint"] == (
-                    f"rerun to finish it: {python()} -m ingest --catalogue --enqueue --lake {s3_lake_url} "
+                    f"rerun to finish it: {python()} -m ingest --media movies --catalogue --enqueue --lake {s3_lake_url} "
                     f"--date {day.isoformat()}"
                 )
 

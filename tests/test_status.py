@@ -152,7 +152,7 @@ async def test_a_killed_date_is_exit_1_names_what_is_missing_and_clears_on_resum
         "incomplete: 2 TMDB batches and 1 CSV file not in the lake; rerun to finish it: "
         # Narrowed to what is missing: movies.csv and the series are in.
         f"{python()} -m ingest --csv {CSV_FILES[1]} --genre war --genre crime "
-        f"--collections --lake {lake_url} --date 2026-11-28"
+        f"--media movies --collections --lake {lake_url} --date 2026-11-28"
     )
     assert next(line for line in out.splitlines() if line.startswith("war movies")).split()[2] == "missing"
 

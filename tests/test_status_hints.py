@@ -70,7 +70,7 @@ async def test_each_printed_command_finishes_what_is_missing_from_any_directory(
         # One per run that still owes something, oldest first, each narrowed to what it owes.
         assert len(commands) == 2, commands
         assert "'" + str(work / "movies.csv") + "'" in commands[0] and "--genre" not in commands[0]
-        assert "--genre war --collections" in commands[1] and "crime" not in commands[1]
+        assert "--genre war --media movies --collections" in commands[1] and "crime" not in commands[1]
         assert f"--lake '{lake}'" in commands[1]
         for line in commands:
             assert line in verdict and line in body["hint"]

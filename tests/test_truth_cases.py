@@ -109,7 +109,8 @@ async def test_a_run_killed_before_its_last_step_or_before_stage_2_is_incomplete
             assert not complete
             assert "asked for and never planned: crime movies, crime collections, war movies" in verdict
             assert (
-                f"rerun to finish it: {python()} -m ingest --genre war --genre crime --collections" in verdict
+                f"rerun to finish it: {python()} -m ingest --genre war --genre crime --media movies --collections"
+                in verdict
             )
             assert await run_tmdb(lake, settings, TmdbStats(), stop=Stop(), progress=False, tuning=FAST)
             assert (await _verdict(lake_url))[0]

@@ -66,7 +66,10 @@ def command(request: RunRequest, lake: str) -> str:
         words += ["--genre", q(genre)]
     media = ["movies"] * bool(request.genres or request.catalogue)
     media += ["series"] * bool(request.series or request.catalogue_series)
-    words += ["--media", ",".join(media)] * (media != ["movies"] and bool(media))
+    # Always named: where the command is pasted, config.toml's [job] media may be another
+    # (the bundled one takes both), and a bare --genre would then start datasets this
+    # run never asked for.
+    words += ["--media", ",".join(media)] * bool(media)
     words += ["--catalogue"] * (request.catalogue or request.catalogue_series)
     words += ["--include-adult"] * request.include_adult
     words += ["--collections"] * request.collections
